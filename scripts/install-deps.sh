@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian packages memkv needs to build, test and benchmark.
+# Runs apt-get when root; otherwise prints the apt-get line and fails, so a
+# newcomer sees exactly what is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libgtest-dev libgmock-dev libspdlog-dev libfmt-dev
+  clang-format
+  memcached libmemcached-tools
+  nodejs npm
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    # A newer node/npm installed outside Debian's packages serves as well.
+    case "$p" in
+      nodejs) command -v node >/dev/null 2>&1 && continue ;;
+      npm) command -v npm >/dev/null 2>&1 && continue ;;
+    esac
+    missing+=("$p")
+  fi
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Debian's memcached package starts a system service on 11211; memkv's
+  # `make run` wants that port, and tests start their own memcached.
+  if command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now memcached >/dev/null 2>&1 || true
+  fi
+  if [ -x /etc/init.d/memcached ]; then /etc/init.d/memcached stop >/dev/null 2>&1 || true; fi
+else
+  echo "install-deps: missing Debian packages. Run:" >&2
+  echo "  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi

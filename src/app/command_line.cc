@@ -1,0 +1,281 @@
+#include "app/command_line.h"
+
+#include <getopt.h>
+
+#include <charconv>
+#include <optional>
+#include <sstream>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+namespace memkv::app {
+
+namespace {
+
+constexpr size_t kMinItemSize = 1024;
+constexpr size_t kMaxItemSize = 1024ull << 20;  // memcached's upper limit: 1 GiB
+
+enum LongOnly : int {
+  kPortFile = 1000,
+  kMaxBodySize,
+  kOutputHighWatermark,
+  kReadBufferPoolLimit,
+  kShutdownGraceMs,
+};
+
+const char* const kUsage =
+    "memkv " MEMKV_VERSION
+    ": a memcached-compatible key-value server (memcached binary protocol)\n"
+    "\n"
+    "memcached options:\n"
+    "  -p, --port=<num>          TCP port to listen on (default: 11211; 0 picks one)\n"
+    "  -U, --udp-port=<num>      accepted for compatibility; UDP stays off\n"
+    "  -l, --listen=<addr>       interfaces to listen on, comma separated (default: 127.0.0.1)\n"
+    "  -t, --threads=<num>       number of worker threads (default: 4)\n"
+    "  -m, --memory-limit=<num>  item memory in megabytes (default: 64)\n"
+    "  -c, --conn-limit=<num>    max simultaneous connections (default: 1024)\n"
+    "  -I, --max-item-size=<num> largest value, bytes with k/m suffix (default: 1m)\n"
+    "  -b, --listen-backlog=<n>  listen backlog (default: 1024)\n"
+    "  -R, --max-reqs-per-event=<n> requests handled per connection per wake-up (default: 20)\n"
+    "  -C, --disable-cas         no CAS values\n"
+    "  -F, --disable-flush-all   refuse FLUSH\n"
+    "  -M, --disable-evictions   refuse writes with ENOMEM when memory is full\n"
+    "  -v, --verbose             more logging (-vv for more)\n"
+    "  -u, --user=<user>         accepted for compatibility\n"
+    "  -o, --extended=<k=v,...>  extended options (read_buf_mem_limit=<MB>)\n"
+    "  -h, --help                this text\n"
+    "  -V, --version             print the version\n"
+    "\n"
+    "memkv options:\n"
+    "  --port-file=<path>              write the bound TCP port here once listening\n"
+    "  --max-body-size=<num>           largest request body accepted (default: 20m)\n"
+    "  --output-high-watermark=<num>   pause reading above this much queued output (default: 1m)\n"
+    "  --read-buffer-pool-limit=<num>  per-thread buffer pool cap, 0 = none (default: 0)\n"
+    "  --shutdown-grace-ms=<num>       time to finish responses on SIGTERM (default: 5000)\n";
+
+// Parses an unsigned number with an optional k/m/g suffix (binary units).
+std::optional<size_t> parseSize(std::string_view text, size_t default_unit = 1) {
+  if (text.empty()) return std::nullopt;
+  size_t unit = default_unit;
+  switch (text.back()) {
+    case 'k':
+    case 'K':
+      unit = 1ull << 10;
+      text.remove_suffix(1);
+      break;
+    case 'm':
+    case 'M':
+      unit = 1ull << 20;
+      text.remove_suffix(1);
+      break;
+    case 'g':
+    case 'G':
+      unit = 1ull << 30;
+      text.remove_suffix(1);
+      break;
+    default:
+      break;
+  }
+  size_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  if (unit != 0 && value > SIZE_MAX / unit) return std::nullopt;
+  return value * unit;
+}
+
+std::optional<long> parseInt(std::string_view text, long min, long max) {
+  long value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || value < min || value > max) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+ExitNow bad(const std::string& message) {
+  return {1, message + "\n"};
+}
+
+std::optional<ExitNow> applyExtended(std::string_view list, server::Settings& s) {
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    const std::string_view key = item.substr(0, eq);
+    const std::string_view value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
+    if (key == "read_buf_mem_limit") {
+      auto mb = parseSize(value, 1ull << 20);
+      if (!mb) return bad("read_buf_mem_limit must be a number of megabytes");
+      s.read_buffer_pool_limit = *mb;
+    } else {
+      spdlog::warn("-o {}: not used by memkv, ignored", key);
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> splitCommas(std::string_view text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in{std::string(text)};
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) {
+  static const option kLongOptions[] = {
+      {"port", required_argument, nullptr, 'p'},
+      {"udp-port", required_argument, nullptr, 'U'},
+      {"listen", required_argument, nullptr, 'l'},
+      {"threads", required_argument, nullptr, 't'},
+      {"memory-limit", required_argument, nullptr, 'm'},
+      {"conn-limit", required_argument, nullptr, 'c'},
+      {"max-item-size", required_argument, nullptr, 'I'},
+      {"listen-backlog", required_argument, nullptr, 'b'},
+      {"max-reqs-per-event", required_argument, nullptr, 'R'},
+      {"disable-cas", no_argument, nullptr, 'C'},
+      {"disable-flush-all", no_argument, nullptr, 'F'},
+      {"disable-evictions", no_argument, nullptr, 'M'},
+      {"verbose", optional_argument, nullptr, 'v'},
+      {"user", required_argument, nullptr, 'u'},
+      {"extended", required_argument, nullptr, 'o'},
+      {"help", no_argument, nullptr, 'h'},
+      {"version", no_argument, nullptr, 'V'},
+      {"port-file", required_argument, nullptr, kPortFile},
+      {"max-body-size", required_argument, nullptr, kMaxBodySize},
+      {"output-high-watermark", required_argument, nullptr, kOutputHighWatermark},
+      {"read-buffer-pool-limit", required_argument, nullptr, kReadBufferPoolLimit},
+      {"shutdown-grace-ms", required_argument, nullptr, kShutdownGraceMs},
+      {nullptr, 0, nullptr, 0},
+  };
+  server::Settings s;
+  bool item_size_given = false;
+  optind = 1;
+  opterr = 0;
+  int opt;
+  while ((opt = ::getopt_long(argc, argv, ":p:U:l:t:m:c:I:b:R:CFMvu:o:hV", kLongOptions,
+                              nullptr)) != -1) {
+    const std::string_view arg = optarg ? optarg : "";
+    switch (opt) {
+      case 'p': {
+        auto v = parseInt(arg, 0, 65535);
+        if (!v) return bad("Invalid port number: '" + std::string(arg) + "'");
+        s.port = static_cast<uint16_t>(*v);
+        break;
+      }
+      case 'U':
+        if (!parseInt(arg, 0, 65535)) return bad("Invalid UDP port: '" + std::string(arg) + "'");
+        break;
+      case 'l':
+        s.listen_hosts = splitCommas(arg);
+        if (s.listen_hosts.empty()) return bad("-l needs at least one address");
+        break;
+      case 't': {
+        auto v = parseInt(arg, 1, 1024);
+        if (!v) return bad("Number of threads must be between 1 and 1024");
+        s.threads = static_cast<size_t>(*v);
+        break;
+      }
+      case 'm': {
+        auto v = parseSize(arg, 1ull << 20);
+        if (!v || *v == 0) return bad("Memory limit (-m) must be a positive number of megabytes");
+        s.memory_limit = *v;
+        break;
+      }
+      case 'c': {
+        auto v = parseInt(arg, 1, 10'000'000);
+        if (!v) return bad("Maximum connections must be greater than 0");
+        s.max_connections = static_cast<size_t>(*v);
+        break;
+      }
+      case 'I': {
+        auto v = parseSize(arg);
+        if (!v) return bad("Invalid item size: '" + std::string(arg) + "'");
+        if (*v < kMinItemSize) return bad("Item max size cannot be less than 1024 bytes.");
+        if (*v > kMaxItemSize) return bad("Cannot set item size limit higher than 1 GB.");
+        s.item_size_max = *v;
+        item_size_given = true;
+        break;
+      }
+      case 'b': {
+        auto v = parseInt(arg, 1, 1 << 20);
+        if (!v) return bad("Listen backlog (-b) must be greater than 0");
+        s.backlog = static_cast<int>(*v);
+        break;
+      }
+      case 'R': {
+        auto v = parseInt(arg, 1, 1 << 20);
+        if (!v) return bad("Number of requests per event must be greater than 0");
+        s.requests_per_event = static_cast<size_t>(*v);
+        break;
+      }
+      case 'C':
+        s.cas_enabled = false;
+        break;
+      case 'F':
+        s.flush_enabled = false;
+        break;
+      case 'M':
+        s.evict = false;
+        break;
+      case 'v':
+        ++s.verbosity;
+        break;
+      case 'u':
+        break;  // memkv never runs setuid; accepted so memcached command lines work
+      case 'o':
+        if (auto err = applyExtended(arg, s)) return *err;
+        break;
+      case 'h':
+        return ExitNow{0, kUsage};
+      case 'V':
+        return ExitNow{0, "memkv " MEMKV_VERSION "\n"};
+      case kPortFile:
+        s.port_file = std::string(arg);
+        break;
+      case kMaxBodySize: {
+        auto v = parseSize(arg);
+        if (!v || *v < kMinItemSize) return bad("--max-body-size must be at least 1024");
+        s.max_body_size = *v;
+        break;
+      }
+      case kOutputHighWatermark: {
+        auto v = parseSize(arg);
+        if (!v || *v < 4096) return bad("--output-high-watermark must be at least 4096");
+        s.output_high_watermark = *v;
+        break;
+      }
+      case kReadBufferPoolLimit: {
+        auto v = parseSize(arg);
+        if (!v) return bad("--read-buffer-pool-limit must be a size");
+        s.read_buffer_pool_limit = *v;
+        break;
+      }
+      case kShutdownGraceMs: {
+        auto v = parseInt(arg, 0, 3'600'000);
+        if (!v) return bad("--shutdown-grace-ms must be between 0 and 3600000");
+        s.shutdown_grace_ms = static_cast<int>(*v);
+        break;
+      }
+      case ':':
+        return bad(std::string("Option -") + static_cast<char>(optopt) + " needs a value");
+      default:
+        if (optopt != 0) return bad(std::string("Unknown option -") + static_cast<char>(optopt));
+        return bad(std::string("Unknown option ") + argv[optind - 1]);
+    }
+  }
+  if (optind < argc) return bad(std::string("Unexpected argument: ") + argv[optind]);
+  if (item_size_given && s.item_size_max > s.memory_limit / 2) {
+    return bad("Cannot set item size limit higher than 1/2 of memory max.");
+  }
+  return s;
+}
+
+}  // namespace memkv::app

@@ -1,0 +1,160 @@
+// memkv: startup, signals, shutdown. Wires the layers together; no logic of
+// its own beyond that.
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "app/command_line.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "engine/bucket.h"
+#include "net/event_loop.h"
+#include "net/listener.h"
+#include "net/worker.h"
+#include "server/mcbp_session.h"
+#include "server/server_context.h"
+
+namespace {
+
+using memkv::server::Settings;
+
+// Each connection needs a descriptor; ask for -c plus room for listeners,
+// loops and logs, as memcached does.
+void raiseDescriptorLimit(size_t max_connections) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(max_connections) + 64;
+  if (rl.rlim_cur >= wanted) return;
+  rl.rlim_cur = std::min(wanted, rl.rlim_max);
+  if (rl.rlim_max < wanted && ::geteuid() == 0) rl.rlim_cur = rl.rlim_max = wanted;
+  if (::setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < wanted) {
+    spdlog::warn("descriptor limit {} is below -c {} plus overhead", rl.rlim_cur, max_connections);
+  }
+}
+
+bool writePortFile(const std::string& path, uint16_t port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return false;
+    out << port << "\n";
+    if (!out.flush()) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// Turns SIGTERM/SIGINT into a readable descriptor on the main loop.
+class SignalHandler final : public memkv::net::EventHandler {
+ public:
+  SignalHandler(int fd, std::function<void()> on_stop) : fd_(fd), on_stop_(std::move(on_stop)) {}
+  void onEvent(uint32_t) override {
+    signalfd_siginfo info;
+    while (::read(fd_, &info, sizeof info) == sizeof info) {
+      if (!stopping_) {
+        stopping_ = true;
+        spdlog::info("signal {}: shutting down", info.ssi_signo);
+        on_stop_();
+      }
+    }
+  }
+
+ private:
+  int fd_;
+  std::function<void()> on_stop_;
+  bool stopping_ = false;
+};
+
+int run(const Settings& settings) {
+  raiseDescriptorLimit(settings.max_connections);
+
+  // Block the stop signals before any thread starts; the main loop reads them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const int signal_fd = ::signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
+
+  memkv::SystemClock clock;
+  memkv::engine::Bucket bucket({settings.memory_limit, settings.item_size_max, settings.evict},
+                               clock);
+  memkv::server::ServerContext context(settings, bucket);
+  context.verbosity().store(settings.verbosity);
+
+  memkv::net::ConnectionLimits limits;
+  limits.output_high_watermark = settings.output_high_watermark;
+  limits.output_low_watermark = settings.output_high_watermark / 4;
+  limits.requests_per_event = settings.requests_per_event;
+
+  std::atomic<size_t> live_connections{0};
+  std::vector<std::unique_ptr<memkv::net::Worker>> workers;
+  std::vector<memkv::net::Worker*> worker_ptrs;
+  for (size_t i = 0; i < settings.threads; ++i) {
+    auto worker = std::make_unique<memkv::net::Worker>(limits, settings.read_buffer_pool_limit,
+                                                       live_connections);
+    memkv::server::WorkerContext& wctx = context.addWorker(&worker->counters());
+    worker->setHandlerFactory([&context, &wctx](memkv::net::Connection& conn) {
+      return std::make_unique<memkv::server::McbpSession>(context, wctx, conn);
+    });
+    worker_ptrs.push_back(worker.get());
+    workers.push_back(std::move(worker));
+  }
+
+  memkv::net::EventLoop main_loop;
+  memkv::net::Listener listener(main_loop, worker_ptrs, live_connections, settings.max_connections,
+                                settings.backlog);
+  context.setListener(&listener);
+  try {
+    for (const std::string& host : settings.listen_hosts) listener.listen({host, settings.port});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "memkv: %s\n", e.what());
+    return 1;
+  }
+  const auto ports = listener.boundPorts();
+  if (!settings.port_file.empty() && !writePortFile(settings.port_file, ports.front())) {
+    std::fprintf(stderr, "memkv: cannot write port file '%s'\n", settings.port_file.c_str());
+    return 1;
+  }
+
+  for (auto& w : workers) w->start();
+
+  SignalHandler signals(signal_fd, [&] {
+    listener.close();
+    for (auto& w : workers) w->shutdown(settings.shutdown_grace_ms);
+    main_loop.stop();
+  });
+  main_loop.add(signal_fd, EPOLLIN, &signals);
+  main_loop.setTick(1000, [&] { listener.resumePaused(); });
+  spdlog::info("memkv {} listening on port {} with {} threads", MEMKV_VERSION, ports.front(),
+               settings.threads);
+
+  main_loop.run();
+  for (auto& w : workers) w->join();
+  ::close(signal_fd);
+  spdlog::info("memkv stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  auto parsed = memkv::app::parseCommandLine(argc, argv);
+  if (auto* exit_now = std::get_if<memkv::app::ExitNow>(&parsed)) {
+    std::fputs(exit_now->message.c_str(), exit_now->code == 0 ? stdout : stderr);
+    return exit_now->code;
+  }
+  const Settings& settings = std::get<Settings>(parsed);
+  memkv::setupLogging(settings.verbosity);
+  return run(settings);
+}

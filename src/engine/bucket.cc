@@ -1,0 +1,340 @@
+#include "engine/bucket.h"
+
+#include <cstring>
+
+#include "common/crc32.h"
+#include "engine/counter_value.h"
+
+namespace memkv::engine {
+
+namespace {
+// How many victims one allocation may evict before giving up: with values
+// pinned by slow sends, eviction can make no room, and the write must fail
+// instead of spinning.
+constexpr int kMaxEvictionsPerAllocation = 256;
+// Retries for read-modify-write operations racing other writers.
+constexpr int kMaxConcatRetries = 64;
+}  // namespace
+
+Bucket::Bucket(const BucketConfig& config, const Clock& clock)
+    : config_(config),
+      clock_(clock),
+      memory_(config.memory_limit),
+      vbuckets_(std::make_unique<std::array<VBucket, kVBucketCount>>()) {}
+
+Bucket::~Bucket() {
+  flushNow();
+}
+
+uint32_t Bucket::absoluteExpiry(uint32_t expiry, uint32_t now) const {
+  if (expiry == 0) return 0;
+  if (expiry <= kRelativeExpiryMax) return now + expiry;
+  // Absolute time; one in the past must read as expired, never as "never".
+  return expiry <= now ? 1 : expiry;
+}
+
+Bucket::Located Bucket::locate(std::string_view key) {
+  const uint32_t hash = crc32(key.data(), key.size());
+  const uint16_t vb = vbucketOf(hash, kVBucketCount);
+  return {(*vbuckets_)[vb], hash, vb};
+}
+
+void Bucket::maybeRunPendingFlush(uint32_t now) {
+  uint32_t at = pending_flush_at_.load(std::memory_order_relaxed);
+  if (at == 0 || now < at) return;
+  if (pending_flush_at_.compare_exchange_strong(at, 0)) flushNow();
+}
+
+void Bucket::flushNow() {
+  for (VBucket& vb : *vbuckets_) {
+    std::lock_guard guard(vb.mutex);
+    if (vb.table.size() == 0) continue;
+    std::lock_guard lru_guard(lru_.mutex());
+    vb.table.clear([&](Item* item) {
+      lru_.unlink(item);
+      item->linked_ = false;
+      curr_items_.fetch_sub(1, std::memory_order_relaxed);
+      item->unref();
+    });
+  }
+}
+
+void Bucket::flush(uint32_t delay) {
+  const uint32_t now = clock_.now();
+  flushes_.fetch_add(1, std::memory_order_relaxed);
+  if (delay == 0) {
+    pending_flush_at_.store(0);
+    flushNow();
+    return;
+  }
+  pending_flush_at_.store(absoluteExpiry(delay, now));
+}
+
+void Bucket::linkLocked(VBucket& vb, Item* item, uint32_t now) {
+  vb.table.insert(item);
+  item->linked_ = true;
+  item->setBumpedAt(now);
+  {
+    std::lock_guard guard(lru_.mutex());
+    lru_.pushFront(item);
+  }
+  curr_items_.fetch_add(1, std::memory_order_relaxed);
+  total_items_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Bucket::unlinkLocked(VBucket& vb, Item* item) {
+  vb.table.remove(item);
+  item->linked_ = false;
+  {
+    std::lock_guard guard(lru_.mutex());
+    lru_.unlink(item);
+  }
+  curr_items_.fetch_sub(1, std::memory_order_relaxed);
+  item->unref();  // the table's reference
+}
+
+Item* Bucket::findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_t now,
+                       bool* expired) {
+  Item* item = vb.table.find(hash, key);
+  if (item && item->expiredAt(now)) {
+    unlinkLocked(vb, item);
+    reclaimed_.fetch_add(1, std::memory_order_relaxed);
+    if (expired) *expired = true;
+    return nullptr;
+  }
+  return item;
+}
+
+bool Bucket::evictOne() {
+  Item* victim;
+  {
+    std::lock_guard guard(lru_.mutex());
+    victim = lru_.tail();
+    if (!victim) return false;
+    victim->ref();  // keeps it alive between the two locks
+  }
+  ItemRef hold = ItemRef::adopt(victim);
+  VBucket& vb = (*vbuckets_)[victim->vbucket()];
+  std::lock_guard guard(vb.mutex);
+  if (victim->linked_) {
+    unlinkLocked(vb, victim);
+    evictions_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return true;
+}
+
+void Bucket::touchLru(Item* item, uint32_t now) {
+  if (item->bumpedAt() >= now) return;
+  std::unique_lock guard(lru_.mutex(), std::try_to_lock);
+  if (!guard.owns_lock()) return;  // busy: a later read will bump it
+  lru_.moveToFront(item);
+  item->setBumpedAt(now);
+}
+
+Item* Bucket::allocate(std::string_view key, size_t value_length, const Item::Meta& meta,
+                       const Located& where) {
+  const size_t bytes = Item::footprint(key.size(), value_length);
+  bool charged = memory_.tryCharge(bytes);
+  for (int i = 0; !charged && config_.evict && i < kMaxEvictionsPerAllocation; ++i) {
+    if (!evictOne()) break;
+    charged = memory_.tryCharge(bytes);
+  }
+  if (!charged) return nullptr;
+  Item* item = Item::create(key, value_length, meta, where.hash, where.vbucket, &memory_);
+  if (!item) memory_.credit(bytes);
+  return item;
+}
+
+LookupResult Bucket::get(std::string_view key) {
+  const uint32_t now = clock_.now();
+  maybeRunPendingFlush(now);
+  Located at = locate(key);
+  LookupResult result;
+  std::lock_guard guard(at.vb.mutex);
+  Item* item = findLive(at.vb, at.hash, key, now, &result.expired);
+  if (item) {
+    touchLru(item, now);
+    result.item = ItemRef::share(item);
+  }
+  return result;
+}
+
+LookupResult Bucket::getAndTouch(std::string_view key, uint32_t expiry) {
+  const uint32_t now = clock_.now();
+  maybeRunPendingFlush(now);
+  Located at = locate(key);
+  LookupResult result;
+  std::lock_guard guard(at.vb.mutex);
+  Item* item = findLive(at.vb, at.hash, key, now, &result.expired);
+  if (item) {
+    item->setExpiry(absoluteExpiry(expiry, now));
+    touchLru(item, now);
+    result.item = ItemRef::share(item);
+  }
+  return result;
+}
+
+MutationResult Bucket::store(const StoreRequest& request) {
+  if (request.value.size() > config_.max_value_size) return {EngineStatus::kE2big};
+  const uint32_t now = clock_.now();
+  maybeRunPendingFlush(now);
+  if (request.mode == StoreMode::kAppend || request.mode == StoreMode::kPrepend) {
+    return storeConcat(request, now);
+  }
+  return storeWhole(request, now);
+}
+
+MutationResult Bucket::storeWhole(const StoreRequest& request, uint32_t now) {
+  Located at = locate(request.key);
+  Item::Meta meta{request.flags, absoluteExpiry(request.expiry, now), 0, request.datatype};
+  Item* fresh = allocate(request.key, request.value.size(), meta, at);
+  if (!fresh) return {EngineStatus::kEnomem};
+  ItemRef fresh_ref = ItemRef::adopt(fresh);
+  if (!request.value.empty()) {
+    std::memcpy(fresh->mutableValue(), request.value.data(), request.value.size());
+  }
+
+  std::lock_guard guard(at.vb.mutex);
+  Item* old = findLive(at.vb, at.hash, request.key, now, nullptr);
+  switch (request.mode) {
+    case StoreMode::kAdd:
+      if (old) return {EngineStatus::kKeyEexists};
+      break;
+    case StoreMode::kReplace:
+      if (!old) return {EngineStatus::kKeyEnoent};
+      break;
+    default:
+      if (request.cas != 0 && !old) return {EngineStatus::kKeyEnoent};
+      break;
+  }
+  if (request.cas != 0 && old && old->cas() != request.cas) return {EngineStatus::kKeyEexists};
+  const uint64_t cas = nextCas(at.vb);
+  fresh->assignCas(cas);
+  if (old) unlinkLocked(at.vb, old);
+  linkLocked(at.vb, fresh_ref.release(), now);
+  return {EngineStatus::kSuccess, cas};
+}
+
+MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
+  Located at = locate(request.key);
+  for (int attempt = 0; attempt < kMaxConcatRetries; ++attempt) {
+    ItemRef old;
+    {
+      std::lock_guard guard(at.vb.mutex);
+      Item* found = findLive(at.vb, at.hash, request.key, now, nullptr);
+      if (!found) return {EngineStatus::kNotStored};
+      if (request.cas != 0 && found->cas() != request.cas) return {EngineStatus::kKeyEexists};
+      old = ItemRef::share(found);
+    }
+    const auto old_value = old->value();
+    const size_t length = old_value.size() + request.value.size();
+    if (length > config_.max_value_size) return {EngineStatus::kE2big};
+    Item::Meta meta{old->flags(), old->expiry(), 0, old->datatype()};
+    Item* fresh = allocate(request.key, length, meta, at);
+    if (!fresh) return {EngineStatus::kEnomem};
+    ItemRef fresh_ref = ItemRef::adopt(fresh);
+    uint8_t* out = fresh->mutableValue();
+    const bool append = request.mode == StoreMode::kAppend;
+    const auto& first = append ? old_value : request.value;
+    const auto& second = append ? request.value : old_value;
+    if (!first.empty()) std::memcpy(out, first.data(), first.size());
+    if (!second.empty()) std::memcpy(out + first.size(), second.data(), second.size());
+
+    std::lock_guard guard(at.vb.mutex);
+    Item* current = findLive(at.vb, at.hash, request.key, now, nullptr);
+    if (current != old.get()) {
+      if (request.cas != 0) return {EngineStatus::kKeyEexists};
+      continue;  // another writer got in between: redo on the new value
+    }
+    const uint64_t cas = nextCas(at.vb);
+    fresh->assignCas(cas);
+    unlinkLocked(at.vb, current);
+    linkLocked(at.vb, fresh_ref.release(), now);
+    return {EngineStatus::kSuccess, cas};
+  }
+  return {EngineStatus::kKeyEexists};
+}
+
+MutationResult Bucket::remove(std::string_view key, uint64_t cas) {
+  const uint32_t now = clock_.now();
+  maybeRunPendingFlush(now);
+  Located at = locate(key);
+  std::lock_guard guard(at.vb.mutex);
+  Item* item = findLive(at.vb, at.hash, key, now, nullptr);
+  if (!item) return {EngineStatus::kKeyEnoent};
+  if (cas != 0 && item->cas() != cas) return {EngineStatus::kKeyEexists};
+  unlinkLocked(at.vb, item);
+  return {EngineStatus::kSuccess, nextCas(at.vb)};
+}
+
+CounterResult Bucket::counter(const CounterRequest& request) {
+  const uint32_t now = clock_.now();
+  maybeRunPendingFlush(now);
+  Located at = locate(request.key);
+  char digits[24];
+  for (int attempt = 0; attempt < kMaxConcatRetries; ++attempt) {
+    ItemRef old;
+    uint64_t value;
+    {
+      std::lock_guard guard(at.vb.mutex);
+      Item* found = findLive(at.vb, at.hash, request.key, now, nullptr);
+      if (found) {
+        if (request.cas != 0 && found->cas() != request.cas) return {EngineStatus::kKeyEexists};
+        old = ItemRef::share(found);
+      } else if (request.cas != 0 || request.expiry == kCounterNoCreate) {
+        return {EngineStatus::kKeyEnoent};
+      }
+    }
+    Item::Meta meta;
+    if (old) {
+      auto parsed = parseCounter(old->value());
+      if (!parsed) return {EngineStatus::kDeltaBadval};
+      if (request.increment) {
+        value = *parsed + request.delta;  // wraps at 2^64, as memcached does
+      } else {
+        value = request.delta > *parsed ? 0 : *parsed - request.delta;
+      }
+      meta = {old->flags(), old->expiry(), 0, old->datatype()};
+    } else {
+      value = request.initial;
+      meta = {0, absoluteExpiry(request.expiry, now), 0, 0};
+    }
+    const size_t length = formatCounter(value, digits);
+    Item* fresh = allocate(request.key, length, meta, at);
+    if (!fresh) return {EngineStatus::kEnomem};
+    ItemRef fresh_ref = ItemRef::adopt(fresh);
+    std::memcpy(fresh->mutableValue(), digits, length);
+
+    std::lock_guard guard(at.vb.mutex);
+    Item* current = findLive(at.vb, at.hash, request.key, now, nullptr);
+    if (current != old.get()) {
+      if (request.cas != 0) return {EngineStatus::kKeyEexists};
+      continue;
+    }
+    const uint64_t cas = nextCas(at.vb);
+    fresh->assignCas(cas);
+    if (current) unlinkLocked(at.vb, current);
+    linkLocked(at.vb, fresh_ref.release(), now);
+    return {EngineStatus::kSuccess, cas, value, !old};
+  }
+  return {EngineStatus::kKeyEexists};
+}
+
+BucketStats Bucket::stats() const {
+  return {curr_items_.load(std::memory_order_relaxed),
+          total_items_.load(std::memory_order_relaxed),
+          memory_.used(),
+          memory_.limit(),
+          evictions_.load(std::memory_order_relaxed),
+          reclaimed_.load(std::memory_order_relaxed),
+          flushes_.load(std::memory_order_relaxed)};
+}
+
+void Bucket::resetStats() {
+  total_items_.store(0, std::memory_order_relaxed);
+  evictions_.store(0, std::memory_order_relaxed);
+  reclaimed_.store(0, std::memory_order_relaxed);
+  flushes_.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace memkv::engine

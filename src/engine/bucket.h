@@ -1,0 +1,153 @@
+#pragma once
+// A bucket: a memory quota and 1024 vbuckets of items, with memcached's
+// semantics for storage, counters, expiry, flush and eviction. Thread-safe:
+// any worker thread may call any method. Knows nothing of sockets or wire
+// formats; statuses are the engine's own.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "common/clock.h"
+#include "engine/item.h"
+#include "engine/lru_list.h"
+#include "engine/memory_account.h"
+#include "engine/vbucket.h"
+
+namespace memkv::engine {
+
+enum class EngineStatus : uint8_t {
+  kSuccess,
+  kKeyEnoent,
+  kKeyEexists,
+  kNotStored,
+  kE2big,
+  kEnomem,
+  kDeltaBadval,
+};
+
+// memcached: expiry values up to 30 days are relative, larger ones absolute.
+inline constexpr uint32_t kRelativeExpiryMax = 60 * 60 * 24 * 30;
+// INCR/DECR: this expiry means "do not create a missing counter".
+inline constexpr uint32_t kCounterNoCreate = 0xffffffff;
+
+enum class StoreMode : uint8_t { kSet, kAdd, kReplace, kAppend, kPrepend };
+
+struct BucketConfig {
+  size_t memory_limit = 64 << 20;   // -m
+  size_t max_value_size = 1 << 20;  // -I
+  bool evict = true;                // false with -M: refuse with ENOMEM instead
+};
+
+struct StoreRequest {
+  StoreMode mode = StoreMode::kSet;
+  std::string_view key;
+  std::span<const uint8_t> value;
+  uint32_t flags = 0;
+  uint32_t expiry = 0;  // as on the wire: 0, relative (<= 30 days) or absolute
+  uint64_t cas = 0;     // 0: no CAS check
+  uint8_t datatype = 0;
+};
+
+struct MutationResult {
+  EngineStatus status;
+  uint64_t cas = 0;
+};
+
+struct CounterRequest {
+  std::string_view key;
+  bool increment = true;
+  uint64_t delta = 0;
+  uint64_t initial = 0;
+  uint32_t expiry = 0;  // 0xffffffff: do not create
+  uint64_t cas = 0;
+};
+
+struct CounterResult {
+  EngineStatus status;
+  uint64_t cas = 0;
+  uint64_t value = 0;
+  bool created = false;  // the counter did not exist and was made from `initial`
+};
+
+struct LookupResult {
+  ItemRef item;          // empty on a miss
+  bool expired = false;  // the miss was an expired item
+};
+
+struct BucketStats {
+  uint64_t curr_items;
+  uint64_t total_items;
+  uint64_t bytes;
+  uint64_t limit_maxbytes;
+  uint64_t evictions;
+  uint64_t reclaimed;
+  uint64_t flushes;
+};
+
+class Bucket final {
+ public:
+  Bucket(const BucketConfig& config, const Clock& clock);
+  ~Bucket();
+  Bucket(const Bucket&) = delete;
+  Bucket& operator=(const Bucket&) = delete;
+
+  LookupResult get(std::string_view key);
+  // GAT and TOUCH: a hit gets the new expiry.
+  LookupResult getAndTouch(std::string_view key, uint32_t expiry);
+  MutationResult store(const StoreRequest& request);
+  MutationResult remove(std::string_view key, uint64_t cas);
+  CounterResult counter(const CounterRequest& request);
+  // delay 0 flushes now; otherwise every item stored before that time
+  // (relative or absolute, as expiry) is invalid from then on.
+  void flush(uint32_t delay);
+
+  BucketStats stats() const;
+  void resetStats();
+  const BucketConfig& config() const { return config_; }
+
+  // memcached's expiry rule: 0 never, <= 30 days relative, else absolute.
+  // A time already past becomes "now - 1"-ish (expired at once).
+  uint32_t absoluteExpiry(uint32_t expiry, uint32_t now) const;
+
+ private:
+  struct Located {
+    VBucket& vb;
+    uint32_t hash;
+    uint16_t vbucket;
+  };
+  Located locate(std::string_view key);
+  void maybeRunPendingFlush(uint32_t now);
+  void flushNow();
+  // Finds a live item; unlinks and forgets an expired one. vb.mutex held.
+  Item* findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_t now, bool* expired);
+  // Charges the budget (evicting when allowed) and allocates.
+  Item* allocate(std::string_view key, size_t value_length, const Item::Meta& meta,
+                 const Located& where);
+  bool evictOne();
+  void linkLocked(VBucket& vb, Item* item, uint32_t now);
+  // A read of a linked item (vb.mutex held): refresh its LRU position.
+  void touchLru(Item* item, uint32_t now);
+  void unlinkLocked(VBucket& vb, Item* item);
+  uint64_t nextCas(VBucket& vb) { return ++vb.last_cas; }
+
+  MutationResult storeWhole(const StoreRequest& request, uint32_t now);
+  MutationResult storeConcat(const StoreRequest& request, uint32_t now);
+
+  const BucketConfig config_;
+  const Clock& clock_;
+  MemoryAccount memory_;
+  LruList lru_;
+  std::unique_ptr<std::array<VBucket, kVBucketCount>> vbuckets_;
+  std::atomic<uint32_t> pending_flush_at_{0};
+
+  std::atomic<uint64_t> curr_items_{0};
+  std::atomic<uint64_t> total_items_{0};
+  std::atomic<uint64_t> evictions_{0};
+  std::atomic<uint64_t> reclaimed_{0};
+  std::atomic<uint64_t> flushes_{0};
+};
+
+}  // namespace memkv::engine

@@ -1,0 +1,53 @@
+#pragma once
+// A chained hash table of Items for one vbucket. Not thread-safe: the owning
+// VBucket's mutex guards every call. The table holds one reference on each
+// item it contains.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "engine/item.h"
+
+namespace memkv::engine {
+
+class HashTable final {
+ public:
+  HashTable();
+
+  Item* find(uint32_t hash, std::string_view key) const;
+  // Adds an item whose key is not present; takes over one reference.
+  void insert(Item* item);
+  // Removes an item that is present; hands its reference to the caller.
+  void remove(Item* item);
+  // Removes every item, passing each (with the table's reference) to fn.
+  template <typename Fn>
+  void clear(Fn&& fn) {
+    for (size_t i = 0; i <= mask_; ++i) {
+      Item* it = slots_[i];
+      slots_[i] = nullptr;
+      while (it) {
+        Item* next = it->hash_next_;
+        it->hash_next_ = nullptr;
+        fn(it);
+        it = next;
+      }
+    }
+    size_ = 0;
+  }
+
+  size_t size() const { return size_; }
+  size_t slotCount() const { return mask_ + 1; }
+
+ private:
+  // vbucket = bits 16..25 of the CRC, identical for every key here, so the
+  // slot index folds bits 26..31 onto the low bits instead.
+  size_t slotOf(uint32_t hash) const { return (hash ^ (hash >> 10)) & mask_; }
+  void grow();
+
+  std::unique_ptr<Item*[]> slots_;
+  size_t mask_;
+  size_t size_ = 0;
+};
+
+}  // namespace memkv::engine

@@ -1,0 +1,141 @@
+#pragma once
+// Item: one allocation holding metadata, key and value, shared by reference
+// between the hash table and any send in flight.
+//
+//   +----------------------+-----------+-----------------+
+//   | Item (metadata, 80B) | key bytes | value bytes     |
+//   +----------------------+-----------+-----------------+
+//
+// Items are immutable once published (ARCHITECTURE.md invariant 8): key,
+// value, flags, CAS and datatype never change; a mutation publishes a new
+// Item. Only the expiry (TOUCH/GAT) and the LRU bump time change in place,
+// and neither is part of the bytes a socket may be sending.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <utility>
+
+namespace memkv::engine {
+
+class MemoryAccount;
+
+class Item final {
+ public:
+  struct Meta {
+    uint32_t flags = 0;
+    uint32_t expiry = 0;  // absolute Unix seconds; 0 = never
+    uint64_t cas = 0;
+    uint8_t datatype = 0;
+  };
+
+  // Allocates an item with room for the value; the caller fills value bytes
+  // through mutableValue() before publishing. Returns nullptr when the
+  // allocator fails (never throws). The new item has refcount 1.
+  static Item* create(std::string_view key, size_t value_length, const Meta& meta, uint32_t hash,
+                      uint16_t vbucket, MemoryAccount* account);
+
+  // Bytes this item charges to the memory budget.
+  static size_t footprint(size_t key_length, size_t value_length) {
+    return sizeof(Item) + key_length + value_length;
+  }
+
+  std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_length_}; }
+  std::span<const uint8_t> value() const {
+    return {reinterpret_cast<const uint8_t*>(this + 1) + key_length_, value_length_};
+  }
+  // Only before publication (the vbucket assigns the CAS under its lock).
+  void assignCas(uint64_t cas) { cas_ = cas; }
+  // Only before publication.
+  uint8_t* mutableValue() { return reinterpret_cast<uint8_t*>(this + 1) + key_length_; }
+
+  uint32_t flags() const { return flags_; }
+  uint64_t cas() const { return cas_; }
+  uint8_t datatype() const { return datatype_; }
+  uint32_t hash() const { return hash_; }
+  uint16_t vbucket() const { return vbucket_; }
+  size_t footprint() const { return footprint(key_length_, value_length_); }
+
+  uint32_t expiry() const { return expiry_.load(std::memory_order_relaxed); }
+  void setExpiry(uint32_t expiry) { expiry_.store(expiry, std::memory_order_relaxed); }
+  bool expiredAt(uint32_t now) const {
+    const uint32_t e = expiry();
+    return e != 0 && e <= now;
+  }
+  // When the item last moved to the front of the LRU list (link or bump).
+  // Read without a lock to decide whether a read should bump it.
+  uint32_t bumpedAt() const { return bumped_at_.load(std::memory_order_relaxed); }
+  void setBumpedAt(uint32_t now) { bumped_at_.store(now, std::memory_order_relaxed); }
+
+  void ref() { refcount_.fetch_add(1, std::memory_order_relaxed); }
+  void unref() {
+    if (refcount_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+  }
+  uint32_t refcountForTesting() const { return refcount_.load(); }
+
+  // Intrusive links, owned by the structures that hold the item:
+  // hash_next_ and linked_ under the vbucket mutex, lru_* under the LRU mutex.
+  Item* hash_next_ = nullptr;
+  Item* lru_prev_ = nullptr;
+  Item* lru_next_ = nullptr;
+  bool linked_ = false;
+
+ private:
+  Item(std::string_view key, size_t value_length, const Meta& meta, uint32_t hash, uint16_t vbucket,
+       MemoryAccount* account);
+  ~Item() = default;
+  void destroy();
+
+  MemoryAccount* account_;
+  std::atomic<uint32_t> refcount_{1};
+  uint32_t value_length_;
+  uint64_t cas_;
+  uint32_t flags_;
+  std::atomic<uint32_t> expiry_;
+  uint32_t hash_;
+  uint16_t vbucket_;
+  uint8_t key_length_;
+  uint8_t datatype_;
+  std::atomic<uint32_t> bumped_at_{0};
+};
+
+static_assert(sizeof(Item) <= 80, "Item metadata grew: every stored key pays for it");
+
+// An owning reference to an Item (intrusive refcount). Moves are free; copies
+// bump the count.
+class ItemRef final {
+ public:
+  ItemRef() = default;
+  // Adopts one reference the caller already holds.
+  static ItemRef adopt(Item* item) { return ItemRef(item); }
+  // Takes a new reference.
+  static ItemRef share(Item* item) {
+    if (item) item->ref();
+    return ItemRef(item);
+  }
+  ItemRef(const ItemRef& o) : item_(o.item_) {
+    if (item_) item_->ref();
+  }
+  ItemRef(ItemRef&& o) noexcept : item_(std::exchange(o.item_, nullptr)) {}
+  ItemRef& operator=(ItemRef o) noexcept {
+    std::swap(item_, o.item_);
+    return *this;
+  }
+  ~ItemRef() {
+    if (item_) item_->unref();
+  }
+
+  Item* get() const { return item_; }
+  Item* operator->() const { return item_; }
+  Item& operator*() const { return *item_; }
+  explicit operator bool() const { return item_ != nullptr; }
+  // Gives up ownership of the reference without dropping it.
+  Item* release() { return std::exchange(item_, nullptr); }
+
+ private:
+  explicit ItemRef(Item* item) : item_(item) {}
+  Item* item_ = nullptr;
+};
+
+}  // namespace memkv::engine

@@ -1,0 +1,50 @@
+#pragma once
+// Per-worker-thread pool of fixed-size buffers for reading requests and
+// encoding responses (ARCHITECTURE.md invariant 5: connections borrow buffers
+// while they have bytes in flight and give them back when empty).
+//
+// Owner: one worker thread; not thread-safe (checked in debug builds).
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "net/owner_check.h"
+
+namespace memkv::net {
+
+class BufferPool final {
+ public:
+  static constexpr size_t kBufferSize = 16 * 1024;
+
+  // limit_bytes: most bytes of buffers out plus free at once (0 = no limit).
+  explicit BufferPool(size_t limit_bytes = 0) : limit_bytes_(limit_bytes) {}
+  ~BufferPool();
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+
+  // A kBufferSize buffer, or nullptr when the pool is at its limit (or the
+  // allocator failed); the caller waits and retries.
+  uint8_t* acquire();
+  void release(uint8_t* buffer);
+  // Frees idle buffers beyond what the last interval needed. Called by the
+  // owner loop's periodic tick.
+  void trim();
+
+  size_t buffersOut() const { return out_; }
+  size_t buffersFree() const { return free_.size(); }
+  size_t bytesInUse() const { return out_ * kBufferSize; }
+  size_t bytesFree() const { return free_.size() * kBufferSize; }
+  uint64_t exhaustedCount() const { return exhausted_; }
+
+  OwnerThread& owner() { return owner_; }
+
+ private:
+  const size_t limit_bytes_;
+  std::vector<uint8_t*> free_;
+  size_t out_ = 0;
+  size_t peak_out_since_trim_ = 0;
+  uint64_t exhausted_ = 0;
+  OwnerThread owner_;
+};
+
+}  // namespace memkv::net

@@ -1,0 +1,255 @@
+#include "net/connection.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+namespace memkv::net {
+
+namespace {
+constexpr size_t kMaxIov = IOV_MAX;
+}
+
+Connection::Connection(int fd, EventLoop& loop, BufferPool& pool, const ConnectionLimits& limits,
+                       WorkerCounters& counters, std::vector<Connection*>& closed_list)
+    : fd_(fd),
+      loop_(loop),
+      pool_(pool),
+      limits_(limits),
+      counters_(counters),
+      closed_list_(closed_list),
+      output_(pool) {}
+
+Connection::~Connection() {
+  releaseReadBuffer();
+  output_.clear();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool Connection::start() {
+  return loop_.add(fd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this);
+}
+
+size_t Connection::memoryInUse() const {
+  return rcap_ + output_.size();
+}
+
+void Connection::onEvent(uint32_t events) {
+  loop_.owner().check("Connection::onEvent");
+  if (closed_) return;
+  if (events == 0) {
+    scheduled_ = false;
+  }
+  if (events & (EPOLLERR)) {
+    closeNow();
+  } else {
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) readable_ = true;
+    if (events & EPOLLOUT) writable_ = true;
+    if (writable_ && !output_.empty()) flushOutput();
+    if (paused_ && output_.size() <= limits_.output_low_watermark) paused_ = false;
+    serve();
+  }
+  if (closed_) finishClose();
+}
+
+void Connection::serve() {
+  size_t budget = limits_.requests_per_event;
+  while (!closed_ && !close_after_flush_ && !paused_) {
+    if (rend_ > rstart_ && !processInput(&budget)) break;
+    if (closed_ || close_after_flush_ || paused_ || budget == 0) break;
+    if (!readable_) break;
+    const ReadOutcome r = readSome();
+    if (r == ReadOutcome::kAgain) {
+      readable_ = false;
+      break;
+    }
+    if (r == ReadOutcome::kError) {
+      closeNow();
+      break;
+    }
+    if (r == ReadOutcome::kEof) {
+      peer_eof_ = true;
+      readable_ = false;
+      // Answer what the peer already sent, then go.
+      if (rend_ > rstart_) processInput(&budget);
+      if (!closed_) closeAfterFlush();
+      break;
+    }
+  }
+  if (!closed_ && budget == 0 && !scheduled_ && !paused_ && !close_after_flush_ &&
+      (readable_ || rend_ > rstart_)) {
+    // Fairness: let the other connections of this worker run first.
+    scheduled_ = true;
+    counters_.conn_yields.add(1);
+    loop_.schedule(this);
+  }
+  if (!closed_) flushOutput();
+  if (!closed_) settleReadBuffer();
+}
+
+bool Connection::processInput(size_t* budget) {
+  while (rend_ > rstart_ && !closed_ && !close_after_flush_) {
+    if (discard_ > 0) {
+      const size_t n = std::min(discard_, rend_ - rstart_);
+      rstart_ += n;
+      discard_ -= n;
+      continue;
+    }
+    if (*budget == 0) return false;
+    if (outputFull()) {
+      if (!paused_) counters_.backpressure_pauses.add(1);
+      paused_ = true;
+      return false;
+    }
+    const InputResult r = handler_->onInput(*this, {rbuf_ + rstart_, rend_ - rstart_}, *budget);
+    rstart_ += r.consumed;
+    *budget -= std::min(*budget, r.frames);
+    discard_ = r.discard;
+    next_frame_size_ = r.next_frame_size;
+    if (r.consumed == 0 && r.discard == 0) return true;  // need more bytes
+  }
+  if (rstart_ == rend_) rstart_ = rend_ = 0;
+  return true;
+}
+
+bool Connection::ensureReadSpace() {
+  const size_t pending = rend_ - rstart_;
+  const size_t needed = std::max({next_frame_size_, pending + 1, size_t{1}});
+  if (rbuf_ != nullptr && rcap_ - rend_ > 0 && rcap_ >= needed) return true;
+  if (rbuf_ != nullptr && rcap_ >= needed && rstart_ > 0) {
+    std::memmove(rbuf_, rbuf_ + rstart_, pending);
+    rstart_ = 0;
+    rend_ = pending;
+    return true;
+  }
+  // A new buffer: a pool buffer when the pending frame fits one, else an
+  // exact-size block for that frame.
+  uint8_t* fresh;
+  size_t cap;
+  const bool pooled = needed <= BufferPool::kBufferSize;
+  if (pooled) {
+    fresh = pool_.acquire();
+    cap = BufferPool::kBufferSize;
+    if (fresh == nullptr) counters_.pool_exhausted.add(1);
+  } else {
+    fresh = static_cast<uint8_t*>(std::malloc(needed));
+    cap = needed;
+  }
+  if (fresh == nullptr) return false;
+  if (pending) std::memcpy(fresh, rbuf_ + rstart_, pending);
+  releaseReadBuffer();
+  rbuf_ = fresh;
+  rcap_ = cap;
+  pooled_ = pooled;
+  rstart_ = 0;
+  rend_ = pending;
+  if (pooled) {
+    counters_.read_buffers_out.add(1);
+  } else {
+    counters_.large_frame_bytes.add(cap);
+  }
+  return true;
+}
+
+void Connection::releaseReadBuffer() {
+  if (rbuf_ == nullptr) return;
+  if (pooled_) {
+    pool_.release(rbuf_);
+    counters_.read_buffers_out.sub(1);
+  } else {
+    std::free(rbuf_);
+    // An exact-size block is either a large frame or a spill.
+    if (rcap_ > BufferPool::kBufferSize) {
+      counters_.large_frame_bytes.sub(rcap_);
+    } else {
+      counters_.spill_bytes.sub(rcap_);
+    }
+  }
+  rbuf_ = nullptr;
+  rcap_ = rstart_ = rend_ = 0;
+  pooled_ = false;
+}
+
+void Connection::settleReadBuffer() {
+  if (rbuf_ == nullptr) return;
+  const size_t pending = rend_ - rstart_;
+  if (pending == 0) {
+    releaseReadBuffer();
+    return;
+  }
+  if (!pooled_ || readable_ || scheduled_) return;
+  // A partial request waits for more bytes: park it in an exact-size spill so
+  // the pool buffer goes back (memcached pins 16 KiB here).
+  auto* spill = static_cast<uint8_t*>(std::malloc(pending));
+  if (spill == nullptr) return;  // keep the pool buffer; correct, just larger
+  std::memcpy(spill, rbuf_ + rstart_, pending);
+  releaseReadBuffer();
+  rbuf_ = spill;
+  rcap_ = rend_ = pending;
+  counters_.spill_bytes.add(pending);
+}
+
+Connection::ReadOutcome Connection::readSome() {
+  if (!ensureReadSpace()) return ReadOutcome::kAgain;  // pool exhausted: retry on next event
+  const ssize_t n = ::recv(fd_, rbuf_ + rend_, rcap_ - rend_, 0);
+  if (n > 0) {
+    rend_ += static_cast<size_t>(n);
+    counters_.bytes_read.add(static_cast<uint64_t>(n));
+    return ReadOutcome::kData;
+  }
+  if (n == 0) return ReadOutcome::kEof;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return ReadOutcome::kAgain;
+  return ReadOutcome::kError;
+}
+
+void Connection::flushOutput() {
+  loop_.owner().check("Connection::flushOutput");
+  iovec iov[kMaxIov];
+  while (writable_ && !output_.empty()) {
+    const size_t count = output_.gather(iov, kMaxIov);
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = count;
+    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        writable_ = false;
+      } else if (errno != EINTR) {
+        closeNow();
+      }
+      return;
+    }
+    output_.drain(static_cast<size_t>(n));
+    counters_.bytes_written.add(static_cast<uint64_t>(n));
+  }
+  if (output_.empty() && close_after_flush_) closeNow();
+}
+
+void Connection::closeAfterFlush() {
+  close_after_flush_ = true;
+  if (output_.empty()) closeNow();
+}
+
+void Connection::closeNow() {
+  if (closed_) return;
+  closed_ = true;
+  closed_list_.push_back(this);
+}
+
+void Connection::finishClose() {
+  if (fd_ < 0) return;
+  loop_.remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  releaseReadBuffer();
+  output_.clear();
+}
+
+}  // namespace memkv::net

@@ -1,0 +1,124 @@
+#pragma once
+// Connection: one client socket, owned by exactly one worker thread
+// (ARCHITECTURE.md invariant 1). Only that thread reads the socket, touches
+// the read buffer and the OutputChain, and writes; every entry point checks
+// the owner in debug builds.
+//
+// Reading borrows a pool buffer only while there are unparsed bytes; a
+// partial request left waiting moves into an exact-size spill so the pool
+// buffer goes back (invariant 5). A frame larger than a pool buffer is read
+// into one exact-size buffer. Output leaves through the OutputChain
+// (invariants 3 and 4); above the high watermark the connection stops
+// handling requests until output drains below the low one (invariant 6).
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "net/buffer_pool.h"
+#include "net/event_loop.h"
+#include "net/output_chain.h"
+#include "net/worker_counters.h"
+
+namespace memkv::net {
+
+class Connection;
+
+struct InputResult {
+  size_t consumed = 0;         // bytes handled, from the front of the input
+  size_t frames = 0;           // requests handled
+  size_t next_frame_size = 0;  // incomplete frame at `consumed`, if its size is known
+  size_t discard = 0;          // bytes after `consumed` to drop unread (rejected body)
+};
+
+// The protocol side of a connection (implemented in server/).
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  // Handles up to max_frames complete frames from the front of input,
+  // encoding responses into conn.output(); stops early when
+  // conn.outputFull() or conn.closing().
+  virtual InputResult onInput(Connection& conn, std::span<const uint8_t> input,
+                              size_t max_frames) = 0;
+};
+
+struct ConnectionLimits {
+  size_t output_high_watermark = 1 << 20;
+  size_t output_low_watermark = 256 << 10;
+  size_t requests_per_event = 20;  // memcached -R
+};
+
+class Connection final : public EventHandler {
+ public:
+  // Takes ownership of fd (non-blocking).
+  // closed_list: where closeNow() reports the connection, to be destroyed by
+  // the worker after the current dispatch (never from inside the reply path).
+  Connection(int fd, EventLoop& loop, BufferPool& pool, const ConnectionLimits& limits,
+             WorkerCounters& counters, std::vector<Connection*>& closed_list);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void setHandler(std::unique_ptr<ConnectionHandler> handler) { handler_ = std::move(handler); }
+  // Registers with the loop; false if that failed (the caller drops it).
+  bool start();
+  void onEvent(uint32_t events) override;
+  // Unregisters and closes the socket and drops buffers; idempotent.
+  void finishClose();
+
+  OutputChain& output() { return output_; }
+  bool outputFull() const { return output_.size() >= limits_.output_high_watermark; }
+  // Sends what is queued, then closes (QUIT, peer EOF, shutdown).
+  void closeAfterFlush();
+  // Drops the connection at the end of this event (framing lost, errors).
+  void closeNow();
+  bool closing() const { return close_after_flush_ || closed_; }
+  bool closed() const { return closed_; }
+  bool scheduled() const { return scheduled_; }
+  int fd() const { return fd_; }
+  // Bytes this connection holds beyond its own object: buffers and output.
+  size_t memoryInUse() const;
+
+  // Intrusive list of the worker's connections.
+  Connection* prev_ = nullptr;
+  Connection* next_ = nullptr;
+
+ private:
+  enum class ReadOutcome : uint8_t { kData, kAgain, kEof, kError };
+  void serve();
+  bool processInput(size_t* budget);
+  ReadOutcome readSome();
+  bool ensureReadSpace();
+  void settleReadBuffer();
+  void releaseReadBuffer();
+  void flushOutput();
+
+  int fd_;
+  EventLoop& loop_;
+  BufferPool& pool_;
+  const ConnectionLimits& limits_;
+  WorkerCounters& counters_;
+  std::vector<Connection*>& closed_list_;
+  std::unique_ptr<ConnectionHandler> handler_;
+  OutputChain output_;
+
+  // Read buffer: pool-owned (pooled_) or an exact-size heap block.
+  uint8_t* rbuf_ = nullptr;
+  size_t rcap_ = 0;
+  size_t rstart_ = 0;
+  size_t rend_ = 0;
+  bool pooled_ = false;
+  size_t next_frame_size_ = 0;
+  size_t discard_ = 0;
+
+  bool readable_ = false;
+  bool writable_ = true;
+  bool paused_ = false;  // output above the high watermark
+  bool scheduled_ = false;
+  bool close_after_flush_ = false;
+  bool closed_ = false;
+  bool peer_eof_ = false;
+};
+
+}  // namespace memkv::net

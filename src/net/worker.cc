@@ -1,0 +1,114 @@
+#include "net/worker.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+namespace memkv::net {
+
+namespace {
+int64_t nowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+constexpr int kTickMs = 250;
+}  // namespace
+
+Worker::Worker(const ConnectionLimits& limits, size_t pool_limit_bytes,
+               std::atomic<size_t>& live_connections)
+    : limits_(limits), live_connections_(live_connections), pool_(pool_limit_bytes) {}
+
+Worker::~Worker() {
+  join();
+}
+
+void Worker::start() {
+  loop_.setAfterDispatch([this] { reapClosed(); });
+  loop_.setTick(kTickMs, [this] { onTick(); });
+  thread_ = std::thread([this] {
+    pool_.owner().bindToCurrentThread();
+    loop_.run();
+    // The loop has ended: nothing else touches these connections now.
+    for (Connection* c = connections_; c;) {
+      Connection* next = c->next_;
+      c->closeNow();
+      c = next;
+    }
+    reapClosed(/*final=*/true);
+  });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::adopt(int fd) {
+  loop_.post([this, fd] { onAdopt(fd); });
+}
+
+void Worker::onAdopt(int fd) {
+  if (draining_) {
+    ::close(fd);
+    live_connections_.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  auto* conn = new Connection(fd, loop_, pool_, limits_, counters_, closed_);
+  conn->setHandler(factory_(*conn));
+  conn->next_ = connections_;
+  if (connections_) connections_->prev_ = conn;
+  connections_ = conn;
+  counters_.curr_connections.add(1);
+  counters_.total_connections.add(1);
+  if (!conn->start()) conn->closeNow();
+}
+
+void Worker::reapClosed(bool final) {
+  // Connections are destroyed here, after the dispatch that closed them, so
+  // no reply path ever runs on a freed connection.
+  for (size_t i = 0; i < closed_.size(); ++i) {
+    Connection* c = closed_[i];
+    if (c->scheduled() && !final) continue;  // the loop still holds it; next round
+    c->finishClose();
+    if (c->prev_) {
+      c->prev_->next_ = c->next_;
+    } else {
+      connections_ = c->next_;
+    }
+    if (c->next_) c->next_->prev_ = c->prev_;
+    delete c;
+    closed_[i] = nullptr;
+    counters_.curr_connections.sub(1);
+    live_connections_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  std::erase(closed_, nullptr);
+  if (draining_ && connections_ == nullptr) loop_.stop();
+}
+
+void Worker::onTick() {
+  pool_.trim();
+  counters_.pool_bytes_in_use.set(pool_.bytesInUse());
+  counters_.pool_bytes_free.set(pool_.bytesFree());
+  if (draining_) drainOrForce();
+}
+
+void Worker::drainOrForce() {
+  const bool force = nowMs() >= drain_deadline_ms_;
+  for (Connection* c = connections_; c; c = c->next_) {
+    if (force) {
+      c->closeNow();
+    } else {
+      c->closeAfterFlush();
+    }
+  }
+  reapClosed();
+}
+
+void Worker::shutdown(int grace_ms) {
+  loop_.post([this, grace_ms] {
+    draining_ = true;
+    drain_deadline_ms_ = nowMs() + grace_ms;
+    drainOrForce();
+  });
+}
+
+}  // namespace memkv::net

@@ -1,0 +1,64 @@
+#pragma once
+// Worker: a thread running one EventLoop, the BufferPool its connections
+// borrow from, and the connections it owns. Connections arrive from the
+// acceptor through adopt() (posted to the loop) and never move to another
+// worker.
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "net/buffer_pool.h"
+#include "net/connection.h"
+#include "net/event_loop.h"
+#include "net/worker_counters.h"
+
+namespace memkv::net {
+
+// Makes the protocol handler for a new connection; runs on the worker thread.
+using HandlerFactory = std::function<std::unique_ptr<ConnectionHandler>(Connection&)>;
+
+class Worker final {
+ public:
+  // live_connections: shared with the acceptor, decremented here on close.
+  Worker(const ConnectionLimits& limits, size_t pool_limit_bytes,
+         std::atomic<size_t>& live_connections);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // The factory must be set before start().
+  void setHandlerFactory(HandlerFactory factory) { factory_ = std::move(factory); }
+  void start();
+  // Thread-safe: hands a connected, non-blocking socket to this worker.
+  void adopt(int fd);
+  // Thread-safe: stop reading requests, send what is queued, close every
+  // connection (forcibly after grace_ms), then end the thread.
+  void shutdown(int grace_ms);
+  void join();
+
+  const WorkerCounters& counters() const { return counters_; }
+
+ private:
+  void onAdopt(int fd);
+  // final: the loop has ended, so nothing is scheduled any more.
+  void reapClosed(bool final = false);
+  void onTick();
+  void drainOrForce();
+
+  const ConnectionLimits& limits_;
+  std::atomic<size_t>& live_connections_;
+  HandlerFactory factory_;
+  EventLoop loop_;
+  BufferPool pool_;
+  WorkerCounters counters_;
+  Connection* connections_ = nullptr;  // intrusive list, owned
+  std::vector<Connection*> closed_;
+  bool draining_ = false;
+  int64_t drain_deadline_ms_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace memkv::net

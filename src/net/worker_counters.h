@@ -1,0 +1,24 @@
+#pragma once
+// Counters of one worker thread: written only by that thread, read by any.
+#include "common/counter.h"
+
+namespace memkv::net {
+
+using memkv::Counter;
+
+struct WorkerCounters {
+  Counter bytes_read;
+  Counter bytes_written;
+  Counter curr_connections;
+  Counter total_connections;
+  Counter conn_yields;          // request budget (-R) ran out with work left
+  Counter backpressure_pauses;  // output crossed the high watermark
+  Counter read_buffers_out;     // pool buffers held for reading
+  Counter spill_bytes;          // partial requests parked in exact-size spills
+  Counter large_frame_bytes;    // frames bigger than a pool buffer, being read
+  Counter pool_bytes_in_use;
+  Counter pool_bytes_free;
+  Counter pool_exhausted;
+};
+
+}  // namespace memkv::net

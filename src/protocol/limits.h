@@ -1,0 +1,11 @@
+#pragma once
+// Protocol limits shared by the parser, the validator and the engine.
+#include <cstddef>
+#include <cstdint>
+
+namespace memkv::mcbp {
+
+inline constexpr size_t kHeaderSize = 24;
+inline constexpr size_t kMaxKeyLength = 250;
+
+}  // namespace memkv::mcbp

@@ -1,0 +1,45 @@
+#pragma once
+// MCBP client opcodes, named as in kv_engine's include/mcbp/protocol/opcode.h.
+#include <cstdint>
+#include <string_view>
+
+namespace memkv::mcbp {
+
+enum class Opcode : uint8_t {
+  Get = 0x00,
+  Set = 0x01,
+  Add = 0x02,
+  Replace = 0x03,
+  Delete = 0x04,
+  Increment = 0x05,
+  Decrement = 0x06,
+  Quit = 0x07,
+  Flush = 0x08,
+  GetQ = 0x09,
+  Noop = 0x0a,
+  Version = 0x0b,
+  GetK = 0x0c,
+  GetKQ = 0x0d,
+  Append = 0x0e,
+  Prepend = 0x0f,
+  Stat = 0x10,
+  SetQ = 0x11,
+  AddQ = 0x12,
+  ReplaceQ = 0x13,
+  DeleteQ = 0x14,
+  IncrementQ = 0x15,
+  DecrementQ = 0x16,
+  QuitQ = 0x17,
+  FlushQ = 0x18,
+  AppendQ = 0x19,
+  PrependQ = 0x1a,
+  Verbosity = 0x1b,
+  Touch = 0x1c,
+  Gat = 0x1d,
+  GatQ = 0x1e,
+};
+
+// The name kv_engine uses for an opcode, or "UNKNOWN".
+std::string_view opcodeName(uint8_t opcode);
+
+}  // namespace memkv::mcbp

@@ -1,0 +1,73 @@
+#include "protocol/opcode_spec.h"
+
+#include <array>
+
+namespace memkv::mcbp {
+namespace {
+
+struct Row {
+  Opcode op;
+  OpcodeSpec spec;
+};
+
+constexpr uint8_t kStoreExtras = 8;     // flags u32, expiry u32
+constexpr uint8_t kCounterExtras = 20;  // delta u64, initial u64, expiry u32
+constexpr uint8_t kExpiryExtras = 4;    // expiry u32 (touch, gat, flush delay)
+
+using K = KeyRule;
+// clang-format off
+constexpr Row kRows[] = {
+  {Opcode::Get,        {"GET",        0, 0, K::kRequired, false, false, Opcode::Get}},
+  {Opcode::GetQ,       {"GETQ",       0, 0, K::kRequired, false, true,  Opcode::Get}},
+  {Opcode::GetK,       {"GETK",       0, 0, K::kRequired, false, false, Opcode::GetK}},
+  {Opcode::GetKQ,      {"GETKQ",      0, 0, K::kRequired, false, true,  Opcode::GetK}},
+  {Opcode::Set,        {"SET",        kStoreExtras, kStoreExtras, K::kRequired, true, false, Opcode::Set}},
+  {Opcode::SetQ,       {"SETQ",       kStoreExtras, kStoreExtras, K::kRequired, true, true,  Opcode::Set}},
+  {Opcode::Add,        {"ADD",        kStoreExtras, kStoreExtras, K::kRequired, true, false, Opcode::Add}},
+  {Opcode::AddQ,       {"ADDQ",       kStoreExtras, kStoreExtras, K::kRequired, true, true,  Opcode::Add}},
+  {Opcode::Replace,    {"REPLACE",    kStoreExtras, kStoreExtras, K::kRequired, true, false, Opcode::Replace}},
+  {Opcode::ReplaceQ,   {"REPLACEQ",   kStoreExtras, kStoreExtras, K::kRequired, true, true,  Opcode::Replace}},
+  {Opcode::Delete,     {"DELETE",     0, 0, K::kRequired, false, false, Opcode::Delete}},
+  {Opcode::DeleteQ,    {"DELETEQ",    0, 0, K::kRequired, false, true,  Opcode::Delete}},
+  {Opcode::Increment,  {"INCREMENT",  kCounterExtras, kCounterExtras, K::kRequired, false, false, Opcode::Increment}},
+  {Opcode::IncrementQ, {"INCREMENTQ", kCounterExtras, kCounterExtras, K::kRequired, false, true,  Opcode::Increment}},
+  {Opcode::Decrement,  {"DECREMENT",  kCounterExtras, kCounterExtras, K::kRequired, false, false, Opcode::Decrement}},
+  {Opcode::DecrementQ, {"DECREMENTQ", kCounterExtras, kCounterExtras, K::kRequired, false, true,  Opcode::Decrement}},
+  {Opcode::Quit,       {"QUIT",       0, 0, K::kForbidden, false, false, Opcode::Quit}},
+  {Opcode::QuitQ,      {"QUITQ",      0, 0, K::kForbidden, false, true,  Opcode::Quit}},
+  {Opcode::Flush,      {"FLUSH",      0, kExpiryExtras, K::kForbidden, false, false, Opcode::Flush}},
+  {Opcode::FlushQ,     {"FLUSHQ",     0, kExpiryExtras, K::kForbidden, false, true,  Opcode::Flush}},
+  {Opcode::Noop,       {"NOOP",       0, 0, K::kForbidden, false, false, Opcode::Noop}},
+  {Opcode::Version,    {"VERSION",    0, 0, K::kForbidden, false, false, Opcode::Version}},
+  {Opcode::Append,     {"APPEND",     0, 0, K::kRequired, true, false, Opcode::Append}},
+  {Opcode::AppendQ,    {"APPENDQ",    0, 0, K::kRequired, true, true,  Opcode::Append}},
+  {Opcode::Prepend,    {"PREPEND",    0, 0, K::kRequired, true, false, Opcode::Prepend}},
+  {Opcode::PrependQ,   {"PREPENDQ",   0, 0, K::kRequired, true, true,  Opcode::Prepend}},
+  {Opcode::Stat,       {"STAT",       0, 0, K::kOptional, false, false, Opcode::Stat}},
+  {Opcode::Verbosity,  {"VERBOSITY",  kExpiryExtras, kExpiryExtras, K::kForbidden, false, false, Opcode::Verbosity}},
+  {Opcode::Touch,      {"TOUCH",      kExpiryExtras, kExpiryExtras, K::kRequired, false, false, Opcode::Touch}},
+  {Opcode::Gat,        {"GAT",        kExpiryExtras, kExpiryExtras, K::kRequired, false, false, Opcode::Gat}},
+  {Opcode::GatQ,       {"GATQ",       kExpiryExtras, kExpiryExtras, K::kRequired, false, true,  Opcode::Gat}},
+};
+// clang-format on
+
+constexpr std::array<OpcodeSpec, 256> buildTable() {
+  std::array<OpcodeSpec, 256> table{};
+  for (const Row& row : kRows) table[static_cast<uint8_t>(row.op)] = row.spec;
+  return table;
+}
+
+constexpr std::array<OpcodeSpec, 256> kTable = buildTable();
+
+}  // namespace
+
+const OpcodeSpec& opcodeSpec(uint8_t opcode) {
+  return kTable[opcode];
+}
+
+std::string_view opcodeName(uint8_t opcode) {
+  const OpcodeSpec& spec = kTable[opcode];
+  return spec.known() ? spec.name : std::string_view("UNKNOWN");
+}
+
+}  // namespace memkv::mcbp

@@ -1,0 +1,30 @@
+#include "protocol/validate.h"
+
+#include "protocol/opcode_spec.h"
+
+namespace memkv::mcbp {
+
+Verdict validateHeader(const RequestHeader& h) {
+  const OpcodeSpec& spec = opcodeSpec(h.opcode);
+  if (!spec.known()) return Verdict::kUnknownCommand;
+  if (h.key_length > kMaxKeyLength) return Verdict::kInvalid;
+  if (h.extras_length != spec.extras_a && h.extras_length != spec.extras_b) {
+    return Verdict::kInvalid;
+  }
+  switch (spec.key) {
+    case KeyRule::kForbidden:
+      if (h.key_length != 0) return Verdict::kInvalid;
+      break;
+    case KeyRule::kRequired:
+      if (h.key_length == 0) return Verdict::kInvalid;
+      break;
+    case KeyRule::kOptional:
+      break;
+  }
+  const uint64_t value_length =
+      static_cast<uint64_t>(h.body_length) - h.extras_length - h.key_length;
+  if (!spec.value_allowed && value_length != 0) return Verdict::kInvalid;
+  return Verdict::kOk;
+}
+
+}  // namespace memkv::mcbp

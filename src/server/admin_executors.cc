@@ -1,0 +1,46 @@
+// Session and administrative commands: NOOP, VERSION, QUIT, FLUSH, VERBOSITY.
+#include <string_view>
+
+#include "common/byte_order.h"
+#include "server/cookie.h"
+
+namespace memkv::server {
+
+using mcbp::Status;
+
+// memcached-compatible version first (clients parse major.minor.patch),
+// memkv's own after it.
+constexpr std::string_view kVersionString = "1.6.0 memkv-" MEMKV_VERSION;
+
+void executeNoop(Cookie& c) {
+  c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
+}
+
+void executeVersion(Cookie& c) {
+  c.out.send(c.header(), Status::Success, {}, {},
+             {reinterpret_cast<const uint8_t*>(kVersionString.data()), kVersionString.size()}, 0);
+}
+
+void executeQuit(Cookie& c) {
+  if (!c.quiet()) c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
+  c.connection.closeAfterFlush();
+}
+
+void executeFlush(Cookie& c) {
+  if (!c.server.settings().flush_enabled) {
+    // memcached -F: flush refused, reported as an auth error in binary.
+    c.out.sendStatus(c.header(), Status::AuthError);
+    return;
+  }
+  c.counters().cmd_flush.add(1);
+  const uint32_t delay = c.request.extras.empty() ? 0 : loadBe32(c.request.extras.data());
+  c.server.bucket().flush(delay);
+  c.replyStatus(Status::Success);
+}
+
+void executeVerbosity(Cookie& c) {
+  c.server.verbosity().store(static_cast<int>(loadBe32(c.request.extras.data())));
+  c.replyStatus(Status::Success);
+}
+
+}  // namespace memkv::server

@@ -1,0 +1,36 @@
+#pragma once
+// Per-worker command counters behind STAT (memcached's names). One instance
+// per worker thread, written only there.
+#include "common/counter.h"
+
+namespace memkv::server {
+
+#define MEMKV_COMMAND_COUNTERS(X) \
+  X(cmd_get)                      \
+  X(cmd_set)                      \
+  X(cmd_flush)                    \
+  X(cmd_touch)                    \
+  X(get_hits)                     \
+  X(get_misses)                   \
+  X(get_expired)                  \
+  X(delete_hits)                  \
+  X(delete_misses)                \
+  X(incr_hits)                    \
+  X(incr_misses)                  \
+  X(decr_hits)                    \
+  X(decr_misses)                  \
+  X(cas_hits)                     \
+  X(cas_misses)                   \
+  X(cas_badval)                   \
+  X(touch_hits)                   \
+  X(touch_misses)                 \
+  X(bytes_copied)                 \
+  X(bytes_referenced)
+
+struct CommandCounters {
+#define MEMKV_DECLARE(name) Counter name;
+  MEMKV_COMMAND_COUNTERS(MEMKV_DECLARE)
+#undef MEMKV_DECLARE
+};
+
+}  // namespace memkv::server

@@ -1,0 +1,137 @@
+#include "server/mcbp_session.h"
+
+#include <algorithm>
+
+#include "protocol/opcode_spec.h"
+#include "protocol/validate.h"
+#include "server/cookie.h"
+
+namespace memkv::server {
+
+using mcbp::Opcode;
+using mcbp::Status;
+
+namespace {
+// Room for extras and a key beside the largest value.
+constexpr size_t kBodyOverhead = 1024;
+}  // namespace
+
+McbpSession::McbpSession(ServerContext& server, WorkerContext& worker, net::Connection& connection)
+    : server_(server),
+      worker_(worker),
+      connection_(connection),
+      out_(connection, worker.commands, server.settings().cas_enabled),
+      max_body_(std::max(server.settings().max_body_size,
+                         server.settings().item_size_max + kBodyOverhead)) {}
+
+net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uint8_t> input,
+                                      size_t max_frames) {
+  net::InputResult r;
+  while (r.frames < max_frames && !conn.closing() && !conn.outputFull()) {
+    const std::span<const uint8_t> rest = input.subspan(r.consumed);
+    if (rest.size() < mcbp::kHeaderSize) break;
+    mcbp::RequestHeader header;
+    switch (mcbp::parseHeader(rest, &header)) {
+      case mcbp::HeaderStatus::kOk:
+        break;
+      case mcbp::HeaderStatus::kBadMagic:
+        conn.closeNow();  // framing lost: nothing to answer
+        return r;
+      case mcbp::HeaderStatus::kBadLengths:
+        out_.sendStatus(header, Status::Einval);
+        conn.closeAfterFlush();
+        return r;
+    }
+    if (header.body_length > maxBody()) {
+      // Answer at once instead of waiting for (and buffering) the body.
+      out_.sendStatus(header, Status::E2big);
+      conn.closeAfterFlush();
+      return r;
+    }
+    const mcbp::Verdict verdict = mcbp::validateHeader(header);
+    if (verdict == mcbp::Verdict::kInvalid) {
+      out_.sendStatus(header, Status::Einval);
+      conn.closeAfterFlush();
+      return r;
+    }
+    const mcbp::OpcodeSpec& spec = mcbp::opcodeSpec(header.opcode);
+    const size_t value_length = header.body_length - header.extras_length - header.key_length;
+    const bool reject = verdict == mcbp::Verdict::kUnknownCommand ||
+                        (spec.value_allowed && value_length > server_.settings().item_size_max);
+    if (reject) {
+      // Answer now and skip the body without buffering it; the connection
+      // stays usable (memcached 1.6 does the same).
+      out_.sendStatus(header, verdict == mcbp::Verdict::kUnknownCommand ? Status::UnknownCommand
+                                                                        : Status::E2big);
+      ++r.frames;
+      const size_t frame = header.frameSize();
+      if (frame > rest.size()) {
+        r.consumed += rest.size();
+        r.discard = frame - rest.size();
+        return r;
+      }
+      r.consumed += frame;
+      continue;
+    }
+    if (rest.size() < header.frameSize()) {
+      r.next_frame_size = header.frameSize();
+      break;
+    }
+    dispatch(mcbp::splitFrame(header, rest.first(header.frameSize())));
+    r.consumed += header.frameSize();
+    ++r.frames;
+  }
+  return r;
+}
+
+void McbpSession::dispatch(const mcbp::Request& request) {
+  const mcbp::OpcodeSpec& spec = mcbp::opcodeSpec(request.header.opcode);
+  Cookie cookie{server_, worker_, connection_, out_, request, spec};
+  switch (spec.base) {
+    case Opcode::Get:
+    case Opcode::GetK:
+      executeGet(cookie);
+      break;
+    case Opcode::Set:
+    case Opcode::Add:
+    case Opcode::Replace:
+    case Opcode::Append:
+    case Opcode::Prepend:
+      executeStore(cookie);
+      break;
+    case Opcode::Delete:
+      executeDelete(cookie);
+      break;
+    case Opcode::Increment:
+    case Opcode::Decrement:
+      executeCounter(cookie);
+      break;
+    case Opcode::Touch:
+    case Opcode::Gat:
+      executeTouch(cookie);
+      break;
+    case Opcode::Flush:
+      executeFlush(cookie);
+      break;
+    case Opcode::Noop:
+      executeNoop(cookie);
+      break;
+    case Opcode::Version:
+      executeVersion(cookie);
+      break;
+    case Opcode::Quit:
+      executeQuit(cookie);
+      break;
+    case Opcode::Verbosity:
+      executeVerbosity(cookie);
+      break;
+    case Opcode::Stat:
+      executeStat(cookie);
+      break;
+    default:
+      out_.sendStatus(request.header, Status::UnknownCommand);
+      break;
+  }
+}
+
+}  // namespace memkv::server

@@ -1,0 +1,40 @@
+#include "server/server_context.h"
+
+namespace memkv::server {
+
+ServerContext::Totals ServerContext::rawTotals() const {
+  Totals t;
+  for (const auto& w : workers_) {
+#define MEMKV_SUM(name) t.name += w->commands.name.get();
+    MEMKV_COMMAND_COUNTERS(MEMKV_SUM)
+#undef MEMKV_SUM
+    t.bytes_read += w->net->bytes_read.get();
+    t.bytes_written += w->net->bytes_written.get();
+    t.total_connections += w->net->total_connections.get();
+    t.conn_yields += w->net->conn_yields.get();
+  }
+  t.rejected_connections = rejectedConnections();
+  return t;
+}
+
+ServerContext::Totals ServerContext::totalsSinceReset() const {
+  Totals t = rawTotals();
+  std::lock_guard guard(baseline_mutex_);
+#define MEMKV_DIFF(name) t.name -= baseline_.name;
+  MEMKV_COMMAND_COUNTERS(MEMKV_DIFF)
+  MEMKV_DIFF(bytes_read)
+  MEMKV_DIFF(bytes_written)
+  MEMKV_DIFF(total_connections)
+  MEMKV_DIFF(rejected_connections)
+  MEMKV_DIFF(conn_yields)
+#undef MEMKV_DIFF
+  return t;
+}
+
+void ServerContext::resetTotals() {
+  Totals t = rawTotals();
+  std::lock_guard guard(baseline_mutex_);
+  baseline_ = t;
+}
+
+}  // namespace memkv::server

@@ -1,0 +1,75 @@
+#pragma once
+// What every session of the server shares: settings, the bucket, the
+// per-worker counters (for STAT) and the process's start time.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "engine/bucket.h"
+#include "net/listener.h"
+#include "net/worker_counters.h"
+#include "server/command_counters.h"
+#include "server/settings.h"
+
+namespace memkv::server {
+
+// One per worker thread: its counters, written only by that thread.
+struct WorkerContext {
+  CommandCounters commands;
+  const net::WorkerCounters* net = nullptr;
+};
+
+class ServerContext final {
+ public:
+  ServerContext(const Settings& settings, engine::Bucket& bucket)
+      : settings_(settings), bucket_(bucket), started_(::time(nullptr)) {}
+
+  const Settings& settings() const { return settings_; }
+  engine::Bucket& bucket() { return bucket_; }
+  time_t started() const { return started_; }
+
+  WorkerContext& addWorker(const net::WorkerCounters* net) {
+    workers_.push_back(std::make_unique<WorkerContext>());
+    workers_.back()->net = net;
+    return *workers_.back();
+  }
+  const std::vector<std::unique_ptr<WorkerContext>>& workers() const { return workers_; }
+
+  void setListener(const net::Listener* listener) { listener_ = listener; }
+  uint64_t rejectedConnections() const { return listener_ ? listener_->rejectedConnections() : 0; }
+
+  std::atomic<int>& verbosity() { return verbosity_; }
+
+  // STAT reset: counters are single-writer per worker, so a reset records a
+  // baseline that reports subtract instead of writing other threads' memory.
+  struct Totals {
+#define MEMKV_FIELD(name) uint64_t name = 0;
+    MEMKV_COMMAND_COUNTERS(MEMKV_FIELD)
+#undef MEMKV_FIELD
+    uint64_t bytes_read = 0;
+    uint64_t bytes_written = 0;
+    uint64_t total_connections = 0;
+    uint64_t rejected_connections = 0;
+    uint64_t conn_yields = 0;
+  };
+  Totals totalsSinceReset() const;
+  void resetTotals();
+
+ private:
+  Totals rawTotals() const;
+
+  const Settings settings_;
+  engine::Bucket& bucket_;
+  const time_t started_;
+  std::vector<std::unique_ptr<WorkerContext>> workers_;
+  const net::Listener* listener_ = nullptr;
+  std::atomic<int> verbosity_{0};
+  mutable std::mutex baseline_mutex_;
+  Totals baseline_;  // guarded by baseline_mutex_
+};
+
+}  // namespace memkv::server

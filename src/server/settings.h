@@ -1,0 +1,32 @@
+#pragma once
+// Everything the command line sets (memcached's flags plus memkv's own long
+// options). Built once at startup and passed down; hot code never reads
+// globals.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace memkv::server {
+
+struct Settings {
+  std::vector<std::string> listen_hosts{"127.0.0.1"};  // -l
+  uint16_t port = 11211;                               // -p
+  size_t threads = 4;                                  // -t
+  size_t memory_limit = 64ull << 20;                   // -m (bytes)
+  size_t max_connections = 1024;                       // -c
+  size_t item_size_max = 1 << 20;                      // -I
+  int backlog = 1024;                                  // -b
+  size_t requests_per_event = 20;                      // -R
+  bool cas_enabled = true;                             // -C disables
+  bool flush_enabled = true;                           // -F disables
+  bool evict = true;                                   // -M disables
+  int verbosity = 0;                                   // -v, -vv
+  size_t max_body_size = 20u << 20;                    // --max-body-size (plus headers)
+  size_t output_high_watermark = 1 << 20;              // --output-high-watermark
+  size_t read_buffer_pool_limit = 0;                   // --read-buffer-pool-limit (0: none)
+  int shutdown_grace_ms = 5000;                        // --shutdown-grace-ms
+  std::string port_file;                               // --port-file
+};
+
+}  // namespace memkv::server

@@ -1,0 +1,152 @@
+// STAT: one response per statistic (key = name, value = ASCII), then an
+// empty one. Groups: "" (general), "settings", "reset".
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "server/cookie.h"
+
+namespace memkv::server {
+
+using mcbp::Status;
+
+namespace {
+
+class StatSink {
+ public:
+  explicit StatSink(Cookie& c) : c_(c) {}
+  template <typename T>
+  void operator()(std::string_view name, const T& value) {
+    buffer_.clear();
+    fmt::format_to(std::back_inserter(buffer_), "{}", value);
+    c_.out.send(c_.header(), Status::Success, {}, name,
+                {reinterpret_cast<const uint8_t*>(buffer_.data()), buffer_.size()}, 0);
+  }
+  void end() { c_.out.send(c_.header(), Status::Success, {}, {}, {}, 0); }
+
+ private:
+  Cookie& c_;
+  std::string buffer_;
+};
+
+std::string rusageTime(const timeval& tv) {
+  return fmt::format("{}.{:06}", tv.tv_sec, tv.tv_usec);
+}
+
+void generalStats(Cookie& c, StatSink& add) {
+  ServerContext& server = c.server;
+  const auto totals = server.totalsSinceReset();
+  const auto bucket = server.bucket().stats();
+  const time_t now = ::time(nullptr);
+  uint64_t curr_connections = 0;
+  uint64_t read_buffers = 0, spill_bytes = 0, large_frame_bytes = 0;
+  uint64_t pool_in_use = 0, pool_free = 0, pool_exhausted = 0, pauses = 0;
+  for (const auto& w : server.workers()) {
+    curr_connections += w->net->curr_connections.get();
+    read_buffers += w->net->read_buffers_out.get();
+    spill_bytes += w->net->spill_bytes.get();
+    large_frame_bytes += w->net->large_frame_bytes.get();
+    pool_in_use += w->net->pool_bytes_in_use.get();
+    pool_free += w->net->pool_bytes_free.get();
+    pool_exhausted += w->net->pool_exhausted.get();
+    pauses += w->net->backpressure_pauses.get();
+  }
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+
+  add("pid", ::getpid());
+  add("uptime", now - server.started());
+  add("time", now);
+  add("version", "1.6.0 memkv-" MEMKV_VERSION);
+  add("pointer_size", sizeof(void*) * 8);
+  add("rusage_user", rusageTime(usage.ru_utime));
+  add("rusage_system", rusageTime(usage.ru_stime));
+  add("max_connections", server.settings().max_connections);
+  add("curr_connections", curr_connections);
+  add("total_connections", totals.total_connections);
+  add("rejected_connections", totals.rejected_connections);
+  add("cmd_get", totals.cmd_get);
+  add("cmd_set", totals.cmd_set);
+  add("cmd_flush", totals.cmd_flush);
+  add("cmd_touch", totals.cmd_touch);
+  add("get_hits", totals.get_hits);
+  add("get_misses", totals.get_misses);
+  add("get_expired", totals.get_expired);
+  add("delete_misses", totals.delete_misses);
+  add("delete_hits", totals.delete_hits);
+  add("incr_misses", totals.incr_misses);
+  add("incr_hits", totals.incr_hits);
+  add("decr_misses", totals.decr_misses);
+  add("decr_hits", totals.decr_hits);
+  add("cas_misses", totals.cas_misses);
+  add("cas_hits", totals.cas_hits);
+  add("cas_badval", totals.cas_badval);
+  add("touch_hits", totals.touch_hits);
+  add("touch_misses", totals.touch_misses);
+  add("bytes_read", totals.bytes_read);
+  add("bytes_written", totals.bytes_written);
+  add("limit_maxbytes", bucket.limit_maxbytes);
+  add("threads", server.settings().threads);
+  add("conn_yields", totals.conn_yields);
+  add("bytes", bucket.bytes);
+  add("curr_items", bucket.curr_items);
+  add("total_items", bucket.total_items);
+  add("evictions", bucket.evictions);
+  add("reclaimed", bucket.reclaimed);
+  // memkv's send path (ARCHITECTURE.md invariants 3-5).
+  add("bytes_copied", totals.bytes_copied);
+  add("bytes_referenced", totals.bytes_referenced);
+  add("read_buffers_in_use", read_buffers);
+  add("read_spill_bytes", spill_bytes);
+  add("large_frame_bytes", large_frame_bytes);
+  add("pool_bytes_in_use", pool_in_use);
+  add("pool_bytes_free", pool_free);
+  add("pool_exhausted", pool_exhausted);
+  add("backpressure_pauses", pauses);
+}
+
+void settingsStats(Cookie& c, StatSink& add) {
+  const Settings& s = c.server.settings();
+  add("maxbytes", s.memory_limit);
+  add("maxconns", s.max_connections);
+  add("tcpport", s.port);
+  add("udpport", 0);
+  add("verbosity", c.server.verbosity().load());
+  add("num_threads", s.threads);
+  add("cas_enabled", s.cas_enabled ? "yes" : "no");
+  add("flush_enabled", s.flush_enabled ? "yes" : "no");
+  add("evictions", s.evict ? "on" : "off");
+  add("item_size_max", s.item_size_max);
+  add("reqs_per_event", s.requests_per_event);
+  add("tcp_backlog", s.backlog);
+  add("binding_protocol", "binary");
+  add("max_body_size", s.max_body_size);
+  add("output_high_watermark", s.output_high_watermark);
+}
+
+}  // namespace
+
+void executeStat(Cookie& c) {
+  const std::string_view group = c.request.key;
+  StatSink add(c);
+  if (group.empty()) {
+    generalStats(c, add);
+  } else if (group == "settings") {
+    settingsStats(c, add);
+  } else if (group == "reset") {
+    c.server.resetTotals();
+    c.server.bucket().resetStats();
+    c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
+    return;
+  } else {
+    c.out.sendStatus(c.header(), Status::KeyEnoent);
+    return;
+  }
+  add.end();
+}
+
+}  // namespace memkv::server

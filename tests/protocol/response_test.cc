@@ -1,0 +1,34 @@
+#include "protocol/response.h"
+
+#include <gtest/gtest.h>
+
+#include "common/byte_order.h"
+
+namespace memkv::mcbp {
+namespace {
+
+TEST(ResponseTest, EncodesEveryField) {
+  uint8_t out[kHeaderSize];
+  encodeResponseHeader(out, {0x0c, Status::KeyEnoent, 4, 3, 12, 0xa1b2c3d4, 0x0102030405060708, 1});
+  EXPECT_EQ(out[0], 0x81);
+  EXPECT_EQ(out[1], 0x0c);
+  EXPECT_EQ(loadBe16(out + 2), 3);
+  EXPECT_EQ(out[4], 4);
+  EXPECT_EQ(out[5], 1);
+  EXPECT_EQ(loadBe16(out + 6), 0x0001);
+  EXPECT_EQ(loadBe32(out + 8), 12u);
+  EXPECT_EQ(loadBe32(out + 12), 0xa1b2c3d4u);
+  EXPECT_EQ(loadBe64(out + 16), 0x0102030405060708u);
+}
+
+TEST(ResponseTest, ErrorTextsMatchMemcached) {
+  EXPECT_EQ(statusText(Status::KeyEnoent), "Not found");
+  EXPECT_EQ(statusText(Status::KeyEexists), "Data exists for key.");
+  EXPECT_EQ(statusText(Status::E2big), "Too large.");
+  EXPECT_EQ(statusText(Status::Einval), "Invalid arguments");
+  EXPECT_EQ(statusText(Status::UnknownCommand), "Unknown command");
+  EXPECT_EQ(statusText(Status::Success), "");
+}
+
+}  // namespace
+}  // namespace memkv::mcbp
