@@ -121,6 +121,7 @@ int run(const Settings& settings) {
     return 1;
   }
   const auto ports = listener.boundPorts();
+  context.setBoundPort(ports.front());
   if (!settings.port_file.empty() && !writePortFile(settings.port_file, ports.front())) {
     std::fprintf(stderr, "memkv: cannot write port file '%s'\n", settings.port_file.c_str());
     return 1;

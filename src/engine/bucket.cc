@@ -228,7 +228,8 @@ MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
     }
     const auto old_value = old->value();
     const size_t length = old_value.size() + request.value.size();
-    if (length > config_.max_value_size) return {EngineStatus::kE2big};
+    // memcached answers NOT_STORED when the joined value would be too large.
+    if (length > config_.max_value_size) return {EngineStatus::kNotStored};
     Item::Meta meta{old->flags(), old->expiry(), 0, old->datatype()};
     Item* fresh = allocate(request.key, length, meta, at);
     if (!fresh) return {EngineStatus::kEnomem};

@@ -21,7 +21,7 @@ std::string_view statusText(Status status) {
     case Status::UnknownCommand:
       return "Unknown command";
     case Status::Enomem:
-      return "Out of memory";
+      return "Out of memory allocating item";
     default:
       return {};
   }

@@ -8,9 +8,10 @@ namespace memkv::server {
 
 using mcbp::Status;
 
-// memcached-compatible version first (clients parse major.minor.patch),
-// memkv's own after it.
-constexpr std::string_view kVersionString = "1.6.0 memkv-" MEMKV_VERSION;
+// The memcached protocol version memkv implements. Clients parse VERSION as
+// digits and dots to pick features, so memkv's own version is in STAT
+// ("memkv_version") instead.
+constexpr std::string_view kVersionString = "1.6.0";
 
 void executeNoop(Cookie& c) {
   c.out.send(c.header(), Status::Success, {}, {}, {}, 0);

@@ -144,11 +144,14 @@ void executeCounter(Cookie& c) {
   cr.expiry = loadBe32(extras + 16);
   cr.cas = c.server.settings().cas_enabled ? c.header().cas : 0;
   const engine::CounterResult r = c.server.bucket().counter(cr);
-  const bool hit = r.status != EngineStatus::kKeyEnoent && !r.created;
-  if (cr.increment) {
-    (hit ? counters.incr_hits : counters.incr_misses).add(1);
-  } else {
-    (hit ? counters.decr_hits : counters.decr_misses).add(1);
+  // memcached counts neither a hit nor a miss when `initial` creates the counter.
+  if (!r.created) {
+    const bool hit = r.status != EngineStatus::kKeyEnoent;
+    if (cr.increment) {
+      (hit ? counters.incr_hits : counters.incr_misses).add(1);
+    } else {
+      (hit ? counters.decr_hits : counters.decr_misses).add(1);
+    }
   }
   if (r.status != EngineStatus::kSuccess) {
     c.out.sendStatus(c.header(), toWireStatus(r.status));

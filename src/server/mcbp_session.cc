@@ -42,27 +42,37 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
         conn.closeAfterFlush();
         return r;
     }
-    if (header.body_length > maxBody()) {
-      // Answer at once instead of waiting for (and buffering) the body.
-      out_.sendStatus(header, Status::E2big);
-      conn.closeAfterFlush();
-      return r;
-    }
     const mcbp::Verdict verdict = mcbp::validateHeader(header);
     if (verdict == mcbp::Verdict::kInvalid) {
       out_.sendStatus(header, Status::Einval);
       conn.closeAfterFlush();
       return r;
     }
+    if (header.body_length > maxBody()) {
+      // Answer at once instead of waiting for (and buffering) the body.
+      out_.sendStatus(header, Status::E2big);
+      conn.closeAfterFlush();
+      return r;
+    }
     const mcbp::OpcodeSpec& spec = mcbp::opcodeSpec(header.opcode);
     const size_t value_length = header.body_length - header.extras_length - header.key_length;
-    const bool reject = verdict == mcbp::Verdict::kUnknownCommand ||
-                        (spec.value_allowed && value_length > server_.settings().item_size_max);
-    if (reject) {
+    const bool too_large = spec.value_allowed && value_length > server_.settings().item_size_max;
+    if (verdict == mcbp::Verdict::kUnknownCommand || too_large) {
+      if (too_large && spec.base == Opcode::Set) {
+        // memcached drops the old value of a SET it refuses as too large, so
+        // no stale value outlives a write the client believes it made. The
+        // key must be here for that.
+        const size_t key_end = mcbp::kHeaderSize + header.extras_length + header.key_length;
+        if (rest.size() < key_end) {
+          r.next_frame_size = key_end;
+          break;
+        }
+        const auto key = rest.subspan(mcbp::kHeaderSize + header.extras_length, header.key_length);
+        server_.bucket().remove({reinterpret_cast<const char*>(key.data()), key.size()}, 0);
+      }
       // Answer now and skip the body without buffering it; the connection
       // stays usable (memcached 1.6 does the same).
-      out_.sendStatus(header, verdict == mcbp::Verdict::kUnknownCommand ? Status::UnknownCommand
-                                                                        : Status::E2big);
+      out_.sendStatus(header, too_large ? Status::E2big : Status::UnknownCommand);
       ++r.frames;
       const size_t frame = header.frameSize();
       if (frame > rest.size()) {

@@ -40,6 +40,9 @@ class ServerContext final {
   const std::vector<std::unique_ptr<WorkerContext>>& workers() const { return workers_; }
 
   void setListener(const net::Listener* listener) { listener_ = listener; }
+  // The first TCP port actually listened on (differs from -p 0).
+  void setBoundPort(uint16_t port) { bound_port_ = port; }
+  uint16_t boundPort() const { return bound_port_; }
   uint64_t rejectedConnections() const { return listener_ ? listener_->rejectedConnections() : 0; }
 
   std::atomic<int>& verbosity() { return verbosity_; }
@@ -67,6 +70,7 @@ class ServerContext final {
   const time_t started_;
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   const net::Listener* listener_ = nullptr;
+  uint16_t bound_port_ = 0;
   std::atomic<int> verbosity_{0};
   mutable std::mutex baseline_mutex_;
   Totals baseline_;  // guarded by baseline_mutex_

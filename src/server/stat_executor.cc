@@ -61,7 +61,8 @@ void generalStats(Cookie& c, StatSink& add) {
   add("pid", ::getpid());
   add("uptime", now - server.started());
   add("time", now);
-  add("version", "1.6.0 memkv-" MEMKV_VERSION);
+  add("version", "1.6.0");
+  add("memkv_version", MEMKV_VERSION);
   add("pointer_size", sizeof(void*) * 8);
   add("rusage_user", rusageTime(usage.ru_utime));
   add("rusage_system", rusageTime(usage.ru_stime));
@@ -113,7 +114,7 @@ void settingsStats(Cookie& c, StatSink& add) {
   const Settings& s = c.server.settings();
   add("maxbytes", s.memory_limit);
   add("maxconns", s.max_connections);
-  add("tcpport", s.port);
+  add("tcpport", c.server.boundPort());
   add("udpport", 0);
   add("verbosity", c.server.verbosity().load());
   add("num_threads", s.threads);

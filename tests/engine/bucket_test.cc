@@ -73,7 +73,7 @@ TEST_F(BucketFixture, AppendHonoursCasAndSizeLimit) {
   auto r = set("k", "1234");
   EXPECT_EQ(set("k", "5", 0, r.cas + 1, 0, StoreMode::kAppend).status, S::kKeyEexists);
   EXPECT_EQ(set("k", "5678", 0, r.cas, 0, StoreMode::kAppend).status, S::kSuccess);
-  EXPECT_EQ(set("k", "9", 0, 0, 0, StoreMode::kAppend).status, S::kE2big);
+  EXPECT_EQ(set("k", "9", 0, 0, 0, StoreMode::kAppend).status, S::kNotStored);
   EXPECT_EQ(get("k"), "12345678");
 }
 
