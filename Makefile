@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 BUILD_TYPE_release := RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: deps build release debug run test test-unit clean format
+.PHONY: deps build release debug run test test-asan test-tsan clean format bench bench-quick
 
 deps:
 	@./scripts/install-deps.sh
@@ -28,6 +28,37 @@ run: release
 test: release
 	./tests/clients/install.sh
 	cd build/release && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# Sanitizer builds (clang): every test, with the servers the tests start
+# built the same way. A sanitizer report aborts the process, so it fails the test.
+SAN_ENV := ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+           UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+           TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+build/asan/build.ninja:
+	cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+	  -DMEMKV_SANITIZE=address,undefined $(CMAKE_FLAGS)
+
+build/tsan/build.ninja:
+	cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+	  -DMEMKV_SANITIZE=thread $(CMAKE_FLAGS)
+
+test-asan: deps build/asan/build.ninja
+	cmake --build build/asan -j $(JOBS)
+	./tests/clients/install.sh
+	cd build/asan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900
+
+test-tsan: deps build/tsan/build.ninja
+	cmake --build build/tsan -j $(JOBS)
+	./tests/clients/install.sh
+	cd build/tsan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# Benchmarks: memkv against Debian's memcached, side by side (never part of `make test`).
+bench: release
+	./bench/run.sh --suite full
+
+bench-quick: release
+	./bench/run.sh --suite quick
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libspdlog-dev libfmt-dev
-  clang-format
+  clang clang-format libclang-rt-14-dev
   memcached libmemcached-tools
   nodejs npm
 )

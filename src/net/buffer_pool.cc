@@ -14,6 +14,21 @@ BufferPool::~BufferPool() {
   for (uint8_t* b : free_) std::free(b);
 }
 
+uint8_t* BufferPool::acquireForRead() {
+  if (read_limit_bytes_ != 0 && (read_out_ + 1) * kBufferSize > read_limit_bytes_) {
+    ++exhausted_;
+    return nullptr;
+  }
+  uint8_t* buffer = acquire();
+  if (buffer) ++read_out_;
+  return buffer;
+}
+
+void BufferPool::releaseFromRead(uint8_t* buffer) {
+  --read_out_;
+  release(buffer);
+}
+
 uint8_t* BufferPool::acquire() {
   owner_.check("BufferPool::acquire");
   uint8_t* buffer;
@@ -21,10 +36,6 @@ uint8_t* BufferPool::acquire() {
     buffer = free_.back();
     free_.pop_back();
   } else {
-    if (limit_bytes_ != 0 && (out_ + 1) * kBufferSize > limit_bytes_) {
-      ++exhausted_;
-      return nullptr;
-    }
     buffer = static_cast<uint8_t*>(std::malloc(kBufferSize));
     if (buffer == nullptr) {
       ++exhausted_;

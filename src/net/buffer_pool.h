@@ -16,16 +16,22 @@ class BufferPool final {
  public:
   static constexpr size_t kBufferSize = 16 * 1024;
 
-  // limit_bytes: most bytes of buffers out plus free at once (0 = no limit).
-  explicit BufferPool(size_t limit_bytes = 0) : limit_bytes_(limit_bytes) {}
+  // read_limit_bytes: most bytes of buffers out for reading at once (0 = no
+  // limit), memcached's read_buf_mem_limit. Output buffers are bounded per
+  // connection by the output watermarks instead, so a response being encoded
+  // never meets an exhausted pool.
+  explicit BufferPool(size_t read_limit_bytes = 0) : read_limit_bytes_(read_limit_bytes) {}
   ~BufferPool();
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
 
-  // A kBufferSize buffer, or nullptr when the pool is at its limit (or the
-  // allocator failed); the caller waits and retries.
+  // A kBufferSize buffer for output, or nullptr if the allocator failed.
   uint8_t* acquire();
   void release(uint8_t* buffer);
+  // A buffer for reading requests, or nullptr when read buffers are at the
+  // limit; the caller waits and retries (counted in exhaustedCount()).
+  uint8_t* acquireForRead();
+  void releaseFromRead(uint8_t* buffer);
   // Frees idle buffers beyond what the last interval needed. Called by the
   // owner loop's periodic tick.
   void trim();
@@ -39,7 +45,8 @@ class BufferPool final {
   OwnerThread& owner() { return owner_; }
 
  private:
-  const size_t limit_bytes_;
+  const size_t read_limit_bytes_;
+  size_t read_out_ = 0;
   std::vector<uint8_t*> free_;
   size_t out_ = 0;
   size_t peak_out_since_trim_ = 0;

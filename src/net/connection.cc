@@ -67,7 +67,8 @@ void Connection::serve() {
     if (!readable_) break;
     const ReadOutcome r = readSome();
     if (r == ReadOutcome::kAgain) {
-      readable_ = false;
+      // Waiting for a pool buffer keeps readable_: the bytes are still there.
+      if (!waiting_for_buffer_) readable_ = false;
       break;
     }
     if (r == ReadOutcome::kError) {
@@ -135,7 +136,7 @@ bool Connection::ensureReadSpace() {
   size_t cap;
   const bool pooled = needed <= BufferPool::kBufferSize;
   if (pooled) {
-    fresh = pool_.acquire();
+    fresh = pool_.acquireForRead();
     cap = BufferPool::kBufferSize;
     if (fresh == nullptr) counters_.pool_exhausted.add(1);
   } else {
@@ -161,7 +162,7 @@ bool Connection::ensureReadSpace() {
 void Connection::releaseReadBuffer() {
   if (rbuf_ == nullptr) return;
   if (pooled_) {
-    pool_.release(rbuf_);
+    pool_.releaseFromRead(rbuf_);
     counters_.read_buffers_out.sub(1);
   } else {
     std::free(rbuf_);
@@ -197,7 +198,8 @@ void Connection::settleReadBuffer() {
 }
 
 Connection::ReadOutcome Connection::readSome() {
-  if (!ensureReadSpace()) return ReadOutcome::kAgain;  // pool exhausted: retry on next event
+  waiting_for_buffer_ = !ensureReadSpace();
+  if (waiting_for_buffer_) return ReadOutcome::kAgain;
   const ssize_t n = ::recv(fd_, rbuf_ + rend_, rcap_ - rend_, 0);
   if (n > 0) {
     rend_ += static_cast<size_t>(n);

@@ -76,6 +76,9 @@ class Connection final : public EventHandler {
   bool closing() const { return close_after_flush_ || closed_; }
   bool closed() const { return closed_; }
   bool scheduled() const { return scheduled_; }
+  // The pool had no buffer for this connection's input; the worker retries
+  // it on its tick (the socket's edge-triggered readiness was already used).
+  bool waitingForBuffer() const { return waiting_for_buffer_; }
   int fd() const { return fd_; }
   // Bytes this connection holds beyond its own object: buffers and output.
   size_t memoryInUse() const;
@@ -119,6 +122,7 @@ class Connection final : public EventHandler {
   bool close_after_flush_ = false;
   bool closed_ = false;
   bool peer_eof_ = false;
+  bool waiting_for_buffer_ = false;
 };
 
 }  // namespace memkv::net

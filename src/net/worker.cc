@@ -85,6 +85,11 @@ void Worker::reapClosed(bool final) {
 }
 
 void Worker::onTick() {
+  for (Connection* c = connections_; c; c = c->next_) {
+    if (c->waitingForBuffer() && !c->scheduled()) {
+      c->onEvent(0);
+    }
+  }
   pool_.trim();
   counters_.pool_bytes_in_use.set(pool_.bytesInUse());
   counters_.pool_bytes_free.set(pool_.bytesFree());
@@ -100,7 +105,9 @@ void Worker::drainOrForce() {
       c->closeAfterFlush();
     }
   }
-  reapClosed();
+  // No reaping here: this runs inside a dispatch (a posted task or the tick),
+  // and later events of the same epoll batch may still name these
+  // connections. The after-dispatch hook destroys them.
 }
 
 void Worker::shutdown(int grace_ms) {

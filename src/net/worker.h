@@ -37,6 +37,8 @@ class Worker final {
   // Thread-safe: stop reading requests, send what is queued, close every
   // connection (forcibly after grace_ms), then end the thread.
   void shutdown(int grace_ms);
+  // Thread-safe: runs a control task on this worker's thread.
+  void post(std::function<void()> task) { loop_.post(std::move(task)); }
   void join();
 
   const WorkerCounters& counters() const { return counters_; }

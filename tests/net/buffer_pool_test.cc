@@ -19,19 +19,24 @@ TEST(BufferPoolTest, ReusesReleasedBuffers) {
   pool.release(a);
 }
 
-TEST(BufferPoolTest, LimitIsEnforcedAndCounted) {
+TEST(BufferPoolTest, ReadLimitIsEnforcedAndCountedButOutputIsNot) {
   BufferPool pool(3 * BufferPool::kBufferSize);
   std::vector<uint8_t*> held;
-  for (int i = 0; i < 3; ++i) held.push_back(pool.acquire());
+  for (int i = 0; i < 3; ++i) held.push_back(pool.acquireForRead());
   for (auto* b : held) ASSERT_NE(b, nullptr);
-  EXPECT_EQ(pool.acquire(), nullptr);
+  EXPECT_EQ(pool.acquireForRead(), nullptr);
   EXPECT_EQ(pool.exhaustedCount(), 1u);
-  pool.release(held.back());
+  // Output encoding never meets the read limit.
+  uint8_t* out = pool.acquire();
+  ASSERT_NE(out, nullptr);
+  pool.release(out);
+  pool.releaseFromRead(held.back());
   held.pop_back();
-  uint8_t* again = pool.acquire();
+  uint8_t* again = pool.acquireForRead();
   EXPECT_NE(again, nullptr);
   held.push_back(again);
-  for (auto* b : held) pool.release(b);
+  for (auto* b : held) pool.releaseFromRead(b);
+  EXPECT_EQ(pool.buffersOut(), 0u);
 }
 
 TEST(BufferPoolTest, TrimFreesWhatTheLastIntervalDidNotNeed) {

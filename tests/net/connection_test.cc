@@ -12,6 +12,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/byte_order.h"
 #include "net/worker.h"
@@ -51,7 +52,7 @@ class ConnectionTest : public ::testing::Test {
   void SetUp() override {
     limits_.output_high_watermark = 256 << 10;
     limits_.output_low_watermark = 64 << 10;
-    worker_ = std::make_unique<Worker>(limits_, 0, live_);
+    worker_ = std::make_unique<Worker>(limits_, pool_read_limit_, live_);
     worker_->setHandlerFactory([](Connection&) { return std::make_unique<EchoHandler>(); });
     worker_->start();
     int fds[2];
@@ -60,6 +61,15 @@ class ConnectionTest : public ::testing::Test {
     ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
     live_++;
     worker_->adopt(fds[1]);
+  }
+  // Another client on the same worker.
+  int connectAnother() {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return -1;
+    ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    live_++;
+    worker_->adopt(fds[1]);
+    return fds[0];
   }
   void TearDown() override {
     if (client_ >= 0) ::close(client_);
@@ -99,6 +109,7 @@ class ConnectionTest : public ::testing::Test {
   }
 
   ConnectionLimits limits_;
+  size_t pool_read_limit_ = 0;
   std::atomic<size_t> live_{0};
   std::unique_ptr<Worker> worker_;
   int client_ = -1;
@@ -177,6 +188,84 @@ TEST_F(ConnectionTest, PeerCloseReleasesEverything) {
   EXPECT_TRUE(eventually([&] { return worker_->counters().curr_connections.get() == 0; }));
   EXPECT_EQ(worker_->counters().read_buffers_out.get(), 0u);
   EXPECT_EQ(live_.load(), 0u);
+}
+
+// Regression: shutdown used to destroy connections from inside the posted
+// task, while later events of the same epoll batch still pointed at them
+// (use after free, seen as SIGSEGV on SIGTERM with a half-sent request).
+TEST(WorkerShutdownTest, ShutdownWhileEventsArePendingIsSafe) {
+  ConnectionLimits limits;
+  for (int round = 0; round < 100; ++round) {
+    std::atomic<size_t> live{0};
+    Worker worker(limits, 0, live);
+    worker.setHandlerFactory([](Connection&) { return std::make_unique<EchoHandler>(); });
+    worker.start();
+    std::vector<int> clients;
+    for (int i = 0; i < 4; ++i) {
+      int fds[2];
+      ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+      ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
+      live++;
+      worker.adopt(fds[1]);
+      clients.push_back(fds[0]);
+    }
+    // Hold the loop busy, queue the shutdown, then make every connection
+    // readable: the next epoll batch holds the wake-up first and the
+    // connections' events after it.
+    std::atomic<bool> busy{false};
+    worker.post([&] {
+      busy = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    });
+    while (!busy) std::this_thread::yield();
+    worker.shutdown(1000);
+    for (int fd : clients) {
+      const std::string half = frame(std::string(100, 'h')).substr(0, 50);
+      ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL), 50);
+    }
+    worker.join();
+    EXPECT_EQ(live.load(), 0u);
+    for (int fd : clients) ::close(fd);
+  }
+}
+
+class PoolLimitedConnectionTest : public ConnectionTest {
+ protected:
+  void SetUp() override {
+    pool_read_limit_ = BufferPool::kBufferSize;  // one read buffer for the whole worker
+    ConnectionTest::SetUp();
+  }
+};
+
+TEST_F(PoolLimitedConnectionTest, ConnectionsWaitForAReadBufferInsteadOfFailing) {
+  // Client A fills its output without reading, so it pauses while holding
+  // the worker's only read buffer (its unhandled requests are in it).
+  const std::string f = frame(std::string(8 << 10, 'a'));
+  std::string burst;
+  for (int i = 0; i < 60; ++i) burst += f;
+  sendAll(burst);
+  ASSERT_TRUE(eventually([&] { return worker_->counters().backpressure_pauses.get() > 0; }));
+  // Client B must wait for a buffer, not fail.
+  const int b = connectAnother();
+  ASSERT_GE(b, 0);
+  const std::string small = frame("hello from b");
+  ASSERT_EQ(::send(b, small.data(), small.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(small.size()));
+  ASSERT_TRUE(eventually([&] { return worker_->counters().pool_exhausted.get() > 0; }));
+  // A drains; its buffer goes back; B is served.
+  EXPECT_EQ(readExactly(burst.size(), 20000), burst);
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  char buf[256];
+  while (got.size() < small.size() && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{b, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const ssize_t n = ::recv(b, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(got, small);
+  ::close(b);
 }
 
 }  // namespace

@@ -147,13 +147,5 @@ TEST(OutputChainTest, AppendCopySpansBuffers) {
   EXPECT_EQ(pool.buffersOut(), 0u);
 }
 
-TEST(OutputChainTest, ExhaustedPoolIsReportedNotThrown) {
-  BufferPool pool(BufferPool::kBufferSize);
-  OutputChain chain(pool);
-  ASSERT_NE(chain.reserve(BufferPool::kBufferSize), nullptr);
-  chain.commit(BufferPool::kBufferSize);
-  EXPECT_EQ(chain.reserve(1), nullptr);
-}
-
 }  // namespace
 }  // namespace memkv::net

@@ -14,13 +14,15 @@ std::string be16(uint16_t v) {
 
 std::string be32(uint32_t v) {
   std::string s(4, '\0');
-  for (int i = 3; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  for (int i = 3; i >= 0; --i, v >>= 8)
+    s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
   return s;
 }
 
 std::string be64(uint64_t v) {
   std::string s(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  for (int i = 7; i >= 0; --i, v >>= 8)
+    s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
   return s;
 }
 
@@ -32,13 +34,20 @@ uint64_t readBe(std::string_view s, std::size_t n) {
 }
 }  // namespace
 
-uint16_t readBe16(std::string_view s) { return static_cast<uint16_t>(readBe(s, 2)); }
-uint32_t readBe32(std::string_view s) { return static_cast<uint32_t>(readBe(s, 4)); }
-uint64_t readBe64(std::string_view s) { return readBe(s, 8); }
+uint16_t readBe16(std::string_view s) {
+  return static_cast<uint16_t>(readBe(s, 2));
+}
+uint32_t readBe32(std::string_view s) {
+  return static_cast<uint32_t>(readBe(s, 4));
+}
+uint64_t readBe64(std::string_view s) {
+  return readBe(s, 8);
+}
 
 std::string encode(const Request& req) {
   const uint16_t key_len = req.key_length_override.value_or(static_cast<uint16_t>(req.key.size()));
-  const uint8_t ext_len = req.extras_length_override.value_or(static_cast<uint8_t>(req.extras.size()));
+  const uint8_t ext_len =
+      req.extras_length_override.value_or(static_cast<uint8_t>(req.extras.size()));
   const uint32_t body_len = req.body_length_override.value_or(
       static_cast<uint32_t>(req.extras.size() + req.key.size() + req.value.size()));
   std::string out;

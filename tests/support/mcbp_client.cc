@@ -1,13 +1,13 @@
 #include "support/mcbp_client.h"
 
 #include <arpa/inet.h>
-#include <cerrno>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cerrno>
 
 #include <utility>
 
@@ -50,7 +50,9 @@ const char* toString(ReadStatus s) {
   return "?";
 }
 
-McbpClient::~McbpClient() { close(); }
+McbpClient::~McbpClient() {
+  close();
+}
 
 McbpClient::McbpClient(McbpClient&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
 
@@ -118,8 +120,7 @@ bool McbpClient::sendRaw(std::string_view bytes, std::chrono::milliseconds timeo
   return true;
 }
 
-bool McbpClient::readExact(char* buf, std::size_t n, Clock::time_point deadline,
-                           ReadStatus* st) {
+bool McbpClient::readExact(char* buf, std::size_t n, Clock::time_point deadline, ReadStatus* st) {
   std::size_t off = 0;
   while (off < n) {
     const ssize_t got = ::recv(fd_, buf + off, n - off, 0);
@@ -267,9 +268,13 @@ Response McbpClient::flush(std::optional<uint32_t> delay) {
   return call(makeFlush(op::kFlush, delay));
 }
 
-Response McbpClient::noop() { return call(makeKeyOnly(op::kNoop, "")); }
+Response McbpClient::noop() {
+  return call(makeKeyOnly(op::kNoop, ""));
+}
 
-Response McbpClient::version() { return call(makeKeyOnly(op::kVersion, "")); }
+Response McbpClient::version() {
+  return call(makeKeyOnly(op::kVersion, ""));
+}
 
 std::vector<Response> McbpClient::statRaw(const std::string& group, uint16_t* final_status) {
   if (!send(makeKeyOnly(op::kStat, group))) throw McbpError("send failed");

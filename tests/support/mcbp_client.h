@@ -76,10 +76,8 @@ class McbpClient {
   Response remove(const std::string& key, uint64_t cas = 0);
   Response append(const std::string& key, const std::string& value, uint64_t cas = 0);
   Response prepend(const std::string& key, const std::string& value, uint64_t cas = 0);
-  Response incr(const std::string& key, uint64_t delta, uint64_t initial = 0,
-                uint32_t exptime = 0);
-  Response decr(const std::string& key, uint64_t delta, uint64_t initial = 0,
-                uint32_t exptime = 0);
+  Response incr(const std::string& key, uint64_t delta, uint64_t initial = 0, uint32_t exptime = 0);
+  Response decr(const std::string& key, uint64_t delta, uint64_t initial = 0, uint32_t exptime = 0);
   Response touch(const std::string& key, uint32_t exptime);
   Response gat(const std::string& key, uint32_t exptime);
   Response flush(std::optional<uint32_t> delay = std::nullopt);

@@ -1,18 +1,19 @@
 #include "support/server_process.h"
 
 #include <arpa/inet.h>
-#include <cerrno>
-#include <csignal>
-#include <cstdlib>
-#include <cstring>
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -29,26 +30,47 @@ constexpr milliseconds kStartupTimeout{10000};
 constexpr milliseconds kPollInterval{10};
 constexpr const char* kMemcachedPath = "/usr/bin/memcached";
 
-// Binds port 0 on loopback to learn a free port, then releases it.
+// A free loopback port below the usual ephemeral range (32768+), so that neither an outgoing
+// connection nor a concurrently started server's port-0 probe is likely to grab it.
 uint16_t pickFreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+  static std::mt19937 rng(static_cast<uint32_t>(::getpid()) ^
+                          static_cast<uint32_t>(Clock::now().time_since_epoch().count()));
+  std::uniform_int_distribution<int> dist(20000, 32000);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(dist(rng)));
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    if (ok) return ntohs(addr.sin_port);
   }
-  ::close(fd);
-  return port;
+  return 0;
 }
 
 bool canConnect(uint16_t port) {
   McbpClient c;
   return c.connect(port, milliseconds(500));
+}
+
+// True if the server on `port` reports `pid` in STAT: guards against having connected to
+// another test's server that won a race for the same port.
+bool serverHasPid(uint16_t port, pid_t pid) {
+  McbpClient c;
+  if (!c.connect(port, milliseconds(1000))) return false;
+  if (!c.send(makeKeyOnly(op::kStat, "", 0))) return false;
+  bool match = false;
+  for (int i = 0; i < 1000; ++i) {
+    Response r;
+    if (c.read(&r, milliseconds(2000)) != ReadStatus::kOk || r.status != status::kSuccess) {
+      return false;
+    }
+    if (r.key.empty()) return match;
+    if (r.key == "pid") match = r.value == std::to_string(pid);
+  }
+  return false;
 }
 
 std::string describeStatus(int status) {
@@ -127,14 +149,19 @@ bool ServerProcess::startMemcachedOnce(std::string* error) {
     *error = "could not pick a free port";
     return false;
   }
-  argv_ = {kMemcachedPath, "-u", "root", "-l", "127.0.0.1", "-p", std::to_string(port),
-           "-U",           "0",  "-t",   "2"};
+  argv_ = {kMemcachedPath,       "-u", "root", "-l", "127.0.0.1", "-p",
+           std::to_string(port), "-U", "0",    "-t", "2"};
   argv_.insert(argv_.end(), extra_args_.begin(), extra_args_.end());
   if (!spawn(error)) return false;
   const auto deadline = Clock::now() + kStartupTimeout;
   while (Clock::now() < deadline) {
     if (exitedEarly(error)) return false;
     if (canConnect(port)) {
+      if (!serverHasPid(port, pid_)) {
+        *error = "port " + std::to_string(port) + " is served by another process";
+        killAndReap();
+        return false;
+      }
       port_ = port;
       return true;
     }
