@@ -22,6 +22,7 @@ enum LongOnly : int {
   kOutputHighWatermark,
   kReadBufferPoolLimit,
   kShutdownGraceMs,
+  kOutputStallTimeout,
 };
 
 const char* const kUsage =
@@ -52,7 +53,9 @@ const char* const kUsage =
     "  --max-body-size=<num>           largest request body accepted (default: 20m)\n"
     "  --output-high-watermark=<num>   pause reading above this much queued output (default: 1m)\n"
     "  --read-buffer-pool-limit=<num>  per-thread buffer pool cap, 0 = none (default: 0)\n"
-    "  --shutdown-grace-ms=<num>       time to finish responses on SIGTERM (default: 5000)\n";
+    "  --shutdown-grace-ms=<num>       time to finish responses on SIGTERM (default: 5000)\n"
+    "  --output-stall-timeout=<sec>    disconnect a client whose output has not moved\n"
+    "                                  for this long (default: 360)\n";
 
 // Parses an unsigned number with an optional k/m/g suffix (binary units).
 std::optional<size_t> parseSize(std::string_view text, size_t default_unit = 1) {
@@ -153,6 +156,7 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"output-high-watermark", required_argument, nullptr, kOutputHighWatermark},
       {"read-buffer-pool-limit", required_argument, nullptr, kReadBufferPoolLimit},
       {"shutdown-grace-ms", required_argument, nullptr, kShutdownGraceMs},
+      {"output-stall-timeout", required_argument, nullptr, kOutputStallTimeout},
       {nullptr, 0, nullptr, 0},
   };
   server::Settings s;
@@ -262,6 +266,12 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
         auto v = parseInt(arg, 0, 3'600'000);
         if (!v) return bad("--shutdown-grace-ms must be between 0 and 3600000");
         s.shutdown_grace_ms = static_cast<int>(*v);
+        break;
+      }
+      case kOutputStallTimeout: {
+        auto v = parseInt(arg, 1, 86'400);
+        if (!v) return bad("--output-stall-timeout must be between 1 and 86400 seconds");
+        s.output_stall_timeout_s = static_cast<int>(*v);
         break;
       }
       case ':':

@@ -95,6 +95,7 @@ int run(const Settings& settings) {
   limits.output_high_watermark = settings.output_high_watermark;
   limits.output_low_watermark = settings.output_high_watermark / 4;
   limits.requests_per_event = settings.requests_per_event;
+  limits.output_stall_timeout_ms = int64_t{settings.output_stall_timeout_s} * 1000;
 
   std::atomic<size_t> live_connections{0};
   std::vector<std::unique_ptr<memkv::net::Worker>> workers;

@@ -28,6 +28,7 @@ Connection::Connection(int fd, EventLoop& loop, BufferPool& pool, const Connecti
       output_(pool) {}
 
 Connection::~Connection() {
+  if (inbox_) inbox_->close();
   releaseReadBuffer();
   output_.clear();
   if (fd_ >= 0) ::close(fd_);
@@ -38,7 +39,27 @@ bool Connection::start() {
 }
 
 size_t Connection::memoryInUse() const {
-  return rcap_ + output_.size();
+  return rcap_ + output_.size() + (inbox_ ? inbox_->queuedBytes() : 0);
+}
+
+std::shared_ptr<Inbox> Connection::inbox() {
+  loop_.owner().check("Connection::inbox");
+  if (!inbox_) {
+    inbox_ = std::make_shared<Inbox>(loop_, limits_.inbox_budget, [this] {
+      pullInbox();
+      if (!closed_) flushOutput();
+      if (closed_) finishClose();
+    });
+  }
+  return inbox_;
+}
+
+void Connection::pullInbox() {
+  if (inbox_ && !closed_) inbox_->drainInto(output_, limits_.output_high_watermark);
+}
+
+bool Connection::outputStalled(int64_t now_ms) const {
+  return !output_.empty() && now_ms - output_progress_ms_ > limits_.output_stall_timeout_ms;
 }
 
 void Connection::onEvent(uint32_t events) {
@@ -47,12 +68,17 @@ void Connection::onEvent(uint32_t events) {
   if (events == 0) {
     scheduled_ = false;
   }
+  written_this_event_ = 0;
   if (events & (EPOLLERR)) {
     closeNow();
   } else {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) readable_ = true;
     if (events & EPOLLOUT) writable_ = true;
     if (writable_ && !output_.empty()) flushOutput();
+    if (inbox_ && output_.size() <= limits_.output_low_watermark) {
+      pullInbox();
+      flushOutput();
+    }
     if (paused_ && output_.size() <= limits_.output_low_watermark) paused_ = false;
     serve();
   }
@@ -122,7 +148,14 @@ bool Connection::processInput(size_t* budget) {
 
 bool Connection::ensureReadSpace() {
   const size_t pending = rend_ - rstart_;
-  const size_t needed = std::max({next_frame_size_, pending + 1, size_t{1}});
+  // A frame larger than a pool buffer gets its exact-size block only once a
+  // pool buffer's worth of it has arrived: a client that announces a big
+  // value and stalls pins only what it sent (spilled to exact size), not
+  // the size it announced.
+  const size_t needed =
+      (next_frame_size_ > BufferPool::kBufferSize && pending < BufferPool::kBufferSize)
+          ? pending + 1
+          : std::max(next_frame_size_, pending + 1);
   if (rbuf_ != nullptr && rcap_ - rend_ > 0 && rcap_ >= needed) return true;
   if (rbuf_ != nullptr && rcap_ >= needed && rstart_ > 0) {
     std::memmove(rbuf_, rbuf_ + rstart_, pending);
@@ -214,7 +247,19 @@ Connection::ReadOutcome Connection::readSome() {
 void Connection::flushOutput() {
   loop_.owner().check("Connection::flushOutput");
   iovec iov[kMaxIov];
+  // The stall clock starts when output appears, and restarts whenever the
+  // client takes some of it.
+  if (output_was_empty_ && !output_.empty()) output_progress_ms_ = loop_.nowMs();
+  output_was_empty_ = output_.empty();
   while (writable_ && !output_.empty()) {
+    if (written_this_event_ >= limits_.bytes_per_event) {
+      // Fairness: the rest goes out after the worker's other connections ran.
+      if (!scheduled_) {
+        scheduled_ = true;
+        loop_.schedule(this);
+      }
+      return;
+    }
     const size_t count = output_.gather(iov, kMaxIov);
     msghdr msg{};
     msg.msg_iov = iov;
@@ -230,6 +275,9 @@ void Connection::flushOutput() {
     }
     output_.drain(static_cast<size_t>(n));
     counters_.bytes_written.add(static_cast<uint64_t>(n));
+    written_this_event_ += static_cast<size_t>(n);
+    output_progress_ms_ = loop_.nowMs();
+    output_was_empty_ = output_.empty();
   }
   if (output_.empty() && close_after_flush_) closeNow();
 }
@@ -247,6 +295,7 @@ void Connection::closeNow() {
 
 void Connection::finishClose() {
   if (fd_ < 0) return;
+  if (inbox_) inbox_->close();
   loop_.remove(fd_);
   ::close(fd_);
   fd_ = -1;

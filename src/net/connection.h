@@ -18,6 +18,7 @@
 
 #include "net/buffer_pool.h"
 #include "net/event_loop.h"
+#include "net/inbox.h"
 #include "net/output_chain.h"
 #include "net/worker_counters.h"
 
@@ -46,7 +47,10 @@ class ConnectionHandler {
 struct ConnectionLimits {
   size_t output_high_watermark = 1 << 20;
   size_t output_low_watermark = 256 << 10;
-  size_t requests_per_event = 20;  // memcached -R
+  size_t requests_per_event = 20;             // memcached -R
+  size_t bytes_per_event = 4 << 20;           // written per wake-up before others get a turn
+  size_t inbox_budget = 1 << 20;              // bytes background producers may queue
+  int64_t output_stall_timeout_ms = 360'000;  // output not moving this long: disconnect
 };
 
 class Connection final : public EventHandler {
@@ -68,6 +72,12 @@ class Connection final : public EventHandler {
   void finishClose();
 
   OutputChain& output() { return output_; }
+  // The hand-over point for other threads (created on first use, so
+  // connections without background producers pay nothing). Owner thread.
+  std::shared_ptr<Inbox> inbox();
+  // True when output has waited longer than the stall timeout without the
+  // client taking any of it. Owner thread (the worker's tick).
+  bool outputStalled(int64_t now_ms) const;
   bool outputFull() const { return output_.size() >= limits_.output_high_watermark; }
   // Sends what is queued, then closes (QUIT, peer EOF, shutdown).
   void closeAfterFlush();
@@ -96,6 +106,7 @@ class Connection final : public EventHandler {
   void settleReadBuffer();
   void releaseReadBuffer();
   void flushOutput();
+  void pullInbox();
 
   int fd_;
   EventLoop& loop_;
@@ -105,6 +116,10 @@ class Connection final : public EventHandler {
   std::vector<Connection*>& closed_list_;
   std::unique_ptr<ConnectionHandler> handler_;
   OutputChain output_;
+  std::shared_ptr<Inbox> inbox_;
+  int64_t output_progress_ms_ = 0;  // when output appeared or last moved
+  bool output_was_empty_ = true;
+  size_t written_this_event_ = 0;
 
   // Read buffer: pool-owned (pooled_) or an exact-size heap block.
   uint8_t* rbuf_ = nullptr;

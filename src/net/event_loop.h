@@ -48,6 +48,9 @@ class EventLoop final {
   void setAfterDispatch(std::function<void()> fn) { after_dispatch_ = std::move(fn); }
 
   const OwnerThread& owner() const { return owner_; }
+  // Milliseconds of a monotonic clock, read once per loop iteration (cheap to
+  // ask per write). Owner thread.
+  int64_t nowMs() const { return now_ms_; }
 
  private:
   void runPosted();
@@ -63,6 +66,7 @@ class EventLoop final {
   std::function<void()> tick_;
   std::function<void()> after_dispatch_;
   OwnerThread owner_;
+  int64_t now_ms_ = 0;
 };
 
 }  // namespace memkv::net

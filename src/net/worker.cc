@@ -85,10 +85,16 @@ void Worker::reapClosed(bool final) {
 }
 
 void Worker::onTick() {
+  const int64_t now = loop_.nowMs();
   for (Connection* c = connections_; c; c = c->next_) {
-    if (c->waitingForBuffer() && !c->scheduled()) {
-      c->onEvent(0);
+    if (c->closed()) continue;
+    if (c->outputStalled(now)) {
+      // A client that stopped reading: its queued output is dropped, not kept.
+      counters_.stall_disconnects.add(1);
+      c->closeNow();
+      continue;
     }
+    if (c->waitingForBuffer() && !c->scheduled()) c->onEvent(0);
   }
   pool_.trim();
   counters_.pool_bytes_in_use.set(pool_.bytesInUse());

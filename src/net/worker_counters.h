@@ -19,6 +19,7 @@ struct WorkerCounters {
   Counter pool_bytes_in_use;
   Counter pool_bytes_free;
   Counter pool_exhausted;
+  Counter stall_disconnects;  // output did not move for the stall timeout
 };
 
 }  // namespace memkv::net

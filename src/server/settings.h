@@ -26,6 +26,7 @@ struct Settings {
   size_t output_high_watermark = 1 << 20;              // --output-high-watermark
   size_t read_buffer_pool_limit = 0;                   // --read-buffer-pool-limit (0: none)
   int shutdown_grace_ms = 5000;                        // --shutdown-grace-ms
+  int output_stall_timeout_s = 360;                    // --output-stall-timeout
   std::string port_file;                               // --port-file
 };
 

@@ -44,7 +44,7 @@ void generalStats(Cookie& c, StatSink& add) {
   const time_t now = ::time(nullptr);
   uint64_t curr_connections = 0;
   uint64_t read_buffers = 0, spill_bytes = 0, large_frame_bytes = 0;
-  uint64_t pool_in_use = 0, pool_free = 0, pool_exhausted = 0, pauses = 0;
+  uint64_t pool_in_use = 0, pool_free = 0, pool_exhausted = 0, pauses = 0, stalls = 0;
   for (const auto& w : server.workers()) {
     curr_connections += w->net->curr_connections.get();
     read_buffers += w->net->read_buffers_out.get();
@@ -54,6 +54,7 @@ void generalStats(Cookie& c, StatSink& add) {
     pool_free += w->net->pool_bytes_free.get();
     pool_exhausted += w->net->pool_exhausted.get();
     pauses += w->net->backpressure_pauses.get();
+    stalls += w->net->stall_disconnects.get();
   }
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
@@ -108,6 +109,7 @@ void generalStats(Cookie& c, StatSink& add) {
   add("pool_bytes_free", pool_free);
   add("pool_exhausted", pool_exhausted);
   add("backpressure_pauses", pauses);
+  add("stall_disconnects", stalls);
 }
 
 void settingsStats(Cookie& c, StatSink& add) {
@@ -127,6 +129,7 @@ void settingsStats(Cookie& c, StatSink& add) {
   add("binding_protocol", "binary");
   add("max_body_size", s.max_body_size);
   add("output_high_watermark", s.output_high_watermark);
+  add("output_stall_timeout", s.output_stall_timeout_s);
 }
 
 }  // namespace

@@ -59,6 +59,10 @@ class ConnectionTest : public ::testing::Test {
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
     client_ = fds[0];
     ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    // A small kernel buffer on the server side, so "the client does not
+    // read" turns into queued output quickly and deterministically.
+    const int sndbuf = 16 << 10;
+    ::setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     live_++;
     worker_->adopt(fds[1]);
   }
@@ -67,6 +71,8 @@ class ConnectionTest : public ::testing::Test {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return -1;
     ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    const int sndbuf = 16 << 10;
+    ::setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     live_++;
     worker_->adopt(fds[1]);
     return fds[0];
@@ -148,6 +154,20 @@ TEST_F(ConnectionTest, StalledHalfRequestHoldsNoPoolBuffer) {
   EXPECT_TRUE(eventually([&] { return worker_->counters().spill_bytes.get() == 0; }));
 }
 
+TEST_F(ConnectionTest, StalledLargeFrameHoldsOnlyWhatArrived) {
+  // The header announces 1 MiB; only 3000 bytes come. The server must not
+  // reserve the announced size for a client that may never send it.
+  const std::string f = frame(std::string(1 << 20, 'L'));
+  sendAll(f.substr(0, 3000));
+  EXPECT_TRUE(eventually([&] {
+    return worker_->counters().spill_bytes.get() == 3000 &&
+           worker_->counters().large_frame_bytes.get() == 0 &&
+           worker_->counters().read_buffers_out.get() == 0;
+  }));
+  sendAll(f.substr(3000));
+  EXPECT_EQ(readExactly(f.size(), 10000), f);
+}
+
 TEST_F(ConnectionTest, IdleConnectionHoldsNoBuffers) {
   sendAll(frame("x"));
   EXPECT_EQ(readExactly(5), frame("x"));
@@ -210,12 +230,13 @@ TEST(WorkerShutdownTest, ShutdownWhileEventsArePendingIsSafe) {
       clients.push_back(fds[0]);
     }
     // Hold the loop busy, queue the shutdown, then make every connection
-    // readable: the next epoll batch holds the wake-up first and the
-    // connections' events after it.
+    // readable, then let the loop go: its next epoll batch holds the wake-up
+    // first and the connections' events after it.
     std::atomic<bool> busy{false};
+    std::atomic<bool> release{false};
     worker.post([&] {
       busy = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      while (!release) std::this_thread::yield();
     });
     while (!busy) std::this_thread::yield();
     worker.shutdown(1000);
@@ -223,10 +244,56 @@ TEST(WorkerShutdownTest, ShutdownWhileEventsArePendingIsSafe) {
       const std::string half = frame(std::string(100, 'h')).substr(0, 50);
       ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL), 50);
     }
+    release = true;
     worker.join();
     EXPECT_EQ(live.load(), 0u);
     for (int fd : clients) ::close(fd);
   }
+}
+
+class StallTimeoutConnectionTest : public ConnectionTest {
+ protected:
+  void SetUp() override {
+    limits_.output_stall_timeout_ms = 300;
+    ConnectionTest::SetUp();
+  }
+};
+
+TEST_F(StallTimeoutConnectionTest, ClientThatStopsReadingIsDisconnectedAndReleased) {
+  // 1 MiB of responses the client never reads: output stops moving.
+  const std::string f = frame(std::string(64 << 10, 's'));
+  std::thread writer([&] {
+    for (int i = 0; i < 16; ++i) {
+      if (::send(client_, f.data(), f.size(), MSG_NOSIGNAL) <= 0) return;
+    }
+  });
+  EXPECT_TRUE(eventually([&] { return worker_->counters().stall_disconnects.get() == 1; }, 5000));
+  EXPECT_TRUE(eventually([&] { return worker_->counters().curr_connections.get() == 0; }));
+  EXPECT_EQ(worker_->counters().read_buffers_out.get(), 0u);
+  ::shutdown(client_, SHUT_RDWR);
+  writer.join();
+}
+
+TEST_F(StallTimeoutConnectionTest, SlowButMovingReaderIsNotDisconnected) {
+  const std::string f = frame(std::string(64 << 10, 'm'));
+  std::string all;
+  for (int i = 0; i < 16; ++i) all += f;
+  std::thread writer([&] { sendAll(all); });
+  std::string got;
+  char buf[4096];
+  // Reads 4 KiB every 20 ms: slow, but progress well within the timeout.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (got.size() < all.size() && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{client_, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const ssize_t n = ::recv(client_, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  writer.join();
+  EXPECT_EQ(got.size(), all.size());
+  EXPECT_EQ(worker_->counters().stall_disconnects.get(), 0u);
 }
 
 class PoolLimitedConnectionTest : public ConnectionTest {
@@ -242,8 +309,8 @@ TEST_F(PoolLimitedConnectionTest, ConnectionsWaitForAReadBufferInsteadOfFailing)
   // the worker's only read buffer (its unhandled requests are in it).
   const std::string f = frame(std::string(8 << 10, 'a'));
   std::string burst;
-  for (int i = 0; i < 60; ++i) burst += f;
-  sendAll(burst);
+  for (int i = 0; i < 100; ++i) burst += f;
+  std::thread writer([&] { sendAll(burst); });  // blocks while A is paused
   ASSERT_TRUE(eventually([&] { return worker_->counters().backpressure_pauses.get() > 0; }));
   // Client B must wait for a buffer, not fail.
   const int b = connectAnother();
@@ -254,6 +321,7 @@ TEST_F(PoolLimitedConnectionTest, ConnectionsWaitForAReadBufferInsteadOfFailing)
   ASSERT_TRUE(eventually([&] { return worker_->counters().pool_exhausted.get() > 0; }));
   // A drains; its buffer goes back; B is served.
   EXPECT_EQ(readExactly(burst.size(), 20000), burst);
+  writer.join();
   std::string got;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   char buf[256];

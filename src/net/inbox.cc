@@ -1,0 +1,126 @@
+#include "net/inbox.h"
+
+#include <span>
+#include <utility>
+
+#include "net/event_loop.h"
+#include "net/output_chain.h"
+
+namespace memkv::net {
+
+namespace {
+// Below this a frame is copied into the output's tail buffer: one iovec less
+// and the producer's memory back at once.
+constexpr size_t kCopyBelow = 4096;
+
+void releaseFragment(const Fragment& f) {
+  if (f.release) f.release(f.ctx);
+}
+}  // namespace
+
+Inbox::Inbox(EventLoop& loop, size_t budget_bytes, std::function<void()> deliver)
+    : loop_(loop), budget_bytes_(budget_bytes), deliver_(std::move(deliver)) {}
+
+Inbox::~Inbox() {
+  for (const Fragment& f : frames_) releaseFragment(f);
+}
+
+Inbox::Push Inbox::push(const Fragment& fragment) {
+  bool wake = false;
+  Push result = Push::kOk;
+  {
+    std::lock_guard guard(mutex_);
+    if (closed_) {
+      result = Push::kClosed;
+    } else {
+      frames_.push_back(fragment);
+      bytes_ += fragment.size;
+      if (!wake_pending_) {
+        wake_pending_ = true;
+        wake = true;
+      }
+      if (bytes_ >= budget_bytes_) {
+        if (!producer_paused_) ++pauses_;
+        producer_paused_ = true;
+        result = Push::kPause;
+      }
+    }
+  }
+  if (result == Push::kClosed) {
+    releaseFragment(fragment);
+    return result;
+  }
+  if (wake) loop_.post([self = shared_from_this()] { self->runDeliver(); });
+  return result;
+}
+
+void Inbox::setOnResume(std::function<void()> on_resume) {
+  std::lock_guard guard(mutex_);
+  on_resume_ = std::move(on_resume);
+}
+
+void Inbox::runDeliver() {
+  loop_.owner().check("Inbox::runDeliver");
+  {
+    std::lock_guard guard(mutex_);
+    wake_pending_ = false;
+    if (closed_) return;
+  }
+  deliver_();
+}
+
+size_t Inbox::drainInto(OutputChain& out, size_t out_limit) {
+  loop_.owner().check("Inbox::drainInto");
+  size_t moved = 0;
+  std::function<void()> resume;
+  while (out.size() < out_limit) {
+    Fragment f;
+    {
+      std::lock_guard guard(mutex_);
+      if (frames_.empty()) break;
+      f = frames_.front();
+      frames_.pop_front();
+      bytes_ -= f.size;
+      if (producer_paused_ && bytes_ <= budget_bytes_ / 2) {
+        producer_paused_ = false;
+        resume = on_resume_;
+      }
+    }
+    if (f.size < kCopyBelow) {
+      const bool ok = out.appendCopy({f.data, f.size});
+      releaseFragment(f);
+      if (!ok) break;
+    } else {
+      out.appendFragment(f);
+    }
+    moved += f.size;
+  }
+  if (resume) resume();
+  return moved;
+}
+
+void Inbox::close() {
+  loop_.owner().check("Inbox::close");
+  std::deque<Fragment> dropped;
+  {
+    std::lock_guard guard(mutex_);
+    closed_ = true;
+    dropped.swap(frames_);
+    bytes_ = 0;
+    on_resume_ = nullptr;
+  }
+  for (const Fragment& f : dropped) releaseFragment(f);
+  deliver_ = nullptr;
+}
+
+size_t Inbox::queuedBytes() const {
+  std::lock_guard guard(mutex_);
+  return bytes_;
+}
+
+uint64_t Inbox::pauses() const {
+  std::lock_guard guard(mutex_);
+  return pauses_;
+}
+
+}  // namespace memkv::net
