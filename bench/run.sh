@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# memkv against Debian's memcached, side by side, on one fixed suite.
+#
+#   bench/run.sh --suite quick|full [--rounds N] [--duration S]
+#
+# Both servers get the same -t/-m/-c/-I, listen on 127.0.0.1 ephemeral ports,
+# and are pinned away from the client when there are cores enough. Throughput
+# workloads alternate the servers round by round (A B A B ...) so drift on a
+# shared machine hits both alike; the table shows medians, and ratios are the
+# median of the per-round ratios (memkv / memcached). Server CPU comes from
+# /proc/PID/stat around each round. The full suite rewrites bench/RESULTS.md.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${MEMKV_BUILD_DIR:-$ROOT/build/release}
+MEMKV=$BUILD/memkv
+BENCH=$BUILD/memkv-bench
+MEMCACHED=${MEMCACHED:-/usr/bin/memcached}
+
+suite=quick
+rounds=""
+duration=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --suite) suite=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+case $suite in
+  quick) rounds=${rounds:-2}; duration=${duration:-2}; warmup=0.5; hit_seconds=4 ;;
+  full) rounds=${rounds:-5}; duration=${duration:-5}; warmup=2; hit_seconds=10 ;;
+  *) echo "run.sh: --suite must be quick or full" >&2; exit 2 ;;
+esac
+
+for bin in "$MEMKV" "$BENCH" "$MEMCACHED"; do
+  [[ -x $bin ]] || { echo "run.sh: missing $bin (run: make release)" >&2; exit 1; }
+done
+
+# 10,000 idle connections need descriptors on both ends.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [[ $(ulimit -n) != unlimited && $(ulimit -n) -lt 12000 ]]; then
+  echo "run.sh: need at least 12000 file descriptors, have $(ulimit -n)" >&2
+  exit 1
+fi
+
+# --- placement -------------------------------------------------------------
+cores=$(nproc)
+if (( cores >= 4 )); then
+  server_cpus="0-$((cores / 2 - 1))"; client_cpus="$((cores / 2))-$((cores - 1))"
+  server_threads=$((cores / 2)); client_threads=$((cores / 2))
+elif (( cores >= 2 )); then
+  server_cpus=0; client_cpus=1; server_threads=1; client_threads=1
+else
+  server_cpus=""; client_cpus=""; server_threads=1; client_threads=1
+fi
+server_threads=${SERVER_THREADS:-$server_threads}
+pin_server=(); pin_client=()
+if [[ -n $server_cpus ]]; then
+  pin_server=(taskset -c "$server_cpus"); pin_client=(taskset -c "$client_cpus")
+fi
+
+work=$(mktemp -d /tmp/memkv-bench.XXXXXX)
+server_pids=()
+holder_pid=""
+cleanup() {
+  local pid
+  if [[ -n $holder_pid ]]; then kill "$holder_pid" 2>/dev/null || true; fi
+  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "[bench] $*" >&2; }
+clk_tck=$(getconf CLK_TCK)
+
+# --- server lifecycle ------------------------------------------------------
+# start_server NAME ARGS...: starts memkv or memcached with the shared args
+# and sets PID and PORT. Bounded: 50 tries of 0.1 s to come up.
+start_server() {
+  local name=$1; shift
+  local port=""
+  if [[ $name == memkv ]]; then
+    rm -f "$work/memkv.port"
+    "${pin_server[@]}" "$MEMKV" -l 127.0.0.1 -p 0 --port-file "$work/memkv.port" "$@" \
+      >"$work/memkv.log" 2>&1 &
+    PID=$!
+    server_pids+=("$PID")
+    for _ in $(seq 50); do
+      [[ -s $work/memkv.port ]] && break
+      sleep 0.1
+    done
+    port=$(cat "$work/memkv.port" 2>/dev/null || true)
+  else
+    # memcached has no port file: pick a free port, retry if someone takes it first.
+    for _ in $(seq 5); do
+      port=$((20000 + RANDOM % 40000))
+      [[ -z $(ss -Htln "sport = :$port" 2>/dev/null) ]] || continue
+      "${pin_server[@]}" "$MEMCACHED" -u root -U 0 -l 127.0.0.1 -p "$port" "$@" \
+        >"$work/memcached.log" 2>&1 &
+      PID=$!
+      server_pids+=("$PID")
+      sleep 0.2
+      kill -0 "$PID" 2>/dev/null && break
+    done
+  fi
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { PORT=$port; return 0; }
+    sleep 0.1
+  done
+  echo "run.sh: $name did not start; log:" >&2
+  cat "$work/$name.log" >&2
+  exit 1
+}
+
+stop_server() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# bench ARGS...: memkv-bench on the client cores; a non-zero exit (verify
+# failure, lost connection) is recorded, not fatal, so the table still prints.
+problems=()
+bench() {
+  "${pin_client[@]}" "$BENCH" --threads "$client_threads" "$@" || problems+=("memkv-bench $* exited $?")
+}
+
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+jqf() { jq -r "$1" "$2"; }
+note_errors() {  # note_errors SERVER FILE: status errors in a result are worth a line
+  local errors
+  errors=$(jq -c '.errors_by_status' "$2")
+  [[ $errors == "{}" ]] || problems+=("$1: error statuses $errors ($(basename "$2"))")
+}
+
+rows=()
+row() { rows+=("$(printf '| %s ' "$@")|"); }
+fmt() { awk -v v="$1" -v f="$2" 'BEGIN {if (v == "nan" || v == "") print "-"; else printf f, v}'; }
+
+# --- throughput workloads --------------------------------------------------
+# throughput LABEL "SERVER ARGS" "CLIENT ARGS": fresh servers, prefill, one
+# unmeasured warmup each, then `rounds` alternating measured rounds.
+throughput() {
+  local label=$1 server_args=$2 client_args=$3
+  local conns=$4 r name
+  local per_thread=$(((conns + client_threads - 1) / client_threads))
+  log "$label"
+  declare -A pid port
+  for name in memkv memcached; do
+    # shellcheck disable=SC2086
+    start_server "$name" $server_args
+    pid[$name]=$PID; port[$name]=$PORT
+    # shellcheck disable=SC2086
+    bench --server "127.0.0.1:${port[$name]}" --conns "$per_thread" $client_args --prefill \
+      --duration "$warmup" --json >"$work/$name.warm.json"
+    note_errors "$name warmup" "$work/$name.warm.json"
+  done
+  for r in $(seq "$rounds"); do
+    for name in memkv memcached; do
+      local before after out=$work/$name.$r.json
+      before=$(cpu_ticks "${pid[$name]}")
+      # shellcheck disable=SC2086
+      bench --server "127.0.0.1:${port[$name]}" --conns "$per_thread" $client_args \
+        --duration "$duration" --json >"$out"
+      after=$(cpu_ticks "${pid[$name]}")
+      note_errors "$name round $r" "$out"
+      jq -r --argjson ticks $((after - before)) --argjson hz "$clk_tck" \
+        '[.ops_per_sec, (if .ops > 0 then $ticks * 1e6 / $hz / .ops else 0 end), .latency_us.p99, .hit_ratio] | @tsv' \
+        "$out" >>"$work/$name.rounds"
+    done
+  done
+  local rss_a rss_b
+  rss_a=$(rss_kib "${pid[memkv]}"); rss_b=$(rss_kib "${pid[memcached]}")
+  stop_server "${pid[memkv]}"; stop_server "${pid[memcached]}"
+
+  local a b
+  a=$work/memkv.rounds; b=$work/memcached.rounds
+  local ops_a ops_b cpu_a cpu_b p99_a p99_b hit_a hit_b ops_ratio cpu_ratio
+  ops_a=$(cut -f1 "$a" | median); ops_b=$(cut -f1 "$b" | median)
+  cpu_a=$(cut -f2 "$a" | median); cpu_b=$(cut -f2 "$b" | median)
+  p99_a=$(cut -f3 "$a" | median); p99_b=$(cut -f3 "$b" | median)
+  hit_a=$(cut -f4 "$a" | median); hit_b=$(cut -f4 "$b" | median)
+  ops_ratio=$(paste "$a" "$b" | awk '{print ($5 > 0 ? $1 / $5 : "nan")}' | median)
+  cpu_ratio=$(paste "$a" "$b" | awk '{print ($6 > 0 ? $2 / $6 : "nan")}' | median)
+  row "$label" "$(fmt "$ops_a" %.0f)" "$(fmt "$ops_b" %.0f)" "$(fmt "$ops_ratio" %.2f)" \
+    "$(fmt "$cpu_a" %.2f)" "$(fmt "$cpu_b" %.2f)" "$(fmt "$cpu_ratio" %.2f)" \
+    "$(fmt "$p99_a" %.0f)" "$(fmt "$p99_b" %.0f)" \
+    "$(fmt "$((rss_a / 1024))" '%d MiB')" "$(fmt "$((rss_b / 1024))" '%d MiB')" \
+    "$(fmt "$hit_a" %.3f) / $(fmt "$hit_b" %.3f)"
+  rm -f "$a" "$b"
+}
+
+# --- memory workloads ------------------------------------------------------
+# held LABEL N "SERVER ARGS" "HOLD ARGS": RSS per held connection, for each server.
+held() {
+  local label=$1 n=$2 server_args=$3 hold_args=$4 name
+  local -A per
+  log "$label"
+  for name in memkv memcached; do
+    # shellcheck disable=SC2086
+    start_server "$name" $server_args
+    local spid=$PID before after out=$work/$name.hold
+    sleep 0.5
+    before=$(rss_kib "$spid")
+    : >"$out"  # exists before the holder opens it, for the READY poll below
+    # shellcheck disable=SC2086
+    "${pin_client[@]}" "$BENCH" --server "127.0.0.1:$PORT" $hold_args --duration 120 \
+      --timeout 60 >"$out" 2>"$out.err" &
+    holder_pid=$!
+    for _ in $(seq 600); do  # 60 s at most for the connections to settle
+      grep -q '^READY' "$out" && break
+      kill -0 "$holder_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if grep -q '^READY' "$out"; then
+      sleep 1  # let the server finish reading what the last connections sent
+      after=$(rss_kib "$spid")
+      per[$name]=$(((after - before) * 1024 / n))
+      grep -q 'failed=0' "$out" || problems+=("$name $label: $(head -1 "$out")")
+    else
+      per[$name]=nan
+      problems+=("$name $label: connections never settled: $(tail -2 "$out.err" | tr '\n' ' ')")
+    fi
+    kill "$holder_pid" 2>/dev/null || true
+    wait "$holder_pid" 2>/dev/null || true
+    holder_pid=""
+    grep -q 'closed_by_server=[1-9]' "$out" && problems+=("$name $label: $(tail -1 "$out")")
+    stop_server "$spid"
+  done
+  row "$label" - - - - - - - - "$(fmt "${per[memkv]}" '%d B/conn')" \
+    "$(fmt "${per[memcached]}" '%d B/conn')" -
+}
+
+items() {
+  local label=$1 n=$2 server_args=$3 name
+  local -A per
+  log "$label"
+  for name in memkv memcached; do
+    # shellcheck disable=SC2086
+    start_server "$name" $server_args
+    local spid=$PID before after
+    sleep 0.5
+    before=$(rss_kib "$spid")
+    bench --server "127.0.0.1:$PORT" --conns 50 --pipeline 16 --keys "$n" --value-size 100 \
+      --prefill --duration 0 --json >"$work/$name.items.json"
+    note_errors "$name $label" "$work/$name.items.json"
+    after=$(rss_kib "$spid")
+    per[$name]=$(((after - before) * 1024 / n))
+    stop_server "$spid"
+  done
+  row "$label" - - - - - - - - "$(fmt "${per[memkv]}" '%d B/item')" \
+    "$(fmt "${per[memcached]}" '%d B/item')" -
+}
+
+# --- the suite ---------------------------------------------------------------
+started=$(date +%s)
+common="-t $server_threads"
+log "suite $suite: $rounds rounds x ${duration}s, server cores [${server_cpus:-any}] x $server_threads threads, client cores [${client_cpus:-any}]"
+
+throughput "(a) 32 B, 50 conns, pipeline 1, get:set 10:1" "$common -m 64 -c 1024" \
+  "--keys 100000 --value-size 32 --ratio 10:1 --verify" 50
+throughput "(b) 32 B, 50 conns, pipeline 16, get:set 10:1" "$common -m 64 -c 1024" \
+  "--keys 100000 --value-size 32 --ratio 10:1 --pipeline 16 --verify" 50
+throughput "(c) 100 KiB, 10 conns, get:set 10:1" "$common -m 1024 -c 1024" \
+  "--keys 256 --value-size 100k --ratio 10:1" 10
+throughput "(d) 1 MiB, 4 conns, get:set 10:1" "$common -m 1024 -c 1024 -I 2m" \
+  "--keys 64 --value-size 1m --ratio 10:1" 4
+held "(e) 10,000 idle conns: RSS per conn" 10000 "$common -m 64 -c 11000" "--idle-conns 10000"
+held "(f) 2,000 stalled half-SETs (16 KiB value): RSS per conn" 2000 "$common -m 64 -c 11000" \
+  "--stall-conns 2000 --stall-value-size 16k"
+items "(g) 1,000,000 items of 100 B: RSS per item" 1000000 "$common -m 1024 -c 1024"
+# (h) 1000 B values: about 60,000 fit in 64 MiB, so 640,000 keys is ten times
+# that. A cache-aside client (GET, SET on miss) keeps the hot set filled.
+saved_duration=$duration
+duration=$hit_seconds
+throughput "(h) hit ratio: zipf 0.99, 640k keys x 1000 B, -m 64, get + set on miss" \
+  "$common -m 64 -c 1024" \
+  "--keys 640000 --key-dist zipf:0.99 --value-size 1000 --ratio 1:0 --set-on-miss --pipeline 4 --verify" 50
+duration=$saved_duration
+
+elapsed=$(($(date +%s) - started))
+table=$(
+  echo "| Workload | ops/s memkv | ops/s memcached | ratio | server CPU µs/op memkv | server CPU µs/op memcached | ratio | p99 µs memkv | p99 µs memcached | RSS memkv | RSS memcached | hit ratio memkv / memcached |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${rows[@]}"
+)
+echo "$table"
+echo
+echo "Suite $suite: $rounds rounds x ${duration}s per server per workload (hit ratio ${hit_seconds}s), alternating memkv/memcached; medians; ratio = median of per-round memkv/memcached. ${elapsed}s total."
+if ((${#problems[@]} > 0)); then
+  echo
+  echo "Problems seen:"
+  printf -- '- %s\n' "${problems[@]}"
+fi
+
+if [[ $suite == full ]]; then
+  commit=$(git -C "$ROOT" rev-parse --short HEAD)
+  dirty=""
+  [[ -z $(git -C "$ROOT" status --porcelain --untracked-files=no) ]] || dirty=" (plus uncommitted changes)"
+  cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+  {
+    echo "# Benchmark results"
+    echo
+    echo "Latest \`make bench\` (bench/run.sh --suite full); the script rewrites this file."
+    echo
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- Machine: $cores cores ($cpu_model), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM"
+    echo "- Commit: $commit$dirty"
+    echo "- memcached: $("$MEMCACHED" -V 2>/dev/null | head -1)"
+    echo "- Servers: -t $server_threads on cores [${server_cpus:-any}]; memkv-bench: $client_threads thread(s) on cores [${client_cpus:-any}]"
+    echo "- $rounds rounds x ${duration}s per server per workload (hit ratio ${hit_seconds}s), alternating; medians; ratio = median of per-round memkv/memcached"
+    echo
+    echo "$table"
+    if ((${#problems[@]} > 0)); then
+      echo
+      echo "Problems seen:"
+      printf -- '- %s\n' "${problems[@]}"
+    fi
+  } >"$ROOT/bench/RESULTS.md"
+  log "wrote bench/RESULTS.md"
+fi

@@ -1,0 +1,180 @@
+#include "bench_options.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <string_view>
+
+#include "value_codec.h"
+
+namespace memkv::bench {
+namespace {
+
+constexpr std::string_view kUsage = R"(memkv-bench: MCBP load generator for memkv and memcached
+
+  --server HOST:PORT       target (default 127.0.0.1:11211)
+  --threads N              event-loop threads (default 1)
+  --conns N                connections per thread (default 10)
+  --pipeline N             requests in flight per connection (default 1)
+  --ratio GET:SET          operation mix (default 10:1)
+  --keys N                 key space size (default 100000)
+  --key-dist D             uniform | zipf:THETA, 0 < THETA < 1 (default uniform)
+  --key-prefix S           key prefix (default "key:"); keys are prefix + 12 digits
+  --value-size N|MIN-MAX   value bytes, k/m suffixes allowed (default 32)
+  --duration SECONDS       measured run time (default 10)
+  --requests N             run until N requests completed instead of a duration
+  --warmup SECONDS         run this long before measuring (default 0)
+  --timeout SECONDS        hard cap on the whole run (default 600)
+  --prefill                set every key once before the run
+  --verify                 check every value read; any mismatch fails the run
+  --set-on-miss            after a GET miss, SET that key (a cache-aside client)
+  --seed N                 random seed (default 1)
+  --json                   print one JSON object instead of text
+  --idle-conns N           hold N idle connections (one NOOP each), print READY
+  --stall-conns N          hold N connections that sent half a SET, print READY
+  --stall-value-size N     value size the stalled SETs announce (default 4096)
+Hold modes keep their connections until --duration passes or SIGINT/SIGTERM.
+Exit status: 0 ok; 1 verify mismatch, connection or protocol error; 2 usage.
+)";
+
+template <typename T>
+bool parseInt(std::string_view text, T* out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+bool parseDouble(std::string_view text, double* out) {
+  std::string copy(text);
+  char* end = nullptr;
+  *out = std::strtod(copy.c_str(), &end);
+  return !copy.empty() && end == copy.c_str() + copy.size() && *out >= 0;
+}
+
+// "100", "100k", "1m": k and m are binary (KiB, MiB) as memcached's -I reads them.
+bool parseSize(std::string_view text, uint32_t* out) {
+  uint64_t multiplier = 1;
+  if (!text.empty() && (text.back() == 'k' || text.back() == 'K')) multiplier = 1024;
+  if (!text.empty() && (text.back() == 'm' || text.back() == 'M')) multiplier = 1024 * 1024;
+  if (multiplier != 1) text.remove_suffix(1);
+  uint64_t n = 0;
+  if (!parseInt(text, &n) || n * multiplier > UINT32_MAX) return false;
+  *out = static_cast<uint32_t>(n * multiplier);
+  return true;
+}
+
+bool parseServer(std::string_view text, BenchOptions* o) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  o->host = std::string(text.substr(0, colon));
+  return parseInt(text.substr(colon + 1), &o->port) && !o->host.empty();
+}
+
+bool parseRatio(std::string_view text, BenchOptions* o) {
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return false;
+  return parseInt(text.substr(0, colon), &o->get_weight) &&
+         parseInt(text.substr(colon + 1), &o->set_weight) && o->get_weight + o->set_weight > 0;
+}
+
+bool parseDistribution(std::string_view text, BenchOptions* o) {
+  if (text == "uniform") {
+    o->key_distribution = {};
+    return true;
+  }
+  constexpr std::string_view kZipf = "zipf:";
+  if (!text.starts_with(kZipf)) return false;
+  double theta = 0;
+  if (!parseDouble(text.substr(kZipf.size()), &theta) || theta <= 0 || theta >= 1) return false;
+  o->key_distribution = {KeyDistribution::Kind::kZipf, theta};
+  return true;
+}
+
+bool parseValueSize(std::string_view text, BenchOptions* o) {
+  const size_t dash = text.find('-');
+  if (dash == std::string_view::npos) {
+    if (!parseSize(text, &o->value_min)) return false;
+    o->value_max = o->value_min;
+    return true;
+  }
+  return parseSize(text.substr(0, dash), &o->value_min) &&
+         parseSize(text.substr(dash + 1), &o->value_max) && o->value_min <= o->value_max;
+}
+
+// Applies one "--name value" pair; false if the value does not parse.
+bool applyOption(std::string_view name, std::string_view value, BenchOptions* o) {
+  if (name == "server") return parseServer(value, o);
+  if (name == "threads") return parseInt(value, &o->threads) && o->threads > 0;
+  if (name == "conns") return parseInt(value, &o->conns_per_thread) && o->conns_per_thread >= 0;
+  if (name == "pipeline") return parseInt(value, &o->pipeline) && o->pipeline > 0;
+  if (name == "ratio") return parseRatio(value, o);
+  if (name == "keys") return parseInt(value, &o->keys) && o->keys > 0;
+  if (name == "key-dist") return parseDistribution(value, o);
+  if (name == "key-prefix") {
+    o->key_prefix = std::string(value);
+    return o->key_prefix.size() <= 200;
+  }
+  if (name == "value-size") return parseValueSize(value, o);
+  if (name == "duration") return parseDouble(value, &o->duration_s);
+  if (name == "requests") return parseInt(value, &o->requests);
+  if (name == "warmup") return parseDouble(value, &o->warmup_s);
+  if (name == "timeout") return parseDouble(value, &o->timeout_s);
+  if (name == "seed") return parseInt(value, &o->seed);
+  if (name == "idle-conns") return parseInt(value, &o->idle_conns);
+  if (name == "stall-conns") return parseInt(value, &o->stall_conns);
+  if (name == "stall-value-size") return parseSize(value, &o->stall_value_size);
+  return false;
+}
+
+bool isFlag(std::string_view name) {
+  return name == "json" || name == "verify" || name == "prefill" || name == "set-on-miss" ||
+         name == "help";
+}
+
+}  // namespace
+
+ParseResult parseOptions(int argc, char** argv) {
+  ParseResult result;
+  BenchOptions o;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!arg.starts_with("--")) {
+      result.message = "unexpected argument: " + std::string(arg);
+      return result;
+    }
+    arg.remove_prefix(2);
+    std::string_view value;
+    const size_t eq = arg.find('=');
+    const std::string_view name = arg.substr(0, eq);
+    if (isFlag(name)) {
+      if (name == "help") {
+        result.help = true;
+        result.message = std::string(kUsage);
+        return result;
+      }
+      if (name == "json") o.json = true;
+      if (name == "verify") o.verify = true;
+      if (name == "prefill") o.prefill = true;
+      if (name == "set-on-miss") o.set_on_miss = true;
+      continue;
+    }
+    if (eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      result.message = "missing value for --" + std::string(name);
+      return result;
+    }
+    if (!applyOption(name, value, &o)) {
+      result.message = "bad option --" + std::string(name) + " " + std::string(value);
+      return result;
+    }
+  }
+  if (o.verify && o.value_min < kValueHeaderSize) {
+    result.message = "--verify needs values of at least 24 bytes (the value's own header)";
+    return result;
+  }
+  result.options = o;
+  return result;
+}
+
+}  // namespace memkv::bench

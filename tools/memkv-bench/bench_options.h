@@ -1,0 +1,49 @@
+#pragma once
+// memkv-bench's command line, parsed once at startup into plain values that
+// the workers copy; nothing reads argv after this.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "key_chooser.h"
+
+namespace memkv::bench {
+
+struct BenchOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 11211;
+  int threads = 1;
+  int conns_per_thread = 10;
+  int pipeline = 1;
+  uint32_t get_weight = 10;
+  uint32_t set_weight = 1;
+  uint64_t keys = 100000;
+  KeyDistribution key_distribution;
+  std::string key_prefix = "key:";
+  uint32_t value_min = 32;
+  uint32_t value_max = 32;
+  double duration_s = 10.0;
+  uint64_t requests = 0;  // 0: run for duration_s instead
+  double warmup_s = 0.0;
+  double timeout_s = 600.0;  // hard cap on any run, whatever else is asked
+  bool json = false;
+  bool verify = false;
+  bool prefill = false;
+  bool set_on_miss = false;  // cache-aside: a GET miss is followed by a SET of that key
+  uint64_t seed = 1;
+  uint64_t idle_conns = 0;
+  uint64_t stall_conns = 0;
+  uint32_t stall_value_size = 4096;
+
+  bool holdMode() const { return idle_conns > 0 || stall_conns > 0; }
+};
+
+struct ParseResult {
+  std::optional<BenchOptions> options;  // empty: error or --help
+  std::string message;                  // error text, or the usage for --help
+  bool help = false;
+};
+
+ParseResult parseOptions(int argc, char** argv);
+
+}  // namespace memkv::bench

@@ -1,0 +1,21 @@
+#pragma once
+// --idle-conns / --stall-conns: open many connections, bring each to a fixed
+// state, print "READY ..." on stdout, and hold them, so a script can read the
+// server's RSS with exactly N such connections open.
+//
+//   idle:  one NOOP answered, then silence. The NOOP proves the server has
+//          accepted the connection (a finished connect() only proves the
+//          kernel queued it), and a real idle client has made a request.
+//   stall: the header, extras, key and half the value of a SET, then silence:
+//          what a slow or stuck client leaves in the server.
+#include <atomic>
+
+#include "bench_options.h"
+
+namespace memkv::bench {
+
+// Returns the process exit status: 0, or 1 if any connection could not be
+// opened or brought to its state.
+int holdConnections(const BenchOptions& options, const std::atomic<bool>& stop);
+
+}  // namespace memkv::bench

@@ -1,0 +1,76 @@
+// memkv-bench: an MCBP load generator. See bench_options.cc for the flags and
+// bench/run.sh for how the benchmark suite drives it.
+#include <sys/resource.h>
+
+#include <atomic>
+#include <barrier>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "bench_options.h"
+#include "held_connections.h"
+#include "key_chooser.h"
+#include "report.h"
+#include "run_stats.h"
+#include "split_mix.h"
+#include "worker.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void onSignal(int) {
+  g_stop.store(true, std::memory_order_relaxed);
+}
+
+// Thousands of connections need thousands of descriptors: take the hard limit.
+void raiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace memkv::bench;
+  const ParseResult parsed = parseOptions(argc, argv);
+  if (!parsed.options) {
+    std::fputs(parsed.message.c_str(), parsed.help ? stdout : stderr);
+    if (!parsed.help) std::fputs("\n(see --help)\n", stderr);
+    return parsed.help ? 0 : 2;
+  }
+  const BenchOptions& options = *parsed.options;
+  raiseDescriptorLimit();
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  if (options.holdMode()) return holdConnections(options, g_stop);
+
+  const KeyChooser keys(options.keys, options.key_distribution);
+  std::vector<uint8_t> filler(options.value_max);
+  SplitMix fill_rng(options.seed);
+  for (uint8_t& b : filler) b = static_cast<uint8_t>(fill_rng.next());
+
+  std::barrier<> start_line(options.threads);
+  const SharedRun shared{options, keys, filler, g_stop, start_line};
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < options.threads; ++i) workers.push_back(std::make_unique<Worker>(shared, i));
+  std::vector<std::thread> threads;
+  for (auto& worker : workers) threads.emplace_back([&worker] { worker->run(); });
+  for (std::thread& t : threads) t.join();
+
+  RunStats total;
+  for (const auto& worker : workers) total.merge(worker->stats());
+  if (options.json) {
+    printJson(options, total, stdout);
+  } else {
+    printText(options, total, stdout);
+  }
+  return total.failed() ? 1 : 0;
+}

@@ -1,0 +1,114 @@
+#include "report.h"
+
+#include <string>
+
+#include "protocol/status.h"
+
+namespace memkv::bench {
+namespace {
+
+struct Summary {
+  double ops_per_sec = 0;
+  double hit_ratio = 0;
+  double client_cpu_us_per_op = 0;
+};
+
+Summary summarize(const RunStats& s) {
+  Summary r;
+  if (s.window_s > 0) r.ops_per_sec = static_cast<double>(s.ops()) / s.window_s;
+  if (s.hits + s.misses > 0) {
+    r.hit_ratio = static_cast<double>(s.hits) / static_cast<double>(s.hits + s.misses);
+  }
+  if (s.ops() > 0) r.client_cpu_us_per_op = static_cast<double>(s.cpu_ns) / 1e3 / s.ops();
+  return r;
+}
+
+double micros(uint64_t nanos) {
+  return static_cast<double>(nanos) / 1e3;
+}
+
+std::string statusLabel(uint16_t status) {
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%04x", status);
+  const std::string_view text = mcbp::statusText(static_cast<mcbp::Status>(status));
+  return text.empty() ? std::string(hex) : std::string(hex) + " " + std::string(text);
+}
+
+}  // namespace
+
+void printText(const BenchOptions& o, const RunStats& s, std::FILE* out) {
+  const Summary r = summarize(s);
+  std::fprintf(out, "server %s:%u  threads %d  conns/thread %d  pipeline %d  ratio %u:%u\n",
+               o.host.c_str(), o.port, o.threads, o.conns_per_thread, o.pipeline, o.get_weight,
+               o.set_weight);
+  std::fprintf(out, "window %.2f s  ops %llu (gets %llu, sets %llu)  %.0f ops/s\n", s.window_s,
+               static_cast<unsigned long long>(s.ops()), static_cast<unsigned long long>(s.gets),
+               static_cast<unsigned long long>(s.sets), r.ops_per_sec);
+  std::fprintf(out, "hit ratio %.4f (hits %llu, misses %llu)\n", r.hit_ratio,
+               static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses));
+  const LatencyHistogram& h = s.latency;
+  std::fprintf(out, "latency us: mean %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
+               h.mean() / 1e3, micros(h.percentile(0.50)), micros(h.percentile(0.90)),
+               micros(h.percentile(0.99)), micros(h.percentile(0.999)), micros(h.max()));
+  std::fprintf(out, "client cpu %.2f us/op\n", r.client_cpu_us_per_op);
+  if (s.prefill_sets > 0) {
+    std::fprintf(out, "prefill sets %llu\n", static_cast<unsigned long long>(s.prefill_sets));
+  }
+  for (const auto& [status, count] : s.errors_by_status) {
+    std::fprintf(out, "error status %s: %llu\n", statusLabel(status).c_str(),
+                 static_cast<unsigned long long>(count));
+  }
+  if (o.verify) {
+    std::fprintf(out, "verify failures %llu\n", static_cast<unsigned long long>(s.verify_failures));
+    for (size_t i = 1; i < s.verify_by_check.size(); ++i) {
+      if (s.verify_by_check[i] == 0) continue;
+      std::fprintf(out, "  %s: %llu\n", valueCheckName(static_cast<ValueCheck>(i)).data(),
+                   static_cast<unsigned long long>(s.verify_by_check[i]));
+    }
+  }
+  if (s.connection_errors + s.protocol_errors > 0) {
+    std::fprintf(out, "connection errors %llu  protocol errors %llu\n",
+                 static_cast<unsigned long long>(s.connection_errors),
+                 static_cast<unsigned long long>(s.protocol_errors));
+  }
+}
+
+void printJson(const BenchOptions& o, const RunStats& s, std::FILE* out) {
+  const Summary r = summarize(s);
+  const LatencyHistogram& h = s.latency;
+  std::fprintf(out, "{\"server\":\"%s:%u\",\"threads\":%d,\"conns_per_thread\":%d,", o.host.c_str(),
+               o.port, o.threads, o.conns_per_thread);
+  std::fprintf(out, "\"pipeline\":%d,\"value_min\":%u,\"value_max\":%u,", o.pipeline, o.value_min,
+               o.value_max);
+  std::fprintf(out, "\"window_s\":%.4f,\"ops\":%llu,\"gets\":%llu,\"sets\":%llu,", s.window_s,
+               static_cast<unsigned long long>(s.ops()), static_cast<unsigned long long>(s.gets),
+               static_cast<unsigned long long>(s.sets));
+  std::fprintf(out, "\"hits\":%llu,\"misses\":%llu,\"ops_per_sec\":%.1f,\"hit_ratio\":%.6f,",
+               static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
+               r.ops_per_sec, r.hit_ratio);
+  std::fprintf(out,
+               "\"latency_us\":{\"mean\":%.2f,\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
+               "\"p999\":%.2f,\"max\":%.2f},",
+               h.mean() / 1e3, micros(h.percentile(0.50)), micros(h.percentile(0.90)),
+               micros(h.percentile(0.99)), micros(h.percentile(0.999)), micros(h.max()));
+  std::fprintf(out, "\"client_cpu_us_per_op\":%.3f,\"prefill_sets\":%llu,\"errors_by_status\":{",
+               r.client_cpu_us_per_op, static_cast<unsigned long long>(s.prefill_sets));
+  const char* sep = "";
+  for (const auto& [status, count] : s.errors_by_status) {
+    std::fprintf(out, "%s\"0x%04x\":%llu", sep, status, static_cast<unsigned long long>(count));
+    sep = ",";
+  }
+  std::fprintf(out, "},\"verify\":%s,\"verify_failures\":%llu,\"verify_by_check\":{",
+               o.verify ? "true" : "false", static_cast<unsigned long long>(s.verify_failures));
+  sep = "";
+  for (size_t i = 1; i < s.verify_by_check.size(); ++i) {
+    std::fprintf(out, "%s\"%s\":%llu", sep, valueCheckName(static_cast<ValueCheck>(i)).data(),
+                 static_cast<unsigned long long>(s.verify_by_check[i]));
+    sep = ",";
+  }
+  std::fprintf(out, "},\"connection_errors\":%llu,\"protocol_errors\":%llu}\n",
+               static_cast<unsigned long long>(s.connection_errors),
+               static_cast<unsigned long long>(s.protocol_errors));
+}
+
+}  // namespace memkv::bench

@@ -1,0 +1,25 @@
+#include "run_stats.h"
+
+#include <algorithm>
+
+namespace memkv::bench {
+
+void RunStats::merge(const RunStats& other) {
+  gets += other.gets;
+  sets += other.sets;
+  hits += other.hits;
+  misses += other.misses;
+  latency.merge(other.latency);
+  // Workers run side by side: the run lasted as long as the longest of them.
+  window_s = std::max(window_s, other.window_s);
+  cpu_ns += other.cpu_ns;
+  prefill_sets += other.prefill_sets;
+  verify_failures += other.verify_failures;
+  for (size_t i = 0; i < verify_by_check.size(); ++i)
+    verify_by_check[i] += other.verify_by_check[i];
+  for (const auto& [status, count] : other.errors_by_status) errors_by_status[status] += count;
+  connection_errors += other.connection_errors;
+  protocol_errors += other.protocol_errors;
+}
+
+}  // namespace memkv::bench

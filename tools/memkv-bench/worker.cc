@@ -1,0 +1,275 @@
+#include "worker.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "client_codec.h"
+#include "common/byte_order.h"
+
+namespace memkv::bench {
+namespace {
+
+constexpr int kMaxEvents = 256;
+constexpr int kPollMillis = 10;
+
+uint64_t toNanos(const timespec& ts) {
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t threadCpuNanos() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return toNanos(ts);
+}
+
+uint64_t secondsToNanos(double s) {
+  return static_cast<uint64_t>(s * 1e9);
+}
+
+// A blocking connect (startup only), then non-blocking with Nagle off: the
+// client must not hold small requests back waiting for ACKs.
+int connectTo(const std::string& host, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (getaddrinfo(host.c_str(), service.c_str(), &hints, &found) != 0) return -1;
+  int fd = -1;
+  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(found);
+  if (fd < 0) return -1;
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const int flags = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  return fd;
+}
+
+}  // namespace
+
+uint64_t monotonicNanos() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return toNanos(ts);
+}
+
+Worker::Worker(const SharedRun& shared, int index)
+    : shared_(shared), index_(index), rng_(shared.options.seed * 0x2545f4914f6cdd1dULL + index) {}
+
+bool Worker::connectAll() {
+  const BenchOptions& o = shared_.options;
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return false;
+  for (int i = 0; i < o.conns_per_thread; ++i) {
+    const int fd = connectTo(o.host, o.port);
+    if (fd < 0) {
+      std::fprintf(stderr, "memkv-bench: connect to %s:%u: %s\n", o.host.c_str(), o.port,
+                   std::strerror(errno));
+      ++stats_.connection_errors;
+      return false;
+    }
+    conns_.push_back(std::make_unique<Connection>(fd, o.pipeline, *this));
+    polling_out_.push_back(false);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = conns_.size() - 1;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  return true;
+}
+
+void Worker::run() {
+  const BenchOptions& o = shared_.options;
+  hard_deadline_ns_ = monotonicNanos() + secondsToNanos(o.timeout_s);
+  const bool connected = connectAll();
+  if (connected && o.prefill) {
+    phase_ = Phase::kPrefill;
+    prefill_next_ = static_cast<uint64_t>(index_);
+    for (size_t slot = 0; slot < conns_.size(); ++slot) {
+      conns_[slot]->issue(monotonicNanos());
+      updateInterest(slot);
+    }
+    loop();
+  }
+  // Every thread arrives, even one that failed, or the others would wait forever.
+  shared_.start_line.arrive_and_wait();
+  if (connected && !shared_.stop.load(std::memory_order_relaxed) && stats_.connection_errors == 0) {
+    startRun(monotonicNanos());
+    loop();
+  }
+  const uint64_t end_ns = std::min(monotonicNanos(), measure_end_ns_);
+  const uint64_t window_end = o.requests > 0 ? last_response_ns_ : end_ns;
+  if (cpu_started_) stats_.cpu_ns = threadCpuNanos() - cpu_at_start_ns_;
+  if (window_end > measure_start_ns_ && measure_start_ns_ > 0) {
+    stats_.window_s = static_cast<double>(window_end - measure_start_ns_) / 1e9;
+  }
+  phase_ = Phase::kDone;
+  conns_.clear();
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
+
+void Worker::startRun(uint64_t now_ns) {
+  const BenchOptions& o = shared_.options;
+  phase_ = Phase::kRun;
+  measure_start_ns_ = now_ns + secondsToNanos(o.warmup_s);
+  if (o.requests > 0) {
+    const auto threads = static_cast<uint64_t>(o.threads);
+    const auto index = static_cast<uint64_t>(index_);
+    budget_left_ = o.requests / threads + (index < o.requests % threads ? 1 : 0);
+  } else {
+    measure_end_ns_ = measure_start_ns_ + secondsToNanos(o.duration_s);
+  }
+  for (size_t slot = 0; slot < conns_.size(); ++slot) {
+    conns_[slot]->issue(now_ns);
+    updateInterest(slot);
+  }
+}
+
+bool Worker::planNext(PlannedRequest* out) {
+  const BenchOptions& o = shared_.options;
+  if (phase_ == Phase::kPrefill) {
+    if (prefill_next_ >= shared_.keys.keys()) return false;
+    const uint32_t spread = o.value_max - o.value_min;
+    *out = {mcbp::Opcode::Set, prefill_next_,
+            o.value_min + static_cast<uint32_t>(rng_.below(uint64_t{spread} + 1))};
+    prefill_next_ += static_cast<uint64_t>(o.threads);
+    return true;
+  }
+  if (phase_ != Phase::kRun || budget_left_ == 0) return false;
+  if (budget_left_ != UINT64_MAX) --budget_left_;
+  const uint32_t spread = o.value_max - o.value_min;
+  if (!missed_keys_.empty()) {
+    *out = {mcbp::Opcode::Set, missed_keys_.back(),
+            o.value_min + static_cast<uint32_t>(rng_.below(uint64_t{spread} + 1))};
+    missed_keys_.pop_back();
+    return true;
+  }
+  const bool get = rng_.below(uint64_t{o.get_weight} + o.set_weight) < o.get_weight;
+  *out = {get ? mcbp::Opcode::Get : mcbp::Opcode::Set, shared_.keys.next(rng_),
+          get ? 0 : o.value_min + static_cast<uint32_t>(rng_.below(uint64_t{spread} + 1))};
+  return true;
+}
+
+void Worker::onResponse(const InFlight& request, const mcbp::ResponseHeader& header,
+                        std::span<const uint8_t> body, uint64_t now_ns) {
+  last_response_ns_ = now_ns;
+  const bool get = request.opcode == mcbp::Opcode::Get;
+  const bool miss = get && header.status == mcbp::Status::KeyEnoent;
+  if (header.status != mcbp::Status::Success && !miss) {
+    ++stats_.errors_by_status[static_cast<uint16_t>(header.status)];
+  }
+  if (get && header.status == mcbp::Status::Success && shared_.options.verify) {
+    verifyHit(request, header, body);
+  }
+  if (phase_ == Phase::kPrefill) {
+    ++stats_.prefill_sets;
+    return;
+  }
+  // Bounded by the requests in flight: each miss queues one SET, which the
+  // next planNext takes before anything new.
+  if (miss && shared_.options.set_on_miss) missed_keys_.push_back(request.key_index);
+  if (!inWindow(request.sent_ns, now_ns)) return;
+  stats_.latency.record(now_ns - request.sent_ns);
+  if (get) {
+    ++stats_.gets;
+    if (header.status == mcbp::Status::Success) ++stats_.hits;
+    if (miss) ++stats_.misses;
+  } else {
+    ++stats_.sets;
+  }
+}
+
+void Worker::verifyHit(const InFlight& request, const mcbp::ResponseHeader& header,
+                       std::span<const uint8_t> body) {
+  char key[256];
+  const size_t key_length = formatKey(shared_.options.key_prefix, request.key_index, key);
+  ValueCheck check = ValueCheck::kTooShort;
+  if (header.extras_length == kGetHitExtrasSize) {
+    const uint32_t flags = loadBe32(body.data());
+    const size_t value_offset = header.extras_length + header.key_length;
+    check = checkValue(keyHash({key, key_length}), flags, body.subspan(value_offset));
+  }
+  if (check == ValueCheck::kOk) return;
+  ++stats_.verify_failures;
+  ++stats_.verify_by_check[static_cast<size_t>(check)];
+  if (verify_reports_left_-- > 0) {
+    std::fprintf(
+        stderr, "memkv-bench: verify failure: key %.*s: %s (extras %u, body %u bytes, cas %llu)\n",
+        static_cast<int>(key_length), key, valueCheckName(check).data(), header.extras_length,
+        header.body_length, static_cast<unsigned long long>(header.cas));
+  }
+}
+
+void Worker::onConnectionFailed(bool protocol_error, const char* why, int error) {
+  ++(protocol_error ? stats_.protocol_errors : stats_.connection_errors);
+  std::fprintf(stderr, "memkv-bench: thread %d: connection lost: %s%s%s\n", index_, why,
+               error != 0 ? ": " : "", error != 0 ? std::strerror(error) : "");
+}
+
+void Worker::updateInterest(size_t slot) {
+  Connection& conn = *conns_[slot];
+  if (!conn.open()) return;
+  const bool want = conn.wantsWrite();
+  if (want == polling_out_[slot]) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
+  ev.data.u64 = slot;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, conn.fd(), &ev);
+  polling_out_[slot] = want;
+}
+
+void Worker::loop() {
+  epoll_event events[kMaxEvents];
+  while (true) {
+    const uint64_t now = monotonicNanos();
+    if (shared_.stop.load(std::memory_order_relaxed) || now >= hard_deadline_ns_) break;
+    if (phase_ == Phase::kRun) {
+      if (!cpu_started_ && now >= measure_start_ns_) {
+        cpu_started_ = true;
+        cpu_at_start_ns_ = threadCpuNanos();
+      }
+      if (now >= measure_end_ns_) break;
+    }
+    size_t in_flight = 0;
+    size_t open = 0;
+    for (const auto& conn : conns_) {
+      in_flight += conn->inFlight();
+      open += conn->open() ? 1 : 0;
+    }
+    if (open == 0) break;
+    const bool nothing_left =
+        phase_ == Phase::kPrefill ? prefill_next_ >= shared_.keys.keys() : budget_left_ == 0;
+    if (nothing_left && in_flight == 0) break;
+    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, kPollMillis);
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < n; ++i) {
+      const size_t slot = events[i].data.u64;
+      Connection& conn = *conns_[slot];
+      if (events[i].events & EPOLLOUT) conn.onWritable();
+      if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) conn.onReadable(monotonicNanos());
+      updateInterest(slot);
+    }
+  }
+}
+
+}  // namespace memkv::bench

@@ -1,0 +1,94 @@
+#pragma once
+// One load-generating thread: its own epoll loop, its own connections, its own
+// random stream and statistics, so threads share nothing while running. A
+// run is: connect, optional prefill (each thread sets the keys i with
+// i % threads == its index), a barrier so every thread starts the measured
+// phase together, then warmup and the measured window (or a request budget).
+#include <atomic>
+#include <barrier>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bench_options.h"
+#include "connection.h"
+#include "key_chooser.h"
+#include "run_stats.h"
+#include "split_mix.h"
+
+namespace memkv::bench {
+
+struct PlannedRequest {
+  mcbp::Opcode opcode;
+  uint64_t key_index;
+  uint32_t value_length;  // SET only
+};
+
+// What all workers share, read-only while they run (plus the stop flag and
+// the barrier, which are made for sharing).
+struct SharedRun {
+  const BenchOptions& options;
+  const KeyChooser& keys;
+  std::span<const uint8_t> filler;  // value bytes when not verifying
+  const std::atomic<bool>& stop;
+  std::barrier<>& start_line;
+};
+
+uint64_t monotonicNanos();
+
+class Worker final {
+ public:
+  Worker(const SharedRun& shared, int index);
+
+  // The thread body: returns when the run is over. Never throws.
+  void run();
+  const RunStats& stats() const { return stats_; }
+
+  // For this worker's connections.
+  const BenchOptions& options() const { return shared_.options; }
+  std::span<const uint8_t> filler() const { return shared_.filler; }
+  uint64_t nextVersion() { return (static_cast<uint64_t>(index_ + 1) << 48) | ++version_seq_; }
+  bool planNext(PlannedRequest* out);
+  void onResponse(const InFlight& request, const mcbp::ResponseHeader& header,
+                  std::span<const uint8_t> body, uint64_t now_ns);
+  void onConnectionFailed(bool protocol_error, const char* why, int error);
+
+ private:
+  enum class Phase : uint8_t { kPrefill, kRun, kDone };
+
+  bool connectAll();
+  void startRun(uint64_t now_ns);
+  void loop();
+  void updateInterest(size_t slot);
+  void verifyHit(const InFlight& request, const mcbp::ResponseHeader& header,
+                 std::span<const uint8_t> body);
+  bool inWindow(uint64_t sent_ns, uint64_t now_ns) const {
+    return phase_ == Phase::kRun && sent_ns >= measure_start_ns_ && now_ns <= measure_end_ns_;
+  }
+
+  const SharedRun& shared_;
+  int index_;
+  SplitMix rng_;
+  int epoll_fd_ = -1;
+  std::vector<std::unique_ptr<Connection>> conns_;
+  std::vector<bool> polling_out_;
+  std::vector<uint64_t>
+      missed_keys_;  // --set-on-miss: keys to SET next  // by connection slot: EPOLLOUT registered
+  RunStats stats_;
+
+  Phase phase_ = Phase::kPrefill;
+  uint64_t prefill_next_ = 0;
+  uint64_t budget_left_ = UINT64_MAX;  // requests still to issue (--requests)
+  uint64_t version_seq_ = 0;
+  uint64_t measure_start_ns_ = 0;
+  uint64_t measure_end_ns_ = UINT64_MAX;
+  uint64_t hard_deadline_ns_ = UINT64_MAX;
+  uint64_t cpu_at_start_ns_ = 0;
+  bool cpu_started_ = false;
+  uint64_t last_response_ns_ = 0;
+  int verify_reports_left_ = 10;
+};
+
+}  // namespace memkv::bench
