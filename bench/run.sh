@@ -273,7 +273,12 @@ throughput "(c) 100 KiB, 10 conns, get:set 10:1" "$common -m 1024 -c 1024" \
 throughput "(d) 1 MiB, 4 conns, get:set 10:1" "$common -m 1024 -c 1024 -I 2m" \
   "--keys 64 --value-size 1m --ratio 10:1" 4
 held "(e) 10,000 idle conns: RSS per conn" 10000 "$common -m 64 -c 11000" "--idle-conns 10000"
-held "(f) 2,000 stalled half-SETs (16 KiB value): RSS per conn" 2000 "$common -m 64 -c 11000" \
+# (f) the case: half of a small request arrived, then silence (memcached
+# pins its 16 KiB read buffer here). (f2) a big value announced and half sent:
+# those bytes really arrived, so both servers must hold them somewhere.
+held "(f) 2,000 stalled half-requests (SET of 100 B): RSS per conn" 2000 \
+  "$common -m 64 -c 11000" "--stall-conns 2000 --stall-value-size 100"
+held "(f2) 2,000 stalled half-SETs (16 KiB value): RSS per conn" 2000 "$common -m 64 -c 11000" \
   "--stall-conns 2000 --stall-value-size 16k"
 items "(g) 1,000,000 items of 100 B: RSS per item" 1000000 "$common -m 1024 -c 1024"
 # (h) 1000 B values: about 60,000 fit in 64 MiB, so 640,000 keys is ten times
