@@ -2,9 +2,8 @@
 // A vbucket: one partition of a bucket's keys, with its own lock, hash table
 // and CAS counter. Keys map here by the Couchbase CRC32 rule.
 #include <cstdint>
-#include <mutex>
-
 #include "engine/hash_table.h"
+#include "engine/vbucket_lock.h"
 
 namespace memkv::engine {
 
@@ -16,7 +15,7 @@ inline uint16_t vbucketOf(uint32_t crc, uint16_t count) {
 }
 
 struct alignas(64) VBucket {
-  std::mutex mutex;
+  VBucketLock mutex;
   HashTable table;        // guarded by mutex
   uint64_t last_cas = 0;  // guarded by mutex
 };

@@ -73,6 +73,7 @@ void Connection::onEvent(uint32_t events) {
     closeNow();
   } else {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) readable_ = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP)) peer_shutdown_seen_ = true;
     if (events & EPOLLOUT) writable_ = true;
     if (writable_ && !output_.empty()) flushOutput();
     if (inbox_ && output_.size() <= limits_.output_low_watermark) {
@@ -233,10 +234,16 @@ void Connection::settleReadBuffer() {
 Connection::ReadOutcome Connection::readSome() {
   waiting_for_buffer_ = !ensureReadSpace();
   if (waiting_for_buffer_) return ReadOutcome::kAgain;
-  const ssize_t n = ::recv(fd_, rbuf_ + rend_, rcap_ - rend_, 0);
+  const size_t space = rcap_ - rend_;
+  const ssize_t n = ::recv(fd_, rbuf_ + rend_, space, 0);
   if (n > 0) {
     rend_ += static_cast<size_t>(n);
     counters_.bytes_read.add(static_cast<uint64_t>(n));
+    // A short read emptied the socket: with edge-triggered epoll, new bytes
+    // raise a new edge, so skip the recv that would only say EAGAIN (one
+    // syscall in four at pipeline depth 1). Not once the peer has shut its
+    // side: its FIN raised no edge of its own and must still be read.
+    if (static_cast<size_t>(n) < space && !peer_shutdown_seen_) readable_ = false;
     return ReadOutcome::kData;
   }
   if (n == 0) return ReadOutcome::kEof;
