@@ -1,0 +1,118 @@
+#include "app/command_line.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace memkv::app {
+namespace {
+
+std::variant<server::Settings, ExitNow> parse(const std::vector<std::string>& args) {
+  std::string program = "memkv";
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv{program.data()};
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return parseCommandLine(static_cast<int>(argv.size() - 1), argv.data());
+}
+
+// std::get throws (failing the test) when the parse went the other way.
+server::Settings ok(const std::vector<std::string>& args) {
+  return std::get<server::Settings>(parse(args));
+}
+
+ExitNow exits(const std::vector<std::string>& args) {
+  return std::get<ExitNow>(parse(args));
+}
+
+TEST(CommandLineTest, DefaultsAreMemcachedsWithLoopbackListen) {
+  const auto s = ok({});
+  EXPECT_EQ(s.port, 11211);
+  EXPECT_EQ(s.listen_hosts, std::vector<std::string>{"127.0.0.1"});
+  EXPECT_EQ(s.threads, 4u);
+  EXPECT_EQ(s.memory_limit, 64ull << 20);
+  EXPECT_EQ(s.max_connections, 1024u);
+  EXPECT_EQ(s.item_size_max, 1u << 20);
+  EXPECT_TRUE(s.cas_enabled);
+  EXPECT_TRUE(s.flush_enabled);
+  EXPECT_TRUE(s.evict);
+}
+
+TEST(CommandLineTest, MemcachedFlagsKeepTheirMeaning) {
+  const auto s = ok({"-p", "12345",  "-l", "127.0.0.1,::1",
+                     "-t", "8",      "-m", "128",
+                     "-c", "50",     "-I", "2m",
+                     "-b", "64",     "-R", "5",
+                     "-C", "-F",     "-M", "-vv",
+                     "-u", "nobody", "-U", "0"});
+  EXPECT_EQ(s.port, 12345);
+  EXPECT_EQ(s.listen_hosts, (std::vector<std::string>{"127.0.0.1", "::1"}));
+  EXPECT_EQ(s.threads, 8u);
+  EXPECT_EQ(s.memory_limit, 128ull << 20);
+  EXPECT_EQ(s.max_connections, 50u);
+  EXPECT_EQ(s.item_size_max, 2u << 20);
+  EXPECT_EQ(s.backlog, 64);
+  EXPECT_EQ(s.requests_per_event, 5u);
+  EXPECT_FALSE(s.cas_enabled);
+  EXPECT_FALSE(s.flush_enabled);
+  EXPECT_FALSE(s.evict);
+  EXPECT_EQ(s.verbosity, 2);
+}
+
+TEST(CommandLineTest, ItemSizeAcceptsSuffixes) {
+  EXPECT_EQ(ok({"-I", "512k"}).item_size_max, 512u << 10);
+  EXPECT_EQ(ok({"-I", "4096"}).item_size_max, 4096u);
+}
+
+TEST(CommandLineTest, ExtendedOptionsHonourKnownAndAcceptUnknown) {
+  const auto s = ok({"-o", "read_buf_mem_limit=8,hashpower=20,modern"});
+  EXPECT_EQ(s.read_buffer_pool_limit, 8u << 20);
+}
+
+TEST(CommandLineTest, MemkvLongOptions) {
+  const auto s = ok({"--port-file", "/tmp/p", "--max-body-size", "8m", "--output-high-watermark",
+                     "256k", "--output-stall-timeout", "30", "--read-buffer-pool-limit", "4m",
+                     "--shutdown-grace-ms", "100"});
+  EXPECT_EQ(s.port_file, "/tmp/p");
+  EXPECT_EQ(s.max_body_size, 8u << 20);
+  EXPECT_EQ(s.output_high_watermark, 256u << 10);
+  EXPECT_EQ(s.output_stall_timeout_s, 30);
+  EXPECT_EQ(s.read_buffer_pool_limit, 4u << 20);
+  EXPECT_EQ(s.shutdown_grace_ms, 100);
+}
+
+TEST(CommandLineTest, InvalidValuesAreRefusedWithAMessage) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"-t", "0"},
+           {"-c", "0"},
+           {"-I", "10"},
+           {"-I", "2g"},
+           {"-p", "70000"},
+           {"-p", "abc"},
+           {"-m", "0"},
+           {"-R", "0"},
+           {"-m", "2", "-I", "2m"},  // more than half the memory
+           {"--bogus"},
+           {"-Z"},
+           {"-p"},
+           {"stray"},
+       }) {
+    const ExitNow e = exits(args);
+    EXPECT_EQ(e.code, 1) << args[0];
+    EXPECT_FALSE(e.message.empty()) << args[0];
+  }
+  EXPECT_NE(exits({"-I", "10"}).message.find("1024"), std::string::npos);
+}
+
+TEST(CommandLineTest, HelpAndVersionExitZero) {
+  const ExitNow help = exits({"-h"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.message.find("-p"), std::string::npos);
+  const ExitNow version = exits({"-V"});
+  EXPECT_EQ(version.code, 0);
+  EXPECT_NE(version.message.find("memkv"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace memkv::app
