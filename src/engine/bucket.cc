@@ -210,6 +210,7 @@ MutationResult Bucket::storeWhole(const StoreRequest& request, uint32_t now) {
   if (request.cas != 0 && old && old->cas() != request.cas) return {EngineStatus::kKeyEexists};
   const uint64_t cas = nextCas(at.vb);
   fresh->assignCas(cas);
+  if (old && request.preserve_ttl) fresh->setExpiry(old->expiry());
   if (old) unlinkLocked(at.vb, old);
   linkLocked(at.vb, fresh_ref.release(), now);
   return {EngineStatus::kSuccess, cas};

@@ -49,6 +49,7 @@ struct StoreRequest {
   uint32_t expiry = 0;  // as on the wire: 0, relative (<= 30 days) or absolute
   uint64_t cas = 0;     // 0: no CAS check
   uint8_t datatype = 0;
+  bool preserve_ttl = false;  // replacing a live item keeps its expiry
 };
 
 struct MutationResult {

@@ -51,9 +51,37 @@ constexpr Row kRows[] = {
 };
 // clang-format on
 
+// Frame infos by command family: a barrier anywhere; durability on every
+// mutation; preserve-TTL where a mutation replaces an existing document
+// (kv_engine's opcode attributes).
+constexpr uint16_t kBarrier = frameInfoBit(FrameInfoId::Barrier);
+constexpr uint16_t kDurability = frameInfoBit(FrameInfoId::DurabilityRequirement);
+constexpr uint16_t kPreserveTtl = frameInfoBit(FrameInfoId::PreserveTtl);
+
+constexpr uint16_t frameInfosFor(Opcode base) {
+  switch (base) {
+    case Opcode::Set:
+    case Opcode::Replace:
+    case Opcode::Append:
+    case Opcode::Prepend:
+    case Opcode::Increment:
+    case Opcode::Decrement:
+      return kBarrier | kDurability | kPreserveTtl;
+    case Opcode::Add:
+    case Opcode::Delete:
+      return kBarrier | kDurability;
+    default:
+      return kBarrier;
+  }
+}
+
 constexpr std::array<OpcodeSpec, 256> buildTable() {
   std::array<OpcodeSpec, 256> table{};
-  for (const Row& row : kRows) table[static_cast<uint8_t>(row.op)] = row.spec;
+  for (const Row& row : kRows) {
+    OpcodeSpec spec = row.spec;
+    spec.frame_infos = frameInfosFor(spec.base);
+    table[static_cast<uint8_t>(row.op)] = spec;
+  }
   return table;
 }
 

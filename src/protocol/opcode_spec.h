@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "protocol/frame_info.h"
 #include "protocol/opcode.h"
 
 namespace memkv::mcbp {
@@ -18,6 +19,7 @@ struct OpcodeSpec {
   bool value_allowed = false;
   bool quiet = false;         // success responses are suppressed
   Opcode base = Opcode::Get;  // the non-quiet opcode this one is a variant of
+  uint16_t frame_infos = 0;   // frameInfoBit()s allowed (alternative format)
 
   bool known() const { return !name.empty(); }
 };

@@ -2,12 +2,14 @@
 // A parsed MCBP request: a view into bytes owned by the caller (the
 // connection's read buffer). Nothing here outlives the bytes it points at.
 //
-// Classic request header (24 bytes, big-endian):
+// Classic request header (24 bytes, big-endian), magic 0x80:
 //   0      1      2      3      4      5      6      7
 //   magic  opcode keylen------  extlen dtype  vbucket-----
 //   8 .. 11  total body length     12 .. 15 opaque
 //   16 .. 23 cas
 //   body: [extras][key][value]
+// Alternative request (magic 0x08): byte 2 is the framing-extras length and
+// byte 3 a one-byte key length; body: [framing extras][extras][key][value].
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -22,6 +24,7 @@ namespace memkv::mcbp {
 struct RequestHeader {
   Magic magic;
   uint8_t opcode;
+  uint8_t framing_extras_length;  // 0 for the classic format
   uint16_t key_length;
   uint8_t extras_length;
   uint8_t datatype;
@@ -35,6 +38,7 @@ struct RequestHeader {
 
 struct Request {
   RequestHeader header;
+  std::span<const uint8_t> framing_extras;  // frame infos (alternative format)
   std::span<const uint8_t> extras;
   std::string_view key;
   std::span<const uint8_t> value;
@@ -53,17 +57,26 @@ enum class HeaderStatus : uint8_t {
 // the pipelined GET path).
 inline HeaderStatus parseHeader(std::span<const uint8_t> bytes, RequestHeader* out) {
   const uint8_t* p = bytes.data();
-  if (p[0] != static_cast<uint8_t>(Magic::ClientRequest)) return HeaderStatus::kBadMagic;
-  out->magic = Magic::ClientRequest;
+  if (p[0] == static_cast<uint8_t>(Magic::ClientRequest)) {
+    out->magic = Magic::ClientRequest;
+    out->framing_extras_length = 0;
+    out->key_length = loadBe16(p + 2);
+  } else if (p[0] == static_cast<uint8_t>(Magic::AltClientRequest)) {
+    out->magic = Magic::AltClientRequest;
+    out->framing_extras_length = p[2];
+    out->key_length = p[3];
+  } else {
+    return HeaderStatus::kBadMagic;
+  }
   out->opcode = p[1];
-  out->key_length = loadBe16(p + 2);
   out->extras_length = p[4];
   out->datatype = p[5];
   out->vbucket = loadBe16(p + 6);
   out->body_length = loadBe32(p + 8);
   out->opaque = loadBe32(p + 12);
   out->cas = loadBe64(p + 16);
-  if (static_cast<uint64_t>(out->key_length) + out->extras_length > out->body_length) {
+  if (static_cast<uint64_t>(out->framing_extras_length) + out->key_length + out->extras_length >
+      out->body_length) {
     return HeaderStatus::kBadLengths;
   }
   return HeaderStatus::kOk;
@@ -71,10 +84,13 @@ inline HeaderStatus parseHeader(std::span<const uint8_t> bytes, RequestHeader* o
 
 // Splits a complete frame (header + body, frameSize() bytes) into its parts.
 inline Request splitFrame(const RequestHeader& header, std::span<const uint8_t> frame) {
-  const uint8_t* body = frame.data() + kHeaderSize;
-  const size_t value_length = header.body_length - header.extras_length - header.key_length;
+  const uint8_t* framing = frame.data() + kHeaderSize;
+  const uint8_t* body = framing + header.framing_extras_length;
+  const size_t value_length =
+      header.body_length - header.framing_extras_length - header.extras_length - header.key_length;
   Request r;
   r.header = header;
+  r.framing_extras = {framing, header.framing_extras_length};
   r.extras = {body, header.extras_length};
   r.key = {reinterpret_cast<const char*>(body + header.extras_length), header.key_length};
   r.value = {body + header.extras_length + header.key_length, value_length};

@@ -21,10 +21,24 @@ Verdict validateHeader(const RequestHeader& h) {
     case KeyRule::kOptional:
       break;
   }
-  const uint64_t value_length =
-      static_cast<uint64_t>(h.body_length) - h.extras_length - h.key_length;
+  const uint64_t value_length = static_cast<uint64_t>(h.body_length) - h.framing_extras_length -
+                                h.extras_length - h.key_length;
   if (!spec.value_allowed && value_length != 0) return Verdict::kInvalid;
   return Verdict::kOk;
+}
+
+Status validateFrameInfos(const Request& request, FrameInfos* out) {
+  switch (parseFrameInfos(request.framing_extras, out)) {
+    case FrameInfoStatus::kOk:
+      break;
+    case FrameInfoStatus::kUnknown:
+      return Status::UnknownFrameInfo;
+    case FrameInfoStatus::kInvalid:
+      return Status::Einval;
+  }
+  const uint16_t allowed = opcodeSpec(request.header.opcode).frame_infos;
+  if ((out->present & ~allowed) != 0) return Status::Einval;
+  return Status::Success;
 }
 
 }  // namespace memkv::mcbp

@@ -1,5 +1,6 @@
 #pragma once
 // Request validation before dispatch (ARCHITECTURE.md invariant 7).
+#include "protocol/frame_info.h"
 #include "protocol/request.h"
 #include "protocol/status.h"
 
@@ -14,5 +15,10 @@ enum class Verdict : uint8_t {
 // Checks a request header against the opcode's spec: extras length, key
 // presence and length, whether a value may follow.
 Verdict validateHeader(const RequestHeader& header);
+
+// Checks a request's frame infos (alternative format) once its body is here:
+// Success, UnknownFrameInfo, or Einval (malformed, repeated, or not allowed
+// for the opcode). Framing is intact either way: the connection stays open.
+Status validateFrameInfos(const Request& request, FrameInfos* out);
 
 }  // namespace memkv::mcbp

@@ -2,6 +2,7 @@
 // Cookie: one request in flight and everything an executor needs to answer
 // it. Lives for one dispatch on the connection's owner thread.
 #include "net/connection.h"
+#include "protocol/frame_info.h"
 #include "protocol/opcode_spec.h"
 #include "protocol/request.h"
 #include "server/response_writer.h"
@@ -16,6 +17,7 @@ struct Cookie {
   ResponseWriter& out;
   const mcbp::Request& request;
   const mcbp::OpcodeSpec& spec;
+  mcbp::FrameInfos frame_infos;  // decoded, validated (alternative format only)
 
   const mcbp::RequestHeader& header() const { return request.header; }
   bool quiet() const { return spec.quiet; }

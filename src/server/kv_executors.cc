@@ -107,6 +107,7 @@ void executeStore(Cookie& c) {
   sr.value = c.request.value;
   sr.cas = c.server.settings().cas_enabled ? c.header().cas : 0;
   sr.datatype = c.header().datatype;
+  sr.preserve_ttl = c.frame_infos.preserve_ttl;
   const engine::MutationResult r = c.server.bucket().store(sr);
   if (sr.cas != 0) {
     if (r.status == EngineStatus::kSuccess) {

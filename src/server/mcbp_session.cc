@@ -55,19 +55,22 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
       return r;
     }
     const mcbp::OpcodeSpec& spec = mcbp::opcodeSpec(header.opcode);
-    const size_t value_length = header.body_length - header.extras_length - header.key_length;
+    const size_t value_length = header.body_length - header.framing_extras_length -
+                                header.extras_length - header.key_length;
     const bool too_large = spec.value_allowed && value_length > server_.settings().item_size_max;
     if (verdict == mcbp::Verdict::kUnknownCommand || too_large) {
       if (too_large && spec.base == Opcode::Set) {
         // memcached drops the old value of a SET it refuses as too large, so
         // no stale value outlives a write the client believes it made. The
         // key must be here for that.
-        const size_t key_end = mcbp::kHeaderSize + header.extras_length + header.key_length;
+        const size_t key_start =
+            mcbp::kHeaderSize + header.framing_extras_length + header.extras_length;
+        const size_t key_end = key_start + header.key_length;
         if (rest.size() < key_end) {
           r.next_frame_size = key_end;
           break;
         }
-        const auto key = rest.subspan(mcbp::kHeaderSize + header.extras_length, header.key_length);
+        const auto key = rest.subspan(key_start, header.key_length);
         server_.bucket().remove({reinterpret_cast<const char*>(key.data()), key.size()}, 0);
       }
       // Answer now and skip the body without buffering it; the connection
@@ -96,7 +99,14 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
 
 void McbpSession::dispatch(const mcbp::Request& request) {
   const mcbp::OpcodeSpec& spec = mcbp::opcodeSpec(request.header.opcode);
-  Cookie cookie{server_, worker_, connection_, out_, request, spec};
+  Cookie cookie{server_, worker_, connection_, out_, request, spec, {}};
+  if (!request.framing_extras.empty()) {
+    const Status status = mcbp::validateFrameInfos(request, &cookie.frame_infos);
+    if (status != Status::Success) {
+      out_.sendStatus(request.header, status);
+      return;
+    }
+  }
   switch (spec.base) {
     case Opcode::Get:
     case Opcode::GetK:

@@ -139,6 +139,26 @@ TEST_F(BucketFixture, TouchChangesExpiryButNotCasOrValue) {
   EXPECT_EQ(get("k"), "<miss>");
 }
 
+TEST_F(BucketFixture, PreserveTtlKeepsTheLiveItemsExpiry) {
+  set("k", "v", 10);
+  StoreRequest r;
+  r.key = "k";
+  r.value = bytes("w");
+  r.expiry = 0;
+  r.preserve_ttl = true;
+  ASSERT_EQ(bucket_->store(r).status, S::kSuccess);
+  clock_.advance(9);
+  EXPECT_EQ(get("k"), "w");
+  clock_.advance(1);
+  EXPECT_EQ(get("k"), "<miss>");
+  // Nothing to preserve: the request's own expiry applies.
+  r.key = "fresh";
+  r.expiry = 5;
+  ASSERT_EQ(bucket_->store(r).status, S::kSuccess);
+  clock_.advance(5);
+  EXPECT_EQ(get("fresh"), "<miss>");
+}
+
 TEST_F(BucketFixture, IncrDecrSemantics) {
   auto created = counter("c", true, 5, 100);
   ASSERT_EQ(created.status, S::kSuccess);

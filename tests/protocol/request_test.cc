@@ -51,7 +51,7 @@ TEST(RequestTest, ParsesEveryHeaderFieldAndSplitsTheBody) {
 }
 
 TEST(RequestTest, BadMagicIsReported) {
-  for (uint8_t magic : {0x00, 0x81, 0x08, 0x18, 0xff}) {
+  for (uint8_t magic : {0x00, 0x81, 0x18, 0x82, 0xff}) {
     auto f = frame(magic, 0x00, "k", {}, "");
     RequestHeader h;
     EXPECT_EQ(parseHeader(f, &h), HeaderStatus::kBadMagic) << int{magic};
