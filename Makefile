@@ -3,7 +3,8 @@ JOBS ?= $(shell nproc)
 BUILD_TYPE_release := RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: deps build release debug run test test-asan test-tsan clean format bench bench-quick
+.PHONY: deps build release debug run test test-asan test-tsan clean format bench bench-quick \
+        fuzz fuzz-build
 
 deps:
 	@./scripts/install-deps.sh
@@ -52,6 +53,33 @@ test-tsan: deps build/tsan/build.ninja
 	cmake --build build/tsan -j $(JOBS)
 	./tests/clients/install.sh
 	cd build/tsan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# Fuzzing (clang, libFuzzer): every library is built with coverage and
+# ASan/UBSan, the targets with libFuzzer's main. `make fuzz` runs each target
+# FUZZ_SECONDS on its seeds in fuzz/corpus/<target> (read only) plus what it
+# learned before in build/fuzz/corpus/<target>; a crash input lands in
+# build/fuzz/crashes/ and fails the run.
+FUZZ_SECONDS ?= 60
+FUZZ_MAX_LEN ?= 32768
+FUZZ_TARGETS := frame_parser_fuzzer response_roundtrip_fuzzer connection_input_fuzzer
+
+build/fuzz/build.ninja:
+	cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+	  -DMEMKV_FUZZ=ON -DMEMKV_BUILD_TESTS=OFF -DMEMKV_SANITIZE=fuzzer-no-link,address,undefined \
+	  $(CMAKE_FLAGS)
+
+fuzz-build: deps build/fuzz/build.ninja
+	cmake --build build/fuzz -j $(JOBS)
+
+fuzz: fuzz-build
+	@mkdir -p build/fuzz/crashes
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  UBSAN_OPTIONS=print_stacktrace=1 ./build/fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=$(FUZZ_MAX_LEN) -print_final_stats=1 -artifact_prefix=build/fuzz/crashes/$$t- \
+	    build/fuzz/corpus/$$t fuzz/corpus/$$t || { echo "fuzz: $$t FAILED"; exit 1; }; \
+	done
 
 # Benchmarks: memkv against Debian's memcached, side by side (never part of `make test`).
 bench: release
