@@ -1,6 +1,8 @@
 #include "net/connection.h"
 
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -58,8 +60,20 @@ void Connection::pullInbox() {
   if (inbox_ && !closed_) inbox_->drainInto(output_, limits_.output_high_watermark);
 }
 
-bool Connection::outputStalled(int64_t now_ms) const {
-  return !output_.empty() && now_ms - output_progress_ms_ > limits_.output_stall_timeout_ms;
+bool Connection::outputStalled(int64_t now_ms) {
+  if (output_.empty()) {
+    kernel_queue_ = -1;
+    return false;
+  }
+  // Our own queue may sit still while a slow reader drains the kernel's send
+  // queue (megabytes with autotuning): sampled every tick, a shrinking
+  // kernel queue counts as progress too.
+  int queued = 0;
+  if (::ioctl(fd_, SIOCOUTQ, &queued) == 0) {
+    if (kernel_queue_ >= 0 && queued < kernel_queue_) output_progress_ms_ = now_ms;
+    kernel_queue_ = queued;
+  }
+  return now_ms - output_progress_ms_ > limits_.output_stall_timeout_ms;
 }
 
 void Connection::onEvent(uint32_t events) {
@@ -287,6 +301,14 @@ void Connection::flushOutput() {
     output_was_empty_ = output_.empty();
   }
   if (output_.empty() && close_after_flush_) closeNow();
+  if (paused_ && !closed_ && output_.size() <= limits_.output_low_watermark && !scheduled_) {
+    // The kernel took the output without an EAGAIN, so no EPOLLOUT edge will
+    // come to end the pause: resume from the loop (after the others' turn).
+    // Without this a paused connection with its output all sent stopped
+    // answering for good.
+    scheduled_ = true;
+    loop_.schedule(this);
+  }
 }
 
 void Connection::closeAfterFlush() {

@@ -76,8 +76,9 @@ class Connection final : public EventHandler {
   // connections without background producers pay nothing). Owner thread.
   std::shared_ptr<Inbox> inbox();
   // True when output has waited longer than the stall timeout without the
-  // client taking any of it. Owner thread (the worker's tick).
-  bool outputStalled(int64_t now_ms) const;
+  // client taking any of it, counting bytes the kernel's send queue passed on
+  // as progress. Owner thread (the worker's tick).
+  bool outputStalled(int64_t now_ms);
   bool outputFull() const { return output_.size() >= limits_.output_high_watermark; }
   // Sends what is queued, then closes (QUIT, peer EOF, shutdown).
   void closeAfterFlush();
@@ -118,6 +119,7 @@ class Connection final : public EventHandler {
   OutputChain output_;
   std::shared_ptr<Inbox> inbox_;
   int64_t output_progress_ms_ = 0;  // when output appeared or last moved
+  int kernel_queue_ = -1;           // SIOCOUTQ at the last stall check
   bool output_was_empty_ = true;
   size_t written_this_event_ = 0;
 

@@ -2,7 +2,9 @@
 // the test plays the client. The handler echoes length-prefixed frames.
 #include "net/connection.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -198,6 +200,44 @@ TEST_F(ConnectionTest, ClientThatDoesNotReadIsPausedNotBuffered) {
   for (size_t off = 0; off < got.size(); off += f.size()) {
     ASSERT_EQ(got.compare(off, f.size(), f), 0) << "frame at " << off;
   }
+}
+
+// Regression: a connection paused above the high watermark whose output the
+// kernel then took whole (no EAGAIN, so no EPOLLOUT edge) never resumed;
+// pipelined 1 MiB GETs hung after the first answer.
+TEST_F(ConnectionTest, PauseEndsEvenWhenTheKernelTakesAllOutputAtOnce) {
+  // TCP, not a socketpair: a unix socket wakes its writer whenever the peer
+  // reads, TCP only after a write found the buffer full.
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int big = 8 << 20;
+  ::setsockopt(client, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const int server = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  ASSERT_GE(server, 0);
+  ::close(listener);
+  ::setsockopt(server, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+  live_++;
+  worker_->adopt(server);
+  ::close(client_);
+  client_ = client;
+  // Each echo alone passes the 256 KiB high watermark, and all of it fits the
+  // kernel's buffers, so the server's sends never meet EAGAIN.
+  const std::string f = frame(std::string(300 << 10, 'k'));
+  const std::string three = f + f + f;
+  std::thread writer([&] { sendAll(three); });
+  const std::string got = readExactly(three.size(), 5000);
+  writer.join();
+  EXPECT_EQ(got.size(), three.size());
+  EXPECT_GT(worker_->counters().backpressure_pauses.get(), 0u);
 }
 
 TEST_F(ConnectionTest, PeerCloseReleasesEverything) {

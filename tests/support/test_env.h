@@ -1,0 +1,46 @@
+// Helpers for tests that look at the server from outside: its resident memory, the
+// descriptor limit of the test process, STAT polling, and time bounds that scale with the
+// kind of build (sanitizer builds of the server and the tests run several times slower).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "support/mcbp_client.h"
+
+namespace memkv::test {
+
+// True when the tests (and, by the build's construction, the server) are built with a
+// sanitizer.
+bool sanitizedBuild();
+
+// Multiplier for time bounds and time budgets: 1 in optimized builds, 2 in unoptimized ones,
+// 5 under sanitizers; the environment variable MEMKV_TEST_TIME_SCALE (a positive number)
+// overrides it.
+double timeScale();
+std::chrono::milliseconds scaled(std::chrono::milliseconds base);
+
+// A positive integer from the environment, or `fallback` when unset or not a number.
+long envInt(const char* name, long fallback);
+
+// VmRSS of a process in bytes, from /proc/<pid>/status; -1 if unavailable.
+int64_t residentBytes(pid_t pid);
+
+// Raises this process's RLIMIT_NOFILE soft limit (and, as root, the hard limit) to at least
+// `wanted`. Returns the soft limit in effect afterwards.
+uint64_t raiseFileLimit(uint64_t wanted);
+
+// One numeric general statistic (STAT ""); throws McbpError if it is missing.
+uint64_t statU64(McbpClient& client, const std::string& name);
+
+// Polls STAT "" every 20 ms until pred(value of `name`) holds or `timeout` passes. Returns
+// true on success; *last gets the last value seen either way.
+bool waitForStat(McbpClient& client, const std::string& name,
+                 const std::function<bool(uint64_t)>& pred, std::chrono::milliseconds timeout,
+                 uint64_t* last);
+
+}  // namespace memkv::test
