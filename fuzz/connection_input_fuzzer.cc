@@ -293,8 +293,8 @@ void runOneInput(Process& process, const Config& config, std::span<const uint8_t
   std::vector<memkv::net::Connection*> closed_list;
   const int fd = ::dup(process.fds[0]);
   if (fd < 0) std::abort();
-  auto conn = std::make_unique<memkv::net::Connection>(fd, process.loop, pool, limits, counters,
-                                                       closed_list);
+  memkv::net::ConnectionEnv env{process.loop, pool, limits, counters, closed_list};
+  auto conn = std::make_unique<memkv::net::Connection>(fd, env);
   auto session = std::make_unique<memkv::server::McbpSession>(server, worker, *conn);
   ResponseChecker responses(frameRequests(stream), config.cas_enabled);
 

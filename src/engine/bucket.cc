@@ -12,8 +12,9 @@ namespace {
 // pinned by slow sends, eviction can make no room, and the write must fail
 // instead of spinning.
 constexpr int kMaxEvictionsPerAllocation = 256;
-// Retries for read-modify-write operations racing other writers.
-constexpr int kMaxConcatRetries = 64;
+// Rounds of "make room, try again" before a write gives up with ENOMEM
+// (other writers may take the room first).
+constexpr int kMaxMakeRoomRounds = 16;
 }  // namespace
 
 Bucket::Bucket(const BucketConfig& config, const Clock& clock)
@@ -131,18 +132,31 @@ void Bucket::touchLru(Item* item, uint32_t now) {
   item->setBumpedAt(now);
 }
 
-Item* Bucket::allocate(std::string_view key, size_t value_length, const Item::Meta& meta,
-                       const Located& where) {
+Item* Bucket::allocateWithoutEviction(std::string_view key, size_t value_length,
+                                      const Item::Meta& meta, const Located& where) {
   const size_t bytes = Item::footprint(key.size(), value_length);
-  bool charged = memory_.tryCharge(bytes);
-  for (int i = 0; !charged && config_.evict && i < kMaxEvictionsPerAllocation; ++i) {
-    if (!evictOne()) break;
-    charged = memory_.tryCharge(bytes);
-  }
-  if (!charged) return nullptr;
+  if (!memory_.tryCharge(bytes)) return nullptr;
   Item* item = Item::create(key, value_length, meta, where.hash, where.vbucket, &memory_);
   if (!item) memory_.credit(bytes);
   return item;
+}
+
+bool Bucket::makeRoom(size_t bytes) {
+  if (!config_.evict) return false;
+  for (int i = 0; i < kMaxEvictionsPerAllocation; ++i) {
+    if (memory_.used() + bytes <= memory_.limit()) return true;
+    if (!evictOne()) return false;
+  }
+  return memory_.used() + bytes <= memory_.limit();
+}
+
+Item* Bucket::allocate(std::string_view key, size_t value_length, const Item::Meta& meta,
+                       const Located& where) {
+  for (int round = 0; round < kMaxMakeRoomRounds; ++round) {
+    if (Item* item = allocateWithoutEviction(key, value_length, meta, where)) return item;
+    if (!makeRoom(Item::footprint(key.size(), value_length))) return nullptr;
+  }
+  return nullptr;
 }
 
 LookupResult Bucket::get(std::string_view key) {
@@ -216,45 +230,46 @@ MutationResult Bucket::storeWhole(const StoreRequest& request, uint32_t now) {
   return {EngineStatus::kSuccess, cas};
 }
 
+// Read-modify-write operations (APPEND, PREPEND, INCR, DECR) hold the
+// vbucket lock from reading the old value to publishing the new one, so
+// concurrent writers serialise instead of retrying (a capped optimistic retry
+// returned spurious errors under contention: lost increments). The new item
+// is allocated under the lock without evicting, since eviction takes other
+// vbuckets' locks; when memory is short the lock is dropped, room is made,
+// and the operation starts over a bounded number of times.
 MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
   Located at = locate(request.key);
-  for (int attempt = 0; attempt < kMaxConcatRetries; ++attempt) {
-    ItemRef old;
+  for (int round = 0; round < kMaxMakeRoomRounds; ++round) {
+    size_t needed;
     {
       std::lock_guard guard(at.vb.mutex);
-      Item* found = findLive(at.vb, at.hash, request.key, now, nullptr);
-      if (!found) return {EngineStatus::kNotStored};
-      if (request.cas != 0 && found->cas() != request.cas) return {EngineStatus::kKeyEexists};
-      old = ItemRef::share(found);
+      Item* old = findLive(at.vb, at.hash, request.key, now, nullptr);
+      if (!old) return {EngineStatus::kNotStored};
+      if (request.cas != 0 && old->cas() != request.cas) return {EngineStatus::kKeyEexists};
+      const auto old_value = old->value();
+      const size_t length = old_value.size() + request.value.size();
+      // memcached answers NOT_STORED when the joined value would be too large.
+      if (length > config_.max_value_size) return {EngineStatus::kNotStored};
+      Item::Meta meta{old->flags(), old->expiry(), 0, old->datatype()};
+      Item* fresh = allocateWithoutEviction(request.key, length, meta, at);
+      if (fresh) {
+        uint8_t* out = fresh->mutableValue();
+        const bool append = request.mode == StoreMode::kAppend;
+        const auto& first = append ? old_value : request.value;
+        const auto& second = append ? request.value : old_value;
+        if (!first.empty()) std::memcpy(out, first.data(), first.size());
+        if (!second.empty()) std::memcpy(out + first.size(), second.data(), second.size());
+        const uint64_t cas = nextCas(at.vb);
+        fresh->assignCas(cas);
+        unlinkLocked(at.vb, old);
+        linkLocked(at.vb, fresh, now);
+        return {EngineStatus::kSuccess, cas};
+      }
+      needed = Item::footprint(request.key.size(), length);
     }
-    const auto old_value = old->value();
-    const size_t length = old_value.size() + request.value.size();
-    // memcached answers NOT_STORED when the joined value would be too large.
-    if (length > config_.max_value_size) return {EngineStatus::kNotStored};
-    Item::Meta meta{old->flags(), old->expiry(), 0, old->datatype()};
-    Item* fresh = allocate(request.key, length, meta, at);
-    if (!fresh) return {EngineStatus::kEnomem};
-    ItemRef fresh_ref = ItemRef::adopt(fresh);
-    uint8_t* out = fresh->mutableValue();
-    const bool append = request.mode == StoreMode::kAppend;
-    const auto& first = append ? old_value : request.value;
-    const auto& second = append ? request.value : old_value;
-    if (!first.empty()) std::memcpy(out, first.data(), first.size());
-    if (!second.empty()) std::memcpy(out + first.size(), second.data(), second.size());
-
-    std::lock_guard guard(at.vb.mutex);
-    Item* current = findLive(at.vb, at.hash, request.key, now, nullptr);
-    if (current != old.get()) {
-      if (request.cas != 0) return {EngineStatus::kKeyEexists};
-      continue;  // another writer got in between: redo on the new value
-    }
-    const uint64_t cas = nextCas(at.vb);
-    fresh->assignCas(cas);
-    unlinkLocked(at.vb, current);
-    linkLocked(at.vb, fresh_ref.release(), now);
-    return {EngineStatus::kSuccess, cas};
+    if (!makeRoom(needed)) return {EngineStatus::kEnomem};
   }
-  return {EngineStatus::kKeyEexists};
+  return {EngineStatus::kEnomem};
 }
 
 MutationResult Bucket::remove(std::string_view key, uint64_t cas) {
@@ -274,52 +289,45 @@ CounterResult Bucket::counter(const CounterRequest& request) {
   maybeRunPendingFlush(now);
   Located at = locate(request.key);
   char digits[24];
-  for (int attempt = 0; attempt < kMaxConcatRetries; ++attempt) {
-    ItemRef old;
-    uint64_t value;
+  for (int round = 0; round < kMaxMakeRoomRounds; ++round) {
+    size_t needed;
     {
       std::lock_guard guard(at.vb.mutex);
-      Item* found = findLive(at.vb, at.hash, request.key, now, nullptr);
-      if (found) {
-        if (request.cas != 0 && found->cas() != request.cas) return {EngineStatus::kKeyEexists};
-        old = ItemRef::share(found);
-      } else if (request.cas != 0 || request.expiry == kCounterNoCreate) {
-        return {EngineStatus::kKeyEnoent};
-      }
-    }
-    Item::Meta meta;
-    if (old) {
-      auto parsed = parseCounter(old->value());
-      if (!parsed) return {EngineStatus::kDeltaBadval};
-      if (request.increment) {
-        value = *parsed + request.delta;  // wraps at 2^64, as memcached does
+      Item* old = findLive(at.vb, at.hash, request.key, now, nullptr);
+      uint64_t value;
+      Item::Meta meta;
+      if (old) {
+        if (request.cas != 0 && old->cas() != request.cas) return {EngineStatus::kKeyEexists};
+        auto parsed = parseCounter(old->value());
+        if (!parsed) return {EngineStatus::kDeltaBadval};
+        if (request.increment) {
+          value = *parsed + request.delta;  // wraps at 2^64, as memcached does
+        } else {
+          value = request.delta > *parsed ? 0 : *parsed - request.delta;
+        }
+        meta = {old->flags(), old->expiry(), 0, old->datatype()};
       } else {
-        value = request.delta > *parsed ? 0 : *parsed - request.delta;
+        if (request.cas != 0 || request.expiry == kCounterNoCreate) {
+          return {EngineStatus::kKeyEnoent};
+        }
+        value = request.initial;
+        meta = {0, absoluteExpiry(request.expiry, now), 0, 0};
       }
-      meta = {old->flags(), old->expiry(), 0, old->datatype()};
-    } else {
-      value = request.initial;
-      meta = {0, absoluteExpiry(request.expiry, now), 0, 0};
+      const size_t length = formatCounter(value, digits);
+      Item* fresh = allocateWithoutEviction(request.key, length, meta, at);
+      if (fresh) {
+        std::memcpy(fresh->mutableValue(), digits, length);
+        const uint64_t cas = nextCas(at.vb);
+        fresh->assignCas(cas);
+        if (old) unlinkLocked(at.vb, old);
+        linkLocked(at.vb, fresh, now);
+        return {EngineStatus::kSuccess, cas, value, old == nullptr};
+      }
+      needed = Item::footprint(request.key.size(), length);
     }
-    const size_t length = formatCounter(value, digits);
-    Item* fresh = allocate(request.key, length, meta, at);
-    if (!fresh) return {EngineStatus::kEnomem};
-    ItemRef fresh_ref = ItemRef::adopt(fresh);
-    std::memcpy(fresh->mutableValue(), digits, length);
-
-    std::lock_guard guard(at.vb.mutex);
-    Item* current = findLive(at.vb, at.hash, request.key, now, nullptr);
-    if (current != old.get()) {
-      if (request.cas != 0) return {EngineStatus::kKeyEexists};
-      continue;
-    }
-    const uint64_t cas = nextCas(at.vb);
-    fresh->assignCas(cas);
-    if (current) unlinkLocked(at.vb, current);
-    linkLocked(at.vb, fresh_ref.release(), now);
-    return {EngineStatus::kSuccess, cas, value, !old};
+    if (!makeRoom(needed)) return {EngineStatus::kEnomem};
   }
-  return {EngineStatus::kKeyEexists};
+  return {EngineStatus::kEnomem};
 }
 
 BucketStats Bucket::stats() const {

@@ -124,9 +124,16 @@ class Bucket final {
   void flushNow();
   // Finds a live item; unlinks and forgets an expired one. vb.mutex held.
   Item* findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_t now, bool* expired);
-  // Charges the budget (evicting when allowed) and allocates.
+  // Charges the budget (evicting when allowed) and allocates. No vbucket
+  // lock may be held: eviction takes them.
   Item* allocate(std::string_view key, size_t value_length, const Item::Meta& meta,
                  const Located& where);
+  // Charges and allocates only if it fits now; safe under a vbucket lock.
+  Item* allocateWithoutEviction(std::string_view key, size_t value_length, const Item::Meta& meta,
+                                const Located& where);
+  // Evicts until `bytes` would fit; false if eviction is off or could not.
+  // No vbucket lock may be held.
+  bool makeRoom(size_t bytes);
   bool evictOne();
   void linkLocked(VBucket& vb, Item* item, uint32_t now);
   // A read of a linked item (vb.mutex held): refresh its LRU position.

@@ -19,25 +19,18 @@ namespace {
 constexpr size_t kMaxIov = IOV_MAX;
 }
 
-Connection::Connection(int fd, EventLoop& loop, BufferPool& pool, const ConnectionLimits& limits,
-                       WorkerCounters& counters, std::vector<Connection*>& closed_list)
-    : fd_(fd),
-      loop_(loop),
-      pool_(pool),
-      limits_(limits),
-      counters_(counters),
-      closed_list_(closed_list),
-      output_(pool) {}
+Connection::Connection(int fd, ConnectionEnv& env) : fd_(fd), env_(env), output_(env.pool) {}
 
 Connection::~Connection() {
   if (inbox_) inbox_->close();
   releaseReadBuffer();
   output_.clear();
+  reportOutputQueued();
   if (fd_ >= 0) ::close(fd_);
 }
 
 bool Connection::start() {
-  return loop_.add(fd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this);
+  return env_.loop.add(fd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this);
 }
 
 size_t Connection::memoryInUse() const {
@@ -45,9 +38,9 @@ size_t Connection::memoryInUse() const {
 }
 
 std::shared_ptr<Inbox> Connection::inbox() {
-  loop_.owner().check("Connection::inbox");
+  env_.loop.owner().check("Connection::inbox");
   if (!inbox_) {
-    inbox_ = std::make_shared<Inbox>(loop_, limits_.inbox_budget, [this] {
+    inbox_ = std::make_shared<Inbox>(env_.loop, env_.limits.inbox_budget, [this] {
       pullInbox();
       if (!closed_) flushOutput();
       if (closed_) finishClose();
@@ -57,7 +50,7 @@ std::shared_ptr<Inbox> Connection::inbox() {
 }
 
 void Connection::pullInbox() {
-  if (inbox_ && !closed_) inbox_->drainInto(output_, limits_.output_high_watermark);
+  if (inbox_ && !closed_) inbox_->drainInto(output_, env_.limits.output_high_watermark);
 }
 
 bool Connection::outputStalled(int64_t now_ms) {
@@ -73,11 +66,11 @@ bool Connection::outputStalled(int64_t now_ms) {
     if (kernel_queue_ >= 0 && queued < kernel_queue_) output_progress_ms_ = now_ms;
     kernel_queue_ = queued;
   }
-  return now_ms - output_progress_ms_ > limits_.output_stall_timeout_ms;
+  return now_ms - output_progress_ms_ > env_.limits.output_stall_timeout_ms;
 }
 
 void Connection::onEvent(uint32_t events) {
-  loop_.owner().check("Connection::onEvent");
+  env_.loop.owner().check("Connection::onEvent");
   if (closed_) return;
   if (events == 0) {
     scheduled_ = false;
@@ -90,21 +83,24 @@ void Connection::onEvent(uint32_t events) {
     if (events & (EPOLLRDHUP | EPOLLHUP)) peer_shutdown_seen_ = true;
     if (events & EPOLLOUT) writable_ = true;
     if (writable_ && !output_.empty()) flushOutput();
-    if (inbox_ && output_.size() <= limits_.output_low_watermark) {
+    if (inbox_ && output_.size() <= env_.limits.output_low_watermark) {
       pullInbox();
       flushOutput();
     }
-    if (paused_ && output_.size() <= limits_.output_low_watermark) paused_ = false;
+    if (backpressured_ && output_.size() <= env_.limits.output_low_watermark) {
+      backpressured_ = false;
+      --read_disabled_;
+    }
     serve();
   }
   if (closed_) finishClose();
 }
 
 void Connection::serve() {
-  size_t budget = limits_.requests_per_event;
-  while (!closed_ && !close_after_flush_ && !paused_) {
+  size_t budget = env_.limits.requests_per_event;
+  while (!closed_ && !close_after_flush_ && read_disabled_ == 0) {
     if (rend_ > rstart_ && !processInput(&budget)) break;
-    if (closed_ || close_after_flush_ || paused_ || budget == 0) break;
+    if (closed_ || close_after_flush_ || read_disabled_ != 0 || budget == 0) break;
     if (!readable_) break;
     const ReadOutcome r = readSome();
     if (r == ReadOutcome::kAgain) {
@@ -125,12 +121,12 @@ void Connection::serve() {
       break;
     }
   }
-  if (!closed_ && budget == 0 && !scheduled_ && !paused_ && !close_after_flush_ &&
+  if (!closed_ && budget == 0 && !scheduled_ && read_disabled_ == 0 && !close_after_flush_ &&
       (readable_ || rend_ > rstart_)) {
     // Fairness: let the other connections of this worker run first.
     scheduled_ = true;
-    counters_.conn_yields.add(1);
-    loop_.schedule(this);
+    env_.counters.conn_yields.add(1);
+    env_.loop.schedule(this);
   }
   if (!closed_) flushOutput();
   if (!closed_) settleReadBuffer();
@@ -144,10 +140,13 @@ bool Connection::processInput(size_t* budget) {
       discard_ -= n;
       continue;
     }
-    if (*budget == 0) return false;
+    if (*budget == 0 || read_disabled_ != 0) return false;
     if (outputFull()) {
-      if (!paused_) counters_.backpressure_pauses.add(1);
-      paused_ = true;
+      if (!backpressured_) {
+        backpressured_ = true;
+        ++read_disabled_;
+        env_.counters.backpressure_pauses.add(1);
+      }
       return false;
     }
     const InputResult r = handler_->onInput(*this, {rbuf_ + rstart_, rend_ - rstart_}, *budget);
@@ -184,9 +183,9 @@ bool Connection::ensureReadSpace() {
   size_t cap;
   const bool pooled = needed <= BufferPool::kBufferSize;
   if (pooled) {
-    fresh = pool_.acquireForRead();
+    fresh = env_.pool.acquireForRead();
     cap = BufferPool::kBufferSize;
-    if (fresh == nullptr) counters_.pool_exhausted.add(1);
+    if (fresh == nullptr) env_.counters.pool_exhausted.add(1);
   } else {
     fresh = static_cast<uint8_t*>(std::malloc(needed));
     cap = needed;
@@ -200,9 +199,9 @@ bool Connection::ensureReadSpace() {
   rstart_ = 0;
   rend_ = pending;
   if (pooled) {
-    counters_.read_buffers_out.add(1);
+    env_.counters.read_buffers_out.add(1);
   } else {
-    counters_.large_frame_bytes.add(cap);
+    env_.counters.large_frame_bytes.add(cap);
   }
   return true;
 }
@@ -210,15 +209,15 @@ bool Connection::ensureReadSpace() {
 void Connection::releaseReadBuffer() {
   if (rbuf_ == nullptr) return;
   if (pooled_) {
-    pool_.releaseFromRead(rbuf_);
-    counters_.read_buffers_out.sub(1);
+    env_.pool.releaseFromRead(rbuf_);
+    env_.counters.read_buffers_out.sub(1);
   } else {
     std::free(rbuf_);
     // An exact-size block is either a large frame or a spill.
     if (rcap_ > BufferPool::kBufferSize) {
-      counters_.large_frame_bytes.sub(rcap_);
+      env_.counters.large_frame_bytes.sub(rcap_);
     } else {
-      counters_.spill_bytes.sub(rcap_);
+      env_.counters.spill_bytes.sub(rcap_);
     }
   }
   rbuf_ = nullptr;
@@ -242,7 +241,7 @@ void Connection::settleReadBuffer() {
   releaseReadBuffer();
   rbuf_ = spill;
   rcap_ = rend_ = pending;
-  counters_.spill_bytes.add(pending);
+  env_.counters.spill_bytes.add(pending);
 }
 
 Connection::ReadOutcome Connection::readSome() {
@@ -252,7 +251,7 @@ Connection::ReadOutcome Connection::readSome() {
   const ssize_t n = ::recv(fd_, rbuf_ + rend_, space, 0);
   if (n > 0) {
     rend_ += static_cast<size_t>(n);
-    counters_.bytes_read.add(static_cast<uint64_t>(n));
+    env_.counters.bytes_read.add(static_cast<uint64_t>(n));
     // A short read emptied the socket: with edge-triggered epoll, new bytes
     // raise a new edge, so skip the recv that would only say EAGAIN (one
     // syscall in four at pipeline depth 1). Not once the peer has shut its
@@ -266,18 +265,18 @@ Connection::ReadOutcome Connection::readSome() {
 }
 
 void Connection::flushOutput() {
-  loop_.owner().check("Connection::flushOutput");
+  env_.loop.owner().check("Connection::flushOutput");
   iovec iov[kMaxIov];
   // The stall clock starts when output appears, and restarts whenever the
   // client takes some of it.
-  if (output_was_empty_ && !output_.empty()) output_progress_ms_ = loop_.nowMs();
+  if (output_was_empty_ && !output_.empty()) output_progress_ms_ = env_.loop.nowMs();
   output_was_empty_ = output_.empty();
   while (writable_ && !output_.empty()) {
-    if (written_this_event_ >= limits_.bytes_per_event) {
+    if (written_this_event_ >= env_.limits.bytes_per_event) {
       // Fairness: the rest goes out after the worker's other connections ran.
       if (!scheduled_) {
         scheduled_ = true;
-        loop_.schedule(this);
+        env_.loop.schedule(this);
       }
       return;
     }
@@ -295,19 +294,47 @@ void Connection::flushOutput() {
       return;
     }
     output_.drain(static_cast<size_t>(n));
-    counters_.bytes_written.add(static_cast<uint64_t>(n));
+    env_.counters.bytes_written.add(static_cast<uint64_t>(n));
     written_this_event_ += static_cast<size_t>(n);
-    output_progress_ms_ = loop_.nowMs();
+    output_progress_ms_ = env_.loop.nowMs();
     output_was_empty_ = output_.empty();
   }
+  reportOutputQueued();
   if (output_.empty() && close_after_flush_) closeNow();
-  if (paused_ && !closed_ && output_.size() <= limits_.output_low_watermark && !scheduled_) {
+  if (backpressured_ && !closed_ && output_.size() <= env_.limits.output_low_watermark &&
+      !scheduled_) {
     // The kernel took the output without an EAGAIN, so no EPOLLOUT edge will
     // come to end the pause: resume from the loop (after the others' turn).
     // Without this a paused connection with its output all sent stopped
     // answering for good.
     scheduled_ = true;
-    loop_.schedule(this);
+    env_.loop.schedule(this);
+  }
+}
+
+void Connection::reportOutputQueued() {
+  const size_t now = output_.size();
+  if (now > reported_output_) {
+    env_.counters.output_queued.add(now - reported_output_);
+  } else {
+    env_.counters.output_queued.sub(reported_output_ - now);
+  }
+  reported_output_ = now;
+  if (now > env_.counters.output_queued_max.get()) env_.counters.output_queued_max.set(now);
+}
+
+void Connection::disableReading() {
+  env_.loop.owner().check("Connection::disableReading");
+  ++read_disabled_;
+}
+
+void Connection::enableReading() {
+  env_.loop.owner().check("Connection::enableReading");
+  if (--read_disabled_ == 0 && !closed_ && !scheduled_) {
+    // Requests may be waiting in the read buffer, and their readiness edge
+    // is long gone: continue from the loop.
+    scheduled_ = true;
+    env_.loop.schedule(this);
   }
 }
 
@@ -319,17 +346,18 @@ void Connection::closeAfterFlush() {
 void Connection::closeNow() {
   if (closed_) return;
   closed_ = true;
-  closed_list_.push_back(this);
+  env_.closed_list.push_back(this);
 }
 
 void Connection::finishClose() {
   if (fd_ < 0) return;
   if (inbox_) inbox_->close();
-  loop_.remove(fd_);
+  env_.loop.remove(fd_);
   ::close(fd_);
   fd_ = -1;
   releaseReadBuffer();
   output_.clear();
+  reportOutputQueued();
 }
 
 }  // namespace memkv::net

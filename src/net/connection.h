@@ -53,13 +53,23 @@ struct ConnectionLimits {
   int64_t output_stall_timeout_ms = 360'000;  // output not moving this long: disconnect
 };
 
+// What every connection of one worker shares; owned by the worker (or a
+// test), outliving its connections. One reference in each Connection instead
+// of five: idle connections are counted in bytes.
+struct ConnectionEnv {
+  EventLoop& loop;
+  BufferPool& pool;
+  const ConnectionLimits& limits;
+  WorkerCounters& counters;
+  // Where closeNow() reports a connection, to be destroyed after the current
+  // dispatch (never from inside the reply path).
+  std::vector<Connection*>& closed_list;
+};
+
 class Connection final : public EventHandler {
  public:
   // Takes ownership of fd (non-blocking).
-  // closed_list: where closeNow() reports the connection, to be destroyed by
-  // the worker after the current dispatch (never from inside the reply path).
-  Connection(int fd, EventLoop& loop, BufferPool& pool, const ConnectionLimits& limits,
-             WorkerCounters& counters, std::vector<Connection*>& closed_list);
+  Connection(int fd, ConnectionEnv& env);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -79,7 +89,13 @@ class Connection final : public EventHandler {
   // client taking any of it, counting bytes the kernel's send queue passed on
   // as progress. Owner thread (the worker's tick).
   bool outputStalled(int64_t now_ms);
-  bool outputFull() const { return output_.size() >= limits_.output_high_watermark; }
+  bool outputFull() const { return output_.size() >= env_.limits.output_high_watermark; }
+  // Stop / resume handling this connection's requests (the bytes wait in
+  // its buffer and the kernel). Calls nest: reading resumes when every
+  // disable was matched by an enable. Owner thread.
+  void disableReading();
+  void enableReading();
+  bool readingDisabled() const { return read_disabled_ != 0; }
   // Sends what is queued, then closes (QUIT, peer EOF, shutdown).
   void closeAfterFlush();
   // Drops the connection at the end of this event (framing lost, errors).
@@ -110,11 +126,7 @@ class Connection final : public EventHandler {
   void pullInbox();
 
   int fd_;
-  EventLoop& loop_;
-  BufferPool& pool_;
-  const ConnectionLimits& limits_;
-  WorkerCounters& counters_;
-  std::vector<Connection*>& closed_list_;
+  ConnectionEnv& env_;
   std::unique_ptr<ConnectionHandler> handler_;
   OutputChain output_;
   std::shared_ptr<Inbox> inbox_;
@@ -122,6 +134,8 @@ class Connection final : public EventHandler {
   int kernel_queue_ = -1;           // SIOCOUTQ at the last stall check
   bool output_was_empty_ = true;
   size_t written_this_event_ = 0;
+  size_t reported_output_ = 0;  // output_.size() as last added to counters_
+  void reportOutputQueued();
 
   // Read buffer: pool-owned (pooled_) or an exact-size heap block.
   uint8_t* rbuf_ = nullptr;
@@ -134,7 +148,10 @@ class Connection final : public EventHandler {
 
   bool readable_ = false;
   bool writable_ = true;
-  bool paused_ = false;  // output above the high watermark
+  // Reasons not to handle requests now; a count (as Envoy's readDisable),
+  // so several can overlap: output backpressure, a parked request, ...
+  uint32_t read_disabled_ = 0;
+  bool backpressured_ = false;  // output above the high watermark (one reason)
   bool scheduled_ = false;
   bool close_after_flush_ = false;
   bool closed_ = false;

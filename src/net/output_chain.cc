@@ -24,7 +24,6 @@ uint8_t* OutputChain::reserve(size_t n) {
     slices_.push_back({buffer, 0, buffer, 0, nullptr, nullptr});
     tail = &slices_.back();
   }
-  reserved_ = n;
   return tail->owned + tail->write_offset;
 }
 
@@ -33,7 +32,6 @@ void OutputChain::commit(size_t n) {
   tail.write_offset += n;
   tail.size += n;
   bytes_ += n;
-  reserved_ = 0;
 }
 
 bool OutputChain::appendCopy(std::span<const uint8_t> bytes) {

@@ -69,7 +69,6 @@ class OutputChain final {
   std::vector<Slice> slices_;
   size_t head_ = 0;   // first unsent slice
   size_t bytes_ = 0;  // unsent bytes in all slices
-  size_t reserved_ = 0;
 };
 
 }  // namespace memkv::net

@@ -52,7 +52,7 @@ void Worker::onAdopt(int fd) {
     live_connections_.fetch_sub(1, std::memory_order_relaxed);
     return;
   }
-  auto* conn = new Connection(fd, loop_, pool_, limits_, counters_, closed_);
+  auto* conn = new Connection(fd, env_);
   conn->setHandler(factory_(*conn));
   conn->next_ = connections_;
   if (connections_) connections_->prev_ = conn;

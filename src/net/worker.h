@@ -58,6 +58,7 @@ class Worker final {
   WorkerCounters counters_;
   Connection* connections_ = nullptr;  // intrusive list, owned
   std::vector<Connection*> closed_;
+  ConnectionEnv env_{loop_, pool_, limits_, counters_, closed_};
   bool draining_ = false;
   int64_t drain_deadline_ms_ = 0;
   std::thread thread_;

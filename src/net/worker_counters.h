@@ -20,6 +20,8 @@ struct WorkerCounters {
   Counter pool_bytes_free;
   Counter pool_exhausted;
   Counter stall_disconnects;  // output did not move for the stall timeout
+  Counter output_queued;      // bytes waiting in OutputChains now
+  Counter output_queued_max;  // the most any one connection had queued
 };
 
 }  // namespace memkv::net

@@ -8,7 +8,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "server/cookie.h"
+#include "server/mcbp_session.h"
 
 namespace memkv::server {
 
@@ -45,6 +48,7 @@ void generalStats(Cookie& c, StatSink& add) {
   uint64_t curr_connections = 0;
   uint64_t read_buffers = 0, spill_bytes = 0, large_frame_bytes = 0;
   uint64_t pool_in_use = 0, pool_free = 0, pool_exhausted = 0, pauses = 0, stalls = 0;
+  uint64_t output_queued = 0, output_queued_max = 0;
   for (const auto& w : server.workers()) {
     curr_connections += w->net->curr_connections.get();
     read_buffers += w->net->read_buffers_out.get();
@@ -55,6 +59,8 @@ void generalStats(Cookie& c, StatSink& add) {
     pool_exhausted += w->net->pool_exhausted.get();
     pauses += w->net->backpressure_pauses.get();
     stalls += w->net->stall_disconnects.get();
+    output_queued += w->net->output_queued.get();
+    output_queued_max = std::max(output_queued_max, w->net->output_queued_max.get());
   }
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
@@ -110,6 +116,16 @@ void generalStats(Cookie& c, StatSink& add) {
   add("pool_exhausted", pool_exhausted);
   add("backpressure_pauses", pauses);
   add("stall_disconnects", stalls);
+  add("output_bytes_queued", output_queued);
+  add("output_bytes_queued_max", output_queued_max);
+  // What a connection costs: its objects, plus the buffers all connections
+  // hold right now shared out among them.
+  const uint64_t struct_bytes = sizeof(net::Connection) + sizeof(McbpSession);
+  add("connection_struct_bytes", struct_bytes);
+  add("memory_per_connection",
+      curr_connections == 0
+          ? 0
+          : struct_bytes + (pool_in_use + spill_bytes + large_frame_bytes) / curr_connections);
 }
 
 void settingsStats(Cookie& c, StatSink& add) {

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,9 +39,16 @@ class EchoHandler final : public ConnectionHandler {
       if (!conn.output().appendCopy(rest.first(frame))) conn.closeNow();
       r.consumed += frame;
       ++r.frames;
+      if (frame == 9 && std::memcmp(rest.data() + 4, "PAUSE", 5) == 0) {
+        // Stands in for a request that parks until something else finishes.
+        conn.disableReading();
+        paused_connection.store(&conn);
+        break;
+      }
     }
     return r;
   }
+  static inline std::atomic<Connection*> paused_connection{nullptr};
 };
 
 std::string frame(const std::string& payload) {
@@ -239,6 +247,38 @@ TEST_F(ConnectionTest, PauseEndsEvenWhenTheKernelTakesAllOutputAtOnce) {
   EXPECT_EQ(got.size(), three.size());
   EXPECT_GT(worker_->counters().backpressure_pauses.get(), 0u);
 }
+
+TEST_F(ConnectionTest, DisabledReadingHoldsLaterRequestsUntilEnabled) {
+  EchoHandler::paused_connection = nullptr;
+  const std::string before = frame("a") + frame("PAUSE");
+  const std::string after = frame("b") + frame("c");
+  sendAll(before + after);
+  EXPECT_EQ(readExactly(before.size()), before);
+  ASSERT_TRUE(eventually([] { return EchoHandler::paused_connection.load() != nullptr; }));
+  EXPECT_EQ(readExactly(1, 200), "") << "requests after the pause were handled";
+  worker_->post([] { EchoHandler::paused_connection.load()->enableReading(); });
+  EXPECT_EQ(readExactly(after.size()), after);
+}
+
+#if MEMKV_OWNER_CHECKS
+TEST(OwnerCheckDeathTest, TouchingAConnectionsBuffersOffItsThreadAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        BufferPool pool;  // owned by this thread
+        std::thread other([&] {
+          OutputChain chain(pool);
+          chain.reserve(10);
+        });
+        other.join();
+      },
+      "owner-thread violation: OutputChain::reserve");
+}
+#else
+TEST(OwnerCheckDeathTest, TouchingAConnectionsBuffersOffItsThreadAborts) {
+  GTEST_SKIP() << "owner checks are compiled into debug and sanitizer builds only";
+}
+#endif
 
 TEST_F(ConnectionTest, PeerCloseReleasesEverything) {
   ASSERT_TRUE(eventually([&] { return worker_->counters().curr_connections.get() == 1; }));
