@@ -112,6 +112,7 @@ std::optional<ExitNow> applyExtended(std::string_view list, server::Settings& s)
     if (key == "read_buf_mem_limit") {
       auto mb = parseSize(value, 1ull << 20);
       if (!mb) return bad("read_buf_mem_limit must be a number of megabytes");
+      if (*mb != 0 && *mb < (16u << 10)) return bad("read_buf_mem_limit must be 0 or at least 1");
       s.read_buffer_pool_limit = *mb;
     } else {
       spdlog::warn("-o {}: not used by memkv, ignored", key);
@@ -258,7 +259,10 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       }
       case kReadBufferPoolLimit: {
         auto v = parseSize(arg);
-        if (!v) return bad("--read-buffer-pool-limit must be a size");
+        // Below one 16 KiB buffer nothing could ever be read.
+        if (!v || (*v != 0 && *v < (16u << 10))) {
+          return bad("--read-buffer-pool-limit must be 0 (no limit) or at least 16k");
+        }
         s.read_buffer_pool_limit = *v;
         break;
       }

@@ -130,17 +130,18 @@ int run(const Settings& settings) {
 
   for (auto& w : workers) w->start();
 
-  SignalHandler signals(signal_fd, [&] {
-    listener.close();
-    for (auto& w : workers) w->shutdown(settings.shutdown_grace_ms);
-    main_loop.stop();
-  });
+  // The handler only ends the loop: closing the listeners from inside the
+  // dispatch would free handlers that later events of the same epoll batch
+  // still name.
+  SignalHandler signals(signal_fd, [&] { main_loop.stop(); });
   main_loop.add(signal_fd, EPOLLIN, &signals);
   main_loop.setTick(1000, [&] { listener.resumePaused(); });
   spdlog::info("memkv {} listening on port {} with {} threads", MEMKV_VERSION, ports.front(),
                settings.threads);
 
   main_loop.run();
+  listener.close();
+  for (auto& w : workers) w->shutdown(settings.shutdown_grace_ms);
   for (auto& w : workers) w->join();
   ::close(signal_fd);
   spdlog::info("memkv stopped");

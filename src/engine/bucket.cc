@@ -212,7 +212,9 @@ MutationResult Bucket::storeWhole(const StoreRequest& request, uint32_t now) {
   Item* old = findLive(at.vb, at.hash, request.key, now, nullptr);
   switch (request.mode) {
     case StoreMode::kAdd:
-      if (old) return {EngineStatus::kKeyEexists};
+      // memcached turns an ADD carrying a CAS into a CAS store.
+      if (request.cas != 0 && !old) return {EngineStatus::kKeyEnoent};
+      if (request.cas == 0 && old) return {EngineStatus::kKeyEexists};
       break;
     case StoreMode::kReplace:
       if (!old) return {EngineStatus::kKeyEnoent};
@@ -307,9 +309,8 @@ CounterResult Bucket::counter(const CounterRequest& request) {
         }
         meta = {old->flags(), old->expiry(), 0, old->datatype()};
       } else {
-        if (request.cas != 0 || request.expiry == kCounterNoCreate) {
-          return {EngineStatus::kKeyEnoent};
-        }
+        // memcached ignores the CAS when the counter does not exist yet.
+        if (request.expiry == kCounterNoCreate) return {EngineStatus::kKeyEnoent};
         value = request.initial;
         meta = {0, absoluteExpiry(request.expiry, now), 0, 0};
       }

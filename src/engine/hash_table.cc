@@ -1,5 +1,7 @@
 #include "engine/hash_table.h"
 
+#include <new>
+
 namespace memkv::engine {
 
 namespace {
@@ -33,8 +35,12 @@ void HashTable::remove(Item* item) {
 
 void HashTable::grow() {
   const size_t old_count = slotCount();
+  // Growing is an optimisation: if the allocator says no, chains just get
+  // longer (no std::bad_alloc on the request path, invariant 8).
+  std::unique_ptr<Item*[]> bigger(new (std::nothrow) Item*[old_count * 2]());
+  if (!bigger) return;
   std::unique_ptr<Item*[]> old = std::move(slots_);
-  slots_.reset(new Item*[old_count * 2]());
+  slots_ = std::move(bigger);
   mask_ = old_count * 2 - 1;
   for (size_t i = 0; i < old_count; ++i) {
     Item* it = old[i];

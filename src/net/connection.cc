@@ -71,10 +71,11 @@ bool Connection::outputStalled(int64_t now_ms) {
 
 void Connection::onEvent(uint32_t events) {
   env_.loop.owner().check("Connection::onEvent");
+  // Clear the flag first: a connection closed while scheduled must still
+  // lose it, or the worker would never reap it (a leaked -c slot, and a
+  // shutdown that never ends).
+  if (events == 0) scheduled_ = false;
   if (closed_) return;
-  if (events == 0) {
-    scheduled_ = false;
-  }
   written_this_event_ = 0;
   if (events & (EPOLLERR)) {
     closeNow();
@@ -260,7 +261,9 @@ Connection::ReadOutcome Connection::readSome() {
     return ReadOutcome::kData;
   }
   if (n == 0) return ReadOutcome::kEof;
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return ReadOutcome::kAgain;
+  // EINTR: the bytes are still there and no new edge will announce them.
+  if (errno == EINTR) return ReadOutcome::kData;
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return ReadOutcome::kAgain;
   return ReadOutcome::kError;
 }
 
@@ -286,9 +289,10 @@ void Connection::flushOutput() {
     msg.msg_iovlen = count;
     const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n < 0) {
+      if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         writable_ = false;
-      } else if (errno != EINTR) {
+      } else {
         closeNow();
       }
       return;
@@ -301,8 +305,9 @@ void Connection::flushOutput() {
   }
   reportOutputQueued();
   if (output_.empty() && close_after_flush_) closeNow();
-  if (backpressured_ && !closed_ && output_.size() <= env_.limits.output_low_watermark &&
-      !scheduled_) {
+  const bool inbox_waiting = inbox_ && inbox_->queuedBytes() != 0;
+  if ((backpressured_ || inbox_waiting) && !closed_ &&
+      output_.size() <= env_.limits.output_low_watermark && !scheduled_) {
     // The kernel took the output without an EAGAIN, so no EPOLLOUT edge will
     // come to end the pause: resume from the loop (after the others' turn).
     // Without this a paused connection with its output all sent stopped

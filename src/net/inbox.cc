@@ -1,5 +1,6 @@
 #include "net/inbox.h"
 
+#include <cstring>
 #include <span>
 #include <utility>
 
@@ -87,9 +88,14 @@ size_t Inbox::drainInto(OutputChain& out, size_t out_limit) {
       }
     }
     if (f.size < kCopyBelow) {
-      const bool ok = out.appendCopy({f.data, f.size});
+      // One reservation for the whole frame: a frame is never half copied.
+      uint8_t* dst = out.reserve(f.size);
+      if (dst != nullptr) {
+        std::memcpy(dst, f.data, f.size);
+        out.commit(f.size);
+      }
       releaseFragment(f);
-      if (!ok) break;
+      if (dst == nullptr) break;  // allocator failure: the frame is dropped whole
     } else {
       out.appendFragment(f);
     }

@@ -37,6 +37,8 @@ enum class Opcode : uint8_t {
   Touch = 0x1c,
   Gat = 0x1d,
   GatQ = 0x1e,
+  GatK = 0x23,
+  GatKQ = 0x24,
 };
 
 // The name kv_engine uses for an opcode, or "UNKNOWN".

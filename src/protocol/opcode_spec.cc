@@ -48,6 +48,10 @@ constexpr Row kRows[] = {
   {Opcode::Touch,      {"TOUCH",      kExpiryExtras, kExpiryExtras, K::kRequired, false, false, Opcode::Touch}},
   {Opcode::Gat,        {"GAT",        kExpiryExtras, kExpiryExtras, K::kRequired, false, false, Opcode::Gat}},
   {Opcode::GatQ,       {"GATQ",       kExpiryExtras, kExpiryExtras, K::kRequired, false, true,  Opcode::Gat}},
+  // memcached's key-returning GAT variants (0x23/0x24; kv_engine uses these
+  // codes for IOCTL, which memkv does not implement).
+  {Opcode::GatK,       {"GATK",       kExpiryExtras, kExpiryExtras, K::kRequired, false, false, Opcode::GatK}},
+  {Opcode::GatKQ,      {"GATKQ",      kExpiryExtras, kExpiryExtras, K::kRequired, false, true,  Opcode::GatK}},
 };
 // clang-format on
 

@@ -35,7 +35,7 @@ struct Cookie {
 
 // Executors, one per command family.
 void executeGet(Cookie& cookie);        // GET, GETQ, GETK, GETKQ
-void executeTouch(Cookie& cookie);      // TOUCH, GAT, GATQ
+void executeTouch(Cookie& cookie);      // TOUCH, GAT, GATQ, GATK, GATKQ
 void executeStore(Cookie& cookie);      // SET, ADD, REPLACE, APPEND, PREPEND (+Q)
 void executeDelete(Cookie& cookie);     // DELETE(Q)
 void executeCounter(Cookie& cookie);    // INCREMENT, DECREMENT (+Q)

@@ -64,7 +64,7 @@ void executeTouch(Cookie& c) {
   engine::LookupResult r = c.server.bucket().getAndTouch(c.request.key, expiry);
   if (!r.item) {
     counters.touch_misses.add(1);
-    sendMiss(c, false);
+    sendMiss(c, c.spec.base == Opcode::GatK);
     return;
   }
   counters.touch_hits.add(1);
@@ -75,7 +75,7 @@ void executeTouch(Cookie& c) {
     c.out.send(c.header(), Status::Success, flags, {}, {}, r.item->cas());
     return;
   }
-  c.out.sendItem(c.header(), std::move(r.item), false);
+  c.out.sendItem(c.header(), std::move(r.item), c.spec.base == Opcode::GatK);
 }
 
 void executeStore(Cookie& c) {
@@ -106,7 +106,10 @@ void executeStore(Cookie& c) {
   sr.key = c.request.key;
   sr.value = c.request.value;
   sr.cas = c.server.settings().cas_enabled ? c.header().cas : 0;
-  sr.datatype = c.header().datatype;
+  // No datatype is negotiated (HELLO comes with the Couchbase session
+  // work), so, as memcached does, the client's datatype byte is not kept:
+  // another client must never receive a JSON/Snappy flag it did not ask for.
+  sr.datatype = 0;
   sr.preserve_ttl = c.frame_infos.preserve_ttl;
   const engine::MutationResult r = c.server.bucket().store(sr);
   if (sr.cas != 0) {

@@ -128,6 +128,7 @@ void McbpSession::dispatch(const mcbp::Request& request) {
       break;
     case Opcode::Touch:
     case Opcode::Gat:
+    case Opcode::GatK:
       executeTouch(cookie);
       break;
     case Opcode::Flush:

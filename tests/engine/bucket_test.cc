@@ -48,6 +48,15 @@ TEST_F(BucketFixture, AddAndReplace) {
   EXPECT_EQ(get("k"), "w");
 }
 
+TEST_F(BucketFixture, AddWithCasIsACasStore) {
+  // memcached 1.6 (NREAD_CAS): missing key KEY_ENOENT, mismatch KEY_EEXISTS.
+  EXPECT_EQ(set("k", "v", 0, 99, 0, StoreMode::kAdd).status, S::kKeyEnoent);
+  auto first = set("k", "v");
+  EXPECT_EQ(set("k", "w", 0, first.cas + 1, 0, StoreMode::kAdd).status, S::kKeyEexists);
+  EXPECT_EQ(set("k", "w", 0, first.cas, 0, StoreMode::kAdd).status, S::kSuccess);
+  EXPECT_EQ(get("k"), "w");
+}
+
 TEST_F(BucketFixture, AddSucceedsOverAnExpiredItem) {
   set("k", "old", 10);
   clock_.advance(10);
@@ -179,7 +188,10 @@ TEST_F(BucketFixture, IncrDecrSemantics) {
 TEST_F(BucketFixture, CounterKeepsFlagsAndHonoursCas) {
   auto r = set("c", "10", 0, 0, 99);
   EXPECT_EQ(counter("c", true, 1, 0, 0, r.cas + 5).status, S::kKeyEexists);
-  EXPECT_EQ(counter("missing", true, 1, 0, 0, 7).status, S::kKeyEnoent);
+  // memcached ignores the CAS of a counter that does not exist yet.
+  auto made = counter("missing", true, 1, 3, 0, 7);
+  EXPECT_EQ(made.status, S::kSuccess);
+  EXPECT_TRUE(made.created);
   auto ok = counter("c", true, 1, 0, 0, r.cas);
   EXPECT_EQ(ok.status, S::kSuccess);
   EXPECT_EQ(bucket_->get("c").item->flags(), 99u);

@@ -280,6 +280,22 @@ TEST(OwnerCheckDeathTest, TouchingAConnectionsBuffersOffItsThreadAborts) {
 }
 #endif
 
+// Regression (found in review): more requests than the -R budget, then the
+// client vanishes. The connection was scheduled for its next turn when the
+// write failed and closed it; the scheduled turn returned before clearing
+// the flag, so the worker never reaped it (a leaked -c slot, and a SIGTERM
+// that never finished).
+TEST_F(ConnectionTest, ClientGoneWhileScheduledIsStillReaped) {
+  ASSERT_TRUE(eventually([&] { return worker_->counters().curr_connections.get() == 1; }));
+  std::string burst;
+  for (int i = 0; i < 25; ++i) burst += frame("x");  // budget is 20 per turn
+  sendAll(burst);
+  ::close(client_);
+  client_ = -1;
+  EXPECT_TRUE(eventually([&] { return worker_->counters().curr_connections.get() == 0; }));
+  EXPECT_EQ(live_.load(), 0u);
+}
+
 TEST_F(ConnectionTest, PeerCloseReleasesEverything) {
   ASSERT_TRUE(eventually([&] { return worker_->counters().curr_connections.get() == 1; }));
   sendAll(frame(std::string(50000, 'q')));
