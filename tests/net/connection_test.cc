@@ -18,44 +18,11 @@
 #include <vector>
 
 #include "common/byte_order.h"
+#include "echo_handler.h"
 #include "net/worker.h"
 
 namespace memkv::net {
 namespace {
-
-class EchoHandler final : public ConnectionHandler {
- public:
-  InputResult onInput(Connection& conn, std::span<const uint8_t> input,
-                      size_t max_frames) override {
-    InputResult r;
-    while (r.frames < max_frames && !conn.outputFull()) {
-      auto rest = input.subspan(r.consumed);
-      if (rest.size() < 4) break;
-      const size_t frame = 4 + loadBe32(rest.data());
-      if (rest.size() < frame) {
-        r.next_frame_size = frame;
-        break;
-      }
-      if (!conn.output().appendCopy(rest.first(frame))) conn.closeNow();
-      r.consumed += frame;
-      ++r.frames;
-      if (frame == 9 && std::memcmp(rest.data() + 4, "PAUSE", 5) == 0) {
-        // Stands in for a request that parks until something else finishes.
-        conn.disableReading();
-        paused_connection.store(&conn);
-        break;
-      }
-    }
-    return r;
-  }
-  static inline std::atomic<Connection*> paused_connection{nullptr};
-};
-
-std::string frame(const std::string& payload) {
-  std::string f(4, '\0');
-  storeBe32(reinterpret_cast<uint8_t*>(f.data()), static_cast<uint32_t>(payload.size()));
-  return f + payload;
-}
 
 class ConnectionTest : public ::testing::Test {
  protected:
@@ -133,7 +100,7 @@ class ConnectionTest : public ::testing::Test {
 
 TEST_F(ConnectionTest, PipelinedFramesAreAnsweredInOrder) {
   std::string all;
-  for (int i = 0; i < 1000; ++i) all += frame("request-" + std::to_string(i));
+  for (int i = 0; i < 1000; ++i) all += echoFrame("request-" + std::to_string(i));
   sendAll(all);
   EXPECT_EQ(readExactly(all.size()), all);
 }
@@ -141,7 +108,7 @@ TEST_F(ConnectionTest, PipelinedFramesAreAnsweredInOrder) {
 TEST_F(ConnectionTest, FrameLargerThanAPoolBufferArrivesWhole) {
   std::string payload(300 << 10, '\0');
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 31);
-  const std::string f = frame(payload);
+  const std::string f = echoFrame(payload);
   // Sent in pieces, with pauses, so the server sees it grow.
   for (size_t off = 0; off < f.size(); off += 70000) {
     sendAll(f.substr(off, 70000));
@@ -152,7 +119,7 @@ TEST_F(ConnectionTest, FrameLargerThanAPoolBufferArrivesWhole) {
 }
 
 TEST_F(ConnectionTest, StalledHalfRequestHoldsNoPoolBuffer) {
-  const std::string f = frame(std::string(1000, 'z'));
+  const std::string f = echoFrame(std::string(1000, 'z'));
   sendAll(f.substr(0, 100));
   // The partial request moves to an exact-size spill; the pool buffer goes back.
   EXPECT_TRUE(eventually([&] {
@@ -167,7 +134,7 @@ TEST_F(ConnectionTest, StalledHalfRequestHoldsNoPoolBuffer) {
 TEST_F(ConnectionTest, StalledLargeFrameHoldsOnlyWhatArrived) {
   // The header announces 1 MiB; only 3000 bytes come. The server must not
   // reserve the announced size for a client that may never send it.
-  const std::string f = frame(std::string(1 << 20, 'L'));
+  const std::string f = echoFrame(std::string(1 << 20, 'L'));
   sendAll(f.substr(0, 3000));
   EXPECT_TRUE(eventually([&] {
     return worker_->counters().spill_bytes.get() == 3000 &&
@@ -179,8 +146,8 @@ TEST_F(ConnectionTest, StalledLargeFrameHoldsOnlyWhatArrived) {
 }
 
 TEST_F(ConnectionTest, IdleConnectionHoldsNoBuffers) {
-  sendAll(frame("x"));
-  EXPECT_EQ(readExactly(5), frame("x"));
+  sendAll(echoFrame("x"));
+  EXPECT_EQ(readExactly(5), echoFrame("x"));
   EXPECT_TRUE(eventually([&] {
     return worker_->counters().read_buffers_out.get() == 0 &&
            worker_->counters().spill_bytes.get() == 0;
@@ -190,7 +157,7 @@ TEST_F(ConnectionTest, IdleConnectionHoldsNoBuffers) {
 TEST_F(ConnectionTest, ClientThatDoesNotReadIsPausedNotBuffered) {
   // 8 MiB of requests while the client reads nothing: the server must stop
   // handling requests once its output passes the high watermark.
-  const std::string f = frame(std::string(16 << 10, 'p'));
+  const std::string f = echoFrame(std::string(16 << 10, 'p'));
   std::thread writer([&] {
     for (int i = 0; i < 512; ++i) {
       size_t off = 0;
@@ -239,7 +206,7 @@ TEST_F(ConnectionTest, PauseEndsEvenWhenTheKernelTakesAllOutputAtOnce) {
   client_ = client;
   // Each echo alone passes the 256 KiB high watermark, and all of it fits the
   // kernel's buffers, so the server's sends never meet EAGAIN.
-  const std::string f = frame(std::string(300 << 10, 'k'));
+  const std::string f = echoFrame(std::string(300 << 10, 'k'));
   const std::string three = f + f + f;
   std::thread writer([&] { sendAll(three); });
   const std::string got = readExactly(three.size(), 5000);
@@ -250,8 +217,8 @@ TEST_F(ConnectionTest, PauseEndsEvenWhenTheKernelTakesAllOutputAtOnce) {
 
 TEST_F(ConnectionTest, DisabledReadingHoldsLaterRequestsUntilEnabled) {
   EchoHandler::paused_connection = nullptr;
-  const std::string before = frame("a") + frame("PAUSE");
-  const std::string after = frame("b") + frame("c");
+  const std::string before = echoFrame("a") + echoFrame("PAUSE");
+  const std::string after = echoFrame("b") + echoFrame("c");
   sendAll(before + after);
   EXPECT_EQ(readExactly(before.size()), before);
   ASSERT_TRUE(eventually([] { return EchoHandler::paused_connection.load() != nullptr; }));
@@ -288,7 +255,7 @@ TEST(OwnerCheckDeathTest, TouchingAConnectionsBuffersOffItsThreadAborts) {
 TEST_F(ConnectionTest, ClientGoneWhileScheduledIsStillReaped) {
   ASSERT_TRUE(eventually([&] { return worker_->counters().curr_connections.get() == 1; }));
   std::string burst;
-  for (int i = 0; i < 25; ++i) burst += frame("x");  // budget is 20 per turn
+  for (int i = 0; i < 25; ++i) burst += echoFrame("x");  // budget is 20 per turn
   sendAll(burst);
   ::close(client_);
   client_ = -1;
@@ -298,7 +265,7 @@ TEST_F(ConnectionTest, ClientGoneWhileScheduledIsStillReaped) {
 
 TEST_F(ConnectionTest, PeerCloseReleasesEverything) {
   ASSERT_TRUE(eventually([&] { return worker_->counters().curr_connections.get() == 1; }));
-  sendAll(frame(std::string(50000, 'q')));
+  sendAll(echoFrame(std::string(50000, 'q')));
   ::close(client_);
   client_ = -1;
   EXPECT_TRUE(eventually([&] { return worker_->counters().curr_connections.get() == 0; }));
@@ -337,7 +304,7 @@ TEST(WorkerShutdownTest, ShutdownWhileEventsArePendingIsSafe) {
     while (!busy) std::this_thread::yield();
     worker.shutdown(1000);
     for (int fd : clients) {
-      const std::string half = frame(std::string(100, 'h')).substr(0, 50);
+      const std::string half = echoFrame(std::string(100, 'h')).substr(0, 50);
       ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL), 50);
     }
     release = true;
@@ -357,7 +324,7 @@ class StallTimeoutConnectionTest : public ConnectionTest {
 
 TEST_F(StallTimeoutConnectionTest, ClientThatStopsReadingIsDisconnectedAndReleased) {
   // 1 MiB of responses the client never reads: output stops moving.
-  const std::string f = frame(std::string(64 << 10, 's'));
+  const std::string f = echoFrame(std::string(64 << 10, 's'));
   std::thread writer([&] {
     for (int i = 0; i < 16; ++i) {
       if (::send(client_, f.data(), f.size(), MSG_NOSIGNAL) <= 0) return;
@@ -371,7 +338,7 @@ TEST_F(StallTimeoutConnectionTest, ClientThatStopsReadingIsDisconnectedAndReleas
 }
 
 TEST_F(StallTimeoutConnectionTest, SlowButMovingReaderIsNotDisconnected) {
-  const std::string f = frame(std::string(64 << 10, 'm'));
+  const std::string f = echoFrame(std::string(64 << 10, 'm'));
   std::string all;
   for (int i = 0; i < 16; ++i) all += f;
   std::thread writer([&] { sendAll(all); });
@@ -403,7 +370,7 @@ class PoolLimitedConnectionTest : public ConnectionTest {
 TEST_F(PoolLimitedConnectionTest, ConnectionsWaitForAReadBufferInsteadOfFailing) {
   // Client A fills its output without reading, so it pauses while holding
   // the worker's only read buffer (its unhandled requests are in it).
-  const std::string f = frame(std::string(8 << 10, 'a'));
+  const std::string f = echoFrame(std::string(8 << 10, 'a'));
   std::string burst;
   for (int i = 0; i < 100; ++i) burst += f;
   std::thread writer([&] { sendAll(burst); });  // blocks while A is paused
@@ -411,7 +378,7 @@ TEST_F(PoolLimitedConnectionTest, ConnectionsWaitForAReadBufferInsteadOfFailing)
   // Client B must wait for a buffer, not fail.
   const int b = connectAnother();
   ASSERT_GE(b, 0);
-  const std::string small = frame("hello from b");
+  const std::string small = echoFrame("hello from b");
   ASSERT_EQ(::send(b, small.data(), small.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(small.size()));
   ASSERT_TRUE(eventually([&] { return worker_->counters().pool_exhausted.get() > 0; }));

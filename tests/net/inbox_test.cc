@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/byte_order.h"
+#include "echo_handler.h"
 #include "net/worker.h"
 
 namespace memkv::net {
@@ -33,28 +34,6 @@ constexpr int kConnections = 100;
 constexpr int kProducers = 8;
 constexpr int kFramesTotal = 100'000;
 constexpr int kEchoPerConnection = 50;
-
-// Echoes length-prefixed frames back (the "GETs" served meanwhile).
-class EchoHandler final : public ConnectionHandler {
- public:
-  InputResult onInput(Connection& conn, std::span<const uint8_t> input,
-                      size_t max_frames) override {
-    InputResult r;
-    while (r.frames < max_frames && !conn.outputFull()) {
-      auto rest = input.subspan(r.consumed);
-      if (rest.size() < 4) break;
-      const size_t frame = 4 + loadBe32(rest.data());
-      if (rest.size() < frame) {
-        r.next_frame_size = frame;
-        break;
-      }
-      conn.output().appendCopy(rest.first(frame));
-      r.consumed += frame;
-      ++r.frames;
-    }
-    return r;
-  }
-};
 
 // A producer frame: [len][ 'P' producer seq(4) filler ].
 Fragment makeFrame(int producer, uint32_t seq, size_t filler) {
