@@ -114,7 +114,6 @@ void Connection::serve() {
       break;
     }
     if (r == ReadOutcome::kEof) {
-      peer_eof_ = true;
       readable_ = false;
       // Answer what the peer already sent, then go.
       if (rend_ > rstart_) processInput(&budget);

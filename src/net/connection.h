@@ -155,7 +155,6 @@ class Connection final : public EventHandler {
   bool scheduled_ = false;
   bool close_after_flush_ = false;
   bool closed_ = false;
-  bool peer_eof_ = false;
   bool peer_shutdown_seen_ = false;  // EPOLLRDHUP/EPOLLHUP arrived
   bool waiting_for_buffer_ = false;
 };
