@@ -96,16 +96,23 @@ start_server() {
     done
     port=$(cat "$work/memkv.port" 2>/dev/null || true)
   else
-    # memcached has no port file: pick a free port, retry if someone takes it first.
-    for _ in $(seq 5); do
-      port=$((20000 + RANDOM % 40000))
-      [[ -z $(ss -Htln "sport = :$port" 2>/dev/null) ]] || continue
+    # memcached has no port file: pick a free port below the ephemeral range
+    # (the held-connection workloads use thousands of those), and retry on a
+    # new one if the server dies instead of accepting (someone took it first).
+    for _ in $(seq 8); do
+      port=$((20000 + RANDOM % 12000))
+      [[ -z $(ss -Htan "sport = :$port" 2>/dev/null) ]] || continue
       "${pin_server[@]}" "$MEMCACHED" -u root -U 0 -l 127.0.0.1 -p "$port" "$@" \
         >"$work/memcached.log" 2>&1 &
       PID=$!
       server_pids+=("$PID")
-      sleep 0.2
-      kill -0 "$PID" 2>/dev/null && break
+      local alive=1
+      for _ in $(seq 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        kill -0 "$PID" 2>/dev/null || { alive=0; break; }
+        sleep 0.1
+      done
+      [[ $alive == 1 ]] && break
     done
   fi
   for _ in $(seq 50); do
