@@ -1,5 +1,7 @@
 #include "engine/bucket.h"
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "common/crc32.h"
@@ -71,13 +73,13 @@ void Bucket::flush(uint32_t delay) {
   pending_flush_at_.store(absoluteExpiry(delay, now));
 }
 
-void Bucket::linkLocked(VBucket& vb, Item* item, uint32_t now) {
+void Bucket::linkLocked(VBucket& vb, Item* item) {
   vb.table.insert(item);
   item->linked_ = true;
-  item->setBumpedAt(now);
   {
     std::lock_guard guard(lru_.mutex());
     lru_.pushFront(item);
+    item->setLruStamp(lru_sequence_.fetch_add(1, std::memory_order_relaxed) + 1);
   }
   curr_items_.fetch_add(1, std::memory_order_relaxed);
   total_items_.fetch_add(1, std::memory_order_relaxed);
@@ -124,12 +126,14 @@ bool Bucket::evictOne() {
   return true;
 }
 
-void Bucket::touchLru(Item* item, uint32_t now) {
-  if (item->bumpedAt() >= now) return;
+void Bucket::touchLru(Item* item) {
+  const uint32_t distance = lru_sequence_.load(std::memory_order_relaxed) - item->lruStamp();
+  const uint64_t items = curr_items_.load(std::memory_order_relaxed);
+  if (distance < std::max<uint64_t>(1, items / 4)) return;
   std::unique_lock guard(lru_.mutex(), std::try_to_lock);
   if (!guard.owns_lock()) return;  // busy: a later read will bump it
   lru_.moveToFront(item);
-  item->setBumpedAt(now);
+  item->setLruStamp(lru_sequence_.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
 Item* Bucket::allocateWithoutEviction(std::string_view key, size_t value_length,
@@ -167,7 +171,7 @@ LookupResult Bucket::get(std::string_view key) {
   std::lock_guard guard(at.vb.mutex);
   Item* item = findLive(at.vb, at.hash, key, now, &result.expired);
   if (item) {
-    touchLru(item, now);
+    touchLru(item);
     result.item = ItemRef::share(item);
   }
   return result;
@@ -182,7 +186,7 @@ LookupResult Bucket::getAndTouch(std::string_view key, uint32_t expiry) {
   Item* item = findLive(at.vb, at.hash, key, now, &result.expired);
   if (item) {
     item->setExpiry(absoluteExpiry(expiry, now));
-    touchLru(item, now);
+    touchLru(item);
     result.item = ItemRef::share(item);
   }
   return result;
@@ -228,7 +232,7 @@ MutationResult Bucket::storeWhole(const StoreRequest& request, uint32_t now) {
   fresh->assignCas(cas);
   if (old && request.preserve_ttl) fresh->setExpiry(old->expiry());
   if (old) unlinkLocked(at.vb, old);
-  linkLocked(at.vb, fresh_ref.release(), now);
+  linkLocked(at.vb, fresh_ref.release());
   return {EngineStatus::kSuccess, cas};
 }
 
@@ -264,7 +268,7 @@ MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
         const uint64_t cas = nextCas(at.vb);
         fresh->assignCas(cas);
         unlinkLocked(at.vb, old);
-        linkLocked(at.vb, fresh, now);
+        linkLocked(at.vb, fresh);
         return {EngineStatus::kSuccess, cas};
       }
       needed = Item::footprint(request.key.size(), length);
@@ -321,7 +325,7 @@ CounterResult Bucket::counter(const CounterRequest& request) {
         const uint64_t cas = nextCas(at.vb);
         fresh->assignCas(cas);
         if (old) unlinkLocked(at.vb, old);
-        linkLocked(at.vb, fresh, now);
+        linkLocked(at.vb, fresh);
         return {EngineStatus::kSuccess, cas, value, old == nullptr};
       }
       needed = Item::footprint(request.key.size(), length);

@@ -135,9 +135,9 @@ class Bucket final {
   // No vbucket lock may be held.
   bool makeRoom(size_t bytes);
   bool evictOne();
-  void linkLocked(VBucket& vb, Item* item, uint32_t now);
+  void linkLocked(VBucket& vb, Item* item);
   // A read of a linked item (vb.mutex held): refresh its LRU position.
-  void touchLru(Item* item, uint32_t now);
+  void touchLru(Item* item);
   void unlinkLocked(VBucket& vb, Item* item);
   uint64_t nextCas(VBucket& vb) { return ++vb.last_cas; }
 
@@ -148,6 +148,7 @@ class Bucket final {
   const Clock& clock_;
   MemoryAccount memory_;
   LruList lru_;
+  std::atomic<uint32_t> lru_sequence_{0};  // moves to the LRU front; written under its mutex
   std::unique_ptr<std::array<VBucket, kVBucketCount>> vbuckets_;
   std::atomic<uint32_t> pending_flush_at_{0};
 

@@ -63,10 +63,10 @@ class Item final {
     const uint32_t e = expiry();
     return e != 0 && e <= now;
   }
-  // When the item last moved to the front of the LRU list (link or bump).
-  // Read without a lock to decide whether a read should bump it.
-  uint32_t bumpedAt() const { return bumped_at_.load(std::memory_order_relaxed); }
-  void setBumpedAt(uint32_t now) { bumped_at_.store(now, std::memory_order_relaxed); }
+  // The bucket's LRU sequence number when the item last moved to the front
+  // (link or bump). Read without a lock to decide whether a read bumps it.
+  uint32_t lruStamp() const { return lru_stamp_.load(std::memory_order_relaxed); }
+  void setLruStamp(uint32_t stamp) { lru_stamp_.store(stamp, std::memory_order_relaxed); }
 
   void ref() { refcount_.fetch_add(1, std::memory_order_relaxed); }
   void unref() {
@@ -96,7 +96,7 @@ class Item final {
   uint16_t vbucket_;
   uint8_t key_length_;
   uint8_t datatype_;
-  std::atomic<uint32_t> bumped_at_{0};
+  std::atomic<uint32_t> lru_stamp_{0};
 
  public:
   bool linked_ = false;  // in its vbucket's table; guarded by the vbucket mutex

@@ -1,10 +1,14 @@
 #pragma once
 // The bucket's recency list, most recent at the front; the evictor takes from
-// the back. A read moves its item to the front at most once per second of the
-// engine clock, and only if the mutex is free at that moment (try_lock), so
-// reads never wait on it: LRU order at one-second granularity, the same idea
-// as memcached's ITEM_UPDATE_INTERVAL. Lock order: a VBucket mutex may be
-// held while taking this one, never the reverse.
+// the back. Every move to the front (a store, or a read's bump) advances a
+// sequence number and stamps the item. A read bumps its item only once a
+// quarter of the cached items have moved ahead of it since its stamp, and
+// only if the mutex is free at that moment (try_lock): reads rarely take the
+// lock and never wait on it, and a hot item is bumped long before it can
+// drift to the back, however fast the cache turns over (a once-per-second
+// rule, like memcached's ITEM_UPDATE_INTERVAL, let hot items be evicted when
+// the whole cache turned over in under a second). Lock order: a VBucket
+// mutex may be held while taking this one, never the reverse.
 #include <cstddef>
 #include <mutex>
 
