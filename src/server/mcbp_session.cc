@@ -17,16 +17,17 @@ constexpr size_t kBodyOverhead = 1024;
 }  // namespace
 
 McbpSession::McbpSession(ServerContext& server, WorkerContext& worker, net::Connection& connection)
-    : server_(server),
-      worker_(worker),
-      connection_(connection),
-      out_(connection, worker.commands, server.settings().cas_enabled),
-      max_body_(std::max(server.settings().max_body_size,
-                         server.settings().item_size_max + kBodyOverhead)) {}
+    : server_(server), worker_(worker), connection_(connection) {}
+
+size_t McbpSession::maxBody(const Settings& settings) {
+  return std::max(settings.max_body_size, settings.item_size_max + kBodyOverhead);
+}
 
 net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uint8_t> input,
                                       size_t max_frames) {
   net::InputResult r;
+  ResponseWriter out(conn, worker_.commands, server_.settings().cas_enabled);
+  const size_t max_body = maxBody(server_.settings());
   while (r.frames < max_frames && !conn.closing() && !conn.outputFull()) {
     const std::span<const uint8_t> rest = input.subspan(r.consumed);
     if (rest.size() < mcbp::kHeaderSize) break;
@@ -38,19 +39,19 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
         conn.closeNow();  // framing lost: nothing to answer
         return r;
       case mcbp::HeaderStatus::kBadLengths:
-        out_.sendStatus(header, Status::Einval);
+        out.sendStatus(header, Status::Einval);
         conn.closeAfterFlush();
         return r;
     }
     const mcbp::Verdict verdict = mcbp::validateHeader(header);
     if (verdict == mcbp::Verdict::kInvalid) {
-      out_.sendStatus(header, Status::Einval);
+      out.sendStatus(header, Status::Einval);
       conn.closeAfterFlush();
       return r;
     }
-    if (header.body_length > maxBody()) {
+    if (header.body_length > max_body) {
       // Answer at once instead of waiting for (and buffering) the body.
-      out_.sendStatus(header, Status::E2big);
+      out.sendStatus(header, Status::E2big);
       conn.closeAfterFlush();
       return r;
     }
@@ -75,7 +76,7 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
       }
       // Answer now and skip the body without buffering it; the connection
       // stays usable (memcached 1.6 does the same).
-      out_.sendStatus(header, too_large ? Status::E2big : Status::UnknownCommand);
+      out.sendStatus(header, too_large ? Status::E2big : Status::UnknownCommand);
       ++r.frames;
       const size_t frame = header.frameSize();
       if (frame > rest.size()) {
@@ -90,20 +91,20 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
       r.next_frame_size = header.frameSize();
       break;
     }
-    dispatch(mcbp::splitFrame(header, rest.first(header.frameSize())));
+    dispatch(mcbp::splitFrame(header, rest.first(header.frameSize())), out);
     r.consumed += header.frameSize();
     ++r.frames;
   }
   return r;
 }
 
-void McbpSession::dispatch(const mcbp::Request& request) {
+void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) {
   const mcbp::OpcodeSpec& spec = mcbp::opcodeSpec(request.header.opcode);
-  Cookie cookie{server_, worker_, connection_, out_, request, spec, {}};
+  Cookie cookie{server_, worker_, connection_, out, request, spec, {}};
   if (!request.framing_extras.empty()) {
     const Status status = mcbp::validateFrameInfos(request, &cookie.frame_infos);
     if (status != Status::Success) {
-      out_.sendStatus(request.header, status);
+      out.sendStatus(request.header, status);
       return;
     }
   }
@@ -150,7 +151,7 @@ void McbpSession::dispatch(const mcbp::Request& request) {
       executeStat(cookie);
       break;
     default:
-      out_.sendStatus(request.header, Status::UnknownCommand);
+      out.sendStatus(request.header, Status::UnknownCommand);
       break;
   }
 }

@@ -17,16 +17,20 @@ class McbpSession final : public net::ConnectionHandler {
   net::InputResult onInput(net::Connection& conn, std::span<const uint8_t> input,
                            size_t max_frames) override;
 
- private:
-  void dispatch(const mcbp::Request& request);
   // Largest body accepted at all; beyond it framing is abandoned.
-  size_t maxBody() const { return max_body_; }
+  static size_t maxBody(const Settings& settings);
 
+ private:
+  void dispatch(const mcbp::Request& request, ResponseWriter& out);
+
+  // Three references and nothing else: every idle connection carries one of
+  // these, so what can be derived (the response writer, limits) is made per
+  // call instead of stored.
   ServerContext& server_;
   WorkerContext& worker_;
   net::Connection& connection_;
-  ResponseWriter out_;
-  const size_t max_body_;
 };
+
+static_assert(sizeof(McbpSession) <= 32, "every connection carries a session");
 
 }  // namespace memkv::server
