@@ -25,24 +25,6 @@ using std::chrono::milliseconds;
 
 constexpr std::size_t kMiB = 1024 * 1024;
 
-double secondsSince(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Deterministic bytes; the first 8 carry `tag`.
-std::string valueBytes(uint64_t tag, std::size_t size) {
-  std::string s(size, '\0');
-  uint64_t x = tag * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
-  for (std::size_t i = 0; i < size; i += 8) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    std::memcpy(s.data() + i, &x, std::min<std::size_t>(8, size - i));
-  }
-  for (std::size_t i = 0; i < 8 && i < size; ++i) s[i] = static_cast<char>(tag >> (8 * i));
-  return s;
-}
-
 bool isZero(uint64_t v) {
   return v == 0;
 }

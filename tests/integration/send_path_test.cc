@@ -42,25 +42,6 @@ bool isRetrieval(uint8_t opcode) {
   return opcode == op::kGet || opcode == op::kGetK || opcode == op::kGetQ || opcode == op::kGetKQ;
 }
 
-double secondsSince(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Deterministic bytes of any size; the first 8 bytes carry `tag` (which store wrote them), so
-// a response carrying another store's value is told apart even when the sizes match.
-std::string valueBytes(uint64_t tag, std::size_t size) {
-  std::string s(size, '\0');
-  uint64_t x = tag * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
-  for (std::size_t i = 0; i < size; i += 8) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    std::memcpy(s.data() + i, &x, std::min<std::size_t>(8, size - i));
-  }
-  for (std::size_t i = 0; i < 8 && i < size; ++i) s[i] = static_cast<char>(tag >> (8 * i));
-  return s;
-}
-
 // Where two byte strings first differ, for failure messages (values can be megabytes).
 std::string firstDifference(const std::string& got, const std::string& want) {
   const std::size_t n = std::min(got.size(), want.size());

@@ -3,7 +3,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -99,6 +101,23 @@ bool waitForStat(McbpClient& client, const std::string& name,
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string valueBytes(uint64_t tag, std::size_t size) {
+  std::string s(size, '\0');
+  uint64_t x = tag * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
+  for (std::size_t i = 0; i < size; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(s.data() + i, &x, std::min<std::size_t>(8, size - i));
+  }
+  for (std::size_t i = 0; i < 8 && i < size; ++i) s[i] = static_cast<char>(tag >> (8 * i));
+  return s;
 }
 
 }  // namespace memkv::test

@@ -24,6 +24,13 @@ bool sanitizedBuild();
 double timeScale();
 std::chrono::milliseconds scaled(std::chrono::milliseconds base);
 
+// Seconds of the steady clock since t0.
+double secondsSince(std::chrono::steady_clock::time_point t0);
+
+// Deterministic bytes of any size; the first 8 bytes carry `tag` (which store wrote them), so
+// a response carrying another store's value is told apart even when the sizes match.
+std::string valueBytes(uint64_t tag, std::size_t size);
+
 // A positive integer from the environment, or `fallback` when unset or not a number.
 long envInt(const char* name, long fallback);
 
