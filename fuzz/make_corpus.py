@@ -42,6 +42,15 @@ def alt_req(opcode, frame_infos, key=b"", extras=b"", value=b"", opaque=0, cas=0
                        len(body), opaque, cas) + body
 
 
+HELLO, SASL_LIST_MECHS, SASL_AUTH = 0x1F, 0x20, 0x21
+CREATE_BUCKET, DELETE_BUCKET, LIST_BUCKETS, SELECT_BUCKET = 0x85, 0x86, 0x87, 0x89
+GET_LOCKED, UNLOCK, GET_CLUSTER_CONFIG, GET_COLLECTION_ID, GET_ERROR_MAP = 0x94, 0x95, 0xB5, 0xBB, 0xFE
+
+
+def features(*codes):
+    return b"".join(struct.pack(">H", c) for c in codes)
+
+
 def store_extras(flags=0, expiry=0):
     return struct.pack(">II", flags, expiry)
 
@@ -115,6 +124,27 @@ STREAMS = {
                         + alt_req(GET, b"\x90", b"a", opaque=4) + alt_req(GET, b"\x13\x01", b"a", opaque=5)
                         + req(NOOP, opaque=6)),
     "alt-bad-lengths": alt_req(GET, b"\x00", b"k", opaque=1)[:8] + struct.pack(">I", 1) + bytes(12),
+    # Couchbase's session layer: HELLO (collections, JSON, seqnos, xerror),
+    # collection-prefixed keys, JSON datatype, locks, buckets, cluster map.
+    "couchbase-session": (req(HELLO, b"agent", value=features(0x03, 0x04, 0x07, 0x0B, 0x12, 0x0A), opaque=1)
+                          + req(GET_ERROR_MAP, value=b"\x00\x02", opaque=2)
+                          + req(SET, b"\x00doc", store_extras(2), b'{"a":[1,2]}', 3, datatype=1)
+                          + req(SET, b"\x00bad", store_extras(2), b'{"a":', 4, datatype=1)
+                          + req(GET, b"\x00doc", opaque=5) + req(GET, b"\x08doc", opaque=6)
+                          + req(GETK, b"\x80", opaque=7) + req(INCR, b"\x00n", counter_extras(1, 1), opaque=8)
+                          + req(GET_LOCKED, b"\x00doc", expiry_extras(5), opaque=9)
+                          + req(SET, b"\x00doc", store_extras(), b"x", 10)
+                          + req(UNLOCK, b"\x00doc", opaque=11, cas=1)
+                          + req(GET_CLUSTER_CONFIG, opaque=12)
+                          + req(GET_COLLECTION_ID, value=b"_default._default", opaque=13)
+                          + req(HELLO, value=b"\x00", opaque=14) + req(NOOP, opaque=15)),
+    "buckets": (req(CREATE_BUCKET, b"b1", value=b'{"memory_limit":1048576}', opaque=1)
+                + req(CREATE_BUCKET, b"b1", opaque=2) + req(CREATE_BUCKET, b"b2", value=b"{", opaque=3)
+                + req(LIST_BUCKETS, opaque=4) + req(SELECT_BUCKET, b"b1", opaque=5)
+                + req(SET, b"k", store_extras(), b"v", 6) + req(DELETE_BUCKET, b"b1", opaque=7)
+                + req(GET, b"k", opaque=8) + req(SELECT_BUCKET, b"default", opaque=9)
+                + req(DELETE_BUCKET, b"default", opaque=10) + req(GET, b"k", opaque=11)
+                + req(SASL_LIST_MECHS, opaque=12) + req(SASL_AUTH, b"PLAIN", value=b"\0a\0b", opaque=13)),
 }
 
 # Connection fuzzer: [config][n][n segment sizes][stream] (see
@@ -165,7 +195,7 @@ def main():
     for name, stream in STREAMS.items():
         write("frame_parser_fuzzer", name, stream)
     for name in ("set-get", "set-getk-getq-noop", "incr-decr", "stat-groups", "quiet-ops",
-                 "unknown-opcode", "set-too-large", "alt-frame-infos"):
+                 "unknown-opcode", "set-too-large", "alt-frame-infos", "couchbase-session"):
         for suffix, (config, sizes) in CONNECTION_VARIANTS.items():
             write("connection_input_fuzzer", name + suffix,
                   bytes([config, len(sizes)]) + sizes + STREAMS[name])

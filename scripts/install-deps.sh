@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libgtest-dev libgmock-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libspdlog-dev libfmt-dev libssl-dev nlohmann-json3-dev
   clang clang-format libclang-rt-14-dev
   memcached libmemcached-tools
   nodejs npm

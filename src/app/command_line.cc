@@ -23,6 +23,8 @@ enum LongOnly : int {
   kReadBufferPoolLimit,
   kShutdownGraceMs,
   kOutputStallTimeout,
+  kUsersFile,
+  kAuthTimeout,
 };
 
 const char* const kUsage =
@@ -55,7 +57,11 @@ const char* const kUsage =
     "  --read-buffer-pool-limit=<num>  per-thread buffer pool cap, 0 = none (default: 0)\n"
     "  --shutdown-grace-ms=<num>       time to finish responses on SIGTERM (default: 5000)\n"
     "  --output-stall-timeout=<sec>    disconnect a client whose output has not moved\n"
-    "                                  for this long (default: 360)\n";
+    "                                  for this long (default: 360)\n"
+    "  --users-file=<path>             require SASL authentication against these users\n"
+    "                                  (made with memkv-admin; default: none, open server)\n"
+    "  --auth-timeout=<sec>            close connections not authenticated by then\n"
+    "                                  (with --users-file; default: 60)\n";
 
 // Parses an unsigned number with an optional k/m/g suffix (binary units).
 std::optional<size_t> parseSize(std::string_view text, size_t default_unit = 1) {
@@ -153,6 +159,8 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"help", no_argument, nullptr, 'h'},
       {"version", no_argument, nullptr, 'V'},
       {"port-file", required_argument, nullptr, kPortFile},
+      {"users-file", required_argument, nullptr, kUsersFile},
+      {"auth-timeout", required_argument, nullptr, kAuthTimeout},
       {"max-body-size", required_argument, nullptr, kMaxBodySize},
       {"output-high-watermark", required_argument, nullptr, kOutputHighWatermark},
       {"read-buffer-pool-limit", required_argument, nullptr, kReadBufferPoolLimit},
@@ -276,6 +284,16 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
         auto v = parseInt(arg, 1, 86'400);
         if (!v) return bad("--output-stall-timeout must be between 1 and 86400 seconds");
         s.output_stall_timeout_s = static_cast<int>(*v);
+        break;
+      }
+      case kUsersFile:
+        if (arg.empty()) return bad("--users-file needs a path");
+        s.users_file = std::string(arg);
+        break;
+      case kAuthTimeout: {
+        auto v = parseInt(arg, 1, 86'400);
+        if (!v) return bad("--auth-timeout must be between 1 and 86400 seconds");
+        s.auth_timeout_s = static_cast<int>(*v);
         break;
       }
       case ':':

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/command_line.h"
+#include "auth/users.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "engine/bucket.h"
@@ -85,10 +86,19 @@ int run(const Settings& settings) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   const int signal_fd = ::signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
+  std::unique_ptr<const memkv::auth::UserDatabase> users;
+  if (!settings.users_file.empty()) {
+    std::string error;
+    users = memkv::auth::UserDatabase::load(settings.users_file, &error);
+    if (!users) {
+      std::fprintf(stderr, "memkv: %s\n", error.c_str());
+      return 1;
+    }
+    spdlog::info("{} users from {}; authentication required", users->size(), settings.users_file);
+  }
+
   memkv::SystemClock clock;
-  memkv::engine::Bucket bucket({settings.memory_limit, settings.item_size_max, settings.evict},
-                               clock);
-  memkv::server::ServerContext context(settings, bucket);
+  memkv::server::ServerContext context(settings, clock, std::move(users));
   context.verbosity().store(settings.verbosity);
 
   memkv::net::ConnectionLimits limits;

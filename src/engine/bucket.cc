@@ -1,8 +1,8 @@
 #include "engine/bucket.h"
 
 #include <algorithm>
-
 #include <cstring>
+#include <random>
 
 #include "common/crc32.h"
 #include "engine/counter_value.h"
@@ -22,11 +22,22 @@ constexpr int kMaxMakeRoomRounds = 16;
 Bucket::Bucket(const BucketConfig& config, const Clock& clock)
     : config_(config),
       clock_(clock),
-      memory_(config.memory_limit),
-      vbuckets_(std::make_unique<std::array<VBucket, kVBucketCount>>()) {}
+      memory_(*MemoryAccount::create(config.memory_limit)),
+      vbuckets_(std::make_unique<std::array<VBucket, kVBucketCount>>()) {
+  // Each vbucket's history starts with a random uuid, so a mutation token
+  // from an earlier life of this bucket (or another server) never matches.
+  std::random_device seed;
+  std::mt19937_64 random(uint64_t{seed()} << 32 | seed());
+  for (VBucket& vb : *vbuckets_) {
+    do {
+      vb.uuid = random();
+    } while (vb.uuid == 0);
+  }
+}
 
 Bucket::~Bucket() {
   flushNow();
+  memory_.retire();
 }
 
 uint32_t Bucket::absoluteExpiry(uint32_t expiry, uint32_t now) const {
@@ -51,6 +62,7 @@ void Bucket::maybeRunPendingFlush(uint32_t now) {
 void Bucket::flushNow() {
   for (VBucket& vb : *vbuckets_) {
     std::lock_guard guard(vb.mutex);
+    vb.locks.reset();
     if (vb.table.size() == 0) continue;
     std::lock_guard lru_guard(lru_.mutex());
     vb.table.clear([&](Item* item) {
@@ -86,6 +98,7 @@ void Bucket::linkLocked(VBucket& vb, Item* item) {
 }
 
 void Bucket::unlinkLocked(VBucket& vb, Item* item) {
+  if (vb.locks) vb.locks->erase(item);
   vb.table.remove(item);
   item->linked_ = false;
   {
@@ -172,6 +185,7 @@ LookupResult Bucket::get(std::string_view key) {
   Item* item = findLive(at.vb, at.hash, key, now, &result.expired);
   if (item) {
     touchLru(item);
+    result.cas = lockOf(at.vb, item, now) ? kLockedCas : item->cas();
     result.item = ItemRef::share(item);
   }
   return result;
@@ -184,7 +198,12 @@ LookupResult Bucket::getAndTouch(std::string_view key, uint32_t expiry) {
   LookupResult result;
   std::lock_guard guard(at.vb.mutex);
   Item* item = findLive(at.vb, at.hash, key, now, &result.expired);
+  if (item && lockOf(at.vb, item, now)) {
+    result.locked = true;
+    return result;
+  }
   if (item) {
+    result.cas = item->cas();
     item->setExpiry(absoluteExpiry(expiry, now));
     touchLru(item);
     result.item = ItemRef::share(item);
@@ -227,13 +246,16 @@ MutationResult Bucket::storeWhole(const StoreRequest& request, uint32_t now) {
       if (request.cas != 0 && !old) return {EngineStatus::kKeyEnoent};
       break;
   }
-  if (request.cas != 0 && old && old->cas() != request.cas) return {EngineStatus::kKeyEexists};
+  if (old) {
+    const EngineStatus allowed = checkCas(at.vb, old, request.cas, now);
+    if (allowed != EngineStatus::kSuccess) return {allowed};
+  }
   const uint64_t cas = nextCas(at.vb);
   fresh->assignCas(cas);
   if (old && request.preserve_ttl) fresh->setExpiry(old->expiry());
   if (old) unlinkLocked(at.vb, old);
   linkLocked(at.vb, fresh_ref.release());
-  return {EngineStatus::kSuccess, cas};
+  return mutated(at.vb, cas);
 }
 
 // Read-modify-write operations (APPEND, PREPEND, INCR, DECR) hold the
@@ -251,12 +273,14 @@ MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
       std::lock_guard guard(at.vb.mutex);
       Item* old = findLive(at.vb, at.hash, request.key, now, nullptr);
       if (!old) return {EngineStatus::kNotStored};
-      if (request.cas != 0 && old->cas() != request.cas) return {EngineStatus::kKeyEexists};
+      const EngineStatus allowed = checkCas(at.vb, old, request.cas, now);
+      if (allowed != EngineStatus::kSuccess) return {allowed};
       const auto old_value = old->value();
       const size_t length = old_value.size() + request.value.size();
       // memcached answers NOT_STORED when the joined value would be too large.
       if (length > config_.max_value_size) return {EngineStatus::kNotStored};
-      Item::Meta meta{old->flags(), old->expiry(), 0, old->datatype()};
+      // Joined bytes are no longer known to be JSON: the result is raw.
+      Item::Meta meta{old->flags(), old->expiry(), 0, 0};
       Item* fresh = allocateWithoutEviction(request.key, length, meta, at);
       if (fresh) {
         uint8_t* out = fresh->mutableValue();
@@ -269,7 +293,7 @@ MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
         fresh->assignCas(cas);
         unlinkLocked(at.vb, old);
         linkLocked(at.vb, fresh);
-        return {EngineStatus::kSuccess, cas};
+        return mutated(at.vb, cas);
       }
       needed = Item::footprint(request.key.size(), length);
     }
@@ -285,9 +309,10 @@ MutationResult Bucket::remove(std::string_view key, uint64_t cas) {
   std::lock_guard guard(at.vb.mutex);
   Item* item = findLive(at.vb, at.hash, key, now, nullptr);
   if (!item) return {EngineStatus::kKeyEnoent};
-  if (cas != 0 && item->cas() != cas) return {EngineStatus::kKeyEexists};
+  const EngineStatus allowed = checkCas(at.vb, item, cas, now);
+  if (allowed != EngineStatus::kSuccess) return {allowed};
   unlinkLocked(at.vb, item);
-  return {EngineStatus::kSuccess, nextCas(at.vb)};
+  return mutated(at.vb, nextCas(at.vb));
 }
 
 CounterResult Bucket::counter(const CounterRequest& request) {
@@ -303,7 +328,8 @@ CounterResult Bucket::counter(const CounterRequest& request) {
       uint64_t value;
       Item::Meta meta;
       if (old) {
-        if (request.cas != 0 && old->cas() != request.cas) return {EngineStatus::kKeyEexists};
+        const EngineStatus allowed = checkCas(at.vb, old, request.cas, now);
+        if (allowed != EngineStatus::kSuccess) return {allowed};
         auto parsed = parseCounter(old->value());
         if (!parsed) return {EngineStatus::kDeltaBadval};
         if (request.increment) {
@@ -326,13 +352,52 @@ CounterResult Bucket::counter(const CounterRequest& request) {
         fresh->assignCas(cas);
         if (old) unlinkLocked(at.vb, old);
         linkLocked(at.vb, fresh);
-        return {EngineStatus::kSuccess, cas, value, old == nullptr};
+        const MutationResult m = mutated(at.vb, cas);
+        return {EngineStatus::kSuccess, cas, value, old == nullptr, m.seqno, m.vbuuid};
       }
       needed = Item::footprint(request.key.size(), length);
     }
     if (!makeRoom(needed)) return {EngineStatus::kEnomem};
   }
   return {EngineStatus::kEnomem};
+}
+
+EngineStatus Bucket::checkCas(VBucket& vb, const Item* old, uint64_t cas, uint32_t now) {
+  if (const LockEntry* lock = lockOf(vb, old, now)) {
+    return cas == lock->lock_cas ? EngineStatus::kSuccess : EngineStatus::kLocked;
+  }
+  if (cas != 0 && old->cas() != cas) return EngineStatus::kKeyEexists;
+  return EngineStatus::kSuccess;
+}
+
+LockResult Bucket::getLocked(std::string_view key, uint32_t lock_seconds) {
+  if (lock_seconds == 0 || lock_seconds > kMaxLockSeconds) lock_seconds = kDefaultLockSeconds;
+  const uint32_t now = clock_.now();
+  maybeRunPendingFlush(now);
+  Located at = locate(key);
+  std::lock_guard guard(at.vb.mutex);
+  Item* item = findLive(at.vb, at.hash, key, now, nullptr);
+  if (!item) return {EngineStatus::kKeyEnoent, {}, 0};
+  if (lockOf(at.vb, item, now)) return {EngineStatus::kLockedTmpfail, {}, 0};
+  if (!at.vb.locks) at.vb.locks = std::make_unique<LockTable>();
+  const uint64_t lock_cas = nextCas(at.vb);
+  at.vb.locks->add({item, now + lock_seconds, lock_cas});
+  touchLru(item);
+  return {EngineStatus::kSuccess, ItemRef::share(item), lock_cas};
+}
+
+EngineStatus Bucket::unlock(std::string_view key, uint64_t cas) {
+  const uint32_t now = clock_.now();
+  maybeRunPendingFlush(now);
+  Located at = locate(key);
+  std::lock_guard guard(at.vb.mutex);
+  Item* item = findLive(at.vb, at.hash, key, now, nullptr);
+  if (!item) return EngineStatus::kKeyEnoent;
+  const LockEntry* lock = lockOf(at.vb, item, now);
+  if (!lock) return EngineStatus::kNotLocked;
+  if (lock->lock_cas != cas) return EngineStatus::kLockedTmpfail;
+  at.vb.locks->erase(item);
+  return EngineStatus::kSuccess;
 }
 
 BucketStats Bucket::stats() const {

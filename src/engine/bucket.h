@@ -26,12 +26,21 @@ enum class EngineStatus : uint8_t {
   kE2big,
   kEnomem,
   kDeltaBadval,
+  kLocked,         // the document is locked (GET_LOCKED) and the CAS does not unlock it
+  kLockedTmpfail,  // GET_LOCKED of a locked document, UNLOCK with the wrong CAS
+  kNotLocked,      // UNLOCK of a document that is not locked
 };
 
 // memcached: expiry values up to 30 days are relative, larger ones absolute.
 inline constexpr uint32_t kRelativeExpiryMax = 60 * 60 * 24 * 30;
 // INCR/DECR: this expiry means "do not create a missing counter".
 inline constexpr uint32_t kCounterNoCreate = 0xffffffff;
+// GET_LOCKED: a lock time of 0 or above the maximum means the default
+// (Couchbase Server's 15 s and 30 s).
+inline constexpr uint32_t kDefaultLockSeconds = 15;
+inline constexpr uint32_t kMaxLockSeconds = 30;
+// The CAS others see on a locked document: nothing they can use to write it.
+inline constexpr uint64_t kLockedCas = ~uint64_t{0};
 
 enum class StoreMode : uint8_t { kSet, kAdd, kReplace, kAppend, kPrepend };
 
@@ -55,6 +64,8 @@ struct StoreRequest {
 struct MutationResult {
   EngineStatus status;
   uint64_t cas = 0;
+  uint64_t seqno = 0;   // the mutation's sequence number in its vbucket
+  uint64_t vbuuid = 0;  // that vbucket's uuid (together: a mutation token)
 };
 
 struct CounterRequest {
@@ -71,11 +82,21 @@ struct CounterResult {
   uint64_t cas = 0;
   uint64_t value = 0;
   bool created = false;  // the counter did not exist and was made from `initial`
+  uint64_t seqno = 0;
+  uint64_t vbuuid = 0;
 };
 
 struct LookupResult {
   ItemRef item;          // empty on a miss
   bool expired = false;  // the miss was an expired item
+  bool locked = false;   // GAT/TOUCH: the document is locked (no item)
+  uint64_t cas = 0;      // the CAS to report: the item's, or kLockedCas while locked
+};
+
+struct LockResult {
+  EngineStatus status;
+  ItemRef item;
+  uint64_t cas = 0;  // the lock's CAS: it unlocks, and a write carrying it succeeds
 };
 
 struct BucketStats {
@@ -101,6 +122,10 @@ class Bucket final {
   MutationResult store(const StoreRequest& request);
   MutationResult remove(std::string_view key, uint64_t cas);
   CounterResult counter(const CounterRequest& request);
+  // GET_LOCKED: reads and locks for lock_seconds (0 or above the maximum:
+  // the default). Writes then need the returned CAS until UNLOCK or expiry.
+  LockResult getLocked(std::string_view key, uint32_t lock_seconds);
+  EngineStatus unlock(std::string_view key, uint64_t cas);
   // delay 0 flushes now; otherwise every item stored before that time
   // (relative or absolute, as expiry) is invalid from then on.
   void flush(uint32_t delay);
@@ -140,13 +165,24 @@ class Bucket final {
   void touchLru(Item* item);
   void unlinkLocked(VBucket& vb, Item* item);
   uint64_t nextCas(VBucket& vb) { return ++vb.last_cas; }
+  // The lock on a linked item, if any (vb.mutex held).
+  static const LockEntry* lockOf(VBucket& vb, const Item* item, uint32_t now) {
+    return vb.locks ? vb.locks->find(item, now) : nullptr;
+  }
+  // Whether a write carrying `cas` may replace `old` (vb.mutex held): the
+  // CAS must match the item's, or the lock's while it is locked.
+  static EngineStatus checkCas(VBucket& vb, const Item* old, uint64_t cas, uint32_t now);
+  // Publishes a mutation's seqno (vb.mutex held).
+  static MutationResult mutated(VBucket& vb, uint64_t cas) {
+    return {EngineStatus::kSuccess, cas, ++vb.high_seqno, vb.uuid};
+  }
 
   MutationResult storeWhole(const StoreRequest& request, uint32_t now);
   MutationResult storeConcat(const StoreRequest& request, uint32_t now);
 
   const BucketConfig config_;
   const Clock& clock_;
-  MemoryAccount memory_;
+  MemoryAccount& memory_;  // retired (not deleted) with the bucket; see MemoryAccount
   LruList lru_;
   std::atomic<uint32_t> lru_sequence_{0};  // moves to the LRU front; written under its mutex
   std::unique_ptr<std::array<VBucket, kVBucketCount>> vbuckets_;

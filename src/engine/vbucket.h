@@ -1,7 +1,11 @@
 #pragma once
 // A vbucket: one partition of a bucket's keys, with its own lock, hash table
 // and CAS counter. Keys map here by the Couchbase CRC32 rule.
+#include <algorithm>
 #include <cstdint>
+#include <memory>
+#include <vector>
+
 #include "engine/hash_table.h"
 #include "engine/vbucket_lock.h"
 
@@ -14,10 +18,47 @@ inline uint16_t vbucketOf(uint32_t crc, uint16_t count) {
   return static_cast<uint16_t>(((crc >> 16) & 0x7fff) % count);
 }
 
+// Documents locked by GET_LOCKED. Locks are rare, so a vbucket without any
+// pays one null pointer; the table is bound to item identity and an entry
+// goes when its item leaves the hash table (see Bucket::unlinkLocked), so a
+// freed item's address can never look locked.
+struct LockEntry {
+  const Item* item;
+  uint32_t until;     // absolute seconds; the lock is gone at this time
+  uint64_t lock_cas;  // what the locker got, and what unlocks it
+};
+
+class LockTable final {
+ public:
+  // The live lock on `item`, or nullptr; drops an expired one.
+  const LockEntry* find(const Item* item, uint32_t now) {
+    auto it = std::find_if(entries_.begin(), entries_.end(),
+                           [item](const LockEntry& e) { return e.item == item; });
+    if (it == entries_.end()) return nullptr;
+    if (it->until <= now) {
+      entries_.erase(it);
+      return nullptr;
+    }
+    return &*it;
+  }
+  void add(const LockEntry& entry) { entries_.push_back(entry); }
+  void erase(const Item* item) {
+    std::erase_if(entries_, [item](const LockEntry& e) { return e.item == item; });
+  }
+  bool empty() const { return entries_.empty(); }
+  void clear() { entries_.clear(); }
+
+ private:
+  std::vector<LockEntry> entries_;
+};
+
 struct alignas(64) VBucket {
   VBucketLock mutex;
-  HashTable table;        // guarded by mutex
-  uint64_t last_cas = 0;  // guarded by mutex
+  HashTable table;                   // guarded by mutex
+  uint64_t last_cas = 0;             // guarded by mutex
+  uint64_t high_seqno = 0;           // guarded by mutex; one per mutation, as Couchbase's seqnos
+  uint64_t uuid = 0;                 // this vbucket's history id (mutation tokens); set at creation
+  std::unique_ptr<LockTable> locks;  // guarded by mutex; null while nothing is locked
 };
 
 }  // namespace memkv::engine

@@ -42,6 +42,9 @@ class ConnectionHandler {
   // conn.outputFull() or conn.closing().
   virtual InputResult onInput(Connection& conn, std::span<const uint8_t> input,
                               size_t max_frames) = 0;
+  // Asked on the worker's tick: true closes the connection (for example a
+  // client that never authenticated).
+  virtual bool expired(int64_t /*now_ms*/) const { return false; }
 };
 
 struct ConnectionLimits {
@@ -107,6 +110,7 @@ class Connection final : public EventHandler {
   // it on its tick (the socket's edge-triggered readiness was already used).
   bool waitingForBuffer() const { return waiting_for_buffer_; }
   int fd() const { return fd_; }
+  const ConnectionHandler* handler() const { return handler_.get(); }
   // Bytes this connection holds beyond its own object: buffers and output.
   size_t memoryInUse() const;
 

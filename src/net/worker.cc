@@ -94,6 +94,11 @@ void Worker::onTick() {
       c->closeNow();
       continue;
     }
+    if (c->handler() && c->handler()->expired(now)) {
+      counters_.expired_disconnects.add(1);
+      c->closeNow();
+      continue;
+    }
     if (c->waitingForBuffer() && !c->scheduled()) c->onEvent(0);
   }
   pool_.trim();

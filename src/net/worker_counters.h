@@ -19,9 +19,10 @@ struct WorkerCounters {
   Counter pool_bytes_in_use;
   Counter pool_bytes_free;
   Counter pool_exhausted;
-  Counter stall_disconnects;  // output did not move for the stall timeout
-  Counter output_queued;      // bytes waiting in OutputChains now
-  Counter output_queued_max;  // the most any one connection had queued
+  Counter stall_disconnects;    // output did not move for the stall timeout
+  Counter expired_disconnects;  // the handler gave up on it (e.g. never authenticated)
+  Counter output_queued;        // bytes waiting in OutputChains now
+  Counter output_queued_max;    // the most any one connection had queued
 };
 
 }  // namespace memkv::net

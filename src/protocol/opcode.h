@@ -37,8 +37,21 @@ enum class Opcode : uint8_t {
   Touch = 0x1c,
   Gat = 0x1d,
   GatQ = 0x1e,
+  Hello = 0x1f,
+  SaslListMechs = 0x20,
+  SaslAuth = 0x21,
+  SaslStep = 0x22,
   GatK = 0x23,
   GatKQ = 0x24,
+  CreateBucket = 0x85,
+  DeleteBucket = 0x86,
+  ListBuckets = 0x87,
+  SelectBucket = 0x89,
+  GetLocked = 0x94,
+  UnlockKey = 0x95,
+  GetClusterConfig = 0xb5,
+  GetCollectionId = 0xbb,
+  GetErrorMap = 0xfe,
 };
 
 // The name kv_engine uses for an opcode, or "UNKNOWN".

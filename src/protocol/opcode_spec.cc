@@ -12,7 +12,8 @@ struct Row {
 
 constexpr uint8_t kStoreExtras = 8;     // flags u32, expiry u32
 constexpr uint8_t kCounterExtras = 20;  // delta u64, initial u64, expiry u32
-constexpr uint8_t kExpiryExtras = 4;    // expiry u32 (touch, gat, flush delay)
+constexpr uint8_t kExpiryExtras = 4;    // expiry u32 (touch, gat, flush delay, lock time)
+constexpr uint8_t kConfigExtras = 16;   // epoch i64, revision i64 the client already has
 
 using K = KeyRule;
 // clang-format off
@@ -52,6 +53,20 @@ constexpr Row kRows[] = {
   // codes for IOCTL, which memkv does not implement).
   {Opcode::GatK,       {"GATK",       kExpiryExtras, kExpiryExtras, K::kRequired, false, false, Opcode::GatK}},
   {Opcode::GatKQ,      {"GATKQ",      kExpiryExtras, kExpiryExtras, K::kRequired, false, true,  Opcode::GatK}},
+  // Couchbase's session layer (kv_engine docs/BinaryProtocol.md).
+  {Opcode::Hello,            {"HELLO",              0, 0, K::kOptional,  true,  false, Opcode::Hello}},
+  {Opcode::SaslListMechs,    {"SASL_LIST_MECHS",    0, 0, K::kForbidden, false, false, Opcode::SaslListMechs}},
+  {Opcode::SaslAuth,         {"SASL_AUTH",          0, 0, K::kRequired,  true,  false, Opcode::SaslAuth}},
+  {Opcode::SaslStep,         {"SASL_STEP",          0, 0, K::kRequired,  true,  false, Opcode::SaslStep}},
+  {Opcode::CreateBucket,     {"CREATE_BUCKET",      0, 0, K::kRequired,  true,  false, Opcode::CreateBucket}},
+  {Opcode::DeleteBucket,     {"DELETE_BUCKET",      0, 0, K::kRequired,  true,  false, Opcode::DeleteBucket}},
+  {Opcode::ListBuckets,      {"LIST_BUCKETS",       0, 0, K::kForbidden, false, false, Opcode::ListBuckets}},
+  {Opcode::SelectBucket,     {"SELECT_BUCKET",      0, 0, K::kRequired,  false, false, Opcode::SelectBucket}},
+  {Opcode::GetLocked,        {"GET_LOCKED",         0, kExpiryExtras, K::kRequired, false, false, Opcode::GetLocked}},
+  {Opcode::UnlockKey,        {"UNLOCK_KEY",         0, 0, K::kRequired,  false, false, Opcode::UnlockKey}},
+  {Opcode::GetClusterConfig, {"GET_CLUSTER_CONFIG", 0, kConfigExtras, K::kForbidden, false, false, Opcode::GetClusterConfig}},
+  {Opcode::GetCollectionId,  {"GET_COLLECTION_ID",  0, 0, K::kOptional,  true,  false, Opcode::GetCollectionId}},
+  {Opcode::GetErrorMap,      {"GET_ERROR_MAP",      0, 0, K::kForbidden, true,  false, Opcode::GetErrorMap}},
 };
 // clang-format on
 

@@ -16,6 +16,7 @@ enum class Status : uint16_t {
   NotMyVbucket = 0x07,
   NoBucket = 0x08,
   Locked = 0x09,
+  NotLocked = 0x0e,
   AuthError = 0x20,
   AuthContinue = 0x21,
   Erange = 0x22,
@@ -27,6 +28,9 @@ enum class Status : uint16_t {
   Einternal = 0x84,
   Ebusy = 0x85,
   Etmpfail = 0x86,
+  UnknownCollection = 0x88,
+  DurabilityInvalidLevel = 0xa0,
+  DurabilityImpossible = 0xa1,
 };
 
 // The text memcached 1.6 puts in the body of an error response ("Not found",

@@ -4,10 +4,10 @@
 
 namespace memkv::mcbp {
 
-Verdict validateHeader(const RequestHeader& h) {
+Verdict validateHeader(const RequestHeader& h, size_t max_key_length) {
   const OpcodeSpec& spec = opcodeSpec(h.opcode);
   if (!spec.known()) return Verdict::kUnknownCommand;
-  if (h.key_length > kMaxKeyLength) return Verdict::kInvalid;
+  if (h.key_length > max_key_length) return Verdict::kInvalid;
   if (h.extras_length != spec.extras_a && h.extras_length != spec.extras_b) {
     return Verdict::kInvalid;
   }

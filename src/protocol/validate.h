@@ -1,6 +1,7 @@
 #pragma once
 // Request validation before dispatch (ARCHITECTURE.md invariant 7).
 #include "protocol/frame_info.h"
+#include "protocol/limits.h"
 #include "protocol/request.h"
 #include "protocol/status.h"
 
@@ -13,8 +14,9 @@ enum class Verdict : uint8_t {
 };
 
 // Checks a request header against the opcode's spec: extras length, key
-// presence and length, whether a value may follow.
-Verdict validateHeader(const RequestHeader& header);
+// presence and length, whether a value may follow. max_key_length grows by
+// the collection-id prefix once Collections is negotiated.
+Verdict validateHeader(const RequestHeader& header, size_t max_key_length = kMaxKeyLength);
 
 // Checks a request's frame infos (alternative format) once its body is here:
 // Success, UnknownFrameInfo, or Einval (malformed, repeated, or not allowed

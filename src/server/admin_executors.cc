@@ -35,7 +35,7 @@ void executeFlush(Cookie& c) {
   }
   c.counters().cmd_flush.add(1);
   const uint32_t delay = c.request.extras.empty() ? 0 : loadBe32(c.request.extras.data());
-  c.server.bucket().flush(delay);
+  c.bucket->flush(delay);
   c.replyStatus(Status::Success);
 }
 

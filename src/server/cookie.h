@@ -5,6 +5,7 @@
 #include "protocol/frame_info.h"
 #include "protocol/opcode_spec.h"
 #include "protocol/request.h"
+#include "server/mcbp_session.h"
 #include "server/response_writer.h"
 #include "server/server_context.h"
 
@@ -14,13 +15,19 @@ struct Cookie {
   ServerContext& server;
   WorkerContext& worker;
   net::Connection& connection;
+  McbpSession& session;
   ResponseWriter& out;
   const mcbp::Request& request;
   const mcbp::OpcodeSpec& spec;
   mcbp::FrameInfos frame_infos;  // decoded, validated (alternative format only)
+  // The document key without its collection prefix (request.key otherwise).
+  std::string_view key;
+  // The selected bucket; set for every command that needs one.
+  engine::Bucket* bucket = nullptr;
 
   const mcbp::RequestHeader& header() const { return request.header; }
   bool quiet() const { return spec.quiet; }
+  bool xerror() const { return session.features().has(mcbp::Feature::Xerror); }
   CommandCounters& counters() { return worker.commands; }
   // Quiet variants stay silent on success; errors are always sent.
   void replyStatus(mcbp::Status status, uint64_t cas = 0) {
@@ -31,6 +38,12 @@ struct Cookie {
       out.sendStatus(header(), status, cas);
     }
   }
+  // A mutation's success carries its token (vbucket uuid, seqno) once the
+  // client negotiated MutationSeqno.
+  void replyMutation(const engine::MutationResult& r);
+  // The wire status for an engine status, as this client understands it:
+  // without XERROR, "locked" reads as the older statuses.
+  mcbp::Status wireStatus(engine::EngineStatus status) const;
 };
 
 // Executors, one per command family.
@@ -39,13 +52,24 @@ void executeTouch(Cookie& cookie);      // TOUCH, GAT, GATQ, GATK, GATKQ
 void executeStore(Cookie& cookie);      // SET, ADD, REPLACE, APPEND, PREPEND (+Q)
 void executeDelete(Cookie& cookie);     // DELETE(Q)
 void executeCounter(Cookie& cookie);    // INCREMENT, DECREMENT (+Q)
+void executeGetLocked(Cookie& cookie);  // GET_LOCKED
+void executeUnlock(Cookie& cookie);     // UNLOCK_KEY
 void executeFlush(Cookie& cookie);      // FLUSH(Q)
 void executeNoop(Cookie& cookie);       // NOOP
 void executeVersion(Cookie& cookie);    // VERSION
 void executeQuit(Cookie& cookie);       // QUIT(Q)
 void executeVerbosity(Cookie& cookie);  // VERBOSITY
 void executeStat(Cookie& cookie);       // STAT
-
-mcbp::Status toWireStatus(engine::EngineStatus status);
+// Couchbase's session layer (session_executors.cc).
+void executeHello(Cookie& cookie);            // HELLO
+void executeErrorMap(Cookie& cookie);         // GET_ERROR_MAP
+void executeSaslListMechs(Cookie& cookie);    // SASL_LIST_MECHS
+void executeSaslAuth(Cookie& cookie);         // SASL_AUTH, SASL_STEP
+void executeSelectBucket(Cookie& cookie);     // SELECT_BUCKET
+void executeListBuckets(Cookie& cookie);      // LIST_BUCKETS
+void executeCreateBucket(Cookie& cookie);     // CREATE_BUCKET
+void executeDeleteBucket(Cookie& cookie);     // DELETE_BUCKET
+void executeClusterConfig(Cookie& cookie);    // GET_CLUSTER_CONFIG
+void executeGetCollectionId(Cookie& cookie);  // GET_COLLECTION_ID
 
 }  // namespace memkv::server

@@ -1,7 +1,11 @@
 #include "server/mcbp_session.h"
 
 #include <algorithm>
+#include <chrono>
 
+#include "auth/sasl.h"
+#include "auth/users.h"
+#include "protocol/leb128.h"
 #include "protocol/opcode_spec.h"
 #include "protocol/validate.h"
 #include "server/cookie.h"
@@ -14,20 +18,162 @@ using mcbp::Status;
 namespace {
 // Room for extras and a key beside the largest value.
 constexpr size_t kBodyOverhead = 1024;
+
+int64_t steadyMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// Who may run a command: anyone (the handshake), an authenticated
+// connection, an administrator, or a connection with a bucket selected and
+// these privileges on it.
+struct Access {
+  bool before_auth = false;
+  bool admin = false;
+  bool needs_users = false;  // refused on an open server: no one there is an admin
+  bool bucket = false;
+  uint8_t privileges = 0;
+};
+
+Access accessFor(Opcode base) {
+  switch (base) {
+    case Opcode::Hello:
+    case Opcode::SaslListMechs:
+    case Opcode::SaslAuth:
+    case Opcode::SaslStep:
+    case Opcode::Noop:
+    case Opcode::Version:
+    case Opcode::GetErrorMap:
+    case Opcode::Quit:
+      return {.before_auth = true};
+    case Opcode::SelectBucket:
+    case Opcode::ListBuckets:
+    case Opcode::GetClusterConfig:
+      return {};
+    case Opcode::CreateBucket:
+    case Opcode::DeleteBucket:
+      // An open server keeps memcached's model: one bucket no client can
+      // remove (memcached clients could not handle NO_BUCKET).
+      return {.admin = true, .needs_users = true};
+    case Opcode::Verbosity:
+      return {.admin = true};
+    case Opcode::Get:
+    case Opcode::GetK:
+    case Opcode::Stat:
+    case Opcode::GetCollectionId:
+      return {.bucket = true, .privileges = kPrivRead};
+    case Opcode::Gat:
+    case Opcode::GatK:
+    case Opcode::GetLocked:
+      return {.bucket = true, .privileges = kPrivRead | kPrivWrite};
+    case Opcode::Flush:
+      return {.bucket = true, .privileges = kPrivManage};
+    default:  // the document mutations
+      return {.bucket = true, .privileges = kPrivWrite};
+  }
+}
+
+// Commands whose key is a document key (collection-prefixed once the client
+// negotiated Collections).
+bool documentKey(Opcode base) {
+  switch (base) {
+    case Opcode::Get:
+    case Opcode::GetK:
+    case Opcode::Set:
+    case Opcode::Add:
+    case Opcode::Replace:
+    case Opcode::Append:
+    case Opcode::Prepend:
+    case Opcode::Delete:
+    case Opcode::Increment:
+    case Opcode::Decrement:
+    case Opcode::Touch:
+    case Opcode::Gat:
+    case Opcode::GatK:
+    case Opcode::GetLocked:
+    case Opcode::UnlockKey:
+      return true;
+    default:
+      return false;
+  }
+}
 }  // namespace
 
 McbpSession::McbpSession(ServerContext& server, WorkerContext& worker, net::Connection& connection)
-    : server_(server), worker_(worker), connection_(connection) {}
+    : server_(server), worker_(worker), connection_(connection) {
+  if (server_.authRequired()) {
+    auth_deadline_ms_ = steadyMs() + int64_t{server_.settings().auth_timeout_s} * 1000;
+  } else {
+    // An open server, as memcached: everyone uses "default".
+    selectBucket("default");
+  }
+}
+
+McbpSession::~McbpSession() = default;
 
 size_t McbpSession::maxBody(const Settings& settings) {
   return std::max(settings.max_body_size, settings.item_size_max + kBodyOverhead);
 }
 
+bool McbpSession::expired(int64_t now_ms) const {
+  return auth_deadline_ms_ != 0 && user_ == nullptr && now_ms >= auth_deadline_ms_;
+}
+
+BucketEntry* McbpSession::bucket() {
+  if (bucket_ && bucket_->deleted.load(std::memory_order_relaxed)) {
+    bucket_.reset();  // deleted under us: let it go
+    privileges_ = 0;
+  }
+  return bucket_.get();
+}
+
+bool McbpSession::selectBucket(std::string_view name) {
+  bucket_.reset();
+  privileges_ = 0;
+  uint8_t privileges = kPrivAll;
+  if (server_.authRequired()) {
+    if (user_ == nullptr) return false;
+    privileges = user_->privileges(name);
+    if (privileges == 0) return false;
+  }
+  BucketHandle handle = server_.buckets().find(name);
+  if (!handle) return false;
+  bucket_ = std::move(handle);
+  privileges_ = privileges;
+  return true;
+}
+
+auth::SaslServer& McbpSession::startSasl() {
+  sasl_ = std::make_unique<auth::SaslServer>(*server_.users());
+  return *sasl_;
+}
+
+void McbpSession::endSasl() {
+  sasl_.reset();
+}
+
+void McbpSession::authenticatedAs(const auth::User& user) {
+  user_ = &user;
+  auth_deadline_ms_ = 0;
+  // Memcached clients authenticate and never select: give them the bucket
+  // named after the user (Couchbase's rule), else "default", if allowed.
+  if (!selectBucket(user.name())) selectBucket("default");
+}
+
+void McbpSession::dropAuthentication() {
+  user_ = nullptr;
+  bucket_.reset();
+  privileges_ = 0;
+}
+
 net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uint8_t> input,
                                       size_t max_frames) {
   net::InputResult r;
-  ResponseWriter out(conn, worker_.commands, server_.settings().cas_enabled);
-  const size_t max_body = maxBody(server_.settings());
+  ResponseWriter out(conn, worker_.commands, server_.settings().cas_enabled,
+                     features_.has(mcbp::Feature::Json));
+  const size_t max_key = features_.has(mcbp::Feature::Collections)
+                             ? mcbp::kMaxKeyLength + mcbp::kMaxCollectionPrefix
+                             : mcbp::kMaxKeyLength;
   while (r.frames < max_frames && !conn.closing() && !conn.outputFull()) {
     const std::span<const uint8_t> rest = input.subspan(r.consumed);
     if (rest.size() < mcbp::kHeaderSize) break;
@@ -43,12 +189,15 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
         conn.closeAfterFlush();
         return r;
     }
-    const mcbp::Verdict verdict = mcbp::validateHeader(header);
+    const mcbp::Verdict verdict = mcbp::validateHeader(header, max_key);
     if (verdict == mcbp::Verdict::kInvalid) {
       out.sendStatus(header, Status::Einval);
       conn.closeAfterFlush();
       return r;
     }
+    // An anonymous client gets small frames only: nothing it may send yet
+    // needs more, and it must not make the server hold megabytes.
+    const size_t max_body = authenticated() ? maxBody(server_.settings()) : kPreAuthMaxBody;
     if (header.body_length > max_body) {
       // Answer at once instead of waiting for (and buffering) the body.
       out.sendStatus(header, Status::E2big);
@@ -60,7 +209,8 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
                                 header.extras_length - header.key_length;
     const bool too_large = spec.value_allowed && value_length > server_.settings().item_size_max;
     if (verdict == mcbp::Verdict::kUnknownCommand || too_large) {
-      if (too_large && spec.base == Opcode::Set) {
+      if (too_large && spec.base == Opcode::Set && authenticated() && bucket() &&
+          (privileges_ & kPrivWrite) && !features_.has(mcbp::Feature::Collections)) {
         // memcached drops the old value of a SET it refuses as too large, so
         // no stale value outlives a write the client believes it made. The
         // key must be here for that.
@@ -72,7 +222,7 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
           break;
         }
         const auto key = rest.subspan(key_start, header.key_length);
-        server_.bucket().remove({reinterpret_cast<const char*>(key.data()), key.size()}, 0);
+        bucket_->bucket.remove({reinterpret_cast<const char*>(key.data()), key.size()}, 0);
       }
       // Answer now and skip the body without buffering it; the connection
       // stays usable (memcached 1.6 does the same).
@@ -100,11 +250,54 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
 
 void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) {
   const mcbp::OpcodeSpec& spec = mcbp::opcodeSpec(request.header.opcode);
-  Cookie cookie{server_, worker_, connection_, out, request, spec, {}};
+  Cookie cookie{server_, worker_, connection_, *this, out, request, spec, {}, request.key};
   if (!request.framing_extras.empty()) {
     const Status status = mcbp::validateFrameInfos(request, &cookie.frame_infos);
     if (status != Status::Success) {
       out.sendStatus(request.header, status);
+      return;
+    }
+  }
+  const Access access = accessFor(spec.base);
+  if (!access.before_auth && !authenticated()) {
+    out.sendStatus(request.header, Status::Eaccess);
+    return;
+  }
+  if (access.needs_users && !server_.authRequired()) {
+    out.sendStatus(request.header, Status::Eaccess);
+    return;
+  }
+  if (access.admin && server_.authRequired() && !user_->admin()) {
+    out.sendStatus(request.header, Status::Eaccess);
+    return;
+  }
+  if (access.bucket) {
+    BucketEntry* entry = bucket();
+    if (entry == nullptr) {
+      out.sendStatus(request.header, Status::NoBucket);
+      return;
+    }
+    if ((privileges_ & access.privileges) != access.privileges) {
+      out.sendStatus(request.header, Status::Eaccess);
+      return;
+    }
+    cookie.bucket = &entry->bucket;
+  }
+  if (features_.has(mcbp::Feature::Collections) && documentKey(spec.base)) {
+    // The key starts with its collection id; only the default (0) exists.
+    const auto id = mcbp::decodeLeb128(
+        {reinterpret_cast<const uint8_t*>(request.key.data()), request.key.size()});
+    if (!id || id->length == request.key.size()) {
+      out.sendStatus(request.header, Status::Einval);
+      return;
+    }
+    if (id->value != 0) {
+      out.sendStatus(request.header, Status::UnknownCollection);
+      return;
+    }
+    cookie.key = request.key.substr(id->length);
+    if (cookie.key.size() > mcbp::kMaxKeyLength) {
+      out.sendStatus(request.header, Status::Einval);
       return;
     }
   }
@@ -132,6 +325,12 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) {
     case Opcode::GatK:
       executeTouch(cookie);
       break;
+    case Opcode::GetLocked:
+      executeGetLocked(cookie);
+      break;
+    case Opcode::UnlockKey:
+      executeUnlock(cookie);
+      break;
     case Opcode::Flush:
       executeFlush(cookie);
       break;
@@ -149,6 +348,37 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) {
       break;
     case Opcode::Stat:
       executeStat(cookie);
+      break;
+    case Opcode::Hello:
+      executeHello(cookie);
+      break;
+    case Opcode::GetErrorMap:
+      executeErrorMap(cookie);
+      break;
+    case Opcode::SaslListMechs:
+      executeSaslListMechs(cookie);
+      break;
+    case Opcode::SaslAuth:
+    case Opcode::SaslStep:
+      executeSaslAuth(cookie);
+      break;
+    case Opcode::SelectBucket:
+      executeSelectBucket(cookie);
+      break;
+    case Opcode::ListBuckets:
+      executeListBuckets(cookie);
+      break;
+    case Opcode::CreateBucket:
+      executeCreateBucket(cookie);
+      break;
+    case Opcode::DeleteBucket:
+      executeDeleteBucket(cookie);
+      break;
+    case Opcode::GetClusterConfig:
+      executeClusterConfig(cookie);
+      break;
+    case Opcode::GetCollectionId:
+      executeGetCollectionId(cookie);
       break;
     default:
       out.sendStatus(request.header, Status::UnknownCommand);

@@ -46,9 +46,9 @@ void ResponseWriter::sendStatus(const mcbp::RequestHeader& req, mcbp::Status sta
   send(req, status, {}, {}, {reinterpret_cast<const uint8_t*>(text.data()), text.size()}, cas);
 }
 
-void ResponseWriter::sendItem(const mcbp::RequestHeader& req, engine::ItemRef item, bool with_key) {
+void ResponseWriter::sendItem(const mcbp::RequestHeader& req, engine::ItemRef item,
+                              std::string_view key, uint64_t cas) {
   const auto value = item->value();
-  const std::string_view key = with_key ? item->key() : std::string_view();
   const bool by_reference = value.size() >= kCopyValueThreshold;
   const size_t head = mcbp::kHeaderSize + sizeof(uint32_t) + key.size();
   const size_t reserve = by_reference ? head : head + value.size();
@@ -60,7 +60,7 @@ void ResponseWriter::sendItem(const mcbp::RequestHeader& req, engine::ItemRef it
   mcbp::encodeResponseHeader(
       out, {req.opcode, mcbp::Status::Success, sizeof(uint32_t), static_cast<uint16_t>(key.size()),
             static_cast<uint32_t>(sizeof(uint32_t) + key.size() + value.size()), req.opaque,
-            wireCas(item->cas()), item->datatype()});
+            wireCas(cas), static_cast<uint8_t>(item->datatype() & datatype_mask_)});
   uint8_t* p = out + mcbp::kHeaderSize;
   storeBe32(p, item->flags());
   p += sizeof(uint32_t);

@@ -9,6 +9,7 @@
 
 #include "engine/item.h"
 #include "net/connection.h"
+#include "protocol/datatype.h"
 #include "protocol/request.h"
 #include "protocol/status.h"
 #include "server/command_counters.h"
@@ -22,16 +23,23 @@ inline constexpr size_t kCopyValueThreshold = 4096;
 
 class ResponseWriter final {
  public:
-  ResponseWriter(net::Connection& conn, CommandCounters& counters, bool cas_enabled)
-      : conn_(conn), counters_(counters), cas_enabled_(cas_enabled) {}
+  // json: the client negotiated JSON, so the JSON datatype bit may reach it.
+  ResponseWriter(net::Connection& conn, CommandCounters& counters, bool cas_enabled,
+                 bool json = false)
+      : conn_(conn),
+        counters_(counters),
+        cas_enabled_(cas_enabled),
+        datatype_mask_(json ? mcbp::datatype::kJson : 0) {}
 
   void send(const mcbp::RequestHeader& req, mcbp::Status status, std::span<const uint8_t> extras,
             std::string_view key, std::span<const uint8_t> value, uint64_t cas,
             uint8_t datatype = 0);
   // A status alone; error statuses carry memcached's text as the value.
   void sendStatus(const mcbp::RequestHeader& req, mcbp::Status status, uint64_t cas = 0);
-  // A GET-family hit: 4 bytes of flags, the key if asked, then the value.
-  void sendItem(const mcbp::RequestHeader& req, engine::ItemRef item, bool with_key);
+  // A GET-family hit: 4 bytes of flags, the key if not empty, then the
+  // value; cas is what the client may see (kLockedCas while locked).
+  void sendItem(const mcbp::RequestHeader& req, engine::ItemRef item, std::string_view key,
+                uint64_t cas);
 
  private:
   uint64_t wireCas(uint64_t cas) const { return cas_enabled_ ? cas : 0; }
@@ -39,6 +47,7 @@ class ResponseWriter final {
   net::Connection& conn_;
   CommandCounters& counters_;
   const bool cas_enabled_;
+  const uint8_t datatype_mask_;  // datatype bits this client negotiated
 };
 
 }  // namespace memkv::server

@@ -1,6 +1,20 @@
 #include "server/server_context.h"
 
+#include "auth/users.h"
+
 namespace memkv::server {
+
+ServerContext::ServerContext(const Settings& settings, const Clock& clock,
+                             std::unique_ptr<const auth::UserDatabase> users)
+    : settings_(settings), buckets_(clock), users_(std::move(users)), started_(::time(nullptr)) {
+  buckets_.create("default", defaultBucketConfig());
+}
+
+ServerContext::~ServerContext() = default;
+
+engine::BucketConfig ServerContext::defaultBucketConfig() const {
+  return {settings_.memory_limit, settings_.item_size_max, settings_.evict};
+}
 
 ServerContext::Totals ServerContext::rawTotals() const {
   Totals t;

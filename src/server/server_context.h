@@ -1,6 +1,6 @@
 #pragma once
-// What every session of the server shares: settings, the bucket, the
-// per-worker counters (for STAT) and the process's start time.
+// What every session of the server shares: settings, the buckets, the users,
+// the per-worker counters (for STAT) and the process's start time.
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -9,9 +9,12 @@
 #include <mutex>
 #include <vector>
 
+#include "auth/users.h"
+#include "common/clock.h"
 #include "engine/bucket.h"
 #include "net/listener.h"
 #include "net/worker_counters.h"
+#include "server/bucket_manager.h"
 #include "server/command_counters.h"
 #include "server/settings.h"
 
@@ -25,11 +28,18 @@ struct WorkerContext {
 
 class ServerContext final {
  public:
-  ServerContext(const Settings& settings, engine::Bucket& bucket)
-      : settings_(settings), bucket_(bucket), started_(::time(nullptr)) {}
+  // Creates the "default" bucket from the settings (-m, -I, -M). users may be
+  // null: then no one authenticates and every connection uses "default".
+  ServerContext(const Settings& settings, const Clock& clock,
+                std::unique_ptr<const auth::UserDatabase> users);
+  ~ServerContext();
 
   const Settings& settings() const { return settings_; }
-  engine::Bucket& bucket() { return bucket_; }
+  BucketManager& buckets() { return buckets_; }
+  const auth::UserDatabase* users() const { return users_.get(); }
+  bool authRequired() const { return users_ != nullptr; }
+  // The configuration of a bucket created with defaults (the -m quota).
+  engine::BucketConfig defaultBucketConfig() const;
   time_t started() const { return started_; }
 
   WorkerContext& addWorker(const net::WorkerCounters* net) {
@@ -66,7 +76,8 @@ class ServerContext final {
   Totals rawTotals() const;
 
   const Settings settings_;
-  engine::Bucket& bucket_;
+  BucketManager buckets_;
+  std::unique_ptr<const auth::UserDatabase> users_;
   const time_t started_;
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   const net::Listener* listener_ = nullptr;

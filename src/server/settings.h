@@ -28,6 +28,8 @@ struct Settings {
   int shutdown_grace_ms = 5000;                        // --shutdown-grace-ms
   int output_stall_timeout_s = 360;                    // --output-stall-timeout
   std::string port_file;                               // --port-file
+  std::string users_file;                              // --users-file (empty: open server)
+  int auth_timeout_s = 60;                             // --auth-timeout
 };
 
 }  // namespace memkv::server

@@ -43,11 +43,12 @@ std::string rusageTime(const timeval& tv) {
 void generalStats(Cookie& c, StatSink& add) {
   ServerContext& server = c.server;
   const auto totals = server.totalsSinceReset();
-  const auto bucket = server.bucket().stats();
+  const auto bucket = c.bucket->stats();
   const time_t now = ::time(nullptr);
   uint64_t curr_connections = 0;
   uint64_t read_buffers = 0, spill_bytes = 0, large_frame_bytes = 0;
   uint64_t pool_in_use = 0, pool_free = 0, pool_exhausted = 0, pauses = 0, stalls = 0;
+  uint64_t expired = 0;
   uint64_t output_queued = 0, output_queued_max = 0;
   for (const auto& w : server.workers()) {
     curr_connections += w->net->curr_connections.get();
@@ -59,6 +60,7 @@ void generalStats(Cookie& c, StatSink& add) {
     pool_exhausted += w->net->pool_exhausted.get();
     pauses += w->net->backpressure_pauses.get();
     stalls += w->net->stall_disconnects.get();
+    expired += w->net->expired_disconnects.get();
     output_queued += w->net->output_queued.get();
     output_queued_max = std::max(output_queued_max, w->net->output_queued_max.get());
   }
@@ -116,6 +118,7 @@ void generalStats(Cookie& c, StatSink& add) {
   add("pool_exhausted", pool_exhausted);
   add("backpressure_pauses", pauses);
   add("stall_disconnects", stalls);
+  add("auth_timeout_disconnects", expired);
   add("output_bytes_queued", output_queued);
   add("output_bytes_queued_max", output_queued_max);
   // What a connection costs: its objects, plus the buffers all connections
@@ -158,8 +161,12 @@ void executeStat(Cookie& c) {
   } else if (group == "settings") {
     settingsStats(c, add);
   } else if (group == "reset") {
+    if ((c.session.privileges() & kPrivManage) == 0) {
+      c.out.sendStatus(c.header(), Status::Eaccess);
+      return;
+    }
     c.server.resetTotals();
-    c.server.bucket().resetStats();
+    c.bucket->resetStats();
     c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
     return;
   } else {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the npm packages the client tests need (memjs) into
+# Installs the npm packages the client tests need (memjs, couchbase) into
 # tests/clients/node_modules, pinned by tests/clients/package.json. Nothing is
 # installed globally. Idempotent: a no-op when the pinned versions are present.
 # `make test` runs this before ctest.

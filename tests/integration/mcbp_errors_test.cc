@@ -124,7 +124,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<BadShape>& param_info) { return param_info.param.name; });
 
 TEST_F(ErrorsTest, UnknownOpcodeIsAnsweredAndItsBodySkipped) {
-  for (const uint8_t opcode : {uint8_t{0xee}, uint8_t{0xfe}}) {
+  for (const uint8_t opcode : {uint8_t{0xee}, uint8_t{0xfd}}) {
     Request r;
     r.opcode = opcode;
     r.opaque = 0x77;

@@ -47,7 +47,7 @@ TEST(ValidateTest, UnknownOpcodesAreUnknownNotInvalid) {
   RequestHeader h = header(Opcode::Get, 3, 0, 10);
   h.opcode = 0xee;
   EXPECT_EQ(validateHeader(h), Verdict::kUnknownCommand);
-  h.opcode = 0x1f;  // HELLO: not implemented yet
+  h.opcode = 0x91;  // a Couchbase opcode memkv does not implement
   EXPECT_EQ(validateHeader(h), Verdict::kUnknownCommand);
 }
 

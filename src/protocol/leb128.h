@@ -1,0 +1,40 @@
+#pragma once
+// Unsigned LEB128, as collection ids prefix keys once Collections is
+// negotiated: 7 bits a byte, least significant first, high bit = more.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace memkv::mcbp {
+
+struct Leb128 {
+  uint32_t value;
+  size_t length;  // bytes it took
+};
+
+// Decodes a u32 from the front of `bytes`; nullopt if it is truncated, longer
+// than 5 bytes or above 32 bits.
+inline std::optional<Leb128> decodeLeb128(std::span<const uint8_t> bytes) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < bytes.size() && i < 5; ++i) {
+    value |= uint64_t{bytes[i] & 0x7fu} << (7 * i);
+    if ((bytes[i] & 0x80) == 0) {
+      if (value > UINT32_MAX) return std::nullopt;
+      return Leb128{static_cast<uint32_t>(value), i + 1};
+    }
+  }
+  return std::nullopt;
+}
+
+inline void appendLeb128(std::string& out, uint64_t value) {
+  do {
+    uint8_t byte = value & 0x7f;
+    value >>= 7;
+    if (value != 0) byte |= 0x80;
+    out.push_back(static_cast<char>(byte));
+  } while (value != 0);
+}
+
+}  // namespace memkv::mcbp

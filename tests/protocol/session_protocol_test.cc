@@ -1,0 +1,96 @@
+// HELLO negotiation, LEB128 and the error map.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <vector>
+
+#include "protocol/error_map.h"
+#include "protocol/hello.h"
+#include "protocol/leb128.h"
+
+namespace memkv::mcbp {
+namespace {
+
+std::vector<uint8_t> codes(std::initializer_list<uint16_t> list) {
+  std::vector<uint8_t> out;
+  for (uint16_t c : list) {
+    out.push_back(static_cast<uint8_t>(c >> 8));
+    out.push_back(static_cast<uint8_t>(c & 0xff));
+  }
+  return out;
+}
+
+TEST(HelloTest, GrantsOnlyImplementedFeaturesInRequestOrder) {
+  // The Couchbase Node SDK's list (reference §1.3).
+  const auto request = codes({0x03, 0x06, 0x07, 0x08, 0x0b, 0x0c, 0x10, 0x0f, 0x11, 0x15, 0x12,
+                              0x17, 0x14, 0x1c, 0x21, 0x0e, 0x0d, 0x1e, 0x0a, 0x04});
+  const HelloOutcome out = negotiate(request);
+  const auto expected = codes({0x03, 0x07, 0x08, 0x0b, 0x10, 0x11, 0x12, 0x14, 0x04});
+  EXPECT_EQ(std::vector<uint8_t>(out.reply.begin(), out.reply.end()), expected);
+  EXPECT_TRUE(out.granted.has(Feature::Collections));
+  EXPECT_TRUE(out.granted.has(Feature::Json));
+  EXPECT_FALSE(out.granted.has(Feature::Snappy));
+  EXPECT_FALSE(out.granted.has(Feature::UnorderedExecution));
+  EXPECT_FALSE(out.granted.has(Feature::Tracing));
+}
+
+TEST(HelloTest, UnknownAndDuplicateCodesAreIgnored) {
+  const HelloOutcome out = negotiate(codes({0xffff, 0x07, 0x07, 0x2f, 0x8007}));
+  EXPECT_EQ(out.reply, std::string("\x00\x07", 2));
+  EXPECT_TRUE(out.granted.has(Feature::Xerror));
+  EXPECT_EQ(out.granted.bits(), FeatureSet().bits() | (1u << 7));
+}
+
+TEST(Leb128Test, RoundTripsAndRejectsMalformed) {
+  for (uint64_t v : {0ull, 1ull, 127ull, 128ull, 300ull, 16383ull, 16384ull, 0xffffffffull}) {
+    std::string enc;
+    appendLeb128(enc, v);
+    enc += "key";
+    auto dec = decodeLeb128({reinterpret_cast<const uint8_t*>(enc.data()), enc.size()});
+    ASSERT_TRUE(dec) << v;
+    EXPECT_EQ(dec->value, v);
+    EXPECT_EQ(enc.substr(dec->length), "key");
+  }
+  const uint8_t truncated[] = {0x80, 0x80};
+  EXPECT_FALSE(decodeLeb128(truncated));
+  const uint8_t too_long[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+  EXPECT_FALSE(decodeLeb128(too_long));
+  const uint8_t too_big[] = {0xff, 0xff, 0xff, 0xff, 0x1f};  // 2^35 - 1
+  EXPECT_FALSE(decodeLeb128(too_big));
+  EXPECT_FALSE(decodeLeb128({}));
+}
+
+TEST(ErrorMapTest, ListsEveryStatusMemkvSends) {
+  for (uint16_t version : {1, 2, 7}) {
+    const auto map = nlohmann::json::parse(errorMapJson(version));
+    EXPECT_EQ(map.at("version"), std::min<uint16_t>(version, kErrorMapVersion));
+    EXPECT_TRUE(map.at("revision").is_number_integer());
+    const auto& errors = map.at("errors");
+    for (Status s : statusesSent()) {
+      char code[8];
+      std::snprintf(code, sizeof code, "%x", static_cast<unsigned>(s));
+      ASSERT_TRUE(errors.contains(code)) << code;
+      const auto& e = errors.at(code);
+      EXPECT_FALSE(e.at("name").get<std::string>().empty());
+      EXPECT_FALSE(e.at("desc").get<std::string>().empty());
+      EXPECT_TRUE(e.at("attrs").is_array());
+    }
+    EXPECT_EQ(errors.size(), statusesSent().size());
+  }
+  // Every status the enum knows is one memkv may send, so all are listed.
+  for (Status s : {Status::Success, Status::KeyEnoent, Status::KeyEexists, Status::E2big,
+                   Status::Einval, Status::NotStored, Status::DeltaBadval, Status::NotMyVbucket,
+                   Status::NoBucket, Status::Locked, Status::NotLocked, Status::AuthError,
+                   Status::AuthContinue, Status::Erange, Status::Eaccess, Status::UnknownFrameInfo,
+                   Status::UnknownCommand, Status::Enomem, Status::NotSupported, Status::Einternal,
+                   Status::Ebusy, Status::Etmpfail, Status::UnknownCollection,
+                   Status::DurabilityInvalidLevel, Status::DurabilityImpossible}) {
+    bool found = false;
+    for (Status t : statusesSent()) found |= t == s;
+    EXPECT_TRUE(found) << static_cast<int>(s);
+  }
+}
+
+}  // namespace
+}  // namespace memkv::mcbp
