@@ -25,6 +25,8 @@ enum LongOnly : int {
   kOutputStallTimeout,
   kUsersFile,
   kAuthTimeout,
+  kExecutorThreads,
+  kRangeScanLifetime,
 };
 
 const char* const kUsage =
@@ -61,7 +63,10 @@ const char* const kUsage =
     "  --users-file=<path>             require SASL authentication against these users\n"
     "                                  (made with memkv-admin; default: none, open server)\n"
     "  --auth-timeout=<sec>            close connections not authenticated by then\n"
-    "                                  (with --users-file; default: 60)\n";
+    "                                  (with --users-file; default: 60)\n"
+    "  --executor-threads=<num>        background threads for range scans, SASL and other\n"
+    "                                  slow work (default: 2)\n"
+    "  --range-scan-lifetime=<sec>     cancel range scans idle this long (default: 180)\n";
 
 // Parses an unsigned number with an optional k/m/g suffix (binary units).
 std::optional<size_t> parseSize(std::string_view text, size_t default_unit = 1) {
@@ -161,6 +166,8 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"port-file", required_argument, nullptr, kPortFile},
       {"users-file", required_argument, nullptr, kUsersFile},
       {"auth-timeout", required_argument, nullptr, kAuthTimeout},
+      {"executor-threads", required_argument, nullptr, kExecutorThreads},
+      {"range-scan-lifetime", required_argument, nullptr, kRangeScanLifetime},
       {"max-body-size", required_argument, nullptr, kMaxBodySize},
       {"output-high-watermark", required_argument, nullptr, kOutputHighWatermark},
       {"read-buffer-pool-limit", required_argument, nullptr, kReadBufferPoolLimit},
@@ -294,6 +301,18 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
         auto v = parseInt(arg, 1, 86'400);
         if (!v) return bad("--auth-timeout must be between 1 and 86400 seconds");
         s.auth_timeout_s = static_cast<int>(*v);
+        break;
+      }
+      case kExecutorThreads: {
+        auto v = parseInt(arg, 1, 64);
+        if (!v) return bad("--executor-threads must be between 1 and 64");
+        s.executor_threads = static_cast<size_t>(*v);
+        break;
+      }
+      case kRangeScanLifetime: {
+        auto v = parseInt(arg, 1, 86'400);
+        if (!v) return bad("--range-scan-lifetime must be between 1 and 86400 seconds");
+        s.range_scan_lifetime_s = static_cast<int>(*v);
         break;
       }
       case ':':

@@ -145,7 +145,12 @@ int run(const Settings& settings) {
   // still name.
   SignalHandler signals(signal_fd, [&] { main_loop.stop(); });
   main_loop.add(signal_fd, EPOLLIN, &signals);
-  main_loop.setTick(1000, [&] { listener.resumePaused(); });
+  main_loop.setTick(1000, [&] {
+    listener.resumePaused();
+    // Range scans a client abandoned without cancelling.
+    context.rangeScans().expireIdle(main_loop.nowMs(),
+                                    int64_t{settings.range_scan_lifetime_s} * 1000);
+  });
   spdlog::info("memkv {} listening on port {} with {} threads", MEMKV_VERSION, ports.front(),
                settings.threads);
 
@@ -153,6 +158,9 @@ int run(const Settings& settings) {
   listener.close();
   for (auto& w : workers) w->shutdown(settings.shutdown_grace_ms);
   for (auto& w : workers) w->join();
+  // Background tasks post to the workers' loops: end them while the loops
+  // still exist.
+  context.executors().shutdown();
   ::close(signal_fd);
   spdlog::info("memkv stopped");
   return 0;

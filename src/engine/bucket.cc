@@ -381,7 +381,7 @@ LockResult Bucket::getLocked(std::string_view key, uint32_t lock_seconds) {
   if (lockOf(at.vb, item, now)) return {EngineStatus::kLockedTmpfail, {}, 0};
   if (!at.vb.locks) at.vb.locks = std::make_unique<LockTable>();
   const uint64_t lock_cas = nextCas(at.vb);
-  at.vb.locks->add({item, now + lock_seconds, lock_cas});
+  at.vb.locks->add({item, now + lock_seconds, lock_cas}, now);
   touchLru(item);
   return {EngineStatus::kSuccess, ItemRef::share(item), lock_cas};
 }
@@ -398,6 +398,66 @@ EngineStatus Bucket::unlock(std::string_view key, uint64_t cas) {
   if (lock->lock_cas != cas) return EngineStatus::kLockedTmpfail;
   at.vb.locks->erase(item);
   return EngineStatus::kSuccess;
+}
+
+namespace {
+void sortByKey(std::vector<ScanItem>* items) {
+  std::sort(items->begin(), items->end(),
+            [](const ScanItem& a, const ScanItem& b) { return a.item->key() < b.item->key(); });
+}
+}  // namespace
+
+std::vector<ScanItem> Bucket::snapshotRange(uint16_t vbucket, const KeyRange& range) {
+  const uint32_t now = clock_.now();
+  maybeRunPendingFlush(now);
+  std::vector<ScanItem> out;
+  VBucket& vb = (*vbuckets_)[vbucket];
+  {
+    std::lock_guard guard(vb.mutex);
+    out.reserve(vb.table.size());
+    vb.table.forEach([&](const Item* item) {
+      if (!item->expiredAt(now) && range.contains(item->key())) {
+        out.push_back({ItemRef::share(const_cast<Item*>(item)), item->expiry()});
+      }
+    });
+  }
+  sortByKey(&out);
+  return out;
+}
+
+std::vector<ScanItem> Bucket::sampleVBucket(uint16_t vbucket, size_t samples, uint64_t seed) {
+  const uint32_t now = clock_.now();
+  maybeRunPendingFlush(now);
+  std::vector<ScanItem> all;
+  VBucket& vb = (*vbuckets_)[vbucket];
+  {
+    std::lock_guard guard(vb.mutex);
+    all.reserve(vb.table.size());
+    vb.table.forEach([&](const Item* item) {
+      if (!item->expiredAt(now)) {
+        all.push_back({ItemRef::share(const_cast<Item*>(item)), item->expiry()});
+      }
+    });
+  }
+  // Table order depends on insertion history; sort first so the seed alone
+  // decides the sample.
+  sortByKey(&all);
+  if (all.size() > samples) {
+    std::mt19937_64 random(seed);
+    for (size_t i = 0; i < samples; ++i) {
+      std::uniform_int_distribution<size_t> pick(i, all.size() - 1);
+      std::swap(all[i], all[pick(random)]);
+    }
+    all.resize(samples);
+    sortByKey(&all);
+  }
+  return all;
+}
+
+VBucketInfo Bucket::vbucketInfo(uint16_t vbucket) {
+  VBucket& vb = (*vbuckets_)[vbucket];
+  std::lock_guard guard(vb.mutex);
+  return {vb.uuid, vb.high_seqno, vb.table.size()};
 }
 
 BucketStats Bucket::stats() const {

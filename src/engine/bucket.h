@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "engine/item.h"
@@ -99,6 +101,33 @@ struct LockResult {
   uint64_t cas = 0;  // the lock's CAS: it unlocks, and a write carrying it succeeds
 };
 
+// A range of keys, compared as raw bytes.
+struct KeyRange {
+  std::string start;
+  bool start_exclusive = false;
+  std::string end;
+  bool end_exclusive = false;
+
+  bool contains(std::string_view key) const {
+    const int lo = key.compare(start);
+    const int hi = key.compare(end);
+    return (start_exclusive ? lo > 0 : lo >= 0) && (end_exclusive ? hi < 0 : hi <= 0);
+  }
+};
+
+// One document of a range scan's snapshot. The expiry is copied: TOUCH
+// changes an item's expiry in place, and the scan must show it as it was.
+struct ScanItem {
+  ItemRef item;
+  uint32_t expiry;
+};
+
+struct VBucketInfo {
+  uint64_t uuid;
+  uint64_t high_seqno;
+  size_t items;
+};
+
 struct BucketStats {
   uint64_t curr_items;
   uint64_t total_items;
@@ -129,6 +158,15 @@ class Bucket final {
   // delay 0 flushes now; otherwise every item stored before that time
   // (relative or absolute, as expiry) is invalid from then on.
   void flush(uint32_t delay);
+
+  // Range scans: the live items of one vbucket in a key range, sorted by
+  // key, as they are at this instant (taken under the vbucket's lock; items
+  // are immutable, so the references are a consistent point-in-time view).
+  std::vector<ScanItem> snapshotRange(uint16_t vbucket, const KeyRange& range);
+  // Up to `samples` live items of a vbucket chosen uniformly at random with
+  // `seed` (the same seed, the same choice for the same contents), by key.
+  std::vector<ScanItem> sampleVBucket(uint16_t vbucket, size_t samples, uint64_t seed);
+  VBucketInfo vbucketInfo(uint16_t vbucket);
 
   BucketStats stats() const;
   void resetStats();

@@ -36,6 +36,14 @@ class HashTable final {
     size_ = 0;
   }
 
+  // Calls fn(const Item*) for every item.
+  template <typename Fn>
+  void forEach(Fn&& fn) const {
+    for (size_t i = 0; i <= mask_; ++i) {
+      for (const Item* it = slots_[i]; it; it = it->hash_next_) fn(it);
+    }
+  }
+
   size_t size() const { return size_; }
   size_t slotCount() const { return mask_ + 1; }
 

@@ -1,10 +1,9 @@
 #pragma once
 // A vbucket: one partition of a bucket's keys, with its own lock, hash table
 // and CAS counter. Keys map here by the Couchbase CRC32 rule.
-#include <algorithm>
 #include <cstdint>
 #include <memory>
-#include <vector>
+#include <unordered_map>
 
 #include "engine/hash_table.h"
 #include "engine/vbucket_lock.h"
@@ -32,24 +31,27 @@ class LockTable final {
  public:
   // The live lock on `item`, or nullptr; drops an expired one.
   const LockEntry* find(const Item* item, uint32_t now) {
-    auto it = std::find_if(entries_.begin(), entries_.end(),
-                           [item](const LockEntry& e) { return e.item == item; });
+    auto it = entries_.find(item);
     if (it == entries_.end()) return nullptr;
-    if (it->until <= now) {
+    if (it->second.until <= now) {
       entries_.erase(it);
       return nullptr;
     }
-    return &*it;
+    return &it->second;
   }
-  void add(const LockEntry& entry) { entries_.push_back(entry); }
-  void erase(const Item* item) {
-    std::erase_if(entries_, [item](const LockEntry& e) { return e.item == item; });
+  // Also forgets locks that expired on items nobody touched since, so the
+  // table holds live locks, not history.
+  void add(const LockEntry& entry, uint32_t now) {
+    if (entries_.size() >= 64 && entries_.size() % 64 == 0) {
+      std::erase_if(entries_, [now](const auto& e) { return e.second.until <= now; });
+    }
+    entries_[entry.item] = entry;
   }
+  void erase(const Item* item) { entries_.erase(item); }
   bool empty() const { return entries_.empty(); }
-  void clear() { entries_.clear(); }
 
  private:
-  std::vector<LockEntry> entries_;
+  std::unordered_map<const Item*, LockEntry> entries_;
 };
 
 struct alignas(64) VBucket {

@@ -50,7 +50,9 @@ std::shared_ptr<Inbox> Connection::inbox() {
 }
 
 void Connection::pullInbox() {
-  if (inbox_ && !closed_) inbox_->drainInto(output_, env_.limits.output_high_watermark);
+  if (!inbox_ || closed_) return;
+  inbox_->drainInto(output_, env_.limits.output_high_watermark);
+  if (handler_ && inbox_->queuedBytes() == 0) handler_->inboxDrained(*this);
 }
 
 bool Connection::outputStalled(int64_t now_ms) {

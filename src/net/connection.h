@@ -45,6 +45,9 @@ class ConnectionHandler {
   // Asked on the worker's tick: true closes the connection (for example a
   // client that never authenticated).
   virtual bool expired(int64_t /*now_ms*/) const { return false; }
+  // The Inbox was emptied into the output (owner thread): a producer's
+  // frames are all in order in the OutputChain.
+  virtual void inboxDrained(Connection& /*conn*/) {}
 };
 
 struct ConnectionLimits {
@@ -111,6 +114,10 @@ class Connection final : public EventHandler {
   bool waitingForBuffer() const { return waiting_for_buffer_; }
   int fd() const { return fd_; }
   const ConnectionHandler* handler() const { return handler_.get(); }
+  // The owner's loop: completions of background work are posted here.
+  EventLoop& loop() { return env_.loop; }
+  // Bytes background producers have queued and the owner not yet taken.
+  size_t inboxQueued() const { return inbox_ ? inbox_->queuedBytes() : 0; }
   // Bytes this connection holds beyond its own object: buffers and output.
   size_t memoryInUse() const;
 

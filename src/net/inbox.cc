@@ -23,10 +23,10 @@ Inbox::Inbox(EventLoop& loop, size_t budget_bytes, std::function<void()> deliver
     : loop_(loop), budget_bytes_(budget_bytes), deliver_(std::move(deliver)) {}
 
 Inbox::~Inbox() {
-  for (const Fragment& f : frames_) releaseFragment(f);
+  for (const Queued& q : frames_) releaseFragment(q.fragment);
 }
 
-Inbox::Push Inbox::push(const Fragment& fragment) {
+Inbox::Push Inbox::push(const Fragment& fragment, bool may_copy) {
   bool wake = false;
   Push result = Push::kOk;
   {
@@ -34,7 +34,7 @@ Inbox::Push Inbox::push(const Fragment& fragment) {
     if (closed_) {
       result = Push::kClosed;
     } else {
-      frames_.push_back(fragment);
+      frames_.push_back({fragment, may_copy});
       bytes_ += fragment.size;
       if (!wake_pending_) {
         wake_pending_ = true;
@@ -76,10 +76,12 @@ size_t Inbox::drainInto(OutputChain& out, size_t out_limit) {
   std::function<void()> resume;
   while (out.size() < out_limit) {
     Fragment f;
+    bool may_copy;
     {
       std::lock_guard guard(mutex_);
       if (frames_.empty()) break;
-      f = frames_.front();
+      f = frames_.front().fragment;
+      may_copy = frames_.front().may_copy;
       frames_.pop_front();
       bytes_ -= f.size;
       if (producer_paused_ && bytes_ <= budget_bytes_ / 2) {
@@ -87,7 +89,7 @@ size_t Inbox::drainInto(OutputChain& out, size_t out_limit) {
         resume = on_resume_;
       }
     }
-    if (f.size < kCopyBelow) {
+    if (may_copy && f.size < kCopyBelow) {
       // One reservation for the whole frame: a frame is never half copied.
       uint8_t* dst = out.reserve(f.size);
       if (dst != nullptr) {
@@ -107,7 +109,7 @@ size_t Inbox::drainInto(OutputChain& out, size_t out_limit) {
 
 void Inbox::close() {
   loop_.owner().check("Inbox::close");
-  std::deque<Fragment> dropped;
+  std::deque<Queued> dropped;
   {
     std::lock_guard guard(mutex_);
     closed_ = true;
@@ -115,7 +117,7 @@ void Inbox::close() {
     bytes_ = 0;
     on_resume_ = nullptr;
   }
-  for (const Fragment& f : dropped) releaseFragment(f);
+  for (const Queued& q : dropped) releaseFragment(q.fragment);
   deliver_ = nullptr;
 }
 

@@ -46,8 +46,10 @@ class Inbox final : public std::enable_shared_from_this<Inbox> {
   Inbox& operator=(const Inbox&) = delete;
 
   // Any thread. Takes ownership of the fragment (released exactly once,
-  // after its bytes were sent or when the connection goes away).
-  Push push(const Fragment& fragment);
+  // after its bytes were sent or when the connection goes away). A small
+  // fragment is copied into the output unless may_copy is false (a producer
+  // that already copied the bytes once, e.g. a range scan's values).
+  Push push(const Fragment& fragment, bool may_copy = true);
   // Any thread: what to run (on the owner thread) when a paused producer may
   // continue. Replaces any earlier callback.
   void setOnResume(std::function<void()> on_resume);
@@ -70,7 +72,11 @@ class Inbox final : public std::enable_shared_from_this<Inbox> {
   const size_t budget_bytes_;
   std::function<void()> deliver_;  // owner thread only
   mutable std::mutex mutex_;
-  std::deque<Fragment> frames_;      // guarded by mutex_
+  struct Queued {
+    Fragment fragment;
+    bool may_copy;
+  };
+  std::deque<Queued> frames_;        // guarded by mutex_
   size_t bytes_ = 0;                 // guarded by mutex_
   bool closed_ = false;              // guarded by mutex_
   bool wake_pending_ = false;        // guarded by mutex_

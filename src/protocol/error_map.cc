@@ -45,6 +45,10 @@ constexpr std::array kEntries = {
   Entry{Status::UnknownCollection, "UNKNOWN_COLLECTION", "Unknown Collection",                R"("fetch-config","item-only")"},
   Entry{Status::DurabilityInvalidLevel, "DURABILITY_INVALID_LEVEL", "Invalid durability level", R"("item-only","invalid-input")"},
   Entry{Status::DurabilityImpossible,   "DURABILITY_IMPOSSIBLE", "Durability requirements are impossible to achieve", R"("item-only")"},
+  Entry{Status::RangeScanCancelled, "RANGE_SCAN_CANCELLED", "The range scan was cancelled", R"("item-only")"},
+  Entry{Status::RangeScanMore,      "RANGE_SCAN_MORE",      "The range scan has more items; continue it", R"("success")"},
+  Entry{Status::RangeScanComplete,  "RANGE_SCAN_COMPLETE",  "The range scan is complete", R"("success")"},
+  Entry{Status::VbUuidNotEqual,     "VBUUID_NOT_EQUAL",     "The vbucket uuid does not match the snapshot requirement", R"("fetch-config","item-only")"},
 };
 // clang-format on
 

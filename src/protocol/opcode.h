@@ -51,6 +51,9 @@ enum class Opcode : uint8_t {
   UnlockKey = 0x95,
   GetClusterConfig = 0xb5,
   GetCollectionId = 0xbb,
+  RangeScanCreate = 0xda,
+  RangeScanContinue = 0xdb,
+  RangeScanCancel = 0xdc,
   GetErrorMap = 0xfe,
 };
 

@@ -10,10 +10,12 @@ struct Row {
   OpcodeSpec spec;
 };
 
-constexpr uint8_t kStoreExtras = 8;     // flags u32, expiry u32
-constexpr uint8_t kCounterExtras = 20;  // delta u64, initial u64, expiry u32
-constexpr uint8_t kExpiryExtras = 4;    // expiry u32 (touch, gat, flush delay, lock time)
-constexpr uint8_t kConfigExtras = 16;   // epoch i64, revision i64 the client already has
+constexpr uint8_t kStoreExtras = 8;      // flags u32, expiry u32
+constexpr uint8_t kCounterExtras = 20;   // delta u64, initial u64, expiry u32
+constexpr uint8_t kExpiryExtras = 4;     // expiry u32 (touch, gat, flush delay, lock time)
+constexpr uint8_t kConfigExtras = 16;    // epoch i64, revision i64 the client already has
+constexpr uint8_t kScanIdExtras = 16;    // range scan uuid
+constexpr uint8_t kContinueExtras = 28;  // uuid, item limit u32, time limit ms u32, byte limit u32
 
 using K = KeyRule;
 // clang-format off
@@ -67,6 +69,11 @@ constexpr Row kRows[] = {
   {Opcode::GetClusterConfig, {"GET_CLUSTER_CONFIG", 0, kConfigExtras, K::kForbidden, false, false, Opcode::GetClusterConfig}},
   {Opcode::GetCollectionId,  {"GET_COLLECTION_ID",  0, 0, K::kOptional,  true,  false, Opcode::GetCollectionId}},
   {Opcode::GetErrorMap,      {"GET_ERROR_MAP",      0, 0, K::kForbidden, true,  false, Opcode::GetErrorMap}},
+  // Range scans (kv_engine docs/range_scans): a JSON config; a scan uuid
+  // with item, time and byte limits; a scan uuid.
+  {Opcode::RangeScanCreate,   {"RANGE_SCAN_CREATE",   0, 0, K::kForbidden, true,  false, Opcode::RangeScanCreate}},
+  {Opcode::RangeScanContinue, {"RANGE_SCAN_CONTINUE", kContinueExtras, kContinueExtras, K::kForbidden, false, false, Opcode::RangeScanContinue}},
+  {Opcode::RangeScanCancel,   {"RANGE_SCAN_CANCEL",   kScanIdExtras, kScanIdExtras, K::kForbidden, false, false, Opcode::RangeScanCancel}},
 };
 // clang-format on
 

@@ -31,6 +31,10 @@ enum class Status : uint16_t {
   UnknownCollection = 0x88,
   DurabilityInvalidLevel = 0xa0,
   DurabilityImpossible = 0xa1,
+  RangeScanCancelled = 0xa5,
+  RangeScanMore = 0xa6,
+  RangeScanComplete = 0xa7,
+  VbUuidNotEqual = 0xa8,
 };
 
 // The text memcached 1.6 puts in the body of an error response ("Not found",

@@ -34,7 +34,7 @@ BucketError BucketManager::create(std::string_view name, const engine::BucketCon
   return BucketError::kOk;
 }
 
-BucketError BucketManager::remove(std::string_view name) {
+BucketError BucketManager::remove(std::string_view name, BucketHandle* removed) {
   BucketHandle victim;
   {
     std::lock_guard guard(mutex_);
@@ -45,8 +45,7 @@ BucketError BucketManager::remove(std::string_view name) {
     revision_.fetch_add(1, std::memory_order_relaxed);
   }
   victim->deleted.store(true, std::memory_order_release);
-  // Give the memory back now rather than when the last session lets go.
-  victim->bucket.flush(0);
+  *removed = std::move(victim);
   return BucketError::kOk;
 }
 

@@ -23,11 +23,16 @@ struct BucketEntry {
   BucketEntry(std::string bucket_name, const engine::BucketConfig& config, const Clock& clock,
               std::string bucket_uuid)
       : name(std::move(bucket_name)), uuid(std::move(bucket_uuid)), bucket(config, clock) {}
+  // Over-aligned members: allocate accordingly.
+  static void* operator new(size_t size) { return ::operator new (size, std::align_val_t{64}); }
+  static void operator delete(void* p) { ::operator delete (p, std::align_val_t{64}); }
 
   const std::string name;
   const std::string uuid;  // 32 hex digits, new for every bucket created
-  engine::Bucket bucket;
-  std::atomic<bool> deleted{false};
+  // Read by every command of every session using the bucket: on its own
+  // cache line, away from the counters writers update.
+  alignas(64) std::atomic<bool> deleted{false};
+  alignas(64) engine::Bucket bucket;
 };
 
 using BucketHandle = std::shared_ptr<BucketEntry>;
@@ -45,7 +50,9 @@ class BucketManager final {
   static bool validName(std::string_view name);
 
   BucketError create(std::string_view name, const engine::BucketConfig& config);
-  BucketError remove(std::string_view name);
+  // Forgets the bucket and marks it deleted; *removed gets it, so the
+  // caller can empty it (in the background: it may hold millions of items).
+  BucketError remove(std::string_view name, BucketHandle* removed);
   BucketHandle find(std::string_view name) const;
   std::vector<BucketHandle> all() const;
   // Bumped by every create and delete: the cluster config's "rev".

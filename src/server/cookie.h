@@ -71,5 +71,9 @@ void executeCreateBucket(Cookie& cookie);     // CREATE_BUCKET
 void executeDeleteBucket(Cookie& cookie);     // DELETE_BUCKET
 void executeClusterConfig(Cookie& cookie);    // GET_CLUSTER_CONFIG
 void executeGetCollectionId(Cookie& cookie);  // GET_COLLECTION_ID
+// Range scans (range_scan_executors.cc): would-block commands.
+void executeRangeScanCreate(Cookie& cookie);    // RANGE_SCAN_CREATE
+void executeRangeScanContinue(Cookie& cookie);  // RANGE_SCAN_CONTINUE
+void executeRangeScanCancel(Cookie& cookie);    // RANGE_SCAN_CANCEL
 
 }  // namespace memkv::server

@@ -243,6 +243,12 @@ void executeCounter(Cookie& c) {
 }
 
 void executeGetLocked(Cookie& c) {
+  if (!c.server.settings().cas_enabled) {
+    // Without CAS values the client could never learn the lock's CAS, and
+    // the document would stay unwritable until the lock expired.
+    c.out.sendStatus(c.header(), Status::NotSupported);
+    return;
+  }
   const uint32_t seconds = c.request.extras.empty() ? 0 : loadBe32(c.request.extras.data());
   engine::LockResult r = c.bucket->getLocked(c.key, seconds);
   if (r.status != EngineStatus::kSuccess) {
@@ -255,6 +261,10 @@ void executeGetLocked(Cookie& c) {
 }
 
 void executeUnlock(Cookie& c) {
+  if (!c.server.settings().cas_enabled) {
+    c.out.sendStatus(c.header(), Status::NotSupported);
+    return;
+  }
   const EngineStatus status = c.bucket->unlock(c.key, c.header().cas);
   c.replyStatus(c.wireStatus(status));
 }

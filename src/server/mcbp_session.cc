@@ -1,6 +1,7 @@
 #include "server/mcbp_session.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 
 #include "auth/sasl.h"
@@ -24,18 +25,19 @@ int64_t steadyMs() {
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-// Who may run a command: anyone (the handshake), an authenticated
-// connection, an administrator, or a connection with a bucket selected and
-// these privileges on it.
-struct Access {
-  bool before_auth = false;
-  bool admin = false;
-  bool needs_users = false;  // refused on an open server: no one there is an admin
-  bool bucket = false;
-  uint8_t privileges = 0;
-};
+// Who may run a command, as bits a session must hold: an authenticated
+// connection, an administrator, a server with users (bucket management has
+// no meaning on an open one), a selected bucket and privileges on it. The
+// handshake needs none. One table lookup and one mask test per request; the
+// reason for a refusal is worked out only when there is one.
+constexpr uint8_t kNeedAuth = 1;
+constexpr uint8_t kNeedAdmin = 2;
+constexpr uint8_t kNeedUsers = 4;
+constexpr uint8_t kNeedBucket = 8;
+constexpr int kPrivilegeShift = 4;  // kPrivRead/Write/Manage in bits 4-6
 
-Access accessFor(Opcode base) {
+constexpr uint8_t needsOf(Opcode base) {
+  constexpr uint8_t kBucket = kNeedAuth | kNeedBucket;
   switch (base) {
     case Opcode::Hello:
     case Opcode::SaslListMechs:
@@ -45,33 +47,44 @@ Access accessFor(Opcode base) {
     case Opcode::Version:
     case Opcode::GetErrorMap:
     case Opcode::Quit:
-      return {.before_auth = true};
+      return 0;
     case Opcode::SelectBucket:
     case Opcode::ListBuckets:
     case Opcode::GetClusterConfig:
-      return {};
+      return kNeedAuth;
     case Opcode::CreateBucket:
     case Opcode::DeleteBucket:
       // An open server keeps memcached's model: one bucket no client can
       // remove (memcached clients could not handle NO_BUCKET).
-      return {.admin = true, .needs_users = true};
+      return kNeedAuth | kNeedAdmin | kNeedUsers;
     case Opcode::Verbosity:
-      return {.admin = true};
+      return kNeedAuth | kNeedAdmin;
     case Opcode::Get:
     case Opcode::GetK:
     case Opcode::Stat:
     case Opcode::GetCollectionId:
-      return {.bucket = true, .privileges = kPrivRead};
+    case Opcode::RangeScanCreate:
+    case Opcode::RangeScanContinue:
+    case Opcode::RangeScanCancel:
+      return kBucket | kPrivRead << kPrivilegeShift;
     case Opcode::Gat:
     case Opcode::GatK:
     case Opcode::GetLocked:
-      return {.bucket = true, .privileges = kPrivRead | kPrivWrite};
+      return kBucket | (kPrivRead | kPrivWrite) << kPrivilegeShift;
     case Opcode::Flush:
-      return {.bucket = true, .privileges = kPrivManage};
+      return kBucket | kPrivManage << kPrivilegeShift;
     default:  // the document mutations
-      return {.bucket = true, .privileges = kPrivWrite};
+      return kBucket | kPrivWrite << kPrivilegeShift;
   }
 }
+
+const std::array<uint8_t, 256> kNeeds = [] {
+  std::array<uint8_t, 256> table{};
+  for (size_t op = 0; op < table.size(); ++op) {
+    table[op] = needsOf(mcbp::opcodeSpec(static_cast<uint8_t>(op)).base);
+  }
+  return table;
+}();
 
 // Commands whose key is a document key (collection-prefixed once the client
 // negotiated Collections).
@@ -103,16 +116,63 @@ McbpSession::McbpSession(ServerContext& server, WorkerContext& worker, net::Conn
     : server_(server), worker_(worker), connection_(connection) {
   if (server_.authRequired()) {
     auth_deadline_ms_ = steadyMs() + int64_t{server_.settings().auth_timeout_s} * 1000;
+    refreshGrants();
   } else {
     // An open server, as memcached: everyone uses "default".
     selectBucket("default");
   }
 }
 
-McbpSession::~McbpSession() = default;
+McbpSession::~McbpSession() {
+  if (bg_) bg_->anchor->session = nullptr;
+  // Its scans end with it: no one else can continue them.
+  server_.rangeScans().cancelOwnedBy(this);
+}
+
+McbpSession::Background& McbpSession::background() {
+  if (!bg_) {
+    bg_ = std::make_unique<Background>();
+    bg_->anchor = std::make_shared<SessionAnchor>(SessionAnchor{this});
+  }
+  return *bg_;
+}
+
+std::weak_ptr<SessionAnchor> McbpSession::anchor() {
+  return background().anchor;
+}
+
+void McbpSession::park() {
+  Background& bg = background();
+  if (bg.parked) return;
+  bg.parked = true;
+  bg.unpark_after_inbox = false;
+  connection_.disableReading();
+}
+
+void McbpSession::unpark() {
+  Background& bg = background();
+  if (!bg.parked) return;
+  if (connection_.inboxQueued() != 0) {
+    bg.unpark_after_inbox = true;  // inboxDrained() finishes it
+    return;
+  }
+  bg.parked = false;
+  bg.unpark_after_inbox = false;
+  connection_.enableReading();
+}
+
+void McbpSession::inboxDrained(net::Connection&) {
+  if (bg_ && bg_->parked && bg_->unpark_after_inbox) unpark();
+}
 
 size_t McbpSession::maxBody(const Settings& settings) {
   return std::max(settings.max_body_size, settings.item_size_max + kBodyOverhead);
+}
+
+size_t McbpSession::maxKey() const {
+  return features_.has(mcbp::Feature::Collections)
+             ? mcbp::kMaxKeyLength + mcbp::kMaxCollectionPrefix
+             : mcbp::kMaxKeyLength;
 }
 
 bool McbpSession::expired(int64_t now_ms) const {
@@ -123,13 +183,24 @@ BucketEntry* McbpSession::bucket() {
   if (bucket_ && bucket_->deleted.load(std::memory_order_relaxed)) {
     bucket_.reset();  // deleted under us: let it go
     privileges_ = 0;
+    refreshGrants();
   }
   return bucket_.get();
+}
+
+void McbpSession::refreshGrants() {
+  uint8_t g = 0;
+  if (authenticated()) g |= kNeedAuth;
+  if (!server_.authRequired() || (user_ != nullptr && user_->admin())) g |= kNeedAdmin;
+  if (server_.authRequired()) g |= kNeedUsers;
+  if (bucket_) g |= kNeedBucket | static_cast<uint8_t>(privileges_ << kPrivilegeShift);
+  grants_ = g;
 }
 
 bool McbpSession::selectBucket(std::string_view name) {
   bucket_.reset();
   privileges_ = 0;
+  refreshGrants();
   uint8_t privileges = kPrivAll;
   if (server_.authRequired()) {
     if (user_ == nullptr) return false;
@@ -137,24 +208,30 @@ bool McbpSession::selectBucket(std::string_view name) {
     if (privileges == 0) return false;
   }
   BucketHandle handle = server_.buckets().find(name);
-  if (!handle) return false;
+  if (!handle) {
+    refreshGrants();
+    return false;
+  }
   bucket_ = std::move(handle);
   privileges_ = privileges;
+  refreshGrants();
   return true;
 }
 
-auth::SaslServer& McbpSession::startSasl() {
-  sasl_ = std::make_unique<auth::SaslServer>(*server_.users());
-  return *sasl_;
+const std::shared_ptr<auth::SaslServer>& McbpSession::startSasl() {
+  Background& bg = background();
+  bg.sasl = std::make_shared<auth::SaslServer>(*server_.users());
+  return bg.sasl;
 }
 
 void McbpSession::endSasl() {
-  sasl_.reset();
+  if (bg_) bg_->sasl.reset();
 }
 
 void McbpSession::authenticatedAs(const auth::User& user) {
   user_ = &user;
   auth_deadline_ms_ = 0;
+  refreshGrants();
   // Memcached clients authenticate and never select: give them the bucket
   // named after the user (Couchbase's rule), else "default", if allowed.
   if (!selectBucket(user.name())) selectBucket("default");
@@ -164,6 +241,9 @@ void McbpSession::dropAuthentication() {
   user_ = nullptr;
   bucket_.reset();
   privileges_ = 0;
+  refreshGrants();
+  // Anonymous again: the same deadline as a new connection.
+  auth_deadline_ms_ = steadyMs() + int64_t{server_.settings().auth_timeout_s} * 1000;
 }
 
 net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uint8_t> input,
@@ -171,10 +251,11 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
   net::InputResult r;
   ResponseWriter out(conn, worker_.commands, server_.settings().cas_enabled,
                      features_.has(mcbp::Feature::Json));
-  const size_t max_key = features_.has(mcbp::Feature::Collections)
-                             ? mcbp::kMaxKeyLength + mcbp::kMaxCollectionPrefix
-                             : mcbp::kMaxKeyLength;
-  while (r.frames < max_frames && !conn.closing() && !conn.outputFull()) {
+  // What this client negotiated and proved so far; recomputed after a HELLO
+  // (authentication completes asynchronously, never inside this loop).
+  size_t max_key = maxKey();
+  size_t max_body = authenticated() ? maxBody(server_.settings()) : kPreAuthMaxBody;
+  while (r.frames < max_frames && !conn.closing() && !conn.outputFull() && !parked()) {
     const std::span<const uint8_t> rest = input.subspan(r.consumed);
     if (rest.size() < mcbp::kHeaderSize) break;
     mcbp::RequestHeader header;
@@ -195,9 +276,8 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
       conn.closeAfterFlush();
       return r;
     }
-    // An anonymous client gets small frames only: nothing it may send yet
-    // needs more, and it must not make the server hold megabytes.
-    const size_t max_body = authenticated() ? maxBody(server_.settings()) : kPreAuthMaxBody;
+    // An anonymous client gets small frames only (max_body): nothing it may
+    // send yet needs more, and it must not make the server hold megabytes.
     if (header.body_length > max_body) {
       // Answer at once instead of waiting for (and buffering) the body.
       out.sendStatus(header, Status::E2big);
@@ -244,6 +324,7 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
     dispatch(mcbp::splitFrame(header, rest.first(header.frameSize())), out);
     r.consumed += header.frameSize();
     ++r.frames;
+    if (header.opcode == static_cast<uint8_t>(Opcode::Hello)) max_key = maxKey();
   }
   return r;
 }
@@ -258,31 +339,19 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) {
       return;
     }
   }
-  const Access access = accessFor(spec.base);
-  if (!access.before_auth && !authenticated()) {
-    out.sendStatus(request.header, Status::Eaccess);
+  const uint8_t needs = kNeeds[request.header.opcode];
+  if ((needs & kNeedBucket) != 0 && bucket_ && bucket_->deleted.load(std::memory_order_relaxed)) {
+    bucket();  // deleted under us: let it go (updates the grants)
+  }
+  if ((needs & ~grants_) != 0) {
+    // Refused; which status says why. Not authenticated, or not allowed,
+    // is EACCESS; authenticated without a bucket is NO_BUCKET.
+    const uint8_t missing = needs & ~grants_;
+    const bool no_bucket = (missing & kNeedBucket) != 0 && (grants_ & kNeedAuth) != 0;
+    out.sendStatus(request.header, no_bucket ? Status::NoBucket : Status::Eaccess);
     return;
   }
-  if (access.needs_users && !server_.authRequired()) {
-    out.sendStatus(request.header, Status::Eaccess);
-    return;
-  }
-  if (access.admin && server_.authRequired() && !user_->admin()) {
-    out.sendStatus(request.header, Status::Eaccess);
-    return;
-  }
-  if (access.bucket) {
-    BucketEntry* entry = bucket();
-    if (entry == nullptr) {
-      out.sendStatus(request.header, Status::NoBucket);
-      return;
-    }
-    if ((privileges_ & access.privileges) != access.privileges) {
-      out.sendStatus(request.header, Status::Eaccess);
-      return;
-    }
-    cookie.bucket = &entry->bucket;
-  }
+  if ((needs & kNeedBucket) != 0) cookie.bucket = &bucket_->bucket;
   if (features_.has(mcbp::Feature::Collections) && documentKey(spec.base)) {
     // The key starts with its collection id; only the default (0) exists.
     const auto id = mcbp::decodeLeb128(
@@ -379,6 +448,15 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) {
       break;
     case Opcode::GetCollectionId:
       executeGetCollectionId(cookie);
+      break;
+    case Opcode::RangeScanCreate:
+      executeRangeScanCreate(cookie);
+      break;
+    case Opcode::RangeScanContinue:
+      executeRangeScanContinue(cookie);
+      break;
+    case Opcode::RangeScanCancel:
+      executeRangeScanCancel(cookie);
       break;
     default:
       out.sendStatus(request.header, Status::UnknownCommand);

@@ -22,6 +22,15 @@ class User;
 
 namespace memkv::server {
 
+class McbpSession;
+
+// How work finishing on another thread finds its session: a completion
+// posted to the owner loop locks the weak reference there, on the same
+// thread that destroys sessions, and finds nullptr if the session is gone.
+struct SessionAnchor {
+  McbpSession* session;
+};
+
 // What the selected bucket lets this connection do (auth::Privilege bits).
 inline constexpr uint8_t kPrivRead = 1;
 inline constexpr uint8_t kPrivWrite = 2;
@@ -36,6 +45,7 @@ class McbpSession final : public net::ConnectionHandler {
   net::InputResult onInput(net::Connection& conn, std::span<const uint8_t> input,
                            size_t max_frames) override;
   bool expired(int64_t now_ms) const override;
+  void inboxDrained(net::Connection& conn) override;
 
   // Largest body accepted at all; beyond it framing is abandoned.
   static size_t maxBody(const Settings& settings);
@@ -53,16 +63,41 @@ class McbpSession final : public net::ConnectionHandler {
   // Selects by name if the user may use it; false (and nothing selected)
   // otherwise.
   bool selectBucket(std::string_view name);
-  // SASL: the exchange in progress (created on SASL_AUTH).
-  auth::SaslServer& startSasl();
-  auth::SaslServer* sasl() { return sasl_.get(); }
+  // SASL: the exchange in progress (created on SASL_AUTH). Shared with the
+  // background task that runs a step (PBKDF2 must not stall the worker).
+  const std::shared_ptr<auth::SaslServer>& startSasl();
+  std::shared_ptr<auth::SaslServer> sasl() { return bg_ ? bg_->sasl : nullptr; }
   void endSasl();
   // A successful authentication: the user, and the bucket of the same name
   // or "default" if the user may use it (memcached clients never select).
   void authenticatedAs(const auth::User& user);
   void dropAuthentication();
 
+  // Would-block commands (owner thread). park() stops request handling: the
+  // requests after the parked one wait, in order, in the read buffer.
+  // unpark() resumes it once every frame a background producer queued in the
+  // Inbox has moved into the output, so responses stay in request order.
+  void park();
+  void unpark();
+  bool parked() const { return bg_ && bg_->parked; }
+  // For completions posted from other threads.
+  std::weak_ptr<SessionAnchor> anchor();
+  net::Connection& connection() { return connection_; }
+  WorkerContext& worker() { return worker_; }
+  ServerContext& server() { return server_; }
+
  private:
+  // Only connections that ever ran background work pay for this.
+  struct Background {
+    std::shared_ptr<SessionAnchor> anchor;
+    std::shared_ptr<auth::SaslServer> sasl;  // only during an exchange
+    bool parked = false;
+    bool unpark_after_inbox = false;
+  };
+  Background& background();
+  // Recomputes grants_ after the user, bucket or privileges changed.
+  void refreshGrants();
+  size_t maxKey() const;
   void dispatch(const mcbp::Request& request, ResponseWriter& out);
 
   ServerContext& server_;
@@ -70,10 +105,11 @@ class McbpSession final : public net::ConnectionHandler {
   net::Connection& connection_;
   BucketHandle bucket_;
   const auth::User* user_ = nullptr;
-  std::unique_ptr<auth::SaslServer> sasl_;  // only during an exchange
-  int64_t auth_deadline_ms_ = 0;            // with a users file: close if still anonymous
+  std::unique_ptr<Background> bg_;
+  int64_t auth_deadline_ms_ = 0;  // with a users file: close if still anonymous
   mcbp::FeatureSet features_;
   uint8_t privileges_ = 0;  // on bucket_
+  uint8_t grants_ = 0;      // what dispatch checks each request's needs against
 };
 
 static_assert(sizeof(McbpSession) <= 80, "every connection carries a session");

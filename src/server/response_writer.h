@@ -36,6 +36,8 @@ class ResponseWriter final {
             uint8_t datatype = 0);
   // A status alone; error statuses carry memcached's text as the value.
   void sendStatus(const mcbp::RequestHeader& req, mcbp::Status status, uint64_t cas = 0);
+  // After a HELLO: whether the JSON datatype may reach this client.
+  void setJson(bool json) { datatype_mask_ = json ? mcbp::datatype::kJson : 0; }
   // A GET-family hit: 4 bytes of flags, the key if not empty, then the
   // value; cas is what the client may see (kLockedCas while locked).
   void sendItem(const mcbp::RequestHeader& req, engine::ItemRef item, std::string_view key,
@@ -47,7 +49,7 @@ class ResponseWriter final {
   net::Connection& conn_;
   CommandCounters& counters_;
   const bool cas_enabled_;
-  const uint8_t datatype_mask_;  // datatype bits this client negotiated
+  uint8_t datatype_mask_;  // datatype bits this client negotiated
 };
 
 }  // namespace memkv::server

@@ -6,11 +6,17 @@ namespace memkv::server {
 
 ServerContext::ServerContext(const Settings& settings, const Clock& clock,
                              std::unique_ptr<const auth::UserDatabase> users)
-    : settings_(settings), buckets_(clock), users_(std::move(users)), started_(::time(nullptr)) {
+    : settings_(settings),
+      buckets_(clock),
+      executors_(settings.executor_threads),
+      users_(std::move(users)),
+      started_(::time(nullptr)) {
   buckets_.create("default", defaultBucketConfig());
 }
 
-ServerContext::~ServerContext() = default;
+ServerContext::~ServerContext() {
+  executors_.shutdown();
+}
 
 engine::BucketConfig ServerContext::defaultBucketConfig() const {
   return {settings_.memory_limit, settings_.item_size_max, settings_.evict};

@@ -16,6 +16,7 @@
 #include "net/worker_counters.h"
 #include "server/bucket_manager.h"
 #include "server/command_counters.h"
+#include "server/range_scan.h"
 #include "server/settings.h"
 
 namespace memkv::server {
@@ -36,6 +37,8 @@ class ServerContext final {
 
   const Settings& settings() const { return settings_; }
   BucketManager& buckets() { return buckets_; }
+  engine::ExecutorPool& executors() { return executors_; }
+  RangeScanRegistry& rangeScans() { return range_scans_; }
   const auth::UserDatabase* users() const { return users_.get(); }
   bool authRequired() const { return users_ != nullptr; }
   // The configuration of a bucket created with defaults (the -m quota).
@@ -77,6 +80,8 @@ class ServerContext final {
 
   const Settings settings_;
   BucketManager buckets_;
+  engine::ExecutorPool executors_;
+  RangeScanRegistry range_scans_;
   std::unique_ptr<const auth::UserDatabase> users_;
   const time_t started_;
   std::vector<std::unique_ptr<WorkerContext>> workers_;

@@ -50,6 +50,7 @@ void executeHello(Cookie& c) {
   // A second HELLO replaces what the first negotiated.
   const mcbp::HelloOutcome outcome = mcbp::negotiate(value);
   c.session.setFeatures(outcome.granted);
+  c.out.setJson(outcome.granted.has(mcbp::Feature::Json));
   c.out.send(c.header(), Status::Success, {}, {}, bytes(outcome.reply), 0);
 }
 
@@ -83,30 +84,54 @@ void executeSaslAuth(Cookie& c) {
     return;
   }
   const bool start = c.spec.base == mcbp::Opcode::SaslAuth;
-  auth::SaslResult result;
+  std::shared_ptr<auth::SaslServer> sasl;
   if (start) {
     // A new authentication replaces the old one, whatever its outcome.
     c.session.dropAuthentication();
-    result = c.session.startSasl().start(c.request.key, text(c.request.value));
-  } else if (auth::SaslServer* sasl = c.session.sasl()) {
-    result = sasl->step(c.request.key, text(c.request.value));
+    sasl = c.session.startSasl();
   } else {
-    result.outcome = auth::SaslOutcome::kFail;  // a step with no exchange
+    sasl = c.session.sasl();
   }
-  switch (result.outcome) {
-    case auth::SaslOutcome::kOk:
-      c.session.endSasl();
-      c.session.authenticatedAs(*result.user);
-      c.out.send(c.header(), Status::Success, {}, {}, bytes(result.payload), 0);
-      break;
-    case auth::SaslOutcome::kContinue:
-      c.out.send(c.header(), Status::AuthContinue, {}, {}, bytes(result.payload), 0);
-      break;
-    case auth::SaslOutcome::kFail:
-      // Never which part was wrong: the user, the password or the message.
-      c.session.endSasl();
-      c.out.sendStatus(c.header(), Status::AuthError);
-      break;
+  if (!sasl) {
+    c.out.sendStatus(c.header(), Status::AuthError);  // a step with no exchange
+    return;
+  }
+  // PBKDF2 (PLAIN) and the SCRAM proofs cost milliseconds: a would-block
+  // command. The exchange runs on the pool while the connection is parked;
+  // the outcome is applied on the owner thread.
+  c.session.park();
+  auto task = [sasl, start, mechanism = std::string(c.request.key),
+               data = std::string(text(c.request.value)), header = c.header(),
+               &loop = c.connection.loop(), anchor = c.session.anchor()] {
+    auto result = std::make_shared<auth::SaslResult>(start ? sasl->start(mechanism, data)
+                                                           : sasl->step(mechanism, data));
+    loop.post([result, header, anchor] {
+      auto a = anchor.lock();
+      if (!a || !a->session) return;  // closed meanwhile
+      McbpSession& session = *a->session;
+      ResponseWriter out(session.connection(), session.worker().commands,
+                         session.server().settings().cas_enabled);
+      switch (result->outcome) {
+        case auth::SaslOutcome::kOk:
+          session.endSasl();
+          session.authenticatedAs(*result->user);
+          out.send(header, Status::Success, {}, {}, bytes(result->payload), 0);
+          break;
+        case auth::SaslOutcome::kContinue:
+          out.send(header, Status::AuthContinue, {}, {}, bytes(result->payload), 0);
+          break;
+        case auth::SaslOutcome::kFail:
+          // Never which part was wrong: the user, the password or the message.
+          session.endSasl();
+          out.sendStatus(header, Status::AuthError);
+          break;
+      }
+      session.unpark();
+    });
+  };
+  if (!c.server.executors().submit(engine::TaskPriority::kHigh, std::move(task))) {
+    c.session.unpark();
+    c.out.sendStatus(c.header(), Status::Etmpfail);
   }
 }
 
@@ -171,8 +196,15 @@ void executeCreateBucket(Cookie& c) {
 }
 
 void executeDeleteBucket(Cookie& c) {
-  switch (c.server.buckets().remove(c.request.key)) {
+  BucketHandle removed;
+  switch (c.server.buckets().remove(c.request.key, &removed)) {
     case BucketError::kOk:
+      // Give the memory back now rather than when the last session lets
+      // go, but not on this worker: freeing millions of items takes time.
+      if (!c.server.executors().submit(engine::TaskPriority::kLow,
+                                       [removed] { removed->bucket.flush(0); })) {
+        removed->bucket.flush(0);
+      }
       c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
       break;
     default:
@@ -197,7 +229,8 @@ void executeClusterConfig(Cookie& c) {
     // One node owns every vbucket; keys map by Couchbase's CRC32 rule,
     // which the engine uses too.
     nlohmann::json map = nlohmann::json::array();
-    for (uint16_t vb = 0; vb < engine::kVBucketCount; ++vb) map.push_back(nlohmann::json::array({0}));
+    for (uint16_t vb = 0; vb < engine::kVBucketCount; ++vb)
+      map.push_back(nlohmann::json::array({0}));
     config = {{"rev", rev},
               {"revEpoch", 1},
               {"name", entry->name},
@@ -206,8 +239,8 @@ void executeClusterConfig(Cookie& c) {
               {"collectionsManifestUid", "0"},
               {"bucketCapabilitiesVer", ""},
               // What memkv implements and nothing more.
-              {"bucketCapabilities",
-               nlohmann::json::array({"cbhello", "touch", "cccp", "nodesExt", "collections"})},
+              {"bucketCapabilities", nlohmann::json::array({"cbhello", "touch", "cccp", "nodesExt",
+                                                            "collections", "rangeScan"})},
               {"nodesExt", thisNode(port)},
               {"vBucketServerMap",
                {{"hashAlgorithm", "CRC"},
@@ -229,14 +262,14 @@ void executeGetCollectionId(Cookie& c) {
   }
   const std::string_view scope = path.substr(0, dot);
   const std::string_view collection = path.substr(dot + 1);
-  const bool is_default = (scope.empty() || scope == "_default") &&
-                          (collection.empty() || collection == "_default");
+  const bool is_default =
+      (scope.empty() || scope == "_default") && (collection.empty() || collection == "_default");
   if (!is_default) {
     c.out.sendStatus(c.header(), Status::UnknownCollection);
     return;
   }
   uint8_t extras[12];
-  storeBe64(extras, 0);     // manifest uid
+  storeBe64(extras, 0);      // manifest uid
   storeBe32(extras + 8, 0);  // collection id
   c.out.send(c.header(), Status::Success, extras, {}, {}, 0);
 }

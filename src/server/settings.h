@@ -30,6 +30,8 @@ struct Settings {
   std::string port_file;                               // --port-file
   std::string users_file;                              // --users-file (empty: open server)
   int auth_timeout_s = 60;                             // --auth-timeout
+  size_t executor_threads = 2;                         // --executor-threads
+  int range_scan_lifetime_s = 180;                     // --range-scan-lifetime
 };
 
 }  // namespace memkv::server

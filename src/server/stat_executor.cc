@@ -119,6 +119,10 @@ void generalStats(Cookie& c, StatSink& add) {
   add("backpressure_pauses", pauses);
   add("stall_disconnects", stalls);
   add("auth_timeout_disconnects", expired);
+  add("range_scans_open", server.rangeScans().size());
+  add("executor_threads", server.executors().threads());
+  add("executor_tasks_run", server.executors().tasksRun());
+  add("executor_tasks_queued", server.executors().queued());
   add("output_bytes_queued", output_queued);
   add("output_bytes_queued_max", output_queued_max);
   // What a connection costs: its objects, plus the buffers all connections
@@ -161,7 +165,9 @@ void executeStat(Cookie& c) {
   } else if (group == "settings") {
     settingsStats(c, add);
   } else if (group == "reset") {
-    if ((c.session.privileges() & kPrivManage) == 0) {
+    // Server-wide counters: only an administrator (or anyone on an open
+    // server, as memcached) may reset them.
+    if (c.server.authRequired() && !c.session.user()->admin()) {
       c.out.sendStatus(c.header(), Status::Eaccess);
       return;
     }

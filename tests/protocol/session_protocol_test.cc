@@ -23,8 +23,8 @@ std::vector<uint8_t> codes(std::initializer_list<uint16_t> list) {
 
 TEST(HelloTest, GrantsOnlyImplementedFeaturesInRequestOrder) {
   // The Couchbase Node SDK's list (reference §1.3).
-  const auto request = codes({0x03, 0x06, 0x07, 0x08, 0x0b, 0x0c, 0x10, 0x0f, 0x11, 0x15, 0x12,
-                              0x17, 0x14, 0x1c, 0x21, 0x0e, 0x0d, 0x1e, 0x0a, 0x04});
+  const auto request = codes({0x03, 0x06, 0x07, 0x08, 0x0b, 0x0c, 0x10, 0x0f, 0x11, 0x15,
+                              0x12, 0x17, 0x14, 0x1c, 0x21, 0x0e, 0x0d, 0x1e, 0x0a, 0x04});
   const HelloOutcome out = negotiate(request);
   const auto expected = codes({0x03, 0x07, 0x08, 0x0b, 0x10, 0x11, 0x12, 0x14, 0x04});
   EXPECT_EQ(std::vector<uint8_t>(out.reply.begin(), out.reply.end()), expected);
@@ -79,13 +79,31 @@ TEST(ErrorMapTest, ListsEveryStatusMemkvSends) {
     EXPECT_EQ(errors.size(), statusesSent().size());
   }
   // Every status the enum knows is one memkv may send, so all are listed.
-  for (Status s : {Status::Success, Status::KeyEnoent, Status::KeyEexists, Status::E2big,
-                   Status::Einval, Status::NotStored, Status::DeltaBadval, Status::NotMyVbucket,
-                   Status::NoBucket, Status::Locked, Status::NotLocked, Status::AuthError,
-                   Status::AuthContinue, Status::Erange, Status::Eaccess, Status::UnknownFrameInfo,
-                   Status::UnknownCommand, Status::Enomem, Status::NotSupported, Status::Einternal,
-                   Status::Ebusy, Status::Etmpfail, Status::UnknownCollection,
-                   Status::DurabilityInvalidLevel, Status::DurabilityImpossible}) {
+  for (Status s : {Status::Success,
+                   Status::KeyEnoent,
+                   Status::KeyEexists,
+                   Status::E2big,
+                   Status::Einval,
+                   Status::NotStored,
+                   Status::DeltaBadval,
+                   Status::NotMyVbucket,
+                   Status::NoBucket,
+                   Status::Locked,
+                   Status::NotLocked,
+                   Status::AuthError,
+                   Status::AuthContinue,
+                   Status::Erange,
+                   Status::Eaccess,
+                   Status::UnknownFrameInfo,
+                   Status::UnknownCommand,
+                   Status::Enomem,
+                   Status::NotSupported,
+                   Status::Einternal,
+                   Status::Ebusy,
+                   Status::Etmpfail,
+                   Status::UnknownCollection,
+                   Status::DurabilityInvalidLevel,
+                   Status::DurabilityImpossible}) {
     bool found = false;
     for (Status t : statusesSent()) found |= t == s;
     EXPECT_TRUE(found) << static_cast<int>(s);
