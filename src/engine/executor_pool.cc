@@ -16,8 +16,7 @@ bool ExecutorPool::submit(TaskPriority priority, std::function<void()> task,
   {
     std::lock_guard guard(mutex_);
     if (stopping_) return false;
-    (priority == TaskPriority::kHigh ? high_ : low_)
-        .push_back({std::move(task), std::move(token)});
+    (priority == TaskPriority::kHigh ? high_ : low_).push_back({std::move(task), std::move(token)});
   }
   wake_.notify_one();
   return true;

@@ -45,8 +45,8 @@ ConfigError parseRangeScanConfig(std::string_view text, RangeScanConfig* out) {
       // The collection id as hex; only the default collection (0) exists.
       if (!v.is_string()) return ConfigError::kInvalid;
       const std::string id = v.get<std::string>();
-      if (id.empty() || id.size() > 8 || id.find_first_not_of("0123456789abcdefABCDEF") !=
-                                             std::string::npos) {
+      if (id.empty() || id.size() > 8 ||
+          id.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
         return ConfigError::kInvalid;
       }
       if (std::stoul(id, nullptr, 16) != 0) return ConfigError::kUnknownCollection;

@@ -346,8 +346,7 @@ void answerCreate(McbpSession& session, const mcbp::RequestHeader& header, Statu
 void executeRangeScanCreate(Cookie& c) {
   RangeScanConfig config;
   switch (parseRangeScanConfig(
-      {reinterpret_cast<const char*>(c.request.value.data()), c.request.value.size()},
-      &config)) {
+      {reinterpret_cast<const char*>(c.request.value.data()), c.request.value.size()}, &config)) {
     case ConfigError::kOk:
       break;
     case ConfigError::kInvalid:

@@ -21,20 +21,59 @@ namespace {
 
 class StatSink {
  public:
-  explicit StatSink(Cookie& c) : c_(c) {}
+  explicit StatSink(Cookie& c) : StatSink(c.out, c.header()) {}
+  StatSink(ResponseWriter& out, const mcbp::RequestHeader& header) : out_(out), header_(header) {}
   template <typename T>
   void operator()(std::string_view name, const T& value) {
     buffer_.clear();
     fmt::format_to(std::back_inserter(buffer_), "{}", value);
-    c_.out.send(c_.header(), Status::Success, {}, name,
-                {reinterpret_cast<const uint8_t*>(buffer_.data()), buffer_.size()}, 0);
+    out_.send(header_, Status::Success, {}, name,
+              {reinterpret_cast<const uint8_t*>(buffer_.data()), buffer_.size()}, 0);
   }
-  void end() { c_.out.send(c_.header(), Status::Success, {}, {}, {}, 0); }
+  void end() { out_.send(header_, Status::Success, {}, {}, {}, 0); }
 
  private:
-  Cookie& c_;
+  ResponseWriter& out_;
+  const mcbp::RequestHeader& header_;
   std::string buffer_;
 };
+
+// "vbucket-details": every vbucket's uuid, high seqno and item count. It
+// takes all 1024 vbucket locks, so it is gathered on the executor pool (a
+// would-block command) and answered on the owner thread.
+void vbucketDetails(Cookie& c) {
+  c.session.park();
+  auto task = [bucket = c.session.bucketHandle(), header = c.header(), &loop = c.connection.loop(),
+               anchor = c.session.anchor()] {
+    auto details = std::make_shared<std::vector<engine::VBucketInfo>>();
+    details->reserve(engine::kVBucketCount);
+    for (uint16_t vb = 0; vb < engine::kVBucketCount; ++vb) {
+      details->push_back(bucket->bucket.vbucketInfo(vb));
+    }
+    loop.post([details, header, anchor] {
+      auto a = anchor.lock();
+      if (!a || !a->session) return;
+      McbpSession& session = *a->session;
+      ResponseWriter out(session.connection(), session.worker().commands,
+                         session.server().settings().cas_enabled);
+      StatSink add(out, header);
+      for (size_t vb = 0; vb < details->size(); ++vb) {
+        const engine::VBucketInfo& info = (*details)[vb];
+        const std::string prefix = fmt::format("vb_{}:", vb);
+        add(prefix + "state", "active");
+        add(prefix + "uuid", info.uuid);
+        add(prefix + "high_seqno", info.high_seqno);
+        add(prefix + "num_items", info.items);
+      }
+      add.end();
+      session.unpark();
+    });
+  };
+  if (!c.server.executors().submit(engine::TaskPriority::kLow, std::move(task))) {
+    c.session.unpark();
+    c.out.sendStatus(c.header(), Status::Etmpfail);
+  }
+}
 
 std::string rusageTime(const timeval& tv) {
   return fmt::format("{}.{:06}", tv.tv_sec, tv.tv_usec);
@@ -164,6 +203,9 @@ void executeStat(Cookie& c) {
     generalStats(c, add);
   } else if (group == "settings") {
     settingsStats(c, add);
+  } else if (group == "vbucket-details") {
+    vbucketDetails(c);
+    return;
   } else if (group == "reset") {
     // Server-wide counters: only an administrator (or anyone on an open
     // server, as memcached) may reset them.

@@ -99,7 +99,8 @@ TEST(ExecutorPoolTest, CancelledTasksNeverRun) {
   auto token = std::make_shared<CancelToken>();
   std::atomic<bool> cancelled_ran{false};
   std::atomic<bool> other_ran{false};
-  pool.submit(TaskPriority::kLow, [&] { cancelled_ran = true; }, token);
+  pool.submit(
+      TaskPriority::kLow, [&] { cancelled_ran = true; }, token);
   pool.submit(TaskPriority::kLow, [&] { other_ran = true; });
   token->cancel();
   gate.open();

@@ -237,9 +237,8 @@ ContinueResult readContinue(McbpClient& c, uint32_t opaque, bool key_only,
     // running CONTINUE carries the flags like every other scan response.
     if (r.status != scan_status::kCancelled || !r.extras.empty()) {
       if (r.extras != be32(key_only ? 0 : 1)) {
-        out.error = "response extras must be the 4-byte flags " +
-                    std::to_string(key_only ? 0 : 1) + ", got " +
-                    std::to_string(r.extras.size()) + " bytes";
+        out.error = "response extras must be the 4-byte flags " + std::to_string(key_only ? 0 : 1) +
+                    ", got " + std::to_string(r.extras.size()) + " bytes";
         return out;
       }
     }
@@ -306,8 +305,7 @@ std::vector<std::string> keysOf(const std::vector<ScanItem>& items) {
 }
 
 // `count` keys "<prefix><n>" that hash to `vbucket`.
-std::vector<std::string> keysInVbucket(uint16_t vbucket, const std::string& prefix,
-                                       size_t count) {
+std::vector<std::string> keysInVbucket(uint16_t vbucket, const std::string& prefix, size_t count) {
   std::vector<std::string> keys;
   for (uint64_t n = 0; keys.size() < count; ++n) {
     std::string k = prefix + std::to_string(n);
@@ -389,8 +387,8 @@ TEST_F(RangeScanTest, CreateAnswersEveryStatus) {
       {"zero samples", "{\"sampling\":{\"samples\":0}}"},
       {"sampling without samples", "{\"sampling\":{\"seed\":1}}"},
       {"samples not a number", "{\"sampling\":{\"samples\":\"x\"}}"},
-      {"key_only not a bool", "{\"key_only\":\"yes\",\"range\":{\"start\":\"" + a +
-                                  "\",\"end\":\"" + b + "\"}}"},
+      {"key_only not a bool",
+       "{\"key_only\":\"yes\",\"range\":{\"start\":\"" + a + "\",\"end\":\"" + b + "\"}}"},
       {"collection not hex", "{\"collection\":\"zz\"," + all.substr(1)},
       {"collection a number", "{\"collection\":0," + all.substr(1)},
       {"snapshot_requirements without vb_uuid",
@@ -479,9 +477,9 @@ TEST_F(RangeScanTest, MalformedFramesAreEinvalAndClose) {
 
 TEST_F(RangeScanTest, SnapshotRequirementsCheckUuidAndSeqno) {
   McbpClient c = newClient();
-  ASSERT_EQ(cb::hello(c, {cb::feature::kJson, cb::feature::kXerror, cb::feature::kMutationSeqno})
-                .size(),
-            3u);
+  ASSERT_EQ(
+      cb::hello(c, {cb::feature::kJson, cb::feature::kXerror, cb::feature::kMutationSeqno}).size(),
+      3u);
   const std::vector<std::string> keys = keysInVbucket(100, "snap-", 2);
   ASSERT_EQ(c.set(keys[0], "1").status, status::kSuccess);
   const Response s = c.set(keys[1], "2");
@@ -491,8 +489,7 @@ TEST_F(RangeScanTest, SnapshotRequirementsCheckUuidAndSeqno) {
   const uint64_t seqno = readBe64(std::string_view(s.extras).substr(8));
   auto json = [&](uint64_t u, const std::string& seq, const std::string& more = "") {
     return "{\"snapshot_requirements\":{\"vb_uuid\":\"" + std::to_string(u) +
-           "\",\"seqno\":" + seq + ",\"timeout_ms\":5000" + more + "}," +
-           fullRangeJson().substr(1);
+           "\",\"seqno\":" + seq + ",\"timeout_ms\":5000" + more + "}," + fullRangeJson().substr(1);
   };
   EXPECT_EQ(c.call(makeCreate(100, json(uuid, std::to_string(seqno)))).status, status::kSuccess);
   EXPECT_EQ(c.call(makeCreate(100, json(uuid, std::to_string(seqno - 1)))).status,
@@ -500,9 +497,9 @@ TEST_F(RangeScanTest, SnapshotRequirementsCheckUuidAndSeqno) {
   EXPECT_EQ(c.call(makeCreate(100, json(uuid, "\"" + std::to_string(seqno) + "\""))).status,
             status::kSuccess)
       << "a seqno may come as a decimal string";
-  EXPECT_EQ(c.call(makeCreate(100, json(uuid, std::to_string(seqno), ",\"seqno_exists\":true")))
-                .status,
-            status::kSuccess);
+  EXPECT_EQ(
+      c.call(makeCreate(100, json(uuid, std::to_string(seqno), ",\"seqno_exists\":true"))).status,
+      status::kSuccess);
   EXPECT_EQ(c.call(makeCreate(100, json(uuid + 1, std::to_string(seqno)))).status,
             scan_status::kVbUuidNotEqual);
   EXPECT_EQ(c.call(makeCreate(100, json(uuid, std::to_string(seqno + 1)))).status,
@@ -577,7 +574,7 @@ TEST_F(RangeScanTest, ContinueAndCancelStatuses) {
 TEST_F(RangeScanTest, KeyOnlyAndDocumentsCarryEverything) {
   constexpr uint16_t kVb = 42;
   // Sizes around the 4 KiB copy/reference boundary and large values.
-  const std::vector<size_t> sizes = {0,    1,     7,     100,   1000,       4095,      4096,
+  const std::vector<size_t> sizes = {0,    1,     7,     100,   1000,       4095,       4096,
                                      4097, 10000, 32768, 40000, 100 * 1024, 100 * 1024, 300};
   const std::vector<std::string> keys = keysInVbucket(kVb, "doc::", sizes.size() + 1);
   McbpClient json_client = sdkClient();
@@ -1330,6 +1327,42 @@ TEST_F(RangeScanAuthTest, DeletingABucketUnderAnOpenScanIsSafe) {
   EXPECT_EQ(again.call(makeContinue(idle.value, 0, 0, 0)).status, status::kKeyEnoent);
   EXPECT_EQ(again.noop().status, status::kSuccess);
   b2.close();  // the scans go with their connection; ASan/LSan check the items at exit
+}
+
+// ---------------------------------------------------------------------------------------------
+// STAT vbucket-details: an expensive group gathered on the executor pool; the connection is
+// parked meanwhile, so a request pipelined behind it is answered after the group's last stat.
+
+TEST_F(RangeScanTest, VBucketDetailsStatIsGatheredInTheBackgroundAndKeepsOrder) {
+  constexpr uint16_t kVb = 77;
+  McbpClient c = sdkClient();
+  const std::map<std::string, std::string> before = c.stats("vbucket-details");
+  ASSERT_EQ(before.at("vb_77:num_items"), "0");
+  const std::vector<std::string> keys = keysInVbucket(kVb, "detail-", 5);
+  for (const std::string& k : keys) ASSERT_EQ(c.set(k, "v").status, status::kSuccess);
+  ASSERT_EQ(c.remove(keys[0]).status, status::kSuccess);
+
+  std::string batch = encode(makeKeyOnly(op::kStat, "vbucket-details", 1));
+  batch += encode(makeKeyOnly(op::kNoop, "", 2));
+  ASSERT_TRUE(c.sendRaw(batch));
+  std::map<std::string, std::string> stats;
+  for (;;) {
+    const Response r = c.next();
+    ASSERT_EQ(r.opcode, op::kStat) << "the NOOP overtook the STAT group";
+    ASSERT_EQ(r.opaque, 1u);
+    if (r.key.empty()) break;
+    stats[r.key] = r.value;
+  }
+  const Response noop = c.next();
+  EXPECT_EQ(noop.opcode, op::kNoop);
+  EXPECT_EQ(noop.opaque, 2u);
+  EXPECT_EQ(stats.size(), 4u * 1024);
+  EXPECT_EQ(stats.at("vb_77:num_items"), "4");
+  // Five sets and a delete: six mutations.
+  EXPECT_EQ(std::stoull(stats.at("vb_77:high_seqno")) - std::stoull(before.at("vb_77:high_seqno")),
+            6u);
+  EXPECT_EQ(stats.at("vb_77:uuid"), before.at("vb_77:uuid"));
+  EXPECT_EQ(stats.at("vb_77:state"), "active");
 }
 
 }  // namespace
