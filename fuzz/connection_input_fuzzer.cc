@@ -116,39 +116,20 @@ struct SentRequest {
 
 // Would-block commands park the connection until a background task's
 // completion runs on the owner loop, which this single-threaded harness does
-// not run; they become an opcode memkv does not know (their parsers have
-// their own tests). Same walk as frameRequests.
+// not run; frameRequests turns them into an opcode memkv does not know (their
+// parsers have their own tests).
 constexpr uint8_t kParkedOpcodeStandIn = 0xdd;
-void replaceWouldBlockOpcodes(std::span<uint8_t> stream) {
-  size_t at = 0;
-  while (stream.size() - at >= kHeaderSize) {
-    uint8_t* p = stream.data() + at;
-    size_t framing_length = 0, key_length;
-    if (p[0] == static_cast<uint8_t>(memkv::mcbp::Magic::ClientRequest)) {
-      key_length = be(p + 2, 2);
-    } else if (p[0] == static_cast<uint8_t>(memkv::mcbp::Magic::AltClientRequest)) {
-      framing_length = p[2];
-      key_length = p[3];
-    } else {
-      break;
-    }
-    const auto op = static_cast<Opcode>(p[1]);
-    if (op == Opcode::RangeScanCreate || op == Opcode::RangeScanContinue ||
-        op == Opcode::RangeScanCancel || op == Opcode::SaslAuth || op == Opcode::SaslStep) {
-      p[1] = kParkedOpcodeStandIn;
-    }
-    const size_t body_length = be(p + 8, 4);
-    if (framing_length + p[4] + key_length > body_length) break;
-    at += kHeaderSize + body_length;
-    if (at > stream.size()) break;
-  }
+bool wouldBlock(uint8_t opcode) {
+  const auto op = static_cast<Opcode>(opcode);
+  return op == Opcode::RangeScanCreate || op == Opcode::RangeScanContinue ||
+         op == Opcode::RangeScanCancel || op == Opcode::SaslAuth || op == Opcode::SaslStep;
 }
 
-std::vector<SentRequest> frameRequests(std::span<const uint8_t> stream) {
+std::vector<SentRequest> frameRequests(std::span<uint8_t> stream) {
   std::vector<SentRequest> out;
   size_t at = 0;
   while (stream.size() - at >= kHeaderSize) {
-    const uint8_t* p = stream.data() + at;
+    uint8_t* p = stream.data() + at;
     // Classic: key length at 2..3. Alternative: framing extras length at 2,
     // key length at 3, and the framing extras first in the body.
     size_t framing_length = 0;
@@ -161,6 +142,7 @@ std::vector<SentRequest> frameRequests(std::span<const uint8_t> stream) {
     } else {
       break;
     }
+    if (wouldBlock(p[1])) p[1] = kParkedOpcodeStandIn;
     const size_t extras_length = p[4];
     const size_t body_length = be(p + 8, 4);
     SentRequest r{p[1], static_cast<uint32_t>(be(p + 12, 4)), {}};
@@ -307,8 +289,9 @@ class Segmenter {
   size_t i_ = 0;
 };
 
+// stream: modified in place by frameRequests before any byte is fed.
 void runOneInput(Process& process, const Config& config, std::span<const uint8_t> sizes,
-                 std::span<const uint8_t> stream) {
+                 std::span<uint8_t> stream) {
   memkv::ManualClock clock(kClockStart);
   memkv::server::Settings settings;
   settings.threads = 1;
@@ -397,7 +380,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Config config(data[0]);
   const size_t n_sizes = std::min<size_t>(data[1], size - 2);
   std::vector<uint8_t> stream(data + 2 + n_sizes, data + size);
-  replaceWouldBlockOpcodes(stream);
   runOneInput(process, config, {data + 2, n_sizes}, stream);
   return 0;
 }

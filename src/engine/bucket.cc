@@ -405,18 +405,16 @@ void sortByKey(std::vector<ScanItem>* items) {
   std::sort(items->begin(), items->end(),
             [](const ScanItem& a, const ScanItem& b) { return a.item->key() < b.item->key(); });
 }
-}  // namespace
 
-std::vector<ScanItem> Bucket::snapshotRange(uint16_t vbucket, const KeyRange& range) {
-  const uint32_t now = clock_.now();
-  maybeRunPendingFlush(now);
+// The live items of a vbucket that `keep` accepts, under its lock, sorted.
+template <typename Keep>
+std::vector<ScanItem> collectLive(VBucket& vb, uint32_t now, Keep keep) {
   std::vector<ScanItem> out;
-  VBucket& vb = (*vbuckets_)[vbucket];
   {
     std::lock_guard guard(vb.mutex);
     out.reserve(vb.table.size());
     vb.table.forEach([&](const Item* item) {
-      if (!item->expiredAt(now) && range.contains(item->key())) {
+      if (!item->expiredAt(now) && keep(*item)) {
         out.push_back({ItemRef::share(const_cast<Item*>(item)), item->expiry()});
       }
     });
@@ -424,24 +422,22 @@ std::vector<ScanItem> Bucket::snapshotRange(uint16_t vbucket, const KeyRange& ra
   sortByKey(&out);
   return out;
 }
+}  // namespace
+
+std::vector<ScanItem> Bucket::snapshotRange(uint16_t vbucket, const KeyRange& range) {
+  const uint32_t now = clock_.now();
+  maybeRunPendingFlush(now);
+  return collectLive((*vbuckets_)[vbucket], now,
+                     [&](const Item& item) { return range.contains(item.key()); });
+}
 
 std::vector<ScanItem> Bucket::sampleVBucket(uint16_t vbucket, size_t samples, uint64_t seed) {
   const uint32_t now = clock_.now();
   maybeRunPendingFlush(now);
-  std::vector<ScanItem> all;
-  VBucket& vb = (*vbuckets_)[vbucket];
-  {
-    std::lock_guard guard(vb.mutex);
-    all.reserve(vb.table.size());
-    vb.table.forEach([&](const Item* item) {
-      if (!item->expiredAt(now)) {
-        all.push_back({ItemRef::share(const_cast<Item*>(item)), item->expiry()});
-      }
-    });
-  }
-  // Table order depends on insertion history; sort first so the seed alone
-  // decides the sample.
-  sortByKey(&all);
+  // Sorted first (table order depends on insertion history), so the seed
+  // alone decides the sample.
+  std::vector<ScanItem> all =
+      collectLive((*vbuckets_)[vbucket], now, [](const Item&) { return true; });
   if (all.size() > samples) {
     std::mt19937_64 random(seed);
     for (size_t i = 0; i < samples; ++i) {

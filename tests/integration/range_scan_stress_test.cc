@@ -100,20 +100,6 @@ struct Doc {
   std::string value;
 };
 
-bool readLeb(std::string_view v, size_t* pos, uint64_t* out) {
-  uint64_t n = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (*pos >= v.size()) return false;
-    const uint8_t b = static_cast<uint8_t>(v[(*pos)++]);
-    n |= uint64_t{b & 0x7fu} << shift;
-    if ((b & 0x80) == 0) {
-      *out = n;
-      return true;
-    }
-  }
-  return false;
-}
-
 bool parseItems(std::string_view v, bool key_only, std::vector<Doc>* out) {
   size_t pos = 0;
   while (pos < v.size()) {
@@ -123,11 +109,11 @@ bool parseItems(std::string_view v, bool key_only, std::vector<Doc>* out) {
       pos += 25;
     }
     uint64_t len = 0;
-    if (!readLeb(v, &pos, &len) || len > v.size() - pos) return false;
+    if (!cb::readLeb128(v, &pos, &len) || len > v.size() - pos) return false;
     d.key = std::string(v.substr(pos, len));
     pos += len;
     if (!key_only) {
-      if (!readLeb(v, &pos, &len) || len > v.size() - pos) return false;
+      if (!cb::readLeb128(v, &pos, &len) || len > v.size() - pos) return false;
       d.value = std::string(v.substr(pos, len));
       pos += len;
     }

@@ -149,20 +149,6 @@ struct ScanItem {
   std::string value;
 };
 
-bool readLeb(std::string_view v, size_t* pos, uint64_t* out) {
-  uint64_t n = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (*pos >= v.size()) return false;
-    const uint8_t b = static_cast<uint8_t>(v[(*pos)++]);
-    n |= uint64_t{b & 0x7fu} << shift;
-    if ((b & 0x80) == 0) {
-      *out = n;
-      return true;
-    }
-  }
-  return false;
-}
-
 // Decodes one CONTINUE response's value; false (with *error) if it is malformed.
 bool parseItems(std::string_view v, bool key_only, std::vector<ScanItem>* out, std::string* error) {
   size_t pos = 0;
@@ -181,14 +167,14 @@ bool parseItems(std::string_view v, bool key_only, std::vector<ScanItem>* out, s
       pos += 25;
     }
     uint64_t len = 0;
-    if (!readLeb(v, &pos, &len) || len > v.size() - pos) {
+    if (!cb::readLeb128(v, &pos, &len) || len > v.size() - pos) {
       *error = "bad key length";
       return false;
     }
     item.key = std::string(v.substr(pos, len));
     pos += len;
     if (!key_only) {
-      if (!readLeb(v, &pos, &len) || len > v.size() - pos) {
+      if (!cb::readLeb128(v, &pos, &len) || len > v.size() - pos) {
         *error = "bad value length";
         return false;
       }

@@ -95,6 +95,20 @@ std::string leb128(uint64_t value) {
   return out;
 }
 
+bool readLeb128(std::string_view bytes, size_t* pos, uint64_t* out) {
+  uint64_t n = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (*pos >= bytes.size()) return false;
+    const uint8_t b = static_cast<uint8_t>(bytes[(*pos)++]);
+    n |= uint64_t{b & 0x7fu} << shift;
+    if ((b & 0x80) == 0) {
+      *out = n;
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string collectionKey(std::string_view key, uint32_t cid) {
   return leb128(cid) + std::string(key);
 }

@@ -110,6 +110,8 @@ Request makeUnlock(std::string key, uint64_t cas, uint32_t opaque = 0);
 
 // Unsigned LEB128 of `value` (the collection-id prefix).
 std::string leb128(uint64_t value);
+// Reads an unsigned LEB128 at *pos (advanced past it); false if truncated or too long.
+bool readLeb128(std::string_view bytes, size_t* pos, uint64_t* out);
 // `key` prefixed with collection id `cid`.
 std::string collectionKey(std::string_view key, uint32_t cid = 0);
 
