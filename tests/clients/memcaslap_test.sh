@@ -5,12 +5,14 @@
 #   memcaslap -s 127.0.0.1:$PORT -B -t 5s -c 16 -T 2 -w 1k -v 0.1
 #
 # -v 0.1: memcaslap verifies the value of 10% of its gets.
-# -w 1k: each of the 16 connections cycles over 1000 keys, so the working set
-#   is about 16000 items of ~1.1 KB (~18 MB) and fits the default 64 MB without
-#   evictions. That matters: memcached answers a binary get miss with the body
-#   "Not found", which memcaslap then "verifies" as the value and counts under
-#   verify_failed (at the default -w 10k, memcached at 64 MB shows thousands).
-#   With no evictions, any miss or verify failure is a server bug.
+# -w 1k: each connection has a window of 1000 slots, but with the default -o 0
+#   a slot stored again gets a brand-new key and the old one stays on the
+#   server: stored data grows by ~1.2 KB per SET (90-140 MB in 5 s). The server
+#   therefore runs with -m 1024 (CMakeLists.txt), so nothing is evicted. That
+#   matters: a binary get miss carries the body "Not found", which memcaslap
+#   then "verifies" as the value and counts under verify_failed, not
+#   get_misses (at -m 64 both memcached and memkv evict and show such
+#   failures). With no evictions, any miss or verify failure is a server bug.
 # memcaslap exits 0 even when the server misbehaves (it prints one line per
 # error response, and a server that closes every connection yields a tiny
 # positive TPS), so the output is checked line by line:

@@ -1073,7 +1073,7 @@ TEST_F(RangeScanTest, ClosingTheCreatingConnectionForgetsItsScans) {
 }
 
 TEST_F(RangeScanTest, IdleScansExpireAfterTheirLifetime) {
-  ServerProcess server({"-m", "64", "--range-scan-lifetime", "1"});
+  ServerProcess server({"-m", "64", "--range-scan-lifetime", "2"});
   std::string error;
   ASSERT_TRUE(server.start(&error)) << error;
   McbpClient c;
@@ -1085,9 +1085,10 @@ TEST_F(RangeScanTest, IdleScansExpireAfterTheirLifetime) {
   const Response active = c.call(makeCreate(kVb, fullRangeJson(true)));
   ASSERT_EQ(idle.status, status::kSuccess);
   ASSERT_EQ(active.status, status::kSuccess);
-  // Continued every 400 ms, `active` lives; `idle` goes within lifetime + the 1 s check.
-  for (uint32_t n = 0; n < 7; ++n) {
-    std::this_thread::sleep_for(milliseconds(400));
+  // Continued every 300 ms, `active` lives (a loaded machine has 1.7 s of slack); `idle` goes
+  // within the lifetime plus the 1 s check: 3 s, and the loop lasts 3.6 s.
+  for (uint32_t n = 0; n < 12; ++n) {
+    std::this_thread::sleep_for(milliseconds(300));
     ASSERT_TRUE(c.send(makeContinue(active.value, 1, 0, 0, n)));
     const ContinueResult r = readContinue(c, n, true);
     ASSERT_TRUE(r.error.empty()) << r.error;
