@@ -34,6 +34,7 @@
 
 #include "integration/server_fixture.h"
 #include "support/couchbase_client.h"
+#include "support/range_scan_client.h"
 #include "support/slow_reader.h"
 #include "support/test_env.h"
 
@@ -44,102 +45,28 @@ namespace cb = couchbase;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr uint8_t kCreate = 0xda;
-constexpr uint8_t kContinue = 0xdb;
-constexpr uint16_t kMore = 0xa6;
-constexpr uint16_t kComplete = 0xa7;
-
 // Default --output-high-watermark, and the slack of one buffer beyond it.
 constexpr uint64_t kOutputBound = (1u << 20) + (64u << 10);
 
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (const char ch : in) {
-    acc = (acc << 8) | static_cast<uint8_t>(ch);
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
-  while (out.size() % 4 != 0) out += '=';
-  return out;
-}
-
-std::string fullRangeJson(bool key_only) {
-  return std::string("{") + (key_only ? "\"key_only\":true," : "") +
-         "\"range\":{\"start\":\"\",\"end\":\"" + base64("\xf4\x8f\xfb\xfb") + "\"}}";
-}
-
-Request makeCreate(uint16_t vbucket, bool key_only, uint32_t opaque) {
-  Request r;
-  r.opcode = kCreate;
-  r.vbucket = vbucket;
-  r.opaque = opaque;
-  r.value = fullRangeJson(key_only);
-  return r;
-}
-
-Request makeContinue(const std::string& id, uint32_t items, uint32_t ms, uint32_t bytes,
-                     uint32_t opaque, uint16_t vbucket) {
-  Request r;
-  r.opcode = kContinue;
-  r.vbucket = vbucket;
-  r.opaque = opaque;
-  r.extras = id + be32(items) + be32(ms) + be32(bytes);
-  return r;
-}
-
-struct Doc {
-  std::string key;
-  std::string value;
-};
-
-bool parseItems(std::string_view v, bool key_only, std::vector<Doc>* out) {
-  size_t pos = 0;
-  while (pos < v.size()) {
-    Doc d;
-    if (!key_only) {
-      if (v.size() - pos < 25) return false;
-      pos += 25;
-    }
-    uint64_t len = 0;
-    if (!cb::readLeb128(v, &pos, &len) || len > v.size() - pos) return false;
-    d.key = std::string(v.substr(pos, len));
-    pos += len;
-    if (!key_only) {
-      if (!cb::readLeb128(v, &pos, &len) || len > v.size() - pos) return false;
-      d.value = std::string(v.substr(pos, len));
-      pos += len;
-    }
-    out->push_back(std::move(d));
-  }
-  return true;
-}
-
 // Checks one CONTINUE response; appends its items. Returns "" or what is wrong.
 std::string takeResponse(const Response& r, uint32_t opaque, bool key_only,
-                         std::vector<Doc>* items) {
-  if (r.opcode != kContinue || r.opaque != opaque) {
+                         std::vector<ScanItem>* items) {
+  if (r.opcode != scan_op::kContinue || r.opaque != opaque) {
     return "unexpected response opcode " + std::to_string(r.opcode) + " opaque " +
            std::to_string(r.opaque);
   }
-  if (r.status != 0 && r.status != kMore && r.status != kComplete) {
+  if (r.status != 0 && r.status != scan_status::kMore && r.status != scan_status::kComplete) {
     return "CONTINUE status " + std::to_string(r.status);
   }
   if (r.extras != be32(key_only ? 0 : 1)) return "bad CONTINUE extras";
-  if (!parseItems(r.value, key_only, items)) return "malformed CONTINUE value";
+  std::string error;
+  if (!parseItems(r.value, key_only, items, &error)) return "malformed CONTINUE value: " + error;
   return "";
 }
 
 // The preloaded documents ("s:<n>") by vbucket, in key order.
 struct Dataset {
-  std::map<uint16_t, std::vector<Doc>> by_vbucket;
+  std::map<uint16_t, std::vector<ScanItem>> by_vbucket;
   std::vector<std::pair<std::string, std::string>> all;
 };
 
@@ -154,27 +81,9 @@ Dataset makeDataset(size_t count) {
     d.all.emplace_back(std::move(key), std::move(value));
   }
   for (auto& [vb, docs] : sorted) {
-    for (auto& [k, v] : docs) d.by_vbucket[vb].push_back({k, v});
+    for (auto& [k, v] : docs) d.by_vbucket[vb].push_back({.key = k, .value = v});
   }
   return d;
-}
-
-bool bulkSet(McbpClient& c, const std::vector<std::pair<std::string, std::string>>& docs) {
-  std::string batch;
-  auto flush = [&]() -> bool {
-    batch += encode(makeKeyOnly(op::kNoop, "", 0xfeed));
-    if (!c.sendRaw(batch, scaled(milliseconds(30000)))) return false;
-    batch.clear();
-    Response r;
-    if (c.read(&r, scaled(milliseconds(30000))) != ReadStatus::kOk) return false;
-    return r.opcode == op::kNoop && r.opaque == 0xfeed;
-  };
-  size_t n = 0;
-  for (const auto& [key, value] : docs) {
-    batch += encode(makeStore(op::kSetQ, key, value, 0, 0, 0, 1));
-    if (++n % 256 == 0 && !flush()) return false;
-  }
-  return flush();
 }
 
 class Failures {
@@ -224,17 +133,17 @@ class RangeScanStressTest : public ServerTest {
 
 // One scan of `vb` on `c` with random limits; checks it against the preloaded documents.
 // Returns false if the connection is unusable afterwards.
-bool scanAndVerify(McbpClient& c, uint16_t vb, const std::vector<Doc>& expected, bool key_only,
+bool scanAndVerify(McbpClient& c, uint16_t vb, const std::vector<ScanItem>& expected, bool key_only,
                    uint32_t byte_limit, uint32_t item_limit, uint32_t* opaque, Failures& failures,
                    std::atomic<uint64_t>& continues) {
   const std::string where = "vbucket " + std::to_string(vb) + ": ";
-  const Response created = c.call(makeCreate(vb, key_only, ++*opaque));
+  const Response created = c.call(makeCreate(vb, fullRangeJson(key_only), ++*opaque));
   if (created.status == status::kKeyEnoent && expected.empty()) return true;
   if (created.status != status::kSuccess || created.value.size() != 16) {
     failures.add(where + "CREATE status " + std::to_string(created.status));
     return false;
   }
-  std::vector<Doc> items;
+  std::vector<ScanItem> items;
   for (int n = 0;; ++n) {
     if (n > 100000) {
       failures.add(where + "too many CONTINUEs");
@@ -258,10 +167,10 @@ bool scanAndVerify(McbpClient& c, uint16_t vb, const std::vector<Doc>& expected,
       }
       final_status = r.status;
     }
-    if (items.size() == before && final_status == kMore) {
+    if (items.size() == before && final_status == scan_status::kMore) {
       failures.add(where + "a CONTINUE returned no item");
     }
-    if (final_status == kComplete) break;
+    if (final_status == scan_status::kComplete) break;
   }
   // Complete and ordered: the preloaded keys exactly once, other keys ("w:") allowed.
   size_t next = 0;
@@ -302,7 +211,7 @@ TEST_F(RangeScanStressTest, ManyScannersBesideVerifiedTraffic) {
   ASSERT_TRUE(bulkSet(client_, data.all));
   std::vector<uint16_t> vbuckets;  // with documents
   for (const auto& [vb, docs] : data.by_vbucket) vbuckets.push_back(vb);
-  static const std::vector<Doc> kNone;
+  static const std::vector<ScanItem> kNone;
 
   Failures failures;
   std::atomic<uint64_t> scans_done{0}, continues{0}, disconnects{0}, verified_ops{0};
@@ -323,7 +232,7 @@ TEST_F(RangeScanStressTest, ManyScannersBesideVerifiedTraffic) {
           // Leave mid-scan: a scan partly read, another CONTINUE (no limits) unread, then
           // close. Or leave a scan idle.
           const uint16_t vb = vbuckets[rng() % vbuckets.size()];
-          const Response created = c.call(makeCreate(vb, rng() % 2 == 0, ++opaque));
+          const Response created = c.call(makeCreate(vb, fullRangeJson(rng() % 2 == 0), ++opaque));
           if (created.status == status::kSuccess) {
             if (rng() % 2 == 0) {
               c.send(makeContinue(created.value, 1, 0, 0, ++opaque, vb));
@@ -346,7 +255,7 @@ TEST_F(RangeScanStressTest, ManyScannersBesideVerifiedTraffic) {
         for (int i = 0; i < count && Clock::now() < deadline; ++i) {
           const uint16_t vb = static_cast<uint16_t>(rng() % 1024);
           const auto it = data.by_vbucket.find(vb);
-          const std::vector<Doc>& expected = it == data.by_vbucket.end() ? kNone : it->second;
+          const std::vector<ScanItem>& expected = it == data.by_vbucket.end() ? kNone : it->second;
           const bool key_only = rng() % 2 == 0;
           static constexpr uint32_t kByteLimits[] = {1, 100, 100, 100, 300, 0};
           const uint32_t bytes = kByteLimits[rng() % 6];
@@ -450,7 +359,7 @@ TEST_F(RangeScanStressTest, SlowReadersOfLargeScansStayBounded) {
         failures.add("cannot connect");
         return;
       }
-      const Response created = c.call(makeCreate(kVb, false, 1));
+      const Response created = c.call(makeCreate(kVb, fullRangeJson(false), 1));
       if (created.status != status::kSuccess) {
         failures.add("CREATE status " + std::to_string(created.status));
         return;
@@ -468,7 +377,7 @@ TEST_F(RangeScanStressTest, SlowReadersOfLargeScansStayBounded) {
         failures.add("slow reader cannot connect");
         return;
       }
-      std::vector<Doc> items;
+      std::vector<ScanItem> items;
       bool sent = false;
       bool done = false;
       uint16_t final_status = 0;
@@ -494,13 +403,14 @@ TEST_F(RangeScanStressTest, SlowReadersOfLargeScansStayBounded) {
                      slow.lastError() + " after " + std::to_string(items.size()) + " items");
         return;
       }
-      if (final_status != kComplete) failures.add("final status " + std::to_string(final_status));
+      if (final_status != scan_status::kComplete)
+        failures.add("final status " + std::to_string(final_status));
       if (items.size() != expected.size()) {
         failures.add("got " + std::to_string(items.size()) + " items");
         return;
       }
       auto it = expected.begin();
-      for (const Doc& d : items) {
+      for (const ScanItem& d : items) {
         if (d.key != it->first || d.value != it->second) {
           failures.add("wrong document " + d.key);
           return;
