@@ -48,7 +48,6 @@ class LockTable final {
     entries_[entry.item] = entry;
   }
   void erase(const Item* item) { entries_.erase(item); }
-  bool empty() const { return entries_.empty(); }
 
  private:
   std::unordered_map<const Item*, LockEntry> entries_;

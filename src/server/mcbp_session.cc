@@ -34,7 +34,7 @@ constexpr uint8_t kNeedAuth = 1;
 constexpr uint8_t kNeedAdmin = 2;
 constexpr uint8_t kNeedUsers = 4;
 constexpr uint8_t kNeedBucket = 8;
-constexpr int kPrivilegeShift = 4;  // kPrivRead/Write/Manage in bits 4-6
+constexpr int kPrivilegeShift = 4;  // auth::kRead/Write/Manage in bits 4-6
 
 constexpr uint8_t needsOf(Opcode base) {
   constexpr uint8_t kBucket = kNeedAuth | kNeedBucket;
@@ -66,15 +66,15 @@ constexpr uint8_t needsOf(Opcode base) {
     case Opcode::RangeScanCreate:
     case Opcode::RangeScanContinue:
     case Opcode::RangeScanCancel:
-      return kBucket | kPrivRead << kPrivilegeShift;
+      return kBucket | auth::kRead << kPrivilegeShift;
     case Opcode::Gat:
     case Opcode::GatK:
     case Opcode::GetLocked:
-      return kBucket | (kPrivRead | kPrivWrite) << kPrivilegeShift;
+      return kBucket | (auth::kRead | auth::kWrite) << kPrivilegeShift;
     case Opcode::Flush:
-      return kBucket | kPrivManage << kPrivilegeShift;
+      return kBucket | auth::kManage << kPrivilegeShift;
     default:  // the document mutations
-      return kBucket | kPrivWrite << kPrivilegeShift;
+      return kBucket | auth::kWrite << kPrivilegeShift;
   }
 }
 
@@ -201,7 +201,7 @@ bool McbpSession::selectBucket(std::string_view name) {
   bucket_.reset();
   privileges_ = 0;
   refreshGrants();
-  uint8_t privileges = kPrivAll;
+  uint8_t privileges = auth::kAllPrivileges;
   if (server_.authRequired()) {
     if (user_ == nullptr) return false;
     privileges = user_->privileges(name);
@@ -290,7 +290,7 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
     const bool too_large = spec.value_allowed && value_length > server_.settings().item_size_max;
     if (verdict == mcbp::Verdict::kUnknownCommand || too_large) {
       if (too_large && spec.base == Opcode::Set && authenticated() && bucket() &&
-          (privileges_ & kPrivWrite) && !features_.has(mcbp::Feature::Collections)) {
+          (privileges_ & auth::kWrite) && !features_.has(mcbp::Feature::Collections)) {
         // memcached drops the old value of a SET it refuses as too large, so
         // no stale value outlives a write the client believes it made. The
         // key must be here for that.

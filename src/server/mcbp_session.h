@@ -31,12 +31,6 @@ struct SessionAnchor {
   McbpSession* session;
 };
 
-// What the selected bucket lets this connection do (auth::Privilege bits).
-inline constexpr uint8_t kPrivRead = 1;
-inline constexpr uint8_t kPrivWrite = 2;
-inline constexpr uint8_t kPrivManage = 4;
-inline constexpr uint8_t kPrivAll = kPrivRead | kPrivWrite | kPrivManage;
-
 class McbpSession final : public net::ConnectionHandler {
  public:
   McbpSession(ServerContext& server, WorkerContext& worker, net::Connection& connection);
@@ -59,7 +53,6 @@ class McbpSession final : public net::ConnectionHandler {
   // The selected bucket, or nullptr (none selected, or it was deleted).
   BucketEntry* bucket();
   const BucketHandle& bucketHandle() const { return bucket_; }
-  uint8_t privileges() const { return privileges_; }
   // Selects by name if the user may use it; false (and nothing selected)
   // otherwise.
   bool selectBucket(std::string_view name);
@@ -108,7 +101,7 @@ class McbpSession final : public net::ConnectionHandler {
   std::unique_ptr<Background> bg_;
   int64_t auth_deadline_ms_ = 0;  // with a users file: close if still anonymous
   mcbp::FeatureSet features_;
-  uint8_t privileges_ = 0;  // on bucket_
+  uint8_t privileges_ = 0;  // auth::Privilege bits on bucket_
   uint8_t grants_ = 0;      // what dispatch checks each request's needs against
 };
 

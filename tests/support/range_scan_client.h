@@ -39,7 +39,6 @@ inline constexpr uint16_t kVbUuidNotEqual = 0xa8;
 // The SDK's "end of keyspace" (RangeScan without `to`, PrefixScan's suffix).
 inline const std::string kMaxKeySuffix = "\xf4\x8f\xfb\xfb";
 
-
 struct Bounds {
   std::string start;
   std::string end;
@@ -70,7 +69,7 @@ inline std::string samplingJson(uint64_t samples, uint64_t seed, bool key_only =
 }
 
 inline Request makeCreate(uint16_t vbucket, std::string json, uint32_t opaque = 0,
-                   uint8_t datatype = couchbase::datatype::kJson) {
+                          uint8_t datatype = couchbase::datatype::kJson) {
   Request r;
   r.opcode = scan_op::kCreate;
   r.data_type = datatype;
@@ -81,7 +80,7 @@ inline Request makeCreate(uint16_t vbucket, std::string json, uint32_t opaque = 
 }
 
 inline Request makeContinue(const std::string& id, uint32_t item_limit, uint32_t time_limit_ms,
-                     uint32_t byte_limit, uint32_t opaque = 0, uint16_t vbucket = 0) {
+                            uint32_t byte_limit, uint32_t opaque = 0, uint16_t vbucket = 0) {
   Request r;
   r.opcode = scan_op::kContinue;
   r.vbucket = vbucket;
@@ -110,7 +109,8 @@ struct ScanItem {
 };
 
 // Decodes one CONTINUE response's value; false (with *error) if it is malformed.
-inline bool parseItems(std::string_view v, bool key_only, std::vector<ScanItem>* out, std::string* error) {
+inline bool parseItems(std::string_view v, bool key_only, std::vector<ScanItem>* out,
+                       std::string* error) {
   size_t pos = 0;
   while (pos < v.size()) {
     ScanItem item;
@@ -157,7 +157,7 @@ struct ContinueResult {
 
 // Reads the responses of one CONTINUE (opaque `opaque`) up to its final one.
 inline ContinueResult readContinue(McbpClient& c, uint32_t opaque, bool key_only,
-                            milliseconds timeout = scaled(milliseconds(10000))) {
+                                   milliseconds timeout = scaled(milliseconds(10000))) {
   ContinueResult out;
   for (;;) {
     Response r;
@@ -208,8 +208,8 @@ struct ScanResult {
 
 // CREATE, then CONTINUE with the given limits until COMPLETE (or an error).
 inline ScanResult runScan(McbpClient& c, uint16_t vbucket, const std::string& json, bool key_only,
-                   uint32_t item_limit = 0, uint32_t time_limit_ms = 0, uint32_t byte_limit = 0,
-                   size_t max_continues = 1000000) {
+                          uint32_t item_limit = 0, uint32_t time_limit_ms = 0,
+                          uint32_t byte_limit = 0, size_t max_continues = 1000000) {
   ScanResult out;
   const Response created = c.call(makeCreate(vbucket, json, 1));
   out.create_status = created.status;
@@ -251,7 +251,8 @@ inline std::vector<std::string> keysOf(const std::vector<ScanItem>& items) {
 }
 
 // `count` keys "<prefix><n>" that hash to `vbucket`.
-inline std::vector<std::string> keysInVbucket(uint16_t vbucket, const std::string& prefix, size_t count) {
+inline std::vector<std::string> keysInVbucket(uint16_t vbucket, const std::string& prefix,
+                                              size_t count) {
   std::vector<std::string> keys;
   for (uint64_t n = 0; keys.size() < count; ++n) {
     std::string k = prefix + std::to_string(n);
@@ -262,7 +263,7 @@ inline std::vector<std::string> keysInVbucket(uint16_t vbucket, const std::strin
 
 // Stores everything with pipelined SETQs and one NOOP; true if no SETQ failed.
 inline bool bulkSet(McbpClient& c, const std::vector<std::pair<std::string, std::string>>& docs,
-             uint32_t flags = 0) {
+                    uint32_t flags = 0) {
   std::string batch;
   size_t sent = 0;
   auto flush = [&]() -> bool {
