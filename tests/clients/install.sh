@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the npm packages the client tests need (memjs, couchbase) into
-# tests/clients/node_modules, pinned by tests/clients/package.json. Nothing is
-# installed globally. Idempotent: a no-op when the pinned versions are present.
+# tests/clients/node_modules, exactly the tree pinned by the committed
+# package-lock.json, so every CI run installs the same packages.
+# Nothing is installed globally. Idempotent: a no-op when the pinned versions
+# are present.
 # `make test` runs this before ctest.
 set -euo pipefail
 
@@ -36,9 +38,15 @@ else
 fi
 
 echo "install.sh: installing client-test npm packages into $here/node_modules"
-# --ignore-scripts: the tests need no install hooks. package-lock.json is
-# git-ignored; exact versions in package.json are the pin.
-if ! npm install --no-audit --no-fund --ignore-scripts --loglevel=error; then
+# --ignore-scripts: the tests need no install hooks. The committed
+# package-lock.json is the pin: `npm install` installs the versions it names and
+# checks each package's integrity hash; --no-save keeps the lock untouched.
+# Not `npm ci`: couchbase lists a Windows binary package as optional, the
+# registry reachable here does not serve it, and `npm ci` refuses any lock
+# without it. After changing package.json, refresh the lock with
+# `npm install --package-lock-only` and commit both.
+[ -f package-lock.json ] || die "package-lock.json is missing (it is committed with package.json)"
+if ! npm install --no-save --no-audit --no-fund --ignore-scripts --loglevel=error; then
   die "npm install failed in $here"
 fi
 
