@@ -12,13 +12,17 @@
 #   MEMKV_EXTRA_ARGS   extra server arguments, whitespace-separated (optional).
 #   MEMCACHED_BIN      reference server for the memcached target (default /usr/bin/memcached).
 #   STARTUP_TIMEOUT    seconds to wait for the server to listen (default 10).
+#   SHUTDOWN_TIMEOUT   seconds the server gets to exit after SIGTERM (default 20).
 #
 # memkv is started as: $MEMKV_BIN -p 0 --port-file FILE -l 127.0.0.1 -t 2, and
 # writes its bound port into FILE once it listens. memcached cannot report an
 # ephemeral port, so for it a free port is picked and the start is retried if
 # another process takes it first.
 #
-# If the server dies while COMMAND runs, the run fails even when COMMAND passed.
+# The run fails, even when COMMAND passed, unless the server was still running
+# when COMMAND ended and then exited with status 0 on SIGTERM within
+# SHUTDOWN_TIMEOUT (so a crash, a sanitizer or leak report at exit, or a hang at
+# shutdown fails the test).
 set -euo pipefail
 
 log() { echo "with_server.sh: $*" >&2; }
@@ -30,6 +34,9 @@ fi
 
 target="${MEMKV_TEST_TARGET:-memkv}"
 startup_timeout="${STARTUP_TIMEOUT:-10}"
+# memkv finishes responses for up to --shutdown-grace-ms (5 s) after SIGTERM;
+# sanitizer builds are slower still.
+shutdown_timeout="${SHUTDOWN_TIMEOUT:-20}"
 read -r -a extra_args <<<"${MEMKV_EXTRA_ARGS:-}"
 
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/memkv-client-test.XXXXXX")"
@@ -45,27 +52,36 @@ dump_server_log() {
   fi
 }
 
-# stop_server: SIGTERM, wait up to 5 s, then SIGKILL. Returns 0 if the server
-# was still running when asked to stop, 1 if it had already exited.
+# stop_server: SIGTERM, wait up to $shutdown_timeout s, then SIGKILL. Sets
+# server_status to the server's exit status (0 is a clean shutdown), "killed"
+# when SIGTERM was not enough, or "dead:N" when it had exited (status N) before
+# it was asked to stop. A sanitizer report or a leak found at exit makes the
+# status non-zero, so it fails the test like any other failure.
+server_status=""
 stop_server() {
   [ -n "$server_pid" ] || return 0
-  local pid="$server_pid"
+  local pid="$server_pid" st=0
   server_pid=""
   if ! kill -0 "$pid" 2>/dev/null; then
-    wait "$pid" 2>/dev/null || true
-    return 1
+    wait "$pid" 2>/dev/null || st=$?
+    server_status="dead:$st"
+    return 0
   fi
   kill -TERM "$pid" 2>/dev/null || true
   local i
-  for ((i = 0; i < 50; i++)); do
+  for ((i = 0; i < shutdown_timeout * 10; i++)); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   if kill -0 "$pid" 2>/dev/null; then
-    log "server (pid $pid) ignored SIGTERM for 5 s; sending SIGKILL"
+    log "server (pid $pid) ignored SIGTERM for ${shutdown_timeout} s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    server_status="killed"
+    return 0
   fi
-  wait "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || st=$?
+  server_status="$st"
   return 0
 }
 
@@ -204,8 +220,14 @@ cmd_pid=$!
 wait "$cmd_pid" || rc=$?
 cmd_pid=""
 
-if ! stop_server; then
-  log "FAIL: the server died while the test ran"
+stop_server
+case "$server_status" in
+  0) server_ok=1 ;;
+  dead:*) log "FAIL: the server died while the test ran (exit status ${server_status#dead:})" ;;
+  killed) log "FAIL: the server did not exit within ${shutdown_timeout} s of SIGTERM" ;;
+  *) log "FAIL: the server exited with status $server_status on SIGTERM (0 expected)" ;;
+esac
+if [ "${server_ok:-0}" -ne 1 ]; then
   dump_server_log
   [ "$rc" -ne 0 ] || rc=1
 elif [ "$rc" -ne 0 ]; then

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "integration/server_fixture.h"
+#include "support/test_env.h"
 
 namespace memkv::test {
 namespace {
@@ -27,9 +28,9 @@ TEST_F(ServerProcessTest, StartsListeningOnLoopback) {
 TEST_F(ServerProcessTest, SigtermWithIdleClientExitsZeroPromptly) {
   ASSERT_EQ(client_.set("k", "v").status, status::kSuccess);
   const auto start = Clock::now();
-  const int st = server_->terminate(milliseconds(5000));
-  ASSERT_NE(st, -1) << "no exit within 5 s of SIGTERM";
-  EXPECT_LT(Clock::now() - start, milliseconds(3000));
+  const int st = server_->terminate(scaled(milliseconds(5000)));
+  ASSERT_NE(st, -1) << "no exit within scaled 5 s of SIGTERM";
+  EXPECT_LT(Clock::now() - start, scaled(milliseconds(3000)));
   ASSERT_TRUE(WIFEXITED(st)) << "raw wait status " << st;
   EXPECT_EQ(WEXITSTATUS(st), 0);
   EXPECT_TRUE(client_.connectionClosed(milliseconds(2000)));
@@ -37,8 +38,8 @@ TEST_F(ServerProcessTest, SigtermWithIdleClientExitsZeroPromptly) {
 
 TEST_F(ServerProcessTest, SigtermWithoutClientsExitsZero) {
   client_.close();
-  const int st = server_->terminate(milliseconds(5000));
-  ASSERT_NE(st, -1) << "no exit within 5 s of SIGTERM";
+  const int st = server_->terminate(scaled(milliseconds(5000)));
+  ASSERT_NE(st, -1) << "no exit within scaled 5 s of SIGTERM";
   ASSERT_TRUE(WIFEXITED(st)) << "raw wait status " << st;
   EXPECT_EQ(WEXITSTATUS(st), 0);
 }
@@ -46,8 +47,8 @@ TEST_F(ServerProcessTest, SigtermWithoutClientsExitsZero) {
 TEST_F(ServerProcessTest, SigtermWithHalfSentRequestExitsZero) {
   const std::string frame = encode(makeStore(op::kSet, "k", std::string(4096, 'x')));
   ASSERT_TRUE(client_.sendRaw(std::string_view(frame).substr(0, 100)));
-  const int st = server_->terminate(milliseconds(5000));
-  ASSERT_NE(st, -1) << "no exit within 5 s of SIGTERM";
+  const int st = server_->terminate(scaled(milliseconds(5000)));
+  ASSERT_NE(st, -1) << "no exit within scaled 5 s of SIGTERM";
   ASSERT_TRUE(WIFEXITED(st)) << "raw wait status " << st;
   EXPECT_EQ(WEXITSTATUS(st), 0);
 }
