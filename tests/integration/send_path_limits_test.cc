@@ -260,7 +260,8 @@ TEST_F(SendPathStallTimeoutTest, ClientThatStopsReadingIsDisconnectedSteadyReade
   EXPECT_LT(received, kSteadyGets) << "the steady reader ran out of output to be stalled on";
   ASSERT_GE(disconnected_after, 0.0) << "the client that never reads was not disconnected";
   EXPECT_LT(disconnected_after, 2.9) << "with --output-stall-timeout=1";
-  EXPECT_TRUE(staller.closedWithin(scaled(milliseconds(2000)))) << "the staller's socket stays open";
+  EXPECT_TRUE(staller.closedWithin(scaled(milliseconds(2000))))
+      << "the staller's socket stays open";
   uint64_t v = 0;
   EXPECT_EQ(statU64(client_, "stall_disconnects"), 1u) << "the steady reader counted as stalled";
   EXPECT_TRUE(waitForStat(
