@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <set>
 #include <string>
 
@@ -185,6 +187,33 @@ TEST(SaslIterationsTest, UnknownAndRealUsersAnnounceTheFilesCount) {
           << mech << " " << name << ": " << first.payload;
     }
   }
+}
+
+TEST(SaslIterationsTest, PlainForAnUnknownUserCostsWhatARealUserCosts) {
+  // A count far from the default, so that a fake at another count would cost a tenth. The
+  // fastest of a few runs each, and a generous ratio: only a fake that skipped most of the
+  // PBKDF2 fails this.
+  constexpr uint32_t kCount = 100'000;
+  std::vector<User> users;
+  users.push_back(makeUser("alice", "secret", false, {}, kCount));
+  const auto db = makeDatabase(std::move(users));
+  ASSERT_NE(db, nullptr);
+  SaslServer server(*db);
+  const auto fastest = [&](std::string_view name) {
+    auto best = std::chrono::steady_clock::duration::max();
+    for (int i = 0; i < 3; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      EXPECT_EQ(server.start("PLAIN", plainAuthPayload(name, "wrong")).outcome, SaslOutcome::kFail);
+      best = std::min(best, std::chrono::steady_clock::now() - t0);
+    }
+    return best;
+  };
+  const auto real = fastest("alice");
+  const auto fake = fastest("mallory");
+  EXPECT_GE(fake * 3, real) << "unknown user: "
+                            << std::chrono::duration<double, std::milli>(fake).count()
+                            << " ms, real user: "
+                            << std::chrono::duration<double, std::milli>(real).count() << " ms";
 }
 
 TEST_F(SaslTest, UnknownUserSaltIsStablePerNameAndMechanism) {
