@@ -27,6 +27,7 @@ enum LongOnly : int {
   kAuthTimeout,
   kExecutorThreads,
   kRangeScanLifetime,
+  kAuthThreads,
 };
 
 const char* const kUsage =
@@ -64,8 +65,11 @@ const char* const kUsage =
     "                                  (made with memkv-admin; default: none, open server)\n"
     "  --auth-timeout=<sec>            close connections not authenticated by then\n"
     "                                  (with --users-file; default: 60)\n"
-    "  --executor-threads=<num>        background threads for range scans, SASL and other\n"
+    "  --executor-threads=<num>        background threads for range scans, stats and other\n"
     "                                  slow work (default: 2)\n"
+    "  --auth-threads=<num>            threads for SASL (PBKDF2), apart from the above; at\n"
+    "                                  most 4 logins per thread wait or run, more get\n"
+    "                                  ETMPFAIL (with --users-file; default: 1)\n"
     "  --range-scan-lifetime=<sec>     cancel range scans idle this long (default: 180)\n";
 
 // Parses an unsigned number with an optional k/m/g suffix (binary units).
@@ -167,6 +171,7 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"users-file", required_argument, nullptr, kUsersFile},
       {"auth-timeout", required_argument, nullptr, kAuthTimeout},
       {"executor-threads", required_argument, nullptr, kExecutorThreads},
+      {"auth-threads", required_argument, nullptr, kAuthThreads},
       {"range-scan-lifetime", required_argument, nullptr, kRangeScanLifetime},
       {"max-body-size", required_argument, nullptr, kMaxBodySize},
       {"output-high-watermark", required_argument, nullptr, kOutputHighWatermark},
@@ -307,6 +312,12 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
         auto v = parseInt(arg, 1, 64);
         if (!v) return bad("--executor-threads must be between 1 and 64");
         s.executor_threads = static_cast<size_t>(*v);
+        break;
+      }
+      case kAuthThreads: {
+        auto v = parseInt(arg, 1, 64);
+        if (!v) return bad("--auth-threads must be between 1 and 64");
+        s.auth_threads = static_cast<size_t>(*v);
         break;
       }
       case kRangeScanLifetime: {

@@ -160,6 +160,7 @@ int run(const Settings& settings) {
   for (auto& w : workers) w->join();
   // Background tasks post to the workers' loops: end them while the loops
   // still exist.
+  context.authExecutors().shutdown();
   context.executors().shutdown();
   ::close(signal_fd);
   spdlog::info("memkv stopped");

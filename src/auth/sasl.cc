@@ -15,7 +15,7 @@ std::string randomNonce() {
 }
 
 SaslResult fail() {
-  return SaslResult{SaslOutcome::kFail, {}, nullptr};
+  return SaslResult{SaslOutcome::kFail, {}, nullptr, {}};
 }
 
 // Key for the fake salts of unknown users: random per process, so that the salts cannot be
@@ -28,10 +28,11 @@ const std::string& fakeSaltKey() {
 }
 
 // A credential for a user who does not exist: a salt derived from the name and the
-// mechanism (real users have a separate salt per hash as well), the default iteration count,
-// and keys no proof can match. It goes through the same computation as a real one so that
-// the reply time does not tell the cases apart either.
-ScramCredential fakeCredential(ScramHash hash, std::string_view name) {
+// mechanism (real users have a separate salt per hash as well, of the same 32 bytes as
+// memkv-admin's), the file's iteration count (every real user has it too, see users.h), and
+// keys no proof can match. It goes through the same computation as a real one, PBKDF2
+// included, so that the reply time does not tell the cases apart either.
+ScramCredential fakeCredential(ScramHash hash, std::string_view name, uint32_t iterations) {
   ScramCredential c;
   if (!fakeSaltKey().empty()) {
     std::string input(mechanismName(hash));
@@ -39,7 +40,7 @@ ScramCredential fakeCredential(ScramHash hash, std::string_view name) {
     input += name;
     c.salt = hmac(ScramHash::kSha256, fakeSaltKey(), input);
   }
-  c.iterations = kDefaultIterations;
+  c.iterations = iterations;
   c.stored_key.assign(digestSize(hash), '\0');
   c.server_key.assign(digestSize(hash), '\0');
   return c;
@@ -124,15 +125,18 @@ SaslServer::~SaslServer() = default;
 
 SaslResult SaslServer::start(std::string_view mechanism, std::string_view data) noexcept {
   exchange_.reset();
+  user_name_.clear();
   try {
     if (data.size() > kMaxSaslMessage) return fail();
-    if (mechanism == kPlain) return plain(data);
-    if (const auto hash = hashForMechanism(mechanism)) {
-      SaslResult r = scramFirst(*hash, data);
+    SaslResult r = fail();
+    if (mechanism == kPlain) {
+      r = plain(data);
+    } else if (const auto hash = hashForMechanism(mechanism)) {
+      r = scramFirst(*hash, data);
       if (r.outcome != SaslOutcome::kContinue) exchange_.reset();
-      return r;
     }
-    return fail();
+    r.user_name = user_name_;
+    return r;
   } catch (...) {
     // Only allocation can throw here; the connection survives, the exchange does not.
     exchange_.reset();
@@ -149,6 +153,7 @@ SaslResult SaslServer::step(std::string_view mechanism, std::string_view data) n
     }
     SaslResult r = scramFinal(data);
     exchange_.reset();  // SCRAM has one step; whatever the outcome, the exchange is over
+    r.user_name = user_name_;
     return r;
   } catch (...) {
     exchange_.reset();
@@ -158,7 +163,7 @@ SaslResult SaslServer::step(std::string_view mechanism, std::string_view data) n
 
 // PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd. Checked against the SHA512 credential
 // the way SCRAM would derive it, so the file needs no other form of the password.
-SaslResult SaslServer::plain(std::string_view data) const {
+SaslResult SaslServer::plain(std::string_view data) {
   const size_t nul1 = data.find('\0');
   if (nul1 == std::string_view::npos) return fail();
   const size_t nul2 = data.find('\0', nul1 + 1);
@@ -171,12 +176,14 @@ SaslResult SaslServer::plain(std::string_view data) const {
       password.find('\0') != std::string_view::npos) {
     return fail();
   }
+  user_name_ = name;
   // Acting as another user (proxy authorization) is not supported.
   if (!authzid.empty() && authzid != name) return fail();
 
   const User* user = db_.find(name);
   const ScramHash hash = ScramHash::kSha512;
-  const ScramCredential fake = user ? ScramCredential{} : fakeCredential(hash, name);
+  const ScramCredential fake =
+      user ? ScramCredential{} : fakeCredential(hash, name, db_.iterations());
   const ScramCredential& cred = user ? *user->credential(hash) : fake;
   if (cred.salt.empty()) return fail();
   const std::string salted = saltedPassword(hash, password, cred.salt, cred.iterations);
@@ -185,7 +192,7 @@ SaslResult SaslServer::plain(std::string_view data) const {
   if (client_key.empty()) return fail();
   const bool match = constantTimeEqual(digest(hash, client_key), cred.stored_key);
   if (!match || user == nullptr) return fail();
-  return SaslResult{SaslOutcome::kOk, {}, user};
+  return SaslResult{SaslOutcome::kOk, {}, user, {}};
 }
 
 // client-first: gs2-header client-first-bare, where
@@ -216,6 +223,7 @@ SaslResult SaslServer::scramFirst(ScramHash hash, std::string_view data) {
   std::string name;
   std::string why;
   if (!unescapeSaslName(escaped_name, &name) || !validUserName(name, &why)) return fail();
+  user_name_ = name;
   if (!authzid_field.empty()) {
     std::string_view escaped_authzid;
     std::string authzid;
@@ -228,7 +236,8 @@ SaslResult SaslServer::scramFirst(ScramHash hash, std::string_view data) {
   const User* user = db_.find(name);
   const ScramCredential* cred = user ? user->credential(hash) : nullptr;
   if (cred == nullptr) user = nullptr;  // no credential for this hash: treat as unknown
-  const ScramCredential fake = cred ? ScramCredential{} : fakeCredential(hash, name);
+  const ScramCredential fake =
+      cred ? ScramCredential{} : fakeCredential(hash, name, db_.iterations());
   if (cred == nullptr) cred = &fake;
   if (cred->salt.empty()) return fail();
 
@@ -248,7 +257,7 @@ SaslResult SaslServer::scramFirst(ScramHash hash, std::string_view data) {
   exchange->auth_prefix.reserve(bare.size() + server_first.size() + 2);
   exchange->auth_prefix.append(bare).append(",").append(server_first).append(",");
   exchange_ = std::move(exchange);
-  return SaslResult{SaslOutcome::kContinue, std::move(server_first), nullptr};
+  return SaslResult{SaslOutcome::kContinue, std::move(server_first), nullptr, {}};
 }
 
 // client-final = "c=" base64(gs2-header) ",r=" nonce ["," extensions] ",p=" base64(proof)
@@ -273,7 +282,8 @@ SaslResult SaslServer::scramFinal(std::string_view data) {
   }
 
   const ScramCredential* real = ex.user ? ex.user->credential(ex.hash) : nullptr;
-  const ScramCredential fake = real ? ScramCredential{} : fakeCredential(ex.hash, ex.name);
+  const ScramCredential fake =
+      real ? ScramCredential{} : fakeCredential(ex.hash, ex.name, db_.iterations());
   const ScramCredential& cred = real ? *real : fake;
 
   // The proof is ClientKey XOR ClientSignature; the server holds StoredKey = H(ClientKey),
@@ -290,7 +300,7 @@ SaslResult SaslServer::scramFinal(std::string_view data) {
 
   const std::string server_signature = hmac(ex.hash, cred.server_key, auth_message);
   if (server_signature.empty()) return fail();
-  return SaslResult{SaslOutcome::kOk, "v=" + base64Encode(server_signature), ex.user};
+  return SaslResult{SaslOutcome::kOk, "v=" + base64Encode(server_signature), ex.user, {}};
 }
 
 }  // namespace memkv::auth

@@ -5,7 +5,8 @@
 // Every failure is the same kFail with an empty payload, whatever went wrong (unknown user,
 // wrong password, malformed message): the caller answers AUTH_ERROR and must not tell the
 // client more. For SCRAM an unknown user still gets a well-formed server-first message,
-// with a salt that is stable per name, so the exchange does not reveal which users exist.
+// with a salt that is stable per name and the file's iteration count, and PLAIN spends the
+// same PBKDF2 on it, so the exchange does not reveal which users exist.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -31,6 +32,9 @@ struct SaslResult {
   SaslOutcome outcome = SaslOutcome::kFail;
   std::string payload;
   const User* user = nullptr;  // set on kOk; owned by the UserDatabase
+  // The user name the client gave, once the exchange parsed one (valid: no control
+  // characters), for the audit log; empty if the message did not get that far.
+  std::string user_name;
 };
 
 // One authentication exchange at a time on one connection. Not thread-safe: it lives on the
@@ -63,13 +67,14 @@ class SaslServer final {
  private:
   struct ScramExchange;
 
-  SaslResult plain(std::string_view data) const;
+  SaslResult plain(std::string_view data);
   SaslResult scramFirst(ScramHash hash, std::string_view data);
   SaslResult scramFinal(std::string_view data);
 
   const UserDatabase& db_;
   NonceSource nonce_source_;
   std::unique_ptr<ScramExchange> exchange_;
+  std::string user_name_;  // of the current or last exchange; see SaslResult::user_name
 };
 
 }  // namespace memkv::auth

@@ -304,6 +304,9 @@ std::unique_ptr<const UserDatabase> UserDatabase::parse(std::string_view text, s
 std::unique_ptr<const UserDatabase> UserDatabase::create(std::vector<User> users,
                                                          std::string* error) {
   std::string why;
+  // The first credential met fixes the file's count; see users.h for why there is one.
+  const User* first = nullptr;
+  uint32_t iterations = kDefaultIterations;
   for (const User& u : users) {
     if (!validUserName(u.name(), &why)) {
       *error = why;
@@ -319,6 +322,21 @@ std::unique_ptr<const UserDatabase> UserDatabase::create(std::vector<User> users
         return nullptr;
       }
     }
+    for (ScramHash h : kAllScramHashes) {
+      const ScramCredential* c = u.credential(h);
+      if (c == nullptr) continue;
+      if (first == nullptr) {
+        first = &u;
+        iterations = c->iterations;
+      } else if (c->iterations != iterations) {
+        *error = "user \"" + u.name() + "\": scram." + std::string(credentialName(h)) + " has " +
+                 std::to_string(c->iterations) + " iterations but user \"" + first->name() +
+                 "\" has " + std::to_string(iterations) +
+                 "; every credential of a users file must use the same count (re-add the "
+                 "users with one --iterations)";
+        return nullptr;
+      }
+    }
   }
   std::sort(users.begin(), users.end(),
             [](const User& a, const User& b) { return a.name() < b.name(); });
@@ -329,7 +347,7 @@ std::unique_ptr<const UserDatabase> UserDatabase::create(std::vector<User> users
     *error = "duplicate user \"" + dup->name() + "\"";
     return nullptr;
   }
-  return std::make_unique<const UserDatabase>(Checked{}, std::move(users));
+  return std::make_unique<const UserDatabase>(Checked{}, std::move(users), iterations);
 }
 
 const User* UserDatabase::find(std::string_view name) const {

@@ -15,6 +15,9 @@
 //                 "SHA256": {...}, "SHA1": {...}}}]}                          // optional
 // Unknown keys are rejected rather than ignored: a misspelt "bucket" must not silently
 // leave a user without the privileges the operator meant to grant.
+// Every credential of a file has the same iteration count: the server announces it (SCRAM's
+// i=) and spends it (PLAIN's PBKDF2) for names it does not know too, so neither the
+// announcement nor the time taken tells a real user from a made-up one.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -39,8 +42,7 @@ using BucketPrivileges = std::map<std::string, uint8_t, std::less<>>;
 inline constexpr size_t kMaxUserNameLength = 128;
 inline constexpr uint32_t kMinIterations = 1;
 inline constexpr uint32_t kMaxIterations = 1'000'000;
-// What memkv-admin uses unless told otherwise, and what the server announces for users it
-// does not know (so that the announcement does not tell them apart from real ones).
+// What memkv-admin uses for a new file unless told otherwise, and the count of an empty file.
 inline constexpr uint32_t kDefaultIterations = 10'000;
 
 // True if `name` may name a user: 1..128 bytes, no ASCII control characters. Otherwise
@@ -88,6 +90,9 @@ class UserDatabase final {
 
   const User* find(std::string_view name) const;  // nullptr if none
   size_t size() const { return users_.size(); }
+  // The PBKDF2 iteration count every credential of this database uses (kDefaultIterations
+  // when there are no users).
+  uint32_t iterations() const { return iterations_; }
   // Sorted by name.
   const std::vector<User>& users() const { return users_; }
 
@@ -101,10 +106,12 @@ class UserDatabase final {
   };
 
  public:
-  UserDatabase(Checked, std::vector<User> users) : users_(std::move(users)) {}
+  UserDatabase(Checked, std::vector<User> users, uint32_t iterations)
+      : users_(std::move(users)), iterations_(iterations) {}
 
  private:
   std::vector<User> users_;
+  uint32_t iterations_;
 };
 
 // Role syntax for the command line: comma-separated tokens, each `admin` or PRIV[BUCKET] where

@@ -48,6 +48,9 @@ class ConnectionHandler {
   // The Inbox was emptied into the output (owner thread): a producer's
   // frames are all in order in the OutputChain.
   virtual void inboxDrained(Connection& /*conn*/) {}
+  // Called on the worker's tick (owner thread, every few hundred ms) for
+  // work that waits on time, such as an answer held back on purpose.
+  virtual void onTick(Connection& /*conn*/, int64_t /*now_ms*/) {}
 };
 
 struct ConnectionLimits {
@@ -114,6 +117,7 @@ class Connection final : public EventHandler {
   bool waitingForBuffer() const { return waiting_for_buffer_; }
   int fd() const { return fd_; }
   const ConnectionHandler* handler() const { return handler_.get(); }
+  ConnectionHandler* handler() { return handler_.get(); }
   // The owner's loop: completions of background work are posted here.
   EventLoop& loop() { return env_.loop; }
   // Bytes background producers have queued and the owner not yet taken.

@@ -99,6 +99,7 @@ void Worker::onTick() {
       c->closeNow();
       continue;
     }
+    if (c->handler()) c->handler()->onTick(*c, now);
     if (c->waitingForBuffer() && !c->scheduled()) c->onEvent(0);
   }
   pool_.trim();

@@ -161,6 +161,29 @@ void McbpSession::unpark() {
   connection_.enableReading();
 }
 
+uint32_t McbpSession::recordAuthFailure() {
+  return ++background().auth_failures;
+}
+
+void McbpSession::holdAuthError(const mcbp::RequestHeader& header, int64_t reply_at_ms,
+                                bool close) {
+  Background& bg = background();
+  bg.auth_error_to = header;
+  bg.auth_error_at_ms = reply_at_ms;
+  bg.close_after_auth_error = close;
+}
+
+void McbpSession::onTick(net::Connection& conn, int64_t now_ms) {
+  if (!bg_ || bg_->auth_error_at_ms == 0 || now_ms < bg_->auth_error_at_ms) return;
+  bg_->auth_error_at_ms = 0;
+  ResponseWriter out(conn, worker_.commands, server_.settings().cas_enabled);
+  out.sendStatus(bg_->auth_error_to, mcbp::Status::AuthError);
+  // Closing first: the unpark below schedules the connection, which then
+  // flushes the answer and closes instead of reading more requests.
+  if (bg_->close_after_auth_error) conn.closeAfterFlush();
+  unpark();
+}
+
 void McbpSession::inboxDrained(net::Connection&) {
   if (bg_ && bg_->parked && bg_->unpark_after_inbox) unpark();
 }

@@ -73,6 +73,14 @@ class McbpSession final : public net::ConnectionHandler {
   void park();
   void unpark();
   bool parked() const { return bg_ && bg_->parked; }
+  // Failed SASL attempts on this connection (owner thread). recordAuthFailure()
+  // counts one and returns the count. holdAuthError() keeps the parked
+  // connection parked until the tick at or after reply_at_ms (a steady-clock
+  // time), which answers AUTH_ERROR to `header`, then resumes the
+  // connection, or closes it after that answer if `close`.
+  uint32_t recordAuthFailure();
+  void holdAuthError(const mcbp::RequestHeader& header, int64_t reply_at_ms, bool close);
+  void onTick(net::Connection& conn, int64_t now_ms) override;
   // For completions posted from other threads.
   std::weak_ptr<SessionAnchor> anchor();
   net::Connection& connection() { return connection_; }
@@ -86,6 +94,10 @@ class McbpSession final : public net::ConnectionHandler {
     std::shared_ptr<auth::SaslServer> sasl;  // only during an exchange
     bool parked = false;
     bool unpark_after_inbox = false;
+    bool close_after_auth_error = false;
+    uint32_t auth_failures = 0;
+    int64_t auth_error_at_ms = 0;  // 0: no AUTH_ERROR held back
+    mcbp::RequestHeader auth_error_to{};
   };
   Background& background();
   // Recomputes grants_ after the user, bucket or privileges changed.

@@ -9,13 +9,24 @@ ServerContext::ServerContext(const Settings& settings, const Clock& clock,
     : settings_(settings),
       buckets_(clock),
       executors_(settings.executor_threads),
+      auth_executors_(settings.auth_threads),
       users_(std::move(users)),
       started_(::time(nullptr)) {
   buckets_.create("default", defaultBucketConfig());
 }
 
 ServerContext::~ServerContext() {
+  auth_executors_.shutdown();
   executors_.shutdown();
+}
+
+bool ServerContext::tryAcquireAuthSlot() {
+  const size_t cap = auth_executors_.threads() * kAuthTasksPerThread;
+  size_t taken = auth_in_flight_.load(std::memory_order_relaxed);
+  do {
+    if (taken >= cap) return false;
+  } while (!auth_in_flight_.compare_exchange_weak(taken, taken + 1, std::memory_order_relaxed));
+  return true;
 }
 
 engine::BucketConfig ServerContext::defaultBucketConfig() const {
@@ -34,6 +45,8 @@ ServerContext::Totals ServerContext::rawTotals() const {
     t.conn_yields += w->net->conn_yields.get();
   }
   t.rejected_connections = rejectedConnections();
+  t.auth_cmds = auth_cmds_.load(std::memory_order_relaxed);
+  t.auth_errors = auth_errors_.load(std::memory_order_relaxed);
   return t;
 }
 
@@ -47,6 +60,8 @@ ServerContext::Totals ServerContext::totalsSinceReset() const {
   MEMKV_DIFF(total_connections)
   MEMKV_DIFF(rejected_connections)
   MEMKV_DIFF(conn_yields)
+  MEMKV_DIFF(auth_cmds)
+  MEMKV_DIFF(auth_errors)
 #undef MEMKV_DIFF
   return t;
 }

@@ -38,6 +38,20 @@ class ServerContext final {
   const Settings& settings() const { return settings_; }
   BucketManager& buckets() { return buckets_; }
   engine::ExecutorPool& executors() { return executors_; }
+  // SASL steps run here, apart from executors(): a flood of logins (PBKDF2
+  // with the file's iteration count) cannot starve range scans and stats, and
+  // scans cannot starve logins.
+  engine::ExecutorPool& authExecutors() { return auth_executors_; }
+  // A slot for one SASL step, queued or running, server-wide: false when
+  // kAuthTasksPerThread per auth thread are taken (the caller answers
+  // ETMPFAIL without computing anything). Any thread; a taken slot is given
+  // back with releaseAuthSlot() once the step has run.
+  bool tryAcquireAuthSlot();
+  void releaseAuthSlot() { auth_in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+  static constexpr size_t kAuthTasksPerThread = 4;
+  // memcached's auth_cmds and auth_errors (any thread).
+  void countAuthCommand() { auth_cmds_.fetch_add(1, std::memory_order_relaxed); }
+  void countAuthError() { auth_errors_.fetch_add(1, std::memory_order_relaxed); }
   RangeScanRegistry& rangeScans() { return range_scans_; }
   const auth::UserDatabase* users() const { return users_.get(); }
   bool authRequired() const { return users_ != nullptr; }
@@ -71,6 +85,8 @@ class ServerContext final {
     uint64_t total_connections = 0;
     uint64_t rejected_connections = 0;
     uint64_t conn_yields = 0;
+    uint64_t auth_cmds = 0;
+    uint64_t auth_errors = 0;
   };
   Totals totalsSinceReset() const;
   void resetTotals();
@@ -81,6 +97,10 @@ class ServerContext final {
   const Settings settings_;
   BucketManager buckets_;
   engine::ExecutorPool executors_;
+  engine::ExecutorPool auth_executors_;
+  std::atomic<size_t> auth_in_flight_{0};
+  std::atomic<uint64_t> auth_cmds_{0};
+  std::atomic<uint64_t> auth_errors_{0};
   RangeScanRegistry range_scans_;
   std::unique_ptr<const auth::UserDatabase> users_;
   const time_t started_;

@@ -1,5 +1,11 @@
 // Couchbase's session layer: HELLO, the error map, SASL, buckets, the
 // cluster map and collection ids (../shared/reference/couchbase-sdk-over-kv.md).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -37,6 +43,67 @@ void sendJson(Cookie& c, const std::string& json) {
 nlohmann::json thisNode(uint16_t port) {
   return nlohmann::json::array(
       {{{"thisNode", true}, {"hostname", "$HOST"}, {"services", {{"kv", port}}}}});
+}
+
+// Online guessing is slowed per connection: the AUTH_ERROR of the n-th
+// failure leaves after kAuthErrorBaseDelayMs * 2^(n-1) (at most
+// kAuthErrorMaxDelayMs; the worker's tick rounds it up by up to a tick), and
+// the kMaxAuthFailures-th closes the connection after its answer. The
+// server-wide bound on SASL work (ServerContext::tryAcquireAuthSlot) is what
+// limits a client that opens many connections.
+constexpr int64_t kAuthErrorBaseDelayMs = 100;
+constexpr int64_t kAuthErrorMaxDelayMs = 1600;
+constexpr uint32_t kMaxAuthFailures = 5;
+
+// Printable, for the log: "1.2.3.4:5678", "[::1]:5678", or "unknown".
+std::string peerAddress(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "unknown";
+  char host[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+    if (!::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host))) return "unknown";
+    return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    if (!::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host))) return "unknown";
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+  }
+  return "unknown";
+}
+
+// The mechanism as the log may show it: client bytes only if they name one
+// memkv offers.
+std::string_view loggableMechanism(std::string_view mechanism) {
+  if (mechanism.empty() || mechanism.find(' ') != std::string_view::npos) return "(unknown)";
+  const std::string_view all = auth::kMechanisms;
+  for (size_t pos = all.find(mechanism); pos != std::string_view::npos;
+       pos = all.find(mechanism, pos + 1)) {
+    const size_t end = pos + mechanism.size();
+    if ((pos == 0 || all[pos - 1] == ' ') && (end == all.size() || all[end] == ' ')) {
+      return mechanism;
+    }
+  }
+  return "(unknown)";
+}
+
+// A failed SASL request on a parked session (owner thread): counted, logged
+// as an audit line (never the password, a proof, or which part was wrong),
+// and answered AUTH_ERROR after the connection's growing delay.
+void failAuthentication(McbpSession& session, const mcbp::RequestHeader& header,
+                        std::string_view mechanism, std::string_view user_name) {
+  ServerContext& server = session.server();
+  server.countAuthError();
+  const uint32_t failures = session.recordAuthFailure();
+  spdlog::warn("SASL authentication failed: mechanism {}, user \"{}\", peer {}, failure {} of {}",
+               loggableMechanism(mechanism), user_name, peerAddress(session.connection().fd()),
+               failures, kMaxAuthFailures);
+  const uint32_t shift = std::min<uint32_t>(failures - 1, 16);
+  const int64_t delay_ms = std::min(kAuthErrorBaseDelayMs << shift, kAuthErrorMaxDelayMs);
+  session.holdAuthError(header, session.connection().loop().nowMs() + delay_ms,
+                        failures >= kMaxAuthFailures);
 }
 
 }  // namespace
@@ -83,29 +150,43 @@ void executeSaslAuth(Cookie& c) {
     c.out.sendStatus(c.header(), Status::UnknownCommand);
     return;
   }
+  c.server.countAuthCommand();
   const bool start = c.spec.base == mcbp::Opcode::SaslAuth;
-  std::shared_ptr<auth::SaslServer> sasl;
+  const std::string_view mechanism = c.request.key;
+  std::shared_ptr<auth::SaslServer> sasl = start ? nullptr : c.session.sasl();
+  if (!start && !sasl) {
+    // A step with no exchange: a failure like any other.
+    c.session.park();
+    failAuthentication(c.session, c.header(), mechanism, {});
+    return;
+  }
+  // Server-wide bound on SASL work queued or running: beyond it the client
+  // retries later, and nothing is computed or changed (not even a dropped
+  // login) for this request.
+  if (!c.server.tryAcquireAuthSlot()) {
+    c.out.sendStatus(c.header(), Status::Etmpfail);
+    return;
+  }
   if (start) {
     // A new authentication replaces the old one, whatever its outcome.
     c.session.dropAuthentication();
     sasl = c.session.startSasl();
-  } else {
-    sasl = c.session.sasl();
-  }
-  if (!sasl) {
-    c.out.sendStatus(c.header(), Status::AuthError);  // a step with no exchange
-    return;
   }
   // PBKDF2 (PLAIN) and the SCRAM proofs cost milliseconds: a would-block
-  // command. The exchange runs on the pool while the connection is parked;
-  // the outcome is applied on the owner thread.
+  // command. The exchange runs on the auth pool while the connection is
+  // parked; the outcome is applied on the owner thread.
   c.session.park();
-  auto task = [sasl, start, mechanism = std::string(c.request.key),
+  ServerContext& server = c.server;
+  auto task = [sasl, start, &server, mechanism = std::string(mechanism),
                data = std::string(text(c.request.value)), header = c.header(),
                &loop = c.connection.loop(), anchor = c.session.anchor()] {
     auto result = std::make_shared<auth::SaslResult>(start ? sasl->start(mechanism, data)
                                                            : sasl->step(mechanism, data));
-    loop.post([result, header, anchor] {
+    // Given back before the completion is posted: whether the connection
+    // still exists does not matter to the bound. A task dropped unrun by
+    // shutdown keeps its slot, which no one needs any more.
+    server.releaseAuthSlot();
+    loop.post([result, header, mechanism, anchor] {
       auto a = anchor.lock();
       if (!a || !a->session) return;  // closed meanwhile
       McbpSession& session = *a->session;
@@ -121,15 +202,15 @@ void executeSaslAuth(Cookie& c) {
           out.send(header, Status::AuthContinue, {}, {}, bytes(result->payload), 0);
           break;
         case auth::SaslOutcome::kFail:
-          // Never which part was wrong: the user, the password or the message.
           session.endSasl();
-          out.sendStatus(header, Status::AuthError);
-          break;
+          failAuthentication(session, header, mechanism, result->user_name);
+          return;  // stays parked until the answer leaves
       }
       session.unpark();
     });
   };
-  if (!c.server.executors().submit(engine::TaskPriority::kHigh, std::move(task))) {
+  if (!c.server.authExecutors().submit(engine::TaskPriority::kHigh, std::move(task))) {
+    c.server.releaseAuthSlot();
     c.session.unpark();
     c.out.sendStatus(c.header(), Status::Etmpfail);
   }

@@ -31,6 +31,7 @@ struct Settings {
   std::string users_file;                              // --users-file (empty: open server)
   int auth_timeout_s = 60;                             // --auth-timeout
   size_t executor_threads = 2;                         // --executor-threads
+  size_t auth_threads = 1;                             // --auth-threads (SASL's own pool)
   int range_scan_lifetime_s = 180;                     // --range-scan-lifetime
 };
 

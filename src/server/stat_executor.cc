@@ -136,6 +136,8 @@ void generalStats(Cookie& c, StatSink& add) {
   add("cas_badval", totals.cas_badval);
   add("touch_hits", totals.touch_hits);
   add("touch_misses", totals.touch_misses);
+  add("auth_cmds", totals.auth_cmds);
+  add("auth_errors", totals.auth_errors);
   add("bytes_read", totals.bytes_read);
   add("bytes_written", totals.bytes_written);
   add("limit_maxbytes", bucket.limit_maxbytes);

@@ -82,6 +82,18 @@ TEST(CommandLineTest, MemkvLongOptions) {
   EXPECT_EQ(s.shutdown_grace_ms, 100);
 }
 
+TEST(CommandLineTest, AuthThreadsSizeSaslsOwnPool) {
+  EXPECT_EQ(ok({}).auth_threads, 1u);
+  EXPECT_EQ(ok({"--auth-threads", "3"}).auth_threads, 3u);
+  EXPECT_EQ(ok({"--auth-threads=2"}).auth_threads, 2u);
+  for (const char* bad : {"0", "65", "x"}) {
+    const ExitNow e = exits({"--auth-threads", bad});
+    EXPECT_EQ(e.code, 1) << bad;
+    EXPECT_NE(e.message.find("--auth-threads"), std::string::npos) << e.message;
+  }
+  EXPECT_NE(exits({"-h"}).message.find("--auth-threads"), std::string::npos);
+}
+
 TEST(CommandLineTest, InvalidValuesAreRefusedWithAMessage) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"-t", "0"},

@@ -211,6 +211,43 @@ TEST_F(MemkvAdminTest, ReplaceListRemove) {
   EXPECT_EQ(entries, 1u);
 }
 
+TEST_F(MemkvAdminTest, TheFileKeepsOneIterationCount) {
+  ASSERT_EQ(add("alice", "admin", "one\n").exit_code, 0);  // 64 iterations
+  // Without --iterations a new user gets the file's count, not the default.
+  AdminRun r =
+      runAdmin({"add-user", "--users-file", file_, "--name", "bob", "--roles", "admin"}, "two\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto db = load();
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(db->iterations(), 64u);
+  EXPECT_EQ(db->find("bob")->credential(ScramHash::kSha1)->iterations, 64u);
+
+  // A different count for a file that has other users is refused, and the file is unchanged.
+  const std::string before = readFile(file_);
+  r = runAdmin({"add-user", "--users-file", file_, "--name", "carol", "--roles", "admin",
+                "--iterations", "128"},
+               "three\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("differs from the 64 iterations"), std::string::npos) << r.err;
+  EXPECT_EQ(readFile(file_), before);
+  // The same count given explicitly is fine.
+  r = runAdmin({"add-user", "--users-file", file_, "--name", "carol", "--roles", "admin",
+                "--iterations", "64"},
+               "three\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
+  // Replacing the only user may change the count: no one else keeps the old one.
+  ASSERT_EQ(runAdmin({"remove-user", "--users-file", file_, "--name", "bob"}, "").exit_code, 0);
+  ASSERT_EQ(runAdmin({"remove-user", "--users-file", file_, "--name", "carol"}, "").exit_code, 0);
+  r = runAdmin({"add-user", "--users-file", file_, "--name", "alice", "--roles", "admin",
+                "--iterations", "32"},
+               "four\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  db = load();
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(db->iterations(), 32u);
+}
+
 TEST_F(MemkvAdminTest, BadUsageExitsOneWithAMessage) {
   struct Case {
     std::vector<std::string> args;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <set>
 #include <string>
 
@@ -29,13 +31,14 @@ std::string decode(std::string_view b64) {
 }
 
 // The RFC examples' user "user" with password "pencil", under the salt and iteration count of
-// the example for `hash`; a SHA512 credential as well because every user needs one.
+// the example for `hash`; a SHA512 credential as well because every user needs one (with the
+// same count: a users file has one).
 std::unique_ptr<const UserDatabase> rfcDatabase(ScramHash hash, std::string_view salt_b64) {
   User user("user", false, {});
   user.setCredential(hash, makeCredential(hash, "pencil", decode(salt_b64), 4096));
   if (hash != ScramHash::kSha512) {
     user.setCredential(ScramHash::kSha512,
-                       makeCredential(ScramHash::kSha512, "pencil", "other salt", 64));
+                       makeCredential(ScramHash::kSha512, "pencil", "other salt", 4096));
   }
   std::vector<User> users;
   users.push_back(std::move(user));
@@ -156,8 +159,8 @@ TEST_F(SaslTest, UnknownUserGetsAWellFormedChallengeThenFails) {
     ScramClient client(mech);
     SaslResult first = server_.start(mech, client.clientFirst("mallory"));
     ASSERT_EQ(first.outcome, SaslOutcome::kContinue) << mech;
-    // Looks like a real user's: a 32-byte salt as memkv-admin makes, the default iterations.
-    const std::string expected_tail = ",i=" + std::to_string(kDefaultIterations);
+    // Looks like a real user's: a 32-byte salt as memkv-admin makes, the file's iterations.
+    const std::string expected_tail = ",i=" + std::to_string(test::kTestIterations);
     EXPECT_TRUE(first.payload.ends_with(expected_tail)) << first.payload;
     std::string final;
     ASSERT_NO_THROW(final = client.clientFinal(first.payload, "guess"));
@@ -165,6 +168,52 @@ TEST_F(SaslTest, UnknownUserGetsAWellFormedChallengeThenFails) {
     EXPECT_EQ(decode(first.payload.substr(s, first.payload.find(",i=") - s)).size(), 32u);
     EXPECT_EQ(server_.step(mech, final).outcome, SaslOutcome::kFail);
   }
+}
+
+TEST(SaslIterationsTest, UnknownAndRealUsersAnnounceTheFilesCount) {
+  // A count that is not the default: the announcement must follow the file, not a constant.
+  constexpr uint32_t kCount = 4096;
+  std::vector<User> users;
+  users.push_back(makeUser("alice", "secret", false, {}, kCount));
+  const auto db = makeDatabase(std::move(users));
+  ASSERT_NE(db, nullptr);
+  SaslServer server(*db);
+  for (std::string_view mech : kScramMechanisms) {
+    for (std::string_view name : {"alice", "mallory"}) {
+      ScramClient client(mech);
+      const SaslResult first = server.start(mech, client.clientFirst(name));
+      ASSERT_EQ(first.outcome, SaslOutcome::kContinue) << mech << " " << name;
+      EXPECT_TRUE(first.payload.ends_with(",i=" + std::to_string(kCount)))
+          << mech << " " << name << ": " << first.payload;
+    }
+  }
+}
+
+TEST(SaslIterationsTest, PlainForAnUnknownUserCostsWhatARealUserCosts) {
+  // A count far from the default, so that a fake at another count would cost a tenth. The
+  // fastest of a few runs each, and a generous ratio: only a fake that skipped most of the
+  // PBKDF2 fails this.
+  constexpr uint32_t kCount = 100'000;
+  std::vector<User> users;
+  users.push_back(makeUser("alice", "secret", false, {}, kCount));
+  const auto db = makeDatabase(std::move(users));
+  ASSERT_NE(db, nullptr);
+  SaslServer server(*db);
+  const auto fastest = [&](std::string_view name) {
+    auto best = std::chrono::steady_clock::duration::max();
+    for (int i = 0; i < 3; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      EXPECT_EQ(server.start("PLAIN", plainAuthPayload(name, "wrong")).outcome, SaslOutcome::kFail);
+      best = std::min(best, std::chrono::steady_clock::now() - t0);
+    }
+    return best;
+  };
+  const auto real = fastest("alice");
+  const auto fake = fastest("mallory");
+  EXPECT_GE(fake * 3, real) << "unknown user: "
+                            << std::chrono::duration<double, std::milli>(fake).count()
+                            << " ms, real user: "
+                            << std::chrono::duration<double, std::milli>(real).count() << " ms";
 }
 
 TEST_F(SaslTest, UnknownUserSaltIsStablePerNameAndMechanism) {

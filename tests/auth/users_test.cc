@@ -197,6 +197,47 @@ TEST(UserDatabaseTest, CreateRejectsMissingSha512) {
   EXPECT_NE(error.find("SHA512"), std::string::npos);
 }
 
+TEST(UserDatabaseTest, OneIterationCountPerFile) {
+  std::vector<User> same;
+  same.push_back(makeUser("a", "pw", false, {}, 128));
+  same.push_back(makeUser("b", "pw", false, {}, 128));
+  const auto db = makeDatabase(std::move(same));
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(db->iterations(), 128u);
+  // No users: the default, which is what a made-up name would then be announced with.
+  const auto empty = makeDatabase({});
+  ASSERT_NE(empty, nullptr);
+  EXPECT_EQ(empty->iterations(), kDefaultIterations);
+
+  // Two users with different counts.
+  std::vector<User> mixed;
+  mixed.push_back(makeUser("a", "pw", false, {}, 128));
+  mixed.push_back(makeUser("b", "pw", false, {}, 256));
+  std::string error;
+  EXPECT_EQ(UserDatabase::create(std::move(mixed), &error), nullptr);
+  EXPECT_NE(error.find("same count"), std::string::npos) << error;
+  EXPECT_NE(error.find("256"), std::string::npos) << error;
+  EXPECT_NE(error.find("128"), std::string::npos) << error;
+
+  // One user whose hashes differ.
+  User u("c", false, {});
+  u.setCredential(ScramHash::kSha512, makeCredential(ScramHash::kSha512, "pw", "salt", 64));
+  u.setCredential(ScramHash::kSha1, makeCredential(ScramHash::kSha1, "pw", "salt", 65));
+  std::vector<User> inner;
+  inner.push_back(std::move(u));
+  error.clear();
+  EXPECT_EQ(UserDatabase::create(std::move(inner), &error), nullptr);
+  EXPECT_NE(error.find("SHA1"), std::string::npos) << error;
+
+  // And the file form, which is what memkv refuses at startup.
+  error.clear();
+  EXPECT_EQ(UserDatabase::parse(fileJson(userJson(R"("x")") + R"(,{"name":"y","scram":{"SHA512":)" +
+                                         credentialJson(64, "65") + "}}"),
+                                &error),
+            nullptr);
+  EXPECT_NE(error.find("same count"), std::string::npos) << error;
+}
+
 TEST(ParseRolesTest, Accepts) {
   struct Case {
     std::string_view roles;

@@ -152,14 +152,14 @@ std::string drain(int fd) {
 }  // namespace
 
 bool UsersFile::addUser(const std::string& name, const std::string& password,
-                        const std::string& roles, std::string* error) {
+                        const std::string& roles, std::string* error, uint32_t iterations) {
   if (path_.empty()) {
     *error = "no temporary directory for the users file";
     return false;
   }
-  // Few PBKDF2 iterations: the tests authenticate often, under sanitizers too.
-  std::vector<std::string> args = {admin_bin_, "add-user", "--users-file", path_,          "--name",
-                                   name,       "--roles",  roles,          "--iterations", "64"};
+  std::vector<std::string> args = {
+      admin_bin_, "add-user", "--users-file", path_,          "--name",
+      name,       "--roles",  roles,          "--iterations", std::to_string(iterations)};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

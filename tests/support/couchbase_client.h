@@ -127,9 +127,11 @@ class UsersFile {
   UsersFile(const UsersFile&) = delete;
   UsersFile& operator=(const UsersFile&) = delete;
 
-  // Adds (or replaces) a user; false with *error (the tool's stderr) on failure.
+  // Adds (or replaces) a user; false with *error (the tool's stderr) on failure. Few PBKDF2
+  // iterations by default (the tests authenticate often, under sanitizers too); a file has one
+  // count, so every user of a file must be given the same.
   bool addUser(const std::string& name, const std::string& password, const std::string& roles,
-               std::string* error);
+               std::string* error, uint32_t iterations = 64);
   const std::string& path() const { return path_; }
 
  private:

@@ -36,7 +36,10 @@ each with its own random salt; never the password.
 
 ROLES: comma-separated, each `admin` or PRIV[BUCKET] with PRIV read|write|manage and BUCKET a
 bucket name or `*` (every bucket), e.g. "read[default],write[default]" or "read[*]".
---iterations: PBKDF2 iterations, 1..1000000 (default 10000).
+--iterations: PBKDF2 iterations, 1..1000000 (default 10000). Every user of a file has the
+same count, so that memkv's replies do not tell real users from made-up ones: add-user adopts
+the count of the users already in FILE, and refuses a different --iterations for them (start
+a new file and re-add every user, with their passwords, to change it).
 
 The file is rewritten atomically with mode 0600; memkv reads it at startup.
 )";
@@ -123,11 +126,9 @@ bool readPassword(std::string* password, std::string* error) {
   return true;
 }
 
+// Parses --iterations; *out untouched when it was not given.
 bool parseIterations(const std::string& text, uint32_t* out, std::string* error) {
-  if (text.empty()) {
-    *out = kDefaultIterations;
-    return true;
-  }
+  if (text.empty()) return true;
   uint64_t v = 0;
   for (char c : text) {
     if (c < '0' || c > '9' || v > kMaxIterations) {
@@ -226,11 +227,26 @@ bool addUser(const Options& opts, std::string* error) {
     *error = "--roles: " + why;
     return false;
   }
-  uint32_t iterations = 0;
-  if (!parseIterations(opts.iterations, &iterations, error)) return false;
+  uint32_t given = 0;
+  if (!parseIterations(opts.iterations, &given, error)) return false;
   // Check the file before asking for a password that could not be stored.
   std::vector<User> users;
   if (!loadUsers(opts.users_file, /*missing_ok=*/true, &users, error)) return false;
+  std::erase_if(users, [&](const User& u) { return u.name() == opts.name; });
+  // The users that stay fix the count (a loaded file has one; see users.h).
+  uint32_t iterations = given != 0 ? given : kDefaultIterations;
+  if (!users.empty()) {
+    const uint32_t file_count = users.front().credential(ScramHash::kSha512)->iterations;
+    if (given != 0 && given != file_count) {
+      *error = "--iterations " + std::to_string(given) + " differs from the " +
+               std::to_string(file_count) + " iterations of the users already in " +
+               opts.users_file +
+               "; a users file has one count (omit --iterations to use it, or start a new "
+               "file and re-add every user to change it)";
+      return false;
+    }
+    iterations = file_count;
+  }
   std::string password;
   if (!readPassword(&password, error)) return false;
 
@@ -244,7 +260,6 @@ bool addUser(const Options& opts, std::string* error) {
     }
     user.setCredential(h, std::move(c));
   }
-  std::erase_if(users, [&](const User& u) { return u.name() == opts.name; });
   users.push_back(std::move(user));
   return saveUsers(opts.users_file, std::move(users), error);
 }
