@@ -123,7 +123,7 @@ TEST_F(AltFramingTest, PersistenceDurabilityIsRefused) {
   ASSERT_EQ(client_.set("existing", "old").status, status::kSuccess);
   const std::string counter_extras = be64(5) + be64(0) + be32(0);
   uint32_t opaque = 20;
-  for (const std::string level :
+  for (const std::string& level :
        {std::string("\x11\x02", 2),             // majorityAndPersistOnMaster
         std::string("\x11\x03", 2),             // persistToMajority
         std::string("\x13\x03\x03\xe8", 4)}) {  // the same, with a timeout
