@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <new>
 
 #include "auth/sasl.h"
 #include "auth/users.h"
@@ -268,7 +269,15 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
   return r;
 }
 
-void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) {
+// std::bad_alloc stops here (ARCHITECTURE.md invariant 8): items are
+// admitted under the memory quota, but a request's path still allocates with
+// throwing allocators (output slices, STAT strings, JSON parsing, posted
+// completions). The function-try-block costs nothing until something throws;
+// then this request is answered ENOMEM (or, if even that cannot be queued,
+// its connection is closed) and the worker thread and the server go on.
+// What the executor completed before the throw stays done, as with any
+// ENOMEM. A command that parked its session before the throw stays parked.
+void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) try {
   const mcbp::OpcodeSpec& spec = mcbp::opcodeSpec(request.header.opcode);
   Cookie cookie{server_, worker_, connection_, *this, out, request, spec, {}, request.key};
   if (!request.framing_extras.empty()) {
@@ -400,6 +409,12 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) {
     default:
       out.sendStatus(request.header, Status::UnknownCommand);
       break;
+  }
+} catch (const std::bad_alloc&) {
+  try {
+    out.sendStatus(request.header, Status::Enomem);
+  } catch (const std::bad_alloc&) {
+    connection_.closeNow();
   }
 }
 
