@@ -275,8 +275,9 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
 // completions). The function-try-block costs nothing until something throws;
 // then this request is answered ENOMEM (or, if even that cannot be queued,
 // its connection is closed) and the worker thread and the server go on.
-// What the executor completed before the throw stays done, as with any
-// ENOMEM. A command that parked its session before the throw stays parked.
+// Not undone: what the executor changed before the throw (a store whose
+// answer could not be queued is answered ENOMEM although it was made), and
+// a park() made before the throw (that session stays parked).
 void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) try {
   const mcbp::OpcodeSpec& spec = mcbp::opcodeSpec(request.header.opcode);
   Cookie cookie{server_, worker_, connection_, *this, out, request, spec, {}, request.key};
