@@ -151,9 +151,13 @@ void checkFrameInfos(const memkv::mcbp::Request& r) {
   memkv::mcbp::FrameInfos infos;
   const Status status = memkv::mcbp::validateFrameInfos(r, &infos);
   check(status == Status::Success || status == Status::UnknownFrameInfo ||
-        status == Status::Einval);
-  if (status == Status::Success) {
+        status == Status::Einval || status == Status::DurabilityInvalidLevel);
+  if (status == Status::Success || status == Status::DurabilityInvalidLevel) {
     check((infos.present & ~memkv::mcbp::opcodeSpec(r.header.opcode).frame_infos) == 0);
+  }
+  // Only a level memkv cannot meet (persistence) is DURABILITY_INVALID_LEVEL.
+  if (status == Status::DurabilityInvalidLevel) {
+    check(infos.durability && !memkv::mcbp::durabilityLevelSupported(infos.durability->level));
   }
 }
 

@@ -1,5 +1,9 @@
 #include "engine/executor_pool.h"
 
+#include <spdlog/spdlog.h>
+
+#include <new>
+
 namespace memkv::engine {
 
 ExecutorPool::ExecutorPool(size_t threads) {
@@ -60,7 +64,13 @@ void ExecutorPool::run() {
       tasks_cancelled_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    task.fn();
+    try {
+      task.fn();
+    } catch (const std::bad_alloc&) {
+      tasks_failed_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("executor task failed: out of memory");
+      continue;
+    }
     tasks_run_.fetch_add(1, std::memory_order_relaxed);
   }
 }

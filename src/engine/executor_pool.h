@@ -10,6 +10,13 @@
 // running task checks its token itself where it can stop. shutdown() drops
 // what is still queued and joins the threads.
 //
+// A task that throws std::bad_alloc (a snapshot's vector under memory
+// pressure) is counted in tasksFailed() and logged, and its thread goes on
+// with the next task: an allocation failure must not end the process
+// (ARCHITECTURE.md invariant 8). What the task did not finish stays
+// unfinished; a task that must report back (a parked session) owns catching
+// its own failure.
+//
 // Written here rather than taken from a library: it is twenty lines of
 // queue around std::thread, and the server's tasks need exactly these two
 // properties (priorities, cancel-before-run) and nothing a larger pool brings.
@@ -54,6 +61,8 @@ class ExecutorPool final {
   size_t threads() const { return threads_.size(); }
   uint64_t tasksRun() const { return tasks_run_.load(std::memory_order_relaxed); }
   uint64_t tasksCancelled() const { return tasks_cancelled_.load(std::memory_order_relaxed); }
+  // Tasks that ended with std::bad_alloc (not counted in tasksRun()).
+  uint64_t tasksFailed() const { return tasks_failed_.load(std::memory_order_relaxed); }
   size_t queued() const;
 
  private:
@@ -71,6 +80,7 @@ class ExecutorPool final {
   std::vector<std::thread> threads_;
   std::atomic<uint64_t> tasks_run_{0};
   std::atomic<uint64_t> tasks_cancelled_{0};
+  std::atomic<uint64_t> tasks_failed_{0};
 };
 
 }  // namespace memkv::engine

@@ -44,8 +44,11 @@ FrameInfoStatus parseFrameInfos(std::span<const uint8_t> bytes, FrameInfos* out)
         break;
       case FrameInfoId::DurabilityRequirement: {
         if (data.size() != 1 && data.size() != 3) return FrameInfoStatus::kInvalid;
-        DurabilityRequirement d{data[0], std::nullopt};
-        if (d.level < 1 || d.level > 3) return FrameInfoStatus::kInvalid;
+        if (data[0] < static_cast<uint8_t>(DurabilityLevel::Majority) ||
+            data[0] > static_cast<uint8_t>(DurabilityLevel::PersistToMajority)) {
+          return FrameInfoStatus::kInvalid;
+        }
+        DurabilityRequirement d{static_cast<DurabilityLevel>(data[0]), std::nullopt};
         if (data.size() == 3) {
           const uint16_t timeout = loadBe16(data.data() + 1);
           // 0 and 0xffff are reserved (kv_engine rejects both).

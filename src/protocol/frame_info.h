@@ -28,10 +28,26 @@ constexpr uint16_t frameInfoBit(FrameInfoId id) {
   return uint16_t{1} << static_cast<uint16_t>(id);
 }
 
+// Durability levels (kv_engine include/memcached/durability_spec.h).
+enum class DurabilityLevel : uint8_t {
+  Majority = 1,
+  MajorityAndPersistOnMaster = 2,
+  PersistToMajority = 3,
+};
+
 struct DurabilityRequirement {
-  uint8_t level;  // 1 majority, 2 majority+persist-on-active, 3 persist-to-majority
+  DurabilityLevel level;
   std::optional<uint16_t> timeout_ms;
 };
+
+// Whether memkv can meet a durability level. It keeps nothing on disk, like a
+// Couchbase ephemeral bucket: Majority holds (one node is the majority of
+// one, and a write is in memory when it is acknowledged); the levels that
+// promise persistence would be a lie, so they are refused with
+// DURABILITY_INVALID_LEVEL as Couchbase refuses them on ephemeral buckets.
+constexpr bool durabilityLevelSupported(DurabilityLevel level) {
+  return level == DurabilityLevel::Majority;
+}
 
 // The frame infos of one request, decoded.
 struct FrameInfos {

@@ -12,7 +12,9 @@ bool featureSupported(Feature f) {
     case Feature::SelectBucket:
     case Feature::Json:
     case Feature::AltRequestSupport:
-    case Feature::SyncReplication:  // durability frame infos, validated on one node
+    // Durability frame infos: Majority is met by the one node; the
+    // persistence levels are refused (durabilityLevelSupported).
+    case Feature::SyncReplication:
     case Feature::Collections:
     case Feature::PreserveTtl:
       return true;

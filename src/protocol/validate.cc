@@ -38,6 +38,9 @@ Status validateFrameInfos(const Request& request, FrameInfos* out) {
   }
   const uint16_t allowed = opcodeSpec(request.header.opcode).frame_infos;
   if ((out->present & ~allowed) != 0) return Status::Einval;
+  if (out->durability && !durabilityLevelSupported(out->durability->level)) {
+    return Status::DurabilityInvalidLevel;
+  }
   return Status::Success;
 }
 

@@ -19,8 +19,10 @@ enum class Verdict : uint8_t {
 Verdict validateHeader(const RequestHeader& header, size_t max_key_length = kMaxKeyLength);
 
 // Checks a request's frame infos (alternative format) once its body is here:
-// Success, UnknownFrameInfo, or Einval (malformed, repeated, or not allowed
-// for the opcode). Framing is intact either way: the connection stays open.
+// Success, UnknownFrameInfo, Einval (malformed, repeated, or not allowed for
+// the opcode), or DurabilityInvalidLevel (a level memkv cannot meet, see
+// durabilityLevelSupported). Framing is intact either way: the connection
+// stays open.
 Status validateFrameInfos(const Request& request, FrameInfos* out);
 
 }  // namespace memkv::mcbp

@@ -1,14 +1,15 @@
 #include "server/mcbp_session.h"
 
 #include <algorithm>
-#include <array>
 #include <chrono>
+#include <new>
 
 #include "auth/sasl.h"
 #include "auth/users.h"
 #include "protocol/leb128.h"
 #include "protocol/opcode_spec.h"
 #include "protocol/validate.h"
+#include "server/command_access.h"
 #include "server/cookie.h"
 
 namespace memkv::server {
@@ -24,67 +25,6 @@ int64_t steadyMs() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
-
-// Who may run a command, as bits a session must hold: an authenticated
-// connection, an administrator, a server with users (bucket management has
-// no meaning on an open one), a selected bucket and privileges on it. The
-// handshake needs none. One table lookup and one mask test per request; the
-// reason for a refusal is worked out only when there is one.
-constexpr uint8_t kNeedAuth = 1;
-constexpr uint8_t kNeedAdmin = 2;
-constexpr uint8_t kNeedUsers = 4;
-constexpr uint8_t kNeedBucket = 8;
-constexpr int kPrivilegeShift = 4;  // auth::kRead/Write/Manage in bits 4-6
-
-constexpr uint8_t needsOf(Opcode base) {
-  constexpr uint8_t kBucket = kNeedAuth | kNeedBucket;
-  switch (base) {
-    case Opcode::Hello:
-    case Opcode::SaslListMechs:
-    case Opcode::SaslAuth:
-    case Opcode::SaslStep:
-    case Opcode::Noop:
-    case Opcode::Version:
-    case Opcode::GetErrorMap:
-    case Opcode::Quit:
-      return 0;
-    case Opcode::SelectBucket:
-    case Opcode::ListBuckets:
-    case Opcode::GetClusterConfig:
-      return kNeedAuth;
-    case Opcode::CreateBucket:
-    case Opcode::DeleteBucket:
-      // An open server keeps memcached's model: one bucket no client can
-      // remove (memcached clients could not handle NO_BUCKET).
-      return kNeedAuth | kNeedAdmin | kNeedUsers;
-    case Opcode::Verbosity:
-      return kNeedAuth | kNeedAdmin;
-    case Opcode::Get:
-    case Opcode::GetK:
-    case Opcode::Stat:
-    case Opcode::GetCollectionId:
-    case Opcode::RangeScanCreate:
-    case Opcode::RangeScanContinue:
-    case Opcode::RangeScanCancel:
-      return kBucket | auth::kRead << kPrivilegeShift;
-    case Opcode::Gat:
-    case Opcode::GatK:
-    case Opcode::GetLocked:
-      return kBucket | (auth::kRead | auth::kWrite) << kPrivilegeShift;
-    case Opcode::Flush:
-      return kBucket | auth::kManage << kPrivilegeShift;
-    default:  // the document mutations
-      return kBucket | auth::kWrite << kPrivilegeShift;
-  }
-}
-
-const std::array<uint8_t, 256> kNeeds = [] {
-  std::array<uint8_t, 256> table{};
-  for (size_t op = 0; op < table.size(); ++op) {
-    table[op] = needsOf(mcbp::opcodeSpec(static_cast<uint8_t>(op)).base);
-  }
-  return table;
-}();
 
 // Commands whose key is a document key (collection-prefixed once the client
 // negotiated Collections).
@@ -352,7 +292,16 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
   return r;
 }
 
-void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) {
+// std::bad_alloc stops here (ARCHITECTURE.md invariant 8): items are
+// admitted under the memory quota, but a request's path still allocates with
+// throwing allocators (output slices, STAT strings, JSON parsing, posted
+// completions). The function-try-block costs nothing until something throws;
+// then this request is answered ENOMEM (or, if even that cannot be queued,
+// its connection is closed) and the worker thread and the server go on.
+// Not undone: what the executor changed before the throw (a store whose
+// answer could not be queued is answered ENOMEM although it was made), and
+// a park() made before the throw (that session stays parked).
+void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) try {
   const mcbp::OpcodeSpec& spec = mcbp::opcodeSpec(request.header.opcode);
   Cookie cookie{server_, worker_, connection_, *this, out, request, spec, {}, request.key};
   if (!request.framing_extras.empty()) {
@@ -362,7 +311,7 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) {
       return;
     }
   }
-  const uint8_t needs = kNeeds[request.header.opcode];
+  const uint8_t needs = commandNeeds(request.header.opcode);
   if ((needs & kNeedBucket) != 0 && bucket_ && bucket_->deleted.load(std::memory_order_relaxed)) {
     bucket();  // deleted under us: let it go (updates the grants)
   }
@@ -484,6 +433,12 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) {
     default:
       out.sendStatus(request.header, Status::UnknownCommand);
       break;
+  }
+} catch (const std::bad_alloc&) {
+  try {
+    out.sendStatus(request.header, Status::Enomem);
+  } catch (const std::bad_alloc&) {
+    connection_.closeNow();
   }
 }
 

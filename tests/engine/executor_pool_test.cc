@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -129,6 +130,29 @@ TEST(ExecutorPoolTest, ShutdownDropsQueuedTasksAndRefusesNewOnes) {
   EXPECT_EQ(held.use_count(), 1);  // the dropped task's captures were released
   EXPECT_FALSE(pool.submit(TaskPriority::kHigh, [] {}));
   pool.shutdown();  // idempotent
+}
+
+TEST(ExecutorPoolTest, TaskThrowingBadAllocIsCountedAndTheThreadRunsTheNextTask) {
+  // One thread: the second task can only run on the thread the first one threw on.
+  ExecutorPool pool(1);
+  std::atomic<std::thread::id> thrower{};
+  std::atomic<std::thread::id> runner{};
+  ASSERT_TRUE(pool.submit(TaskPriority::kLow, [&] {
+    thrower = std::this_thread::get_id();
+    throw std::bad_alloc();
+  }));
+  std::atomic<bool> ran{false};
+  ASSERT_TRUE(pool.submit(TaskPriority::kLow, [&] {
+    runner = std::this_thread::get_id();
+    ran = true;
+  }));
+  waitFor([&] { return ran.load(); });
+  EXPECT_TRUE(ran.load()) << "the task after the failed one ran";
+  EXPECT_EQ(runner.load(), thrower.load()) << "on the same, surviving, thread";
+  EXPECT_EQ(pool.tasksFailed(), 1u);
+  waitFor([&] { return pool.tasksRun() == 1; });
+  EXPECT_EQ(pool.tasksRun(), 1u);
+  pool.shutdown();  // joins: the thread is alive and answers the stop
 }
 
 }  // namespace

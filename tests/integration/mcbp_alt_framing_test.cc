@@ -14,6 +14,7 @@ namespace {
 
 constexpr uint8_t kAltRequestMagic = 0x08;
 constexpr uint16_t kUnknownFrameInfo = 0x80;
+constexpr uint16_t kDurabilityInvalidLevel = 0xa0;
 
 std::string altFrame(uint8_t opcode, const std::string& framing, const std::string& extras,
                      const std::string& key, const std::string& value, uint32_t opaque) {
@@ -101,6 +102,46 @@ TEST_F(AltFramingTest, MalformedOrMisplacedFrameInfosAreEinvalAndTheConnectionSt
   EXPECT_EQ(altCall(altFrame(op::kGet, kPreserveTtl, "", "k", "", 6)).status, status::kEinval);
   expectStillOpen();
   EXPECT_EQ(client_.get("k").status, status::kKeyEnoent);
+}
+
+TEST_F(AltFramingTest, MajorityDurabilityIsMetByTheOneNode) {
+  MEMKV_ONLY("memcached closes on magic 0x08");
+  const std::string majority_with_timeout("\x13\x01\x03\xe8", 4);  // level 1, 1000 ms
+  EXPECT_EQ(altCall(altFrame(op::kSet, kDurabilityMajority, setExtras(0, 0), "a", "v1", 1)).status,
+            status::kSuccess);
+  EXPECT_EQ(
+      altCall(altFrame(op::kSet, majority_with_timeout, setExtras(0, 0), "b", "v2", 2)).status,
+      status::kSuccess);
+  EXPECT_EQ(client_.get("a").value, "v1");
+  EXPECT_EQ(client_.get("b").value, "v2");
+}
+
+TEST_F(AltFramingTest, PersistenceDurabilityIsRefused) {
+  MEMKV_ONLY("memcached closes on magic 0x08");
+  // memkv keeps nothing on disk: "persisted" would be a lie. Couchbase's ephemeral buckets
+  // answer DURABILITY_INVALID_LEVEL for these levels, and so does memkv.
+  ASSERT_EQ(client_.set("existing", "old").status, status::kSuccess);
+  const std::string counter_extras = be64(5) + be64(0) + be32(0);
+  uint32_t opaque = 20;
+  for (const std::string& level :
+       {std::string("\x11\x02", 2),             // majorityAndPersistOnMaster
+        std::string("\x11\x03", 2),             // persistToMajority
+        std::string("\x13\x03\x03\xe8", 4)}) {  // the same, with a timeout
+    SCOPED_TRACE(static_cast<int>(level[1]));
+    Response r = altCall(altFrame(op::kSet, level, setExtras(0, 0), "new", "v", ++opaque));
+    EXPECT_EQ(r.status, kDurabilityInvalidLevel);
+    EXPECT_EQ(r.opaque, opaque);
+    r = altCall(altFrame(op::kSet, level, setExtras(0, 0), "existing", "v", ++opaque));
+    EXPECT_EQ(r.status, kDurabilityInvalidLevel);
+    r = altCall(altFrame(op::kDelete, level, "", "existing", "", ++opaque));
+    EXPECT_EQ(r.status, kDurabilityInvalidLevel);
+    r = altCall(altFrame(op::kIncrement, level, counter_extras, "counter", "", ++opaque));
+    EXPECT_EQ(r.status, kDurabilityInvalidLevel);
+    expectStillOpen();
+  }
+  EXPECT_EQ(client_.get("new").status, status::kKeyEnoent) << "a refused SET stored nothing";
+  EXPECT_EQ(client_.get("existing").value, "old") << "nor replaced or deleted anything";
+  EXPECT_EQ(client_.get("counter").status, status::kKeyEnoent) << "nor created a counter";
 }
 
 TEST_F(AltFramingTest, FramingLongerThanTheBodyClosesTheConnection) {

@@ -21,7 +21,7 @@ TEST(FrameInfoTest, DecodesKnownInfos) {
   EXPECT_TRUE(f.barrier);
   EXPECT_TRUE(f.preserve_ttl);
   ASSERT_TRUE(f.durability);
-  EXPECT_EQ(f.durability->level, 2);
+  EXPECT_EQ(f.durability->level, DurabilityLevel::MajorityAndPersistOnMaster);
   EXPECT_EQ(f.durability->timeout_ms, 256);
 }
 
@@ -105,6 +105,28 @@ TEST(FrameInfoTest, InfosNotAllowedForTheOpcodeAreEinval) {
   Request r = splitFrame(h, f);
   FrameInfos infos;
   EXPECT_EQ(validateFrameInfos(r, &infos), Status::Einval);
+}
+
+// A DELETE (no extras, no value) with one durability frame info of `level`.
+Status validateDeleteWithDurability(uint8_t level) {
+  std::vector<uint8_t> f{0x08, 0x04, 0x02, 0x01, 0x00, 0x00, 0x00, 0x00, 0, 0, 0, 3,
+                         0,    0,    0,    0,    0,    0,    0,    0,    0, 0, 0, 0};
+  f.push_back(0x11);  // durability, 1 byte
+  f.push_back(level);
+  f.push_back('k');
+  RequestHeader h;
+  EXPECT_EQ(parseHeader(f, &h), HeaderStatus::kOk);
+  Request r = splitFrame(h, f);
+  FrameInfos infos;
+  return validateFrameInfos(r, &infos);
+}
+
+TEST(FrameInfoTest, OnlyMajorityDurabilityIsMetAndPersistenceLevelsAreInvalidLevel) {
+  EXPECT_EQ(validateDeleteWithDurability(1), Status::Success);  // majority
+  EXPECT_EQ(validateDeleteWithDurability(2), Status::DurabilityInvalidLevel);
+  EXPECT_EQ(validateDeleteWithDurability(3), Status::DurabilityInvalidLevel);
+  EXPECT_EQ(validateDeleteWithDurability(0), Status::Einval);  // not a level
+  EXPECT_EQ(validateDeleteWithDurability(4), Status::Einval);
 }
 
 TEST(FrameInfoTest, FramingPlusKeyBeyondBodyIsBadLengths) {

@@ -1,11 +1,8 @@
-// HELLO negotiation, LEB128 and the error map.
+// HELLO negotiation and LEB128.
 #include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
 
 #include <vector>
 
-#include "protocol/error_map.h"
 #include "protocol/hello.h"
 #include "protocol/leb128.h"
 
@@ -59,55 +56,6 @@ TEST(Leb128Test, RoundTripsAndRejectsMalformed) {
   const uint8_t too_big[] = {0xff, 0xff, 0xff, 0xff, 0x1f};  // 2^35 - 1
   EXPECT_FALSE(decodeLeb128(too_big));
   EXPECT_FALSE(decodeLeb128({}));
-}
-
-TEST(ErrorMapTest, ListsEveryStatusMemkvSends) {
-  for (uint16_t version : {1, 2, 7}) {
-    const auto map = nlohmann::json::parse(errorMapJson(version));
-    EXPECT_EQ(map.at("version"), std::min<uint16_t>(version, kErrorMapVersion));
-    EXPECT_TRUE(map.at("revision").is_number_integer());
-    const auto& errors = map.at("errors");
-    for (Status s : statusesSent()) {
-      char code[8];
-      std::snprintf(code, sizeof code, "%x", static_cast<unsigned>(s));
-      ASSERT_TRUE(errors.contains(code)) << code;
-      const auto& e = errors.at(code);
-      EXPECT_FALSE(e.at("name").get<std::string>().empty());
-      EXPECT_FALSE(e.at("desc").get<std::string>().empty());
-      EXPECT_TRUE(e.at("attrs").is_array());
-    }
-    EXPECT_EQ(errors.size(), statusesSent().size());
-  }
-  // Every status the enum knows is one memkv may send, so all are listed.
-  for (Status s : {Status::Success,
-                   Status::KeyEnoent,
-                   Status::KeyEexists,
-                   Status::E2big,
-                   Status::Einval,
-                   Status::NotStored,
-                   Status::DeltaBadval,
-                   Status::NotMyVbucket,
-                   Status::NoBucket,
-                   Status::Locked,
-                   Status::NotLocked,
-                   Status::AuthError,
-                   Status::AuthContinue,
-                   Status::Erange,
-                   Status::Eaccess,
-                   Status::UnknownFrameInfo,
-                   Status::UnknownCommand,
-                   Status::Enomem,
-                   Status::NotSupported,
-                   Status::Einternal,
-                   Status::Ebusy,
-                   Status::Etmpfail,
-                   Status::UnknownCollection,
-                   Status::DurabilityInvalidLevel,
-                   Status::DurabilityImpossible}) {
-    bool found = false;
-    for (Status t : statusesSent()) found |= t == s;
-    EXPECT_TRUE(found) << static_cast<int>(s);
-  }
 }
 
 }  // namespace
