@@ -28,13 +28,32 @@ inline std::optional<Leb128> decodeLeb128(std::span<const uint8_t> bytes) {
   return std::nullopt;
 }
 
-inline void appendLeb128(std::string& out, uint64_t value) {
+// Bytes the encoding of `value` takes (1 to 10).
+constexpr size_t leb128Size(uint64_t value) {
+  size_t bytes = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++bytes;
+  }
+  return bytes;
+}
+
+// Writes `value` at `out`, which has room for leb128Size(value) bytes;
+// returns the byte after it.
+inline uint8_t* encodeLeb128(uint8_t* out, uint64_t value) {
   do {
     uint8_t byte = value & 0x7f;
     value >>= 7;
     if (value != 0) byte |= 0x80;
-    out.push_back(static_cast<char>(byte));
+    *out++ = byte;
   } while (value != 0);
+  return out;
+}
+
+inline void appendLeb128(std::string& out, uint64_t value) {
+  uint8_t bytes[10];
+  out.append(reinterpret_cast<const char*>(bytes),
+             static_cast<size_t>(encodeLeb128(bytes, value) - bytes));
 }
 
 }  // namespace memkv::mcbp

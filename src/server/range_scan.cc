@@ -1,17 +1,26 @@
 #include "server/range_scan.h"
 
-#include <random>
+#include <openssl/rand.h>
 
 #include <nlohmann/json.hpp>
 
 #include "auth/scram_crypto.h"
+#include "protocol/range_scan.h"
 
 namespace memkv::server {
 
 namespace {
 
+// A range bound: base64 of at most 250 key bytes.
 bool decodeKey(const nlohmann::json& v, std::string* out) {
-  return v.is_string() && auth::base64Decode(v.get<std::string>(), out);
+  return v.is_string() && auth::base64Decode(v.get<std::string>(), out) &&
+         out->size() <= mcbp::range_scan::kMaxRangeKeyLength;
+}
+
+size_t footprintOf(const std::vector<engine::ScanItem>& items) {
+  size_t bytes = 0;
+  for (const engine::ScanItem& s : items) bytes += s.item->footprint();
+  return bytes;
 }
 
 // Couchbase sends u64s in these objects as numbers or decimal strings.
@@ -115,6 +124,17 @@ ConfigError parseRangeScanConfig(std::string_view text, RangeScanConfig* out) {
   return ConfigError::kOk;
 }
 
+RangeScan::RangeScan(const ScanId& id, BucketHandle bucket, uint16_t vbucket, bool key_only,
+                     std::vector<engine::ScanItem> items, ScanOwner owner, int64_t now_ms)
+    : id_(id),
+      bucket_(std::move(bucket)),
+      vbucket_(vbucket),
+      key_only_(key_only),
+      items_(std::move(items)),
+      pinned_bytes_(footprintOf(items_)),
+      owner_(std::move(owner)),
+      last_used_ms_(now_ms) {}
+
 bool RangeScan::beginContinue() {
   State expected = State::kIdle;
   return state_.compare_exchange_strong(expected, State::kContinuing, std::memory_order_acq_rel);
@@ -126,17 +146,58 @@ void RangeScan::endContinue(int64_t now_ms) {
   state_.compare_exchange_strong(expected, State::kIdle, std::memory_order_acq_rel);
 }
 
-bool RangeScanRegistry::add(RangeScanHandle scan) {
-  std::lock_guard guard(mutex_);
+bool RangeScanRegistry::roomLocked(const ScanOwner& owner) const {
   if (scans_.size() >= kMaxScans) return false;
+  if (auto c = per_connection_.find(owner.connection);
+      c != per_connection_.end() && c->second >= kMaxScansPerConnection) {
+    return false;
+  }
+  auto u = per_user_.find(owner.user);
+  return owner.user.empty() || u == per_user_.end() || u->second < kMaxScansPerUser;
+}
+
+bool RangeScanRegistry::hasRoom(const ScanOwner& owner) const {
+  std::lock_guard guard(mutex_);
+  return roomLocked(owner);
+}
+
+bool RangeScanRegistry::add(RangeScanHandle scan) {
+  const ScanOwner& owner = scan->owner();
+  const size_t items = scan->pinnedItems();
+  const size_t bytes = scan->pinnedBytes();
+  std::lock_guard guard(mutex_);
+  if (!roomLocked(owner)) return false;
+  if (scans_.count(scan->id()) != 0) return false;  // an id drawn twice: as good as busy
+  ++per_connection_[owner.connection];
+  if (!owner.user.empty()) ++per_user_[owner.user];
+  pinned_items_ += items;
+  pinned_bytes_ += bytes;
   scans_.emplace(scan->id(), std::move(scan));
   return true;
 }
 
-RangeScanHandle RangeScanRegistry::find(const ScanId& id) const {
+RangeScanHandle RangeScanRegistry::find(const ScanId& id, const BucketHandle& bucket,
+                                        std::string_view user) const {
   std::lock_guard guard(mutex_);
   auto it = scans_.find(id);
-  return it == scans_.end() ? nullptr : it->second;
+  if (it == scans_.end()) return nullptr;
+  const RangeScan& scan = *it->second;
+  if (scan.bucket() != bucket || scan.owner().user != user) return nullptr;
+  return it->second;
+}
+
+RangeScanRegistry::Scans::iterator RangeScanRegistry::eraseLocked(Scans::iterator it) {
+  const RangeScan& scan = *it->second;
+  if (auto c = per_connection_.find(scan.owner().connection);
+      c != per_connection_.end() && --c->second == 0) {
+    per_connection_.erase(c);
+  }
+  if (auto u = per_user_.find(scan.owner().user); u != per_user_.end() && --u->second == 0) {
+    per_user_.erase(u);
+  }
+  pinned_items_ -= scan.pinnedItems();
+  pinned_bytes_ -= scan.pinnedBytes();
+  return scans_.erase(it);
 }
 
 void RangeScanRegistry::remove(const ScanId& id) {
@@ -144,58 +205,49 @@ void RangeScanRegistry::remove(const ScanId& id) {
   std::lock_guard guard(mutex_);
   auto it = scans_.find(id);
   if (it == scans_.end()) return;
-  gone = std::move(it->second);
-  scans_.erase(it);
+  gone = it->second;
+  eraseLocked(it);
 }
 
-void RangeScanRegistry::cancelOwnedBy(const void* owner) {
+void RangeScanRegistry::cancelOwnedBy(const void* connection) {
   std::vector<RangeScanHandle> gone;
-  {
-    std::lock_guard guard(mutex_);
-    for (auto it = scans_.begin(); it != scans_.end();) {
-      if (it->second->owner() == owner) {
-        it->second->cancel();
-        gone.push_back(std::move(it->second));
-        it = scans_.erase(it);
-      } else {
-        ++it;
-      }
+  std::lock_guard guard(mutex_);
+  if (per_connection_.find(connection) == per_connection_.end()) return;
+  for (auto it = scans_.begin(); it != scans_.end();) {
+    if (it->second->owner().connection == connection) {
+      it->second->cancel();
+      gone.push_back(it->second);
+      it = eraseLocked(it);
+    } else {
+      ++it;
     }
   }
 }
 
 size_t RangeScanRegistry::expireIdle(int64_t now_ms, int64_t lifetime_ms) {
   std::vector<RangeScanHandle> gone;
-  {
-    std::lock_guard guard(mutex_);
-    for (auto it = scans_.begin(); it != scans_.end();) {
-      const RangeScan& scan = *it->second;
-      if (scan.state() != RangeScan::State::kContinuing &&
-          now_ms - scan.lastUsedMs() > lifetime_ms) {
-        it->second->cancel();
-        gone.push_back(std::move(it->second));
-        it = scans_.erase(it);
-      } else {
-        ++it;
-      }
+  std::lock_guard guard(mutex_);
+  for (auto it = scans_.begin(); it != scans_.end();) {
+    const RangeScan& scan = *it->second;
+    if (scan.state() != RangeScan::State::kContinuing && now_ms - scan.lastUsedMs() > lifetime_ms) {
+      it->second->cancel();
+      gone.push_back(it->second);
+      it = eraseLocked(it);
+    } else {
+      ++it;
     }
   }
   return gone.size();
 }
 
-size_t RangeScanRegistry::size() const {
+RangeScanRegistry::Totals RangeScanRegistry::totals() const {
   std::lock_guard guard(mutex_);
-  return scans_.size();
+  return {scans_.size(), pinned_items_, pinned_bytes_};
 }
 
-ScanId newScanId() {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  ScanId id;
-  for (size_t i = 0; i < id.size(); i += 8) {
-    uint64_t v = random();
-    for (size_t j = 0; j < 8; ++j) id[i + j] = static_cast<uint8_t>(v >> (8 * j));
-  }
-  return id;
+bool newScanId(ScanId* id) {
+  static_assert(sizeof(ScanId) == mcbp::range_scan::kIdSize);
+  return RAND_bytes(id->data(), static_cast<int>(id->size())) == 1;
 }
 
 }  // namespace memkv::server

@@ -7,11 +7,9 @@
 
 namespace memkv::server {
 
-namespace {
-void releaseItem(void* ctx) {
-  static_cast<engine::Item*>(ctx)->unref();
+void releaseItemReference(void* item) {
+  static_cast<engine::Item*>(item)->unref();
 }
-}  // namespace
 
 void ResponseWriter::send(const mcbp::RequestHeader& req, mcbp::Status status,
                           std::span<const uint8_t> extras, std::string_view key,
@@ -75,7 +73,7 @@ void ResponseWriter::sendItem(const mcbp::RequestHeader& req, engine::ItemRef it
   conn_.output().commit(reserve);
   counters_.bytes_referenced.add(value.size());
   engine::Item* raw = item.release();  // the chain's reference from here on
-  conn_.output().appendFragment({value.data(), value.size(), &releaseItem, raw});
+  conn_.output().appendFragment({value.data(), value.size(), &releaseItemReference, raw});
 }
 
 }  // namespace memkv::server

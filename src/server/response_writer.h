@@ -21,6 +21,10 @@ namespace memkv::server {
 // (kv_engine chains above 4 KiB for the same reason).
 inline constexpr size_t kCopyValueThreshold = 4096;
 
+// The release hook of a Fragment that carries a reference to an Item (a
+// value sent by reference): drops that reference. Any thread.
+void releaseItemReference(void* item);
+
 class ResponseWriter final {
  public:
   // json: the client negotiated JSON, so the JSON datatype bit may reach it.

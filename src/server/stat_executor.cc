@@ -160,7 +160,10 @@ void generalStats(Cookie& c, StatSink& add) {
   add("backpressure_pauses", pauses);
   add("stall_disconnects", stalls);
   add("auth_timeout_disconnects", expired);
-  add("range_scans_open", server.rangeScans().size());
+  const RangeScanRegistry::Totals scans = server.rangeScans().totals();
+  add("range_scans_open", scans.scans);
+  add("range_scans_items", scans.items);  // pinned by open scans
+  add("range_scans_bytes", scans.bytes);
   add("executor_threads", server.executors().threads());
   add("executor_tasks_run", server.executors().tasksRun());
   add("executor_tasks_queued", server.executors().queued());

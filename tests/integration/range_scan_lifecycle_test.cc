@@ -1,8 +1,8 @@
 // Range scans over time and across connections: the point-in-time view, ordering against
 // pipelined requests, EBUSY between connections, cancellation by disconnect and by idle
-// lifetime, a scan of all 1024 vbuckets, bounded open scans, privileges and bucket deletion,
-// and the STAT group gathered on the executor pool. range_scan_test.cc has the statuses,
-// content and limits.
+// lifetime, a scan of all 1024 vbuckets, privileges and bucket deletion, and the STAT group
+// gathered on the executor pool. range_scan_test.cc has the statuses, content and limits;
+// range_scan_owner_test.cc who owns a scan and the caps on open scans.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -215,7 +215,7 @@ TEST_F(RangeScanTest, ClosingTheCreatingConnectionForgetsItsScans) {
     Response r = creator.call(makeCreate(kVb, fullRangeJson()));
     ASSERT_EQ(r.status, status::kSuccess);
     idle_id = r.value;
-    // The other connection can use it while its creator lives.
+    // Another connection of the same (anonymous) user can use it while its creator lives.
     ASSERT_TRUE(other.send(makeContinue(idle_id, 1, 0, 0, 5)));
     const ContinueResult one = readContinue(other, 5, false);
     ASSERT_TRUE(one.error.empty()) << one.error;
@@ -354,46 +354,6 @@ TEST_F(RangeScanTest, LargeDocumentScansStayWellFormed) {
 
 namespace memkv::test {
 namespace {
-
-TEST_F(RangeScanTest, OpenScansAreBoundedAndTheExcessIsBusy) {
-  McbpClient c = sdkClient();
-  const std::vector<std::string> keys = keysInVbucket(11, "many-", 1);
-  ASSERT_EQ(c.set(keys[0], "v").status, status::kSuccess);
-  constexpr int kScans = 4096 + 4;
-  std::string batch;
-  for (int i = 0; i < kScans; ++i) batch += encode(makeCreate(11, fullRangeJson(true), i));
-  ASSERT_TRUE(c.sendRaw(batch));
-  std::vector<std::string> ids;
-  int busy = 0;
-  for (int i = 0; i < kScans; ++i) {
-    const Response r = c.next();
-    ASSERT_EQ(r.opaque, static_cast<uint32_t>(i)) << "answers in order";
-    if (r.status == status::kSuccess) {
-      ids.push_back(r.value);
-    } else {
-      EXPECT_EQ(r.status, scan_status::kEbusy);
-      ++busy;
-    }
-  }
-  EXPECT_EQ(ids.size(), 4096u);
-  EXPECT_EQ(busy, 4);
-  // One finished: room for one more.
-  ASSERT_TRUE(c.send(makeContinue(ids[0], 0, 0, 0, 1)));
-  const ContinueResult done = readContinue(c, 1, true);
-  ASSERT_TRUE(done.error.empty()) << done.error;
-  EXPECT_EQ(done.status, scan_status::kComplete);
-  EXPECT_EQ(c.call(makeCreate(11, fullRangeJson(true))).status, status::kSuccess);
-  EXPECT_EQ(c.call(makeCreate(11, fullRangeJson(true))).status, scan_status::kEbusy);
-  // Closing the connection frees them all.
-  c.close();
-  McbpClient d = sdkClient();
-  const auto deadline = std::chrono::steady_clock::now() + scaled(milliseconds(3000));
-  uint16_t st = 0;
-  do {
-    st = d.call(makeCreate(11, fullRangeJson(true))).status;
-  } while (st != status::kSuccess && std::chrono::steady_clock::now() < deadline);
-  EXPECT_EQ(st, status::kSuccess);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Privileges and buckets (a server with a users file).

@@ -364,7 +364,7 @@ TEST_F(RangeScanStressTest, SlowReadersOfLargeScansStayBounded) {
         failures.add("CREATE status " + std::to_string(created.status));
         return;
       }
-      // The scan id works from any connection: continue it from a slow reader.
+      // The scan id works from any connection of its user: continue it from a slow reader.
       SlowReaderOptions options;
       options.rcvbuf = 4096;
       options.min_chunk = 512;

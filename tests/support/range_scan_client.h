@@ -1,7 +1,7 @@
 #pragma once
 // The client side of range scans (RANGE_SCAN_CREATE 0xda / CONTINUE 0xdb / CANCEL 0xdc) for
 // the integration tests: request builders, a decoder of CONTINUE responses that checks the
-// wire format (../shared/reference/couchbase-sdk-over-kv.md §2), whole-scan drivers and
+// wire format (kv_engine's docs/range_scans), whole-scan drivers and
 // key helpers. Written from the reference, independent of src/.
 #include <chrono>
 #include <cstdint>
