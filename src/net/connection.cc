@@ -71,6 +71,19 @@ bool Connection::outputStalled(int64_t now_ms) {
   return now_ms - output_progress_ms_ > env_.limits.output_stall_timeout_ms;
 }
 
+bool Connection::inputStalled(int64_t now_ms) {
+  const bool partial = rend_ > rstart_ || discard_ > 0;
+  // The clock runs only while the client alone keeps the request unfinished:
+  // not between requests, and not while the server holds off reading
+  // (backpressure, a parked request, no read memory, a yield).
+  if (env_.limits.read_stall_timeout_ms <= 0 || !partial || read_disabled_ != 0 ||
+      waiting_for_buffer_ || scheduled_ || readable_) {
+    read_progress_ms_ = now_ms;
+    return false;
+  }
+  return now_ms - read_progress_ms_ > env_.limits.read_stall_timeout_ms;
+}
+
 void Connection::onEvent(uint32_t events) {
   env_.loop.owner().check("Connection::onEvent");
   // Clear the flag first: a connection closed while scheduled must still
@@ -189,7 +202,9 @@ bool Connection::ensureReadSpace() {
     cap = BufferPool::kBufferSize;
     if (fresh == nullptr) env_.counters.pool_exhausted.add(1);
   } else {
-    fresh = static_cast<uint8_t*>(std::malloc(needed));
+    // Charged to the server-wide read budget: when it is spent, this
+    // connection waits (is not read) until others give bytes back.
+    fresh = env_.pool.allocateForRead(needed);
     cap = needed;
   }
   if (fresh == nullptr) return false;
@@ -214,7 +229,7 @@ void Connection::releaseReadBuffer() {
     env_.pool.releaseFromRead(rbuf_);
     env_.counters.read_buffers_out.sub(1);
   } else {
-    std::free(rbuf_);
+    env_.pool.freeForRead(rbuf_, rcap_);
     // An exact-size block is either a large frame or a spill.
     if (rcap_ > BufferPool::kBufferSize) {
       env_.counters.large_frame_bytes.sub(rcap_);
@@ -237,7 +252,7 @@ void Connection::settleReadBuffer() {
   if (!pooled_ || readable_ || scheduled_) return;
   // A partial request waits for more bytes: park it in an exact-size spill so
   // the pool buffer goes back (memcached pins 16 KiB here).
-  auto* spill = static_cast<uint8_t*>(std::malloc(pending));
+  uint8_t* spill = env_.pool.allocateForRead(pending);
   if (spill == nullptr) return;  // keep the pool buffer; correct, just larger
   std::memcpy(spill, rbuf_ + rstart_, pending);
   releaseReadBuffer();
@@ -247,12 +262,17 @@ void Connection::settleReadBuffer() {
 }
 
 Connection::ReadOutcome Connection::readSome() {
+  const bool was_waiting = waiting_for_buffer_;
   waiting_for_buffer_ = !ensureReadSpace();
-  if (waiting_for_buffer_) return ReadOutcome::kAgain;
+  if (waiting_for_buffer_) {
+    if (!was_waiting) env_.counters.read_waits.add(1);
+    return ReadOutcome::kAgain;
+  }
   const size_t space = rcap_ - rend_;
   const ssize_t n = ::recv(fd_, rbuf_ + rend_, space, 0);
   if (n > 0) {
     rend_ += static_cast<size_t>(n);
+    read_progress_ms_ = env_.loop.nowMs();
     env_.counters.bytes_read.add(static_cast<uint64_t>(n));
     // A short read emptied the socket: with edge-triggered epoll, new bytes
     // raise a new edge, so skip the recv that would only say EAGAIN (one

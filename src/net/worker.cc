@@ -15,8 +15,8 @@ constexpr int kTickMs = 250;
 }  // namespace
 
 Worker::Worker(const ConnectionLimits& limits, size_t pool_limit_bytes,
-               std::atomic<size_t>& live_connections)
-    : limits_(limits), live_connections_(live_connections), pool_(pool_limit_bytes) {}
+               std::atomic<size_t>& live_connections, ReadBudget* read_budget)
+    : limits_(limits), live_connections_(live_connections), pool_(pool_limit_bytes, read_budget) {}
 
 Worker::~Worker() {
   join();
@@ -91,6 +91,13 @@ void Worker::onTick() {
     if (c->outputStalled(now)) {
       // A client that stopped reading: its queued output is dropped, not kept.
       counters_.stall_disconnects.add(1);
+      c->closeNow();
+      continue;
+    }
+    if (c->inputStalled(now)) {
+      // A client that announced a request and stopped sending it: the read
+      // memory it pins goes back to the budget.
+      counters_.read_stall_disconnects.add(1);
       c->closeNow();
       continue;
     }
