@@ -108,18 +108,18 @@ int run(const Settings& settings) {
   limits.output_low_watermark = settings.output_high_watermark / 4;
   limits.requests_per_event = settings.requests_per_event;
   limits.output_stall_timeout_ms = int64_t{settings.output_stall_timeout_s} * 1000;
-
   limits.read_stall_timeout_ms = int64_t{settings.read_stall_timeout_s} * 1000;
 
   // One budget for every partially received request on every worker. Never
-  // below what one connection alone needs to finish the largest frame (its
-  // pool buffer, the frame's block, the other workers' unspent credit), or
-  // such a frame could wait forever.
+  // below what one connection alone needs to finish the largest frame (the
+  // frame's block within the large-frame share of three quarters, its pool
+  // buffer, the workers' unspent credit), or such a frame could wait forever.
   size_t read_limit = settings.read_memory_limit;
   if (read_limit != 0) {
-    const size_t floor = memkv::server::McbpSession::maxBody(settings) + memkv::mcbp::kHeaderSize +
+    const size_t alone = memkv::server::McbpSession::maxBody(settings) + memkv::mcbp::kHeaderSize +
                          memkv::net::BufferPool::kBufferSize +
                          settings.threads * memkv::net::BufferPool::kMaxCredit;
+    const size_t floor = alone + alone / 3 + 1;
     if (read_limit < floor) {
       spdlog::warn("read memory limit raised to {} bytes: the largest request must fit", floor);
       read_limit = floor;

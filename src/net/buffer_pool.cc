@@ -68,14 +68,17 @@ void BufferPool::releaseFromRead(uint8_t* buffer) {
 
 uint8_t* BufferPool::allocateForRead(size_t size) {
   owner_.check("BufferPool::allocateForRead");
-  if (!chargeRead(size)) {
+  // A large frame's block is charged straight to the budget's large-frame
+  // share (one atomic per large frame), never out of this pool's credit.
+  const bool large = size > kBufferSize;
+  if (large ? (budget_ != nullptr && !budget_->tryChargeLarge(size)) : !chargeRead(size)) {
     ++exhausted_;
     return nullptr;
   }
   auto* block = static_cast<uint8_t*>(std::malloc(size));
   if (block == nullptr) {
     ++exhausted_;
-    unchargeRead(size);
+    uncharge(size);
   }
   return block;
 }
@@ -83,7 +86,15 @@ uint8_t* BufferPool::allocateForRead(size_t size) {
 void BufferPool::freeForRead(uint8_t* block, size_t size) {
   owner_.check("BufferPool::freeForRead");
   std::free(block);
-  unchargeRead(size);
+  uncharge(size);
+}
+
+void BufferPool::uncharge(size_t size) {
+  if (size <= kBufferSize) {
+    unchargeRead(size);
+  } else if (budget_ != nullptr) {
+    budget_->uncharge(size);
+  }
 }
 
 uint8_t* BufferPool::acquire() {

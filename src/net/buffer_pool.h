@@ -41,9 +41,9 @@ class BufferPool final {
   uint8_t* acquireForRead();
   void releaseFromRead(uint8_t* buffer);
   // An exact-size block for reading (a spill or a frame larger than a pool
-  // buffer), charged to the read budget: nullptr when the budget is spent or
-  // the allocator failed; the caller waits and retries. Freed with
-  // freeForRead(block, the same size).
+  // buffer), charged to the read budget (a large frame to its large-frame
+  // share): nullptr when the budget is spent or the allocator failed; the
+  // caller waits and retries. Freed with freeForRead(block, the same size).
   uint8_t* allocateForRead(size_t size);
   void freeForRead(uint8_t* block, size_t size);
   // Frees idle buffers beyond what the last interval needed, and gives this
@@ -66,6 +66,7 @@ class BufferPool final {
   static constexpr size_t kCreditChunk = kMaxCredit / 2;
   bool chargeRead(size_t n);
   void unchargeRead(size_t n);
+  void uncharge(size_t size);  // what allocateForRead(size) charged
 
   const size_t read_limit_bytes_;
   ReadBudget* const budget_;
