@@ -22,7 +22,10 @@ constexpr size_t kMaxIov = IOV_MAX;
 Connection::Connection(int fd, ConnectionEnv& env) : fd_(fd), env_(env), output_(env.pool) {}
 
 Connection::~Connection() {
-  if (inbox_) inbox_->close();
+  if (inbox_) {
+    inbox_->close();
+    env_.counters.inboxes.sub(1);
+  }
   releaseReadBuffer();
   output_.clear();
   reportOutputQueued();
@@ -45,14 +48,27 @@ std::shared_ptr<Inbox> Connection::inbox() {
       if (!closed_) flushOutput();
       if (closed_) finishClose();
     });
+    env_.counters.inboxes.add(1);
   }
   return inbox_;
+}
+
+void Connection::releaseIdleInbox() {
+  env_.loop.owner().check("Connection::releaseIdleInbox");
+  // use_count() == 1 is stable here: only this thread can hand out new
+  // references (inbox()), and a pending wake-up holds one of its own.
+  if (!inbox_ || inbox_.use_count() != 1 || inbox_->queuedBytes() != 0) return;
+  inbox_->close();
+  inbox_.reset();
+  env_.counters.inboxes.sub(1);
 }
 
 void Connection::pullInbox() {
   if (!inbox_ || closed_) return;
   inbox_->drainInto(output_, env_.limits.output_high_watermark);
-  if (handler_ && inbox_->queuedBytes() == 0) handler_->inboxDrained(*this);
+  if (inbox_->queuedBytes() != 0) return;
+  if (handler_) handler_->inboxDrained(*this);
+  releaseIdleInbox();
 }
 
 bool Connection::outputStalled(int64_t now_ms) {
@@ -99,7 +115,8 @@ void Connection::onEvent(uint32_t events) {
     if (events & (EPOLLRDHUP | EPOLLHUP)) peer_shutdown_seen_ = true;
     if (events & EPOLLOUT) writable_ = true;
     if (writable_ && !output_.empty()) flushOutput();
-    if (inbox_ && output_.size() <= env_.limits.output_low_watermark) {
+    if (inbox_ && inbox_->queuedBytes() != 0 &&
+        output_.size() <= env_.limits.output_low_watermark) {
       pullInbox();
       flushOutput();
     }

@@ -123,8 +123,14 @@ class Connection final : public EventHandler {
   const ConnectionHandler* handler() const { return handler_.get(); }
   // The owner's loop: completions of background work are posted here.
   EventLoop& loop() { return env_.loop; }
-  // Bytes background producers have queued and the owner not yet taken.
+  // Bytes background producers have queued and the owner not yet taken
+  // (no lock: read on every event).
   size_t inboxQueued() const { return inbox_ ? inbox_->queuedBytes() : 0; }
+  // Drops the Inbox once it is empty and no producer holds it, so a
+  // connection that once ran background work costs no more idle than any
+  // other (invariant 5); the next producer gets a new one. Owner thread (the
+  // worker's tick, and after a drain).
+  void releaseIdleInbox();
   // Bytes this connection holds beyond its own object: buffers and output.
   size_t memoryInUse() const;
 

@@ -107,6 +107,8 @@ void Worker::onTick() {
       continue;
     }
     if (c->waitingForBuffer() && !c->scheduled()) c->onEvent(0);
+    // A producer that finished let go of the Inbox from its own thread.
+    c->releaseIdleInbox();
   }
   pool_.trim();
   counters_.pool_bytes_in_use.set(pool_.bytesInUse());

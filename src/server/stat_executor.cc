@@ -88,7 +88,7 @@ void generalStats(Cookie& c, StatSink& add) {
   uint64_t read_buffers = 0, spill_bytes = 0, large_frame_bytes = 0;
   uint64_t pool_in_use = 0, pool_free = 0, pool_exhausted = 0, pauses = 0, stalls = 0;
   uint64_t expired = 0;
-  uint64_t read_waits = 0, read_stalls = 0;
+  uint64_t read_waits = 0, read_stalls = 0, inboxes = 0;
   uint64_t output_queued = 0, output_queued_max = 0;
   for (const auto& w : server.workers()) {
     curr_connections += w->net->curr_connections.get();
@@ -103,6 +103,7 @@ void generalStats(Cookie& c, StatSink& add) {
     expired += w->net->expired_disconnects.get();
     read_waits += w->net->read_waits.get();
     read_stalls += w->net->read_stall_disconnects.get();
+    inboxes += w->net->inboxes.get();
     output_queued += w->net->output_queued.get();
     output_queued_max = std::max(output_queued_max, w->net->output_queued_max.get());
   }
@@ -169,6 +170,7 @@ void generalStats(Cookie& c, StatSink& add) {
   }
   add("read_memory_waits", read_waits);
   add("read_stall_disconnects", read_stalls);
+  add("connection_inboxes", inboxes);  // connections holding an Inbox now
   add("range_scans_open", server.rangeScans().size());
   add("executor_threads", server.executors().threads());
   add("executor_tasks_run", server.executors().tasksRun());
