@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # memkv against Debian's memcached, side by side, on one fixed suite.
 #
-#   bench/run.sh --suite quick|full [--rounds N] [--duration S]
+#   bench/run.sh --suite quick|full [--rounds N] [--duration S] [--only REGEX]
+#
+# --only runs just the workloads whose label matches REGEX (bash =~), for
+# example --only '^\(f3\)'; it never rewrites bench/RESULTS.md.
 #
 # Both servers get the same -t/-m/-c/-I, listen on 127.0.0.1 ephemeral ports,
 # and are pinned away from the client when there are cores enough. Throughput
@@ -16,16 +19,19 @@ BUILD=${MEMKV_BUILD_DIR:-$ROOT/build/release}
 MEMKV=$BUILD/memkv
 BENCH=$BUILD/memkv-bench
 MEMCACHED=${MEMCACHED:-/usr/bin/memcached}
+ADMIN=$BUILD/memkv-admin
 
 suite=quick
 rounds=""
 duration=""
+only=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --suite) suite=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --only) only=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -35,7 +41,7 @@ case $suite in
   *) echo "run.sh: --suite must be quick or full" >&2; exit 2 ;;
 esac
 
-for bin in "$MEMKV" "$BENCH" "$MEMCACHED"; do
+for bin in "$MEMKV" "$BENCH" "$MEMCACHED" "$ADMIN"; do
   [[ -x $bin ]] || { echo "run.sh: missing $bin (run: make release)" >&2; exit 1; }
 done
 
@@ -76,6 +82,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "[bench] $*" >&2; }
+# selected LABEL: whether --only lets this workload run.
+selected() { [[ -z $only || $1 =~ $only ]]; }
 clk_tck=$(getconf CLK_TCK)
 
 # --- server lifecycle ------------------------------------------------------
@@ -158,6 +166,7 @@ throughput() {
   local label=$1 server_args=$2 client_args=$3
   local conns=$4 r name
   local per_thread=$(((conns + client_threads - 1) / client_threads))
+  selected "$label" || return 0
   log "$label"
   declare -A pid port
   for name in memkv memcached; do
@@ -205,10 +214,12 @@ throughput() {
 }
 
 # --- memory workloads ------------------------------------------------------
-# held LABEL N "SERVER ARGS" "HOLD ARGS": RSS per held connection, for each server.
+# held LABEL N "SERVER ARGS" "HOLD ARGS" [SETTLE_S]: RSS per held connection,
+# for each server, SETTLE_S (default 1) seconds after the holder is READY.
 held() {
-  local label=$1 n=$2 server_args=$3 hold_args=$4 name
+  local label=$1 n=$2 server_args=$3 hold_args=$4 settle=${5:-1} name
   local -A per
+  selected "$label" || return 0
   log "$label"
   for name in memkv memcached; do
     # shellcheck disable=SC2086
@@ -227,7 +238,7 @@ held() {
       sleep 0.1
     done
     if grep -q '^READY' "$out"; then
-      sleep 1  # let the server finish reading what the last connections sent
+      sleep "$settle"  # let the server finish reading what the last connections sent
       after=$(rss_kib "$spid")
       per[$name]=$(((after - before) * 1024 / n))
       grep -q 'failed=0' "$out" || problems+=("$name $label: $(head -1 "$out")")
@@ -248,6 +259,7 @@ held() {
 items() {
   local label=$1 n=$2 server_args=$3 name
   local -A per
+  selected "$label" || return 0
   log "$label"
   for name in memkv memcached; do
     # shellcheck disable=SC2086
@@ -264,6 +276,51 @@ items() {
   done
   row "$label" - - - - - - - - "$(fmt "${per[memkv]}" '%d B/item')" \
     "$(fmt "${per[memcached]}" '%d B/item')" -
+}
+
+# sdk_idle LABEL N "SCRIPT ARGS": memkv only (memcached has no SASL users file
+# nor range scans): RSS per idle connection that authenticated with SASL PLAIN
+# and, unless SCRIPT ARGS say --no-scan, ran one range scan to its end.
+sdk_idle() {
+  local label=$1 n=$2 script_args=$3 users=$work/users.json
+  selected "$label" || return 0
+  log "$label"
+  rm -f "$users"
+  # A low PBKDF2 count: the row measures idle memory, not authentication cost.
+  echo bench-password | "$ADMIN" add-user --users-file "$users" --name bench \
+    --roles 'read[default],write[default]' --iterations 100 >/dev/null
+  # shellcheck disable=SC2086
+  start_server memkv $common -m 64 -c 11000 --users-file "$users"
+  local spid=$PID before after per out=$work/sdk_idle.out
+  local client=(python3 "$ROOT/bench/idle_scan_conns.py" --port "$PORT" --user bench
+    --password bench-password)
+  # One connection first: the document the scans find, and the first scan's
+  # one-time costs (executor threads), outside the measurement.
+  "${pin_client[@]}" "${client[@]}" --conns 1 --fill >/dev/null 2>"$out.err" ||
+    problems+=("$label: warm-up failed: $(tail -1 "$out.err")")
+  sleep 0.6  # two pool trim ticks
+  before=$(rss_kib "$spid")
+  # shellcheck disable=SC2086
+  "${pin_client[@]}" "${client[@]}" --conns "$n" --hold 120 $script_args >"$out" 2>>"$out.err" &
+  holder_pid=$!
+  for _ in $(seq 1200); do  # 120 s at most
+    grep -q '^READY' "$out" && break
+    kill -0 "$holder_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if grep -q '^READY' "$out"; then
+    sleep 1  # two worker ticks: idle Inboxes are let go on the tick
+    after=$(rss_kib "$spid")
+    per=$(((after - before) * 1024 / n))
+  else
+    per=nan
+    problems+=("$label: connections never settled: $(tail -2 "$out.err" | tr '\n' ' ')")
+  fi
+  kill "$holder_pid" 2>/dev/null || true
+  wait "$holder_pid" 2>/dev/null || true
+  holder_pid=""
+  stop_server "$spid"
+  row "$label" - - - - - - - - "$(fmt "$per" '%d B/conn')" - -
 }
 
 # --- the suite ---------------------------------------------------------------
@@ -287,7 +344,20 @@ held "(f) 2,000 stalled half-requests (SET of 100 B): RSS per conn" 2000 \
   "$common -m 64 -c 11000" "--stall-conns 2000 --stall-value-size 100"
 held "(f2) 2,000 stalled half-SETs (16 KiB value): RSS per conn" 2000 "$common -m 64 -c 11000" \
   "--stall-conns 2000 --stall-value-size 16k"
+# (f3) clients that announce a ~1 MiB SET, send 90% and stall. memcached
+# allocates each item up front (charged to -m); memkv holds them in read
+# buffers, all under one read memory limit (--read-memory-limit, here set
+# through memcached's own -o read_buf_mem_limit): beyond it connections wait
+# unread, so RSS stops at the limit, not at N x 0.9 MiB.
+held "(f3) 300 stalled 90% SETs (1 MiB value), read limit 64 MiB: RSS per conn" 300 \
+  "$common -m 1024 -c 1024 -o read_buf_mem_limit=64" \
+  "--stall-conns 300 --stall-value-size 1047552 --stall-percent 90" 3
 items "(g) 1,000,000 items of 100 B: RSS per item" 1000000 "$common -m 1024 -c 1024"
+# (i) what a Couchbase SDK connection costs idle, against (e): authenticated,
+# then also after one range scan (its Inbox and background state are let go).
+sdk_idle "(i) 2,000 idle SASL-authenticated conns (memkv only): RSS per conn" 2000 "--no-scan"
+sdk_idle "(i2) 2,000 idle SASL-authenticated conns that ran one range scan (memkv only): RSS per conn" \
+  2000 ""
 # (h) 1000 B values: about 60,000 fit in 64 MiB, so 640,000 keys is ten times
 # that. A cache-aside client (GET, SET on miss) keeps the hot set filled.
 saved_duration=$duration
@@ -312,7 +382,7 @@ if ((${#problems[@]} > 0)); then
   printf -- '- %s\n' "${problems[@]}"
 fi
 
-if [[ $suite == full ]]; then
+if [[ $suite == full && -z $only ]]; then
   commit=$(git -C "$ROOT" rev-parse --short HEAD)
   dirty=""
   [[ -z $(git -C "$ROOT" status --porcelain --untracked-files=no) ]] || dirty=" (plus uncommitted changes)"

@@ -28,6 +28,8 @@ enum LongOnly : int {
   kExecutorThreads,
   kRangeScanLifetime,
   kAuthThreads,
+  kReadMemoryLimit,
+  kReadStallTimeout,
 };
 
 const char* const kUsage =
@@ -49,7 +51,8 @@ const char* const kUsage =
     "  -M, --disable-evictions   refuse writes with ENOMEM when memory is full\n"
     "  -v, --verbose             more logging (-vv for more)\n"
     "  -u, --user=<user>         accepted for compatibility\n"
-    "  -o, --extended=<k=v,...>  extended options (read_buf_mem_limit=<MB>)\n"
+    "  -o, --extended=<k=v,...>  extended options (read_buf_mem_limit=<MB>: as\n"
+    "                            --read-memory-limit, in megabytes)\n"
     "  -h, --help                this text\n"
     "  -V, --version             print the version\n"
     "\n"
@@ -58,6 +61,10 @@ const char* const kUsage =
     "  --max-body-size=<num>           largest request body accepted (default: 20m)\n"
     "  --output-high-watermark=<num>   pause reading above this much queued output (default: 1m)\n"
     "  --read-buffer-pool-limit=<num>  per-thread buffer pool cap, 0 = none (default: 0)\n"
+    "  --read-memory-limit=<num>       all bytes of partially received requests, server-\n"
+    "                                  wide; beyond it connections wait (default: 256m)\n"
+    "  --read-stall-timeout=<sec>      close a connection whose partial request has not\n"
+    "                                  grown for this long, 0 = never (default: 30)\n"
     "  --shutdown-grace-ms=<num>       time to finish responses on SIGTERM (default: 5000)\n"
     "  --output-stall-timeout=<sec>    disconnect a client whose output has not moved\n"
     "                                  for this long (default: 360)\n"
@@ -125,10 +132,12 @@ std::optional<ExitNow> applyExtended(std::string_view list, server::Settings& s)
     const std::string_view key = item.substr(0, eq);
     const std::string_view value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
     if (key == "read_buf_mem_limit") {
+      // memcached's cap on read buffers, server-wide: here it covers every
+      // byte of partially received requests (--read-memory-limit).
       auto mb = parseSize(value, 1ull << 20);
       if (!mb) return bad("read_buf_mem_limit must be a number of megabytes");
-      if (*mb != 0 && *mb < (16u << 10)) return bad("read_buf_mem_limit must be 0 or at least 1");
-      s.read_buffer_pool_limit = *mb;
+      if (*mb != 0 && *mb < (1u << 20)) return bad("read_buf_mem_limit must be 0 or at least 1");
+      s.read_memory_limit = *mb;
     } else {
       spdlog::warn("-o {}: not used by memkv, ignored", key);
     }
@@ -178,6 +187,8 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"read-buffer-pool-limit", required_argument, nullptr, kReadBufferPoolLimit},
       {"shutdown-grace-ms", required_argument, nullptr, kShutdownGraceMs},
       {"output-stall-timeout", required_argument, nullptr, kOutputStallTimeout},
+      {"read-memory-limit", required_argument, nullptr, kReadMemoryLimit},
+      {"read-stall-timeout", required_argument, nullptr, kReadStallTimeout},
       {nullptr, 0, nullptr, 0},
   };
   server::Settings s;
@@ -284,6 +295,20 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
           return bad("--read-buffer-pool-limit must be 0 (no limit) or at least 16k");
         }
         s.read_buffer_pool_limit = *v;
+        break;
+      }
+      case kReadMemoryLimit: {
+        auto v = parseSize(arg);
+        if (!v || (*v != 0 && *v < (1u << 20))) {
+          return bad("--read-memory-limit must be 0 (no limit) or at least 1m");
+        }
+        s.read_memory_limit = *v;
+        break;
+      }
+      case kReadStallTimeout: {
+        auto v = parseInt(arg, 0, 86'400);
+        if (!v) return bad("--read-stall-timeout must be between 0 and 86400 seconds");
+        s.read_stall_timeout_s = static_cast<int>(*v);
         break;
       }
       case kShutdownGraceMs: {

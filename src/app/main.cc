@@ -21,7 +21,9 @@
 #include "engine/bucket.h"
 #include "net/event_loop.h"
 #include "net/listener.h"
+#include "net/read_budget.h"
 #include "net/worker.h"
+#include "protocol/limits.h"
 #include "server/mcbp_session.h"
 #include "server/server_context.h"
 
@@ -106,13 +108,32 @@ int run(const Settings& settings) {
   limits.output_low_watermark = settings.output_high_watermark / 4;
   limits.requests_per_event = settings.requests_per_event;
   limits.output_stall_timeout_ms = int64_t{settings.output_stall_timeout_s} * 1000;
+  limits.read_stall_timeout_ms = int64_t{settings.read_stall_timeout_s} * 1000;
+
+  // One budget for every partially received request on every worker. Never
+  // below what one connection alone needs to finish the largest frame (the
+  // frame's block within the large-frame share of three quarters, its pool
+  // buffer, the workers' unspent credit), or such a frame could wait forever.
+  size_t read_limit = settings.read_memory_limit;
+  if (read_limit != 0) {
+    const size_t alone = memkv::server::McbpSession::maxBody(settings) + memkv::mcbp::kHeaderSize +
+                         memkv::net::BufferPool::kBufferSize +
+                         settings.threads * memkv::net::BufferPool::kMaxCredit;
+    const size_t floor = alone + alone / 3 + 1;
+    if (read_limit < floor) {
+      spdlog::warn("read memory limit raised to {} bytes: the largest request must fit", floor);
+      read_limit = floor;
+    }
+  }
+  memkv::net::ReadBudget read_budget(read_limit);
+  context.setReadBudget(&read_budget);
 
   std::atomic<size_t> live_connections{0};
   std::vector<std::unique_ptr<memkv::net::Worker>> workers;
   std::vector<memkv::net::Worker*> worker_ptrs;
   for (size_t i = 0; i < settings.threads; ++i) {
     auto worker = std::make_unique<memkv::net::Worker>(limits, settings.read_buffer_pool_limit,
-                                                       live_connections);
+                                                       live_connections, &read_budget);
     memkv::server::WorkerContext& wctx = context.addWorker(&worker->counters());
     worker->setHandlerFactory([&context, &wctx](memkv::net::Connection& conn) {
       return std::make_unique<memkv::server::McbpSession>(context, wctx, conn);

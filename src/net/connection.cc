@@ -22,7 +22,10 @@ constexpr size_t kMaxIov = IOV_MAX;
 Connection::Connection(int fd, ConnectionEnv& env) : fd_(fd), env_(env), output_(env.pool) {}
 
 Connection::~Connection() {
-  if (inbox_) inbox_->close();
+  if (inbox_) {
+    inbox_->close();
+    env_.counters.inboxes.sub(1);
+  }
   releaseReadBuffer();
   output_.clear();
   reportOutputQueued();
@@ -45,14 +48,27 @@ std::shared_ptr<Inbox> Connection::inbox() {
       if (!closed_) flushOutput();
       if (closed_) finishClose();
     });
+    env_.counters.inboxes.add(1);
   }
   return inbox_;
+}
+
+void Connection::releaseIdleInbox() {
+  env_.loop.owner().check("Connection::releaseIdleInbox");
+  // use_count() == 1 is stable here: only this thread can hand out new
+  // references (inbox()), and a pending wake-up holds one of its own.
+  if (!inbox_ || inbox_.use_count() != 1 || inbox_->queuedBytes() != 0) return;
+  inbox_->close();
+  inbox_.reset();
+  env_.counters.inboxes.sub(1);
 }
 
 void Connection::pullInbox() {
   if (!inbox_ || closed_) return;
   inbox_->drainInto(output_, env_.limits.output_high_watermark);
-  if (handler_ && inbox_->queuedBytes() == 0) handler_->inboxDrained(*this);
+  if (inbox_->queuedBytes() != 0) return;
+  if (handler_) handler_->inboxDrained(*this);
+  releaseIdleInbox();
 }
 
 bool Connection::outputStalled(int64_t now_ms) {
@@ -71,6 +87,19 @@ bool Connection::outputStalled(int64_t now_ms) {
   return now_ms - output_progress_ms_ > env_.limits.output_stall_timeout_ms;
 }
 
+bool Connection::inputStalled(int64_t now_ms) {
+  const bool partial = rend_ > rstart_ || discard_ > 0;
+  // The clock runs only while the client alone keeps the request unfinished:
+  // not between requests, and not while the server holds off reading
+  // (backpressure, a parked request, no read memory, a yield).
+  if (env_.limits.read_stall_timeout_ms <= 0 || !partial || read_disabled_ != 0 ||
+      waiting_for_buffer_ || scheduled_ || readable_) {
+    read_progress_ms_ = now_ms;
+    return false;
+  }
+  return now_ms - read_progress_ms_ > env_.limits.read_stall_timeout_ms;
+}
+
 void Connection::onEvent(uint32_t events) {
   env_.loop.owner().check("Connection::onEvent");
   // Clear the flag first: a connection closed while scheduled must still
@@ -86,7 +115,8 @@ void Connection::onEvent(uint32_t events) {
     if (events & (EPOLLRDHUP | EPOLLHUP)) peer_shutdown_seen_ = true;
     if (events & EPOLLOUT) writable_ = true;
     if (writable_ && !output_.empty()) flushOutput();
-    if (inbox_ && output_.size() <= env_.limits.output_low_watermark) {
+    if (inbox_ && inbox_->queuedBytes() != 0 &&
+        output_.size() <= env_.limits.output_low_watermark) {
       pullInbox();
       flushOutput();
     }
@@ -189,7 +219,9 @@ bool Connection::ensureReadSpace() {
     cap = BufferPool::kBufferSize;
     if (fresh == nullptr) env_.counters.pool_exhausted.add(1);
   } else {
-    fresh = static_cast<uint8_t*>(std::malloc(needed));
+    // Charged to the server-wide read budget: when it is spent, this
+    // connection waits (is not read) until others give bytes back.
+    fresh = env_.pool.allocateForRead(needed);
     cap = needed;
   }
   if (fresh == nullptr) return false;
@@ -214,7 +246,7 @@ void Connection::releaseReadBuffer() {
     env_.pool.releaseFromRead(rbuf_);
     env_.counters.read_buffers_out.sub(1);
   } else {
-    std::free(rbuf_);
+    env_.pool.freeForRead(rbuf_, rcap_);
     // An exact-size block is either a large frame or a spill.
     if (rcap_ > BufferPool::kBufferSize) {
       env_.counters.large_frame_bytes.sub(rcap_);
@@ -237,7 +269,7 @@ void Connection::settleReadBuffer() {
   if (!pooled_ || readable_ || scheduled_) return;
   // A partial request waits for more bytes: park it in an exact-size spill so
   // the pool buffer goes back (memcached pins 16 KiB here).
-  auto* spill = static_cast<uint8_t*>(std::malloc(pending));
+  uint8_t* spill = env_.pool.allocateForRead(pending);
   if (spill == nullptr) return;  // keep the pool buffer; correct, just larger
   std::memcpy(spill, rbuf_ + rstart_, pending);
   releaseReadBuffer();
@@ -247,12 +279,17 @@ void Connection::settleReadBuffer() {
 }
 
 Connection::ReadOutcome Connection::readSome() {
+  const bool was_waiting = waiting_for_buffer_;
   waiting_for_buffer_ = !ensureReadSpace();
-  if (waiting_for_buffer_) return ReadOutcome::kAgain;
+  if (waiting_for_buffer_) {
+    if (!was_waiting) env_.counters.read_waits.add(1);
+    return ReadOutcome::kAgain;
+  }
   const size_t space = rcap_ - rend_;
   const ssize_t n = ::recv(fd_, rbuf_ + rend_, space, 0);
   if (n > 0) {
     rend_ += static_cast<size_t>(n);
+    read_progress_ms_ = env_.loop.nowMs();
     env_.counters.bytes_read.add(static_cast<uint64_t>(n));
     // A short read emptied the socket: with edge-triggered epoll, new bytes
     // raise a new edge, so skip the recv that would only say EAGAIN (one

@@ -60,6 +60,7 @@ struct ConnectionLimits {
   size_t bytes_per_event = 4 << 20;           // written per wake-up before others get a turn
   size_t inbox_budget = 1 << 20;              // bytes background producers may queue
   int64_t output_stall_timeout_ms = 360'000;  // output not moving this long: disconnect
+  int64_t read_stall_timeout_ms = 30'000;     // partial request not growing: close (0: never)
 };
 
 // What every connection of one worker shares; owned by the worker (or a
@@ -98,6 +99,11 @@ class Connection final : public EventHandler {
   // client taking any of it, counting bytes the kernel's send queue passed on
   // as progress. Owner thread (the worker's tick).
   bool outputStalled(int64_t now_ms);
+  // True when a partially received request has not grown for the read
+  // stall timeout while the connection was willing to read it (a client
+  // that announced a value and stopped sending holds read memory). Owner
+  // thread (the worker's tick).
+  bool inputStalled(int64_t now_ms);
   bool outputFull() const { return output_.size() >= env_.limits.output_high_watermark; }
   // Stop / resume handling this connection's requests (the bytes wait in
   // its buffer and the kernel). Calls nest: reading resumes when every
@@ -112,16 +118,23 @@ class Connection final : public EventHandler {
   bool closing() const { return close_after_flush_ || closed_; }
   bool closed() const { return closed_; }
   bool scheduled() const { return scheduled_; }
-  // The pool had no buffer for this connection's input; the worker retries
-  // it on its tick (the socket's edge-triggered readiness was already used).
+  // The pool had no buffer, or the read budget no room, for this
+  // connection's input; the worker retries it on its tick (the socket's
+  // edge-triggered readiness was already used).
   bool waitingForBuffer() const { return waiting_for_buffer_; }
   int fd() const { return fd_; }
   const ConnectionHandler* handler() const { return handler_.get(); }
   ConnectionHandler* handler() { return handler_.get(); }
   // The owner's loop: completions of background work are posted here.
   EventLoop& loop() { return env_.loop; }
-  // Bytes background producers have queued and the owner not yet taken.
+  // Bytes background producers have queued and the owner not yet taken
+  // (no lock: read on every event).
   size_t inboxQueued() const { return inbox_ ? inbox_->queuedBytes() : 0; }
+  // Drops the Inbox once it is empty and no producer holds it, so a
+  // connection that once ran background work costs no more idle than any
+  // other (invariant 5); the next producer gets a new one. Owner thread (the
+  // worker's tick, and after a drain).
+  void releaseIdleInbox();
   // Bytes this connection holds beyond its own object: buffers and output.
   size_t memoryInUse() const;
 
@@ -146,6 +159,7 @@ class Connection final : public EventHandler {
   OutputChain output_;
   std::shared_ptr<Inbox> inbox_;
   int64_t output_progress_ms_ = 0;  // when output appeared or last moved
+  int64_t read_progress_ms_ = 0;    // when a partial request last grew
   int kernel_queue_ = -1;           // SIOCOUTQ at the last stall check
   bool output_was_empty_ = true;
   size_t written_this_event_ = 0;

@@ -1,5 +1,6 @@
 #include "net/inbox.h"
 
+#include <algorithm>
 #include <cstring>
 #include <span>
 #include <utility>
@@ -35,12 +36,14 @@ Inbox::Push Inbox::push(const Fragment& fragment, bool may_copy) {
       result = Push::kClosed;
     } else {
       frames_.push_back({fragment, may_copy});
-      bytes_ += fragment.size;
+      const size_t bytes = bytes_.load(std::memory_order_relaxed) + fragment.size;
+      bytes_.store(bytes, std::memory_order_release);
+      peak_bytes_ = std::max(peak_bytes_, bytes);
       if (!wake_pending_) {
         wake_pending_ = true;
         wake = true;
       }
-      if (bytes_ >= budget_bytes_) {
+      if (bytes >= budget_bytes_) {
         if (!producer_paused_) ++pauses_;
         producer_paused_ = true;
         result = Push::kPause;
@@ -83,8 +86,9 @@ size_t Inbox::drainInto(OutputChain& out, size_t out_limit) {
       f = frames_.front().fragment;
       may_copy = frames_.front().may_copy;
       frames_.pop_front();
-      bytes_ -= f.size;
-      if (producer_paused_ && bytes_ <= budget_bytes_ / 2) {
+      const size_t bytes = bytes_.load(std::memory_order_relaxed) - f.size;
+      bytes_.store(bytes, std::memory_order_release);
+      if (producer_paused_ && bytes <= budget_bytes_ / 2) {
         producer_paused_ = false;
         resume = on_resume_;
       }
@@ -114,16 +118,16 @@ void Inbox::close() {
     std::lock_guard guard(mutex_);
     closed_ = true;
     dropped.swap(frames_);
-    bytes_ = 0;
+    bytes_.store(0, std::memory_order_release);
     on_resume_ = nullptr;
   }
   for (const Queued& q : dropped) releaseFragment(q.fragment);
   deliver_ = nullptr;
 }
 
-size_t Inbox::queuedBytes() const {
+size_t Inbox::peakQueuedBytes() const {
   std::lock_guard guard(mutex_);
-  return bytes_;
+  return peak_bytes_;
 }
 
 uint64_t Inbox::pauses() const {

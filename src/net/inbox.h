@@ -16,6 +16,7 @@
 // Lifetime: shared by the connection and its producers. When the connection
 // closes, the Inbox is closed: later pushes are refused (kClosed) and their
 // fragments released at once, and frames still queued are released.
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -62,7 +63,13 @@ class Inbox final : public std::enable_shared_from_this<Inbox> {
   // Owner thread only: refuse further pushes and release what is queued.
   void close();
 
-  size_t queuedBytes() const;
+  // Any thread, without the lock: the owner's hot path asks this on every
+  // event. A push that races with it also posts a wake-up, so an owner that
+  // read 0 still pulls the frame.
+  size_t queuedBytes() const { return bytes_.load(std::memory_order_acquire); }
+  // The most bytes ever queued at once (a producer that ignored kPause
+  // would show here).
+  size_t peakQueuedBytes() const;
   uint64_t pauses() const;
 
  private:
@@ -77,7 +84,8 @@ class Inbox final : public std::enable_shared_from_this<Inbox> {
     bool may_copy;
   };
   std::deque<Queued> frames_;        // guarded by mutex_
-  size_t bytes_ = 0;                 // guarded by mutex_
+  std::atomic<size_t> bytes_{0};     // written under mutex_, read without it
+  size_t peak_bytes_ = 0;            // guarded by mutex_
   bool closed_ = false;              // guarded by mutex_
   bool wake_pending_ = false;        // guarded by mutex_
   bool producer_paused_ = false;     // guarded by mutex_

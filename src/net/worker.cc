@@ -15,8 +15,8 @@ constexpr int kTickMs = 250;
 }  // namespace
 
 Worker::Worker(const ConnectionLimits& limits, size_t pool_limit_bytes,
-               std::atomic<size_t>& live_connections)
-    : limits_(limits), live_connections_(live_connections), pool_(pool_limit_bytes) {}
+               std::atomic<size_t>& live_connections, ReadBudget* read_budget)
+    : limits_(limits), live_connections_(live_connections), pool_(pool_limit_bytes, read_budget) {}
 
 Worker::~Worker() {
   join();
@@ -94,6 +94,13 @@ void Worker::onTick() {
       c->closeNow();
       continue;
     }
+    if (c->inputStalled(now)) {
+      // A client that announced a request and stopped sending it: the read
+      // memory it pins goes back to the budget.
+      counters_.read_stall_disconnects.add(1);
+      c->closeNow();
+      continue;
+    }
     if (c->handler() && c->handler()->expired(now)) {
       counters_.expired_disconnects.add(1);
       c->closeNow();
@@ -101,6 +108,8 @@ void Worker::onTick() {
     }
     if (c->handler()) c->handler()->onTick(*c, now);
     if (c->waitingForBuffer() && !c->scheduled()) c->onEvent(0);
+    // A producer that finished let go of the Inbox from its own thread.
+    c->releaseIdleInbox();
   }
   pool_.trim();
   counters_.pool_bytes_in_use.set(pool_.bytesInUse());

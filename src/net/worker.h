@@ -23,8 +23,10 @@ using HandlerFactory = std::function<std::unique_ptr<ConnectionHandler>(Connecti
 class Worker final {
  public:
   // live_connections: shared with the acceptor, decremented here on close.
+  // read_budget: the server-wide cap on read memory, shared by all workers
+  // (null: none); must outlive the worker.
   Worker(const ConnectionLimits& limits, size_t pool_limit_bytes,
-         std::atomic<size_t>& live_connections);
+         std::atomic<size_t>& live_connections, ReadBudget* read_budget = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

@@ -23,6 +23,11 @@ struct WorkerCounters {
   Counter expired_disconnects;  // the handler gave up on it (e.g. never authenticated)
   Counter output_queued;        // bytes waiting in OutputChains now
   Counter output_queued_max;    // the most any one connection had queued
+
+  // Partially received requests (the server-wide read budget) and Inboxes.
+  Counter read_waits;              // a connection began waiting for read memory
+  Counter read_stall_disconnects;  // a partial request stopped growing for the timeout
+  Counter inboxes;                 // connections holding an Inbox now
 };
 
 }  // namespace memkv::net

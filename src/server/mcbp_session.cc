@@ -81,6 +81,17 @@ std::weak_ptr<SessionAnchor> McbpSession::anchor() {
   return background().anchor;
 }
 
+void McbpSession::releaseIdleBackground() {
+  // Every anchor is handed out after park() to work whose completion ends
+  // the park (unpark() or this session's end): unparked, with no SASL
+  // exchange open, no completion is owed to this session. A stale one (a
+  // job still ending) finds the anchor gone and does nothing, as if the
+  // session had closed; the next park() makes a new anchor.
+  if (!bg_ || bg_->parked || bg_->sasl) return;
+  bg_->anchor->session = nullptr;
+  bg_.reset();
+}
+
 void McbpSession::park() {
   Background& bg = background();
   if (bg.parked) return;
@@ -90,8 +101,8 @@ void McbpSession::park() {
 }
 
 void McbpSession::unpark() {
-  Background& bg = background();
-  if (!bg.parked) return;
+  if (!bg_ || !bg_->parked) return;
+  Background& bg = *bg_;
   if (connection_.inboxQueued() != 0) {
     bg.unpark_after_inbox = true;  // inboxDrained() finishes it
     return;
@@ -99,6 +110,7 @@ void McbpSession::unpark() {
   bg.parked = false;
   bg.unpark_after_inbox = false;
   connection_.enableReading();
+  releaseIdleBackground();
 }
 
 uint32_t McbpSession::recordAuthFailure() {
@@ -188,7 +200,9 @@ const std::shared_ptr<auth::SaslServer>& McbpSession::startSasl() {
 }
 
 void McbpSession::endSasl() {
-  if (bg_) bg_->sasl.reset();
+  if (!bg_) return;
+  bg_->sasl.reset();
+  releaseIdleBackground();
 }
 
 void McbpSession::authenticatedAs(const auth::User& user) {

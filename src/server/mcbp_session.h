@@ -88,7 +88,8 @@ class McbpSession final : public net::ConnectionHandler {
   ServerContext& server() { return server_; }
 
  private:
-  // Only connections that ever ran background work pay for this.
+  // Only connections running background work pay for this: created by
+  // park() or a SASL exchange, dropped once neither is in progress.
   struct Background {
     std::shared_ptr<SessionAnchor> anchor;
     std::shared_ptr<auth::SaslServer> sasl;  // only during an exchange
@@ -100,6 +101,7 @@ class McbpSession final : public net::ConnectionHandler {
     mcbp::RequestHeader auth_error_to{};
   };
   Background& background();
+  void releaseIdleBackground();
   // Recomputes grants_ after the user, bucket or privileges changed.
   void refreshGrants();
   size_t maxKey() const;

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "engine/bucket.h"
 #include "net/listener.h"
+#include "net/read_budget.h"
 #include "net/worker_counters.h"
 #include "server/bucket_manager.h"
 #include "server/command_counters.h"
@@ -67,6 +68,9 @@ class ServerContext final {
   const std::vector<std::unique_ptr<WorkerContext>>& workers() const { return workers_; }
 
   void setListener(const net::Listener* listener) { listener_ = listener; }
+  // The server-wide read memory budget (for STAT); may stay null.
+  void setReadBudget(const net::ReadBudget* budget) { read_budget_ = budget; }
+  const net::ReadBudget* readBudget() const { return read_budget_; }
   // The first TCP port actually listened on (differs from -p 0).
   void setBoundPort(uint16_t port) { bound_port_ = port; }
   uint16_t boundPort() const { return bound_port_; }
@@ -106,6 +110,7 @@ class ServerContext final {
   const time_t started_;
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   const net::Listener* listener_ = nullptr;
+  const net::ReadBudget* read_budget_ = nullptr;
   uint16_t bound_port_ = 0;
   std::atomic<int> verbosity_{0};
   mutable std::mutex baseline_mutex_;

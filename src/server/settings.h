@@ -33,6 +33,15 @@ struct Settings {
   size_t executor_threads = 2;                         // --executor-threads
   size_t auth_threads = 1;                             // --auth-threads (SASL's own pool)
   int range_scan_lifetime_s = 180;                     // --range-scan-lifetime
+
+  // Every byte of partially received requests, server-wide (0: none):
+  // -o read_buf_mem_limit=<MB> or --read-memory-limit. 256 MiB bounds what
+  // -c x -I uploads could pin (1 GiB at the defaults) while leaving room for
+  // 256 maximum-size uploads at once, so normal loads never wait for it.
+  size_t read_memory_limit = 256ull << 20;
+  // --read-stall-timeout: close a partial request that has not grown for
+  // this long (0: never). A live client never pauses 30 s inside a request.
+  int read_stall_timeout_s = 30;
 };
 
 }  // namespace memkv::server

@@ -88,6 +88,7 @@ void generalStats(Cookie& c, StatSink& add) {
   uint64_t read_buffers = 0, spill_bytes = 0, large_frame_bytes = 0;
   uint64_t pool_in_use = 0, pool_free = 0, pool_exhausted = 0, pauses = 0, stalls = 0;
   uint64_t expired = 0;
+  uint64_t read_waits = 0, read_stalls = 0, inboxes = 0;
   uint64_t output_queued = 0, output_queued_max = 0;
   for (const auto& w : server.workers()) {
     curr_connections += w->net->curr_connections.get();
@@ -100,6 +101,9 @@ void generalStats(Cookie& c, StatSink& add) {
     pauses += w->net->backpressure_pauses.get();
     stalls += w->net->stall_disconnects.get();
     expired += w->net->expired_disconnects.get();
+    read_waits += w->net->read_waits.get();
+    read_stalls += w->net->read_stall_disconnects.get();
+    inboxes += w->net->inboxes.get();
     output_queued += w->net->output_queued.get();
     output_queued_max = std::max(output_queued_max, w->net->output_queued_max.get());
   }
@@ -160,6 +164,15 @@ void generalStats(Cookie& c, StatSink& add) {
   add("backpressure_pauses", pauses);
   add("stall_disconnects", stalls);
   add("auth_timeout_disconnects", expired);
+  // Partially received requests, all workers (--read-memory-limit).
+  if (const net::ReadBudget* budget = server.readBudget()) {
+    add("read_memory_limit", budget->limit());
+    add("read_memory_bytes", budget->used());
+    add("read_memory_peak", budget->peak());
+  }
+  add("read_memory_waits", read_waits);
+  add("read_stall_disconnects", read_stalls);
+  add("connection_inboxes", inboxes);  // connections holding an Inbox now
   const RangeScanRegistry::Totals scans = server.rangeScans().totals();
   add("range_scans_open", scans.scans);
   add("range_scans_items", scans.items);  // pinned by open scans

@@ -67,7 +67,18 @@ TEST(CommandLineTest, ItemSizeAcceptsSuffixes) {
 
 TEST(CommandLineTest, ExtendedOptionsHonourKnownAndAcceptUnknown) {
   const auto s = ok({"-o", "read_buf_mem_limit=8,hashpower=20,modern"});
-  EXPECT_EQ(s.read_buffer_pool_limit, 8u << 20);
+  // memcached's read buffer cap is server-wide, as memkv's read memory limit.
+  EXPECT_EQ(s.read_memory_limit, 8u << 20);
+}
+
+TEST(CommandLineTest, ReadMemoryLimitAndStallTimeout) {
+  const auto defaults = ok({});
+  EXPECT_EQ(defaults.read_memory_limit, 256u << 20);
+  EXPECT_EQ(defaults.read_stall_timeout_s, 30);
+  const auto s = ok({"--read-memory-limit", "64m", "--read-stall-timeout", "0"});
+  EXPECT_EQ(s.read_memory_limit, 64u << 20);
+  EXPECT_EQ(s.read_stall_timeout_s, 0);
+  EXPECT_EQ(ok({"--read-memory-limit", "0"}).read_memory_limit, 0u);
 }
 
 TEST(CommandLineTest, MemkvLongOptions) {
@@ -97,6 +108,9 @@ TEST(CommandLineTest, AuthThreadsSizeSaslsOwnPool) {
 TEST(CommandLineTest, InvalidValuesAreRefusedWithAMessage) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"-t", "0"},
+           {"--read-memory-limit", "100k"},
+           {"--read-stall-timeout", "-1"},
+           {"-o", "read_buf_mem_limit=x"},
            {"-c", "0"},
            {"-I", "10"},
            {"-I", "2g"},

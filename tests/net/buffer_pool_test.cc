@@ -52,5 +52,54 @@ TEST(BufferPoolTest, TrimFreesWhatTheLastIntervalDidNotNeed) {
   EXPECT_EQ(pool.bytesFree(), 0u);
 }
 
+TEST(BufferPoolTest, ReadMemoryOfTwoPoolsStaysUnderTheSharedBudget) {
+  constexpr size_t kLimit = 1 << 20;
+  ReadBudget budget(kLimit);
+  BufferPool a(0, &budget), b(0, &budget);
+  // Pool buffers from both pools until the budget refuses: never past the limit.
+  std::vector<uint8_t*> from_a, from_b;
+  for (bool refused = false; !refused;) {
+    uint8_t* x = a.acquireForRead();
+    uint8_t* y = b.acquireForRead();
+    if (x) from_a.push_back(x);
+    if (y) from_b.push_back(y);
+    refused = x == nullptr || y == nullptr;
+    ASSERT_LE(budget.used(), kLimit);
+  }
+  EXPECT_GE((from_a.size() + from_b.size()) * BufferPool::kBufferSize,
+            kLimit - 2 * BufferPool::kMaxCredit)
+      << "the budget refused long before the limit";
+  for (auto* x : from_a) a.releaseFromRead(x);
+  for (auto* y : from_b) b.releaseFromRead(y);
+  // Unspent credit goes back on the tick: an idle server holds nothing.
+  a.trim();
+  b.trim();
+  EXPECT_EQ(budget.used(), 0u);
+  EXPECT_LE(budget.peak(), kLimit);
+}
+
+TEST(BufferPoolTest, LargeFramesGetThreeQuartersOfTheBudget) {
+  constexpr size_t kLimit = 1 << 20;
+  ReadBudget budget(kLimit);
+  BufferPool pool(0, &budget);
+  uint8_t* big = pool.allocateForRead(kLimit * 3 / 4);
+  ASSERT_NE(big, nullptr);
+  // No more large frames, but small requests still get buffers from the last quarter.
+  EXPECT_EQ(pool.allocateForRead(BufferPool::kBufferSize + 1), nullptr);
+  uint8_t* small = pool.acquireForRead();
+  EXPECT_NE(small, nullptr);
+  uint8_t* spill = pool.allocateForRead(100);
+  EXPECT_NE(spill, nullptr);
+  pool.freeForRead(spill, 100);
+  pool.releaseFromRead(small);
+  pool.freeForRead(big, kLimit * 3 / 4);
+  // The large frame's bytes went straight back: another fits at once.
+  big = pool.allocateForRead(kLimit * 3 / 4 - BufferPool::kMaxCredit);
+  EXPECT_NE(big, nullptr);
+  pool.freeForRead(big, kLimit * 3 / 4 - BufferPool::kMaxCredit);
+  pool.trim();
+  EXPECT_EQ(budget.used(), 0u);
+}
+
 }  // namespace
 }  // namespace memkv::net

@@ -29,7 +29,7 @@ class ConnectionTest : public ::testing::Test {
   void SetUp() override {
     limits_.output_high_watermark = 256 << 10;
     limits_.output_low_watermark = 64 << 10;
-    worker_ = std::make_unique<Worker>(limits_, pool_read_limit_, live_);
+    worker_ = std::make_unique<Worker>(limits_, pool_read_limit_, live_, read_budget_.get());
     worker_->setHandlerFactory([](Connection&) { return std::make_unique<EchoHandler>(); });
     worker_->start();
     int fds[2];
@@ -69,13 +69,16 @@ class ConnectionTest : public ::testing::Test {
     }
   }
   std::string readExactly(size_t n, int timeout_ms = 5000) {
+    return readFrom(client_, n, timeout_ms);
+  }
+  static std::string readFrom(int fd, size_t n, int timeout_ms = 5000) {
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     char buf[65536];
     while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{client_, POLLIN, 0};
+      pollfd p{fd, POLLIN, 0};
       if (::poll(&p, 1, 50) <= 0) continue;
-      const ssize_t got = ::recv(client_, buf, std::min(sizeof buf, n - out.size()), 0);
+      const ssize_t got = ::recv(fd, buf, std::min(sizeof buf, n - out.size()), 0);
       if (got <= 0) break;
       out.append(buf, static_cast<size_t>(got));
     }
@@ -93,6 +96,7 @@ class ConnectionTest : public ::testing::Test {
 
   ConnectionLimits limits_;
   size_t pool_read_limit_ = 0;
+  std::unique_ptr<ReadBudget> read_budget_;  // outlives the worker (declared first)
   std::atomic<size_t> live_{0};
   std::unique_ptr<Worker> worker_;
   int client_ = -1;
@@ -397,6 +401,105 @@ TEST_F(PoolLimitedConnectionTest, ConnectionsWaitForAReadBufferInsteadOfFailing)
   }
   EXPECT_EQ(got, small);
   ::close(b);
+}
+
+// Sends all of bytes on a blocking socket.
+bool sendOn(int fd, const std::string& bytes) {
+  size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+class ReadBudgetConnectionTest : public ConnectionTest {
+ protected:
+  static constexpr size_t kFrame = 400 << 10;
+  // Large frames may use 600 KiB of it: one fits, not two.
+  static constexpr size_t kBudget = 800 << 10;
+  void SetUp() override {
+    read_budget_ = std::make_unique<ReadBudget>(kBudget);
+    ConnectionTest::SetUp();
+  }
+};
+
+TEST_F(ReadBudgetConnectionTest, LargeFrameBeyondTheBudgetWaitsThenCompletes) {
+  std::string payload_a(kFrame, 'A'), payload_b(kFrame, 'B');
+  const std::string a = echoFrame(payload_a), b = echoFrame(payload_b);
+  // A sends 90% of its frame and stops: its exact-size block takes most of
+  // the budget.
+  ASSERT_TRUE(sendOn(client_, a.substr(0, a.size() * 9 / 10)));
+  ASSERT_TRUE(eventually([&] { return worker_->counters().large_frame_bytes.get() == a.size(); }));
+  // B announces a frame as large: there is no room for its block, so it
+  // waits unread instead of failing or growing the server.
+  const int other = connectAnother();
+  ASSERT_GE(other, 0);
+  ASSERT_TRUE(sendOn(other, b.substr(0, 100 << 10)));
+  ASSERT_TRUE(eventually([&] { return worker_->counters().read_waits.get() >= 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few worker ticks
+  EXPECT_EQ(worker_->counters().large_frame_bytes.get(), a.size()) << "B got a block anyway";
+  EXPECT_LE(read_budget_->peak(), kBudget);
+  EXPECT_EQ(worker_->counters().curr_connections.get(), 2u);
+  // A finishes: its block goes back and B, retried on the tick, completes.
+  ASSERT_TRUE(sendOn(client_, a.substr(a.size() * 9 / 10)));
+  EXPECT_EQ(readExactly(a.size(), 10000), a);
+  std::thread rest([&] { sendOn(other, b.substr(100 << 10)); });
+  EXPECT_EQ(readFrom(other, b.size(), 10000), b);
+  rest.join();
+  EXPECT_LE(read_budget_->peak(), kBudget);
+  EXPECT_TRUE(eventually([&] { return worker_->counters().large_frame_bytes.get() == 0; }));
+  ::close(other);
+}
+
+class ReadStallConnectionTest : public ConnectionTest {
+ protected:
+  void SetUp() override {
+    limits_.read_stall_timeout_ms = 300;
+    read_budget_ = std::make_unique<ReadBudget>(0);
+    ConnectionTest::SetUp();
+  }
+};
+
+TEST_F(ReadStallConnectionTest, PartialRequestThatStopsGrowingIsClosedAndCounted) {
+  const std::string f = echoFrame(std::string(1000, 'z'));
+  sendAll(f.substr(0, 100));
+  EXPECT_TRUE(eventually([&] { return worker_->counters().read_stall_disconnects.get() == 1; }));
+  EXPECT_TRUE(eventually([&] { return worker_->counters().curr_connections.get() == 0; }));
+  EXPECT_EQ(worker_->counters().spill_bytes.get(), 0u);
+  EXPECT_EQ(read_budget_->used(), 0u) << "the stalled request's bytes went back";
+  char c;
+  EXPECT_EQ(::recv(client_, &c, 1, 0), 0) << "the client sees the connection closed";
+}
+
+TEST_F(ReadStallConnectionTest, IdleOrSlowlyGrowingRequestsAreNotClosed) {
+  // Idle between requests, several timeouts long.
+  sendAll(echoFrame("first"));
+  EXPECT_EQ(readExactly(9), echoFrame("first"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  // A request that keeps growing, more slowly than a whole timeout overall.
+  const std::string f = echoFrame(std::string(100, 's'));
+  for (size_t off = 0; off < f.size(); off += 10) {
+    sendAll(f.substr(off, 10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(readExactly(f.size()), f);
+  EXPECT_EQ(worker_->counters().read_stall_disconnects.get(), 0u);
+}
+
+TEST_F(ReadStallConnectionTest, RequestHeldBackByTheServerIsNotClosed) {
+  // PAUSE disables reading (a parked request): the partial request behind
+  // it waits on the server, not on the client.
+  EchoHandler::paused_connection.store(nullptr);
+  const std::string next = echoFrame("after the pause");
+  sendAll(echoFrame("PAUSE") + next.substr(0, 6));
+  ASSERT_TRUE(eventually([&] { return EchoHandler::paused_connection.load() != nullptr; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(worker_->counters().read_stall_disconnects.get(), 0u);
+  worker_->post([] { EchoHandler::paused_connection.load()->enableReading(); });
+  sendAll(next.substr(6));
+  EXPECT_EQ(readExactly(9 + next.size()), echoFrame("PAUSE") + next);
 }
 
 }  // namespace

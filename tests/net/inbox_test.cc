@@ -35,6 +35,9 @@ constexpr int kProducers = 8;
 constexpr int kFramesTotal = 100'000;
 constexpr int kEchoPerConnection = 50;
 
+constexpr size_t kMaxFiller = 200;
+constexpr size_t kMaxFrame = 4 + 1 + 1 + 4 + kMaxFiller - 1;
+
 // A producer frame: [len][ 'P' producer seq(4) filler ].
 Fragment makeFrame(int producer, uint32_t seq, size_t filler) {
   const size_t payload = 1 + 1 + 4 + filler;
@@ -161,13 +164,17 @@ TEST(InboxTest, ProducersOnOtherThreadsDeliverCompleteOrderedFramesWithBackpress
       for (int i = 0; i < kFramesTotal / kProducers; ++i) {
         const int c = static_cast<int>(rng() % kConnections);
         Inbox& inbox = *targets[static_cast<size_t>(c)];
-        const Inbox::Push r = inbox.push(makeFrame(p, seq[static_cast<size_t>(c)]++, rng() % 200));
+        const Inbox::Push r =
+            inbox.push(makeFrame(p, seq[static_cast<size_t>(c)]++, rng() % kMaxFiller));
         if (r == Inbox::Push::kPause) {
           paused_pushes++;
-          // Wait for the owner's resume (bounded: re-check every 10 ms).
+          // Honour the pause strictly: push again only once the owner has
+          // drained the Inbox to where it resumes producers (re-checked every
+          // 10 ms, as a resume notified between check and wait is missed).
           std::unique_lock lock(mutex);
-          resumed.wait_for(lock, std::chrono::milliseconds(10),
-                           [&] { return inbox.queuedBytes() <= limits.inbox_budget / 2; });
+          while (inbox.queuedBytes() > limits.inbox_budget / 2) {
+            resumed.wait_for(lock, std::chrono::milliseconds(10));
+          }
         }
         ASSERT_NE(r, Inbox::Push::kClosed);
       }
@@ -232,6 +239,14 @@ TEST(InboxTest, ProducersOnOtherThreadsDeliverCompleteOrderedFramesWithBackpress
     delivered += s.producer_frames;
   }
   EXPECT_EQ(delivered, static_cast<uint64_t>(kFramesTotal));
+  // Producers that honour kPause keep each Inbox within its budget plus the
+  // one frame each of them may push before it sees the pause (a push is
+  // accepted, then answered kPause). One that ignored kPause would queue
+  // everything the slow client has not read yet.
+  const size_t bound = limits.inbox_budget + kProducers * kMaxFrame;
+  for (int i = 0; i < kConnections; ++i) {
+    EXPECT_LE(targets[static_cast<size_t>(i)]->peakQueuedBytes(), bound) << "connection " << i;
+  }
   EXPECT_GT(paused_pushes.load(), 0u) << "producers never met the Inbox budget";
   EXPECT_GT(resumes.load(), 0u) << "no paused producer was ever resumed by the owner";
   for (auto& s : streams) ::close(s.fd);
@@ -274,6 +289,70 @@ TEST(InboxTest, PushAfterTheConnectionClosedIsRefusedAndReleased) {
   EXPECT_EQ(released.load(), 1);
   worker.shutdown(100);
   worker.join();
+}
+
+TEST(InboxTest, ConnectionLetsGoOfAnIdleInboxAndMakesANewOneWhenNeeded) {
+  ConnectionLimits limits;
+  std::atomic<size_t> live{0};
+  Worker worker(limits, 0, live);
+  std::promise<Connection*> adopted;
+  worker.setHandlerFactory([&](Connection& conn) {
+    adopted.set_value(&conn);
+    return std::make_unique<EchoHandler>();
+  });
+  worker.start();
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
+  live++;
+  worker.adopt(fds[1]);
+  Connection* conn = adopted.get_future().get();
+  const auto inboxOnOwner = [&] {
+    std::promise<std::shared_ptr<Inbox>> p;
+    worker.post([&] { p.set_value(conn->inbox()); });
+    return p.get_future().get();
+  };
+  const auto waitFor = [&](uint64_t inboxes) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (worker.counters().inboxes.get() != inboxes &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return worker.counters().inboxes.get() == inboxes;
+  };
+  const auto receive = [&](const std::string& want) {
+    std::string got;
+    char buf[256];
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (got.size() < want.size() && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fds[0], POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const ssize_t n = ::recv(fds[0], buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got;
+  };
+  for (int round = 0; round < 2; ++round) {
+    std::shared_ptr<Inbox> inbox = inboxOnOwner();  // a producer takes it
+    ASSERT_TRUE(waitFor(1));
+    const std::string frame = "round" + std::to_string(round);
+    auto* bytes = new uint8_t[frame.size()];
+    std::memcpy(bytes, frame.data(), frame.size());
+    ASSERT_NE(inbox->push({bytes, frame.size(),
+                           [](void* ctx) { delete[] static_cast<uint8_t*>(ctx); }, bytes}),
+              Inbox::Push::kClosed);
+    EXPECT_EQ(receive(frame), frame);
+    // Held by a producer: kept, even though it is empty.
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));  // two worker ticks
+    EXPECT_EQ(worker.counters().inboxes.get(), 1u);
+    inbox.reset();  // the producer is done
+    EXPECT_TRUE(waitFor(0)) << "an idle connection still holds its Inbox";
+  }
+  ::close(fds[0]);
+  worker.shutdown(100);
+  worker.join();
+  EXPECT_EQ(worker.counters().inboxes.get(), 0u);
 }
 
 }  // namespace

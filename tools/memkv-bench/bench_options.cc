@@ -32,6 +32,7 @@ constexpr std::string_view kUsage = R"(memkv-bench: MCBP load generator for memk
   --idle-conns N           hold N idle connections (one NOOP each), print READY
   --stall-conns N          hold N connections that sent half a SET, print READY
   --stall-value-size N     value size the stalled SETs announce (default 4096)
+  --stall-percent P        percent of that value a stalled SET sends (default 50)
 Hold modes keep their connections until --duration passes or SIGINT/SIGTERM.
 Exit status: 0 ok; 1 verify mismatch, connection or protocol error; 2 usage.
 )";
@@ -121,6 +122,7 @@ bool applyOption(std::string_view name, std::string_view value, BenchOptions* o)
   if (name == "idle-conns") return parseInt(value, &o->idle_conns);
   if (name == "stall-conns") return parseInt(value, &o->stall_conns);
   if (name == "stall-value-size") return parseSize(value, &o->stall_value_size);
+  if (name == "stall-percent") return parseInt(value, &o->stall_percent) && o->stall_percent < 100;
   return false;
 }
 

@@ -34,6 +34,7 @@ struct BenchOptions {
   uint64_t idle_conns = 0;
   uint64_t stall_conns = 0;
   uint32_t stall_value_size = 4096;
+  uint32_t stall_percent = 50;
 
   bool holdMode() const { return idle_conns > 0 || stall_conns > 0; }
 };

@@ -33,6 +33,7 @@ struct HeldConnection {
   bool stall = false;
   HeldState state = HeldState::kConnecting;
   size_t received = 0;
+  size_t stall_sent = 0;  // bytes of the stalled SET written so far
 };
 
 class Holder final {
@@ -52,6 +53,8 @@ class Holder final {
   bool startConnect(size_t slot);
   void onEvent(size_t slot, uint32_t events);
   void sendFirstBytes(HeldConnection& c);
+  // Writes what the socket takes of the stalled SET; false if it broke.
+  bool sendStallBytes(HeldConnection& c);
   void fail(HeldConnection& c, const char* why, int error);
   bool pump(uint64_t deadline_ns);
 
@@ -65,6 +68,8 @@ class Holder final {
   size_t settled_ = 0;  // ready or failed
   size_t failed_ = 0;
   size_t closed_by_server_ = 0;
+  std::vector<uint8_t> stall_prefix_;  // a stalled SET's header, extras and key
+  size_t stall_total_ = 0;             // the bytes each stalled SET sends
 };
 
 bool Holder::startConnect(size_t slot) {
@@ -104,26 +109,49 @@ void Holder::fail(HeldConnection& c, const char* why, int error) {
   c.fd = -1;
 }
 
-void Holder::sendFirstBytes(HeldConnection& c) {
-  std::vector<uint8_t> bytes;
-  if (!c.stall) {
-    bytes.resize(mcbp::kHeaderSize);
-    encodeNoop(bytes.data(), 1);
-  } else {
-    char key[256];
-    const size_t key_length = formatKey(options_.key_prefix, 0, key);
-    const std::string_view key_view(key, key_length);
-    const uint32_t value_length = options_.stall_value_size;
-    bytes.resize(setPrefixSize(key_view) + value_length / 2, 0x5a);
-    encodeSetPrefix(bytes.data(), key_view, value_length, 0, 1);
+bool Holder::sendStallBytes(HeldConnection& c) {
+  static const std::vector<uint8_t> filler(64 << 10, 0x5a);
+  while (c.stall_sent < stall_total_) {
+    const uint8_t* from;
+    size_t size;
+    if (c.stall_sent < stall_prefix_.size()) {
+      from = stall_prefix_.data() + c.stall_sent;
+      size = stall_prefix_.size() - c.stall_sent;
+    } else {
+      from = filler.data();
+      size = std::min(filler.size(), stall_total_ - c.stall_sent);
+    }
+    const ssize_t n = ::send(c.fd, from, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+    if (n <= 0) {
+      fail(c, "write", n < 0 ? errno : 0);
+      return false;
+    }
+    c.stall_sent += static_cast<size_t>(n);
   }
-  // Small enough for an empty socket buffer: one send, or the connection is broken.
-  const ssize_t n = ::send(c.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  if (n != static_cast<ssize_t>(bytes.size())) return fail(c, "first write", n < 0 ? errno : 0);
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP;
+  if (c.stall_sent < stall_total_) ev.events |= EPOLLOUT;
   ev.data.u64 = static_cast<size_t>(&c - conns_.data());
   epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+  return true;
+}
+
+void Holder::sendFirstBytes(HeldConnection& c) {
+  if (c.stall) {
+    if (!sendStallBytes(c)) return;
+    if (c.stall_sent == 0) return fail(c, "first write", 0);
+  } else {
+    uint8_t bytes[mcbp::kHeaderSize];
+    encodeNoop(bytes, 1);
+    // Small enough for an empty socket buffer: one send, or the connection is broken.
+    const ssize_t n = ::send(c.fd, bytes, sizeof bytes, MSG_NOSIGNAL);
+    if (n != static_cast<ssize_t>(sizeof bytes)) return fail(c, "first write", n < 0 ? errno : 0);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = static_cast<size_t>(&c - conns_.data());
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+  }
   if (c.stall) {
     c.state = HeldState::kReady;
     ++settled_;
@@ -144,6 +172,7 @@ void Holder::onEvent(size_t slot, uint32_t events) {
     sendFirstBytes(c);
     return;
   }
+  if ((events & EPOLLOUT) && c.stall && c.stall_sent < stall_total_ && !sendStallBytes(c)) return;
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) == 0) return;
   uint8_t buffer[512];
   const ssize_t n = ::recv(c.fd, buffer, sizeof buffer, 0);
@@ -182,6 +211,15 @@ int Holder::run() {
     return 1;
   }
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (options_.stall_conns > 0) {
+    char key[256];
+    const size_t key_length = formatKey(options_.key_prefix, 0, key);
+    const std::string_view key_view(key, key_length);
+    stall_prefix_.resize(setPrefixSize(key_view));
+    encodeSetPrefix(stall_prefix_.data(), key_view, options_.stall_value_size, 0, 1);
+    stall_total_ =
+        stall_prefix_.size() + size_t{options_.stall_value_size} * options_.stall_percent / 100;
+  }
   conns_.resize(options_.idle_conns + options_.stall_conns);
   for (size_t i = options_.idle_conns; i < conns_.size(); ++i) conns_[i].stall = true;
 

@@ -6,8 +6,10 @@
 //   idle:  one NOOP answered, then silence. The NOOP proves the server has
 //          accepted the connection (a finished connect() only proves the
 //          kernel queued it), and a real idle client has made a request.
-//   stall: the header, extras, key and half the value of a SET, then silence:
-//          what a slow or stuck client leaves in the server.
+//   stall: the header, extras, key and half (--stall-percent) the value of a
+//          SET, then silence: what a slow or stuck client leaves in the
+//          server. Ready after the first write; the rest follows as the
+//          server reads (a server that stops reading keeps it in the kernel).
 #include <atomic>
 
 #include "bench_options.h"
