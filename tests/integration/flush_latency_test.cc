@@ -10,6 +10,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "integration/server_fixture.h"
 #include "support/test_env.h"
@@ -114,6 +115,47 @@ TEST_F(FlushLatencyTest, FlushedMemoryIsFreedInTheBackground) {
       client_, "bytes", [&](uint64_t b) { return b < full / 100; }, scaled(10'000ms), &bytes))
       << "bytes still " << bytes << " of " << full;
 }
+
+// Flushed items hold their memory until freed, yet the quota they occupy
+// must not refuse writes made right after the flush: with -M (no eviction)
+// the same amount of data fits again at once, and with eviction no live
+// item is evicted to make room.
+class FlushQuotaTest : public ServerTest, public ::testing::WithParamInterface<bool /* evict */> {
+ protected:
+  FlushQuotaTest()
+      : ServerTest(GetParam() ? std::vector<std::string>{"-m", "8"}
+                              : std::vector<std::string>{"-m", "8", "-M"}) {}
+};
+
+TEST_P(FlushQuotaTest, AFullBucketTakesAsMuchAgainRightAfterAFlush) {
+  const std::string value(1000, 'v');
+  int stored = 0;
+  if (GetParam()) {
+    stored = 6000;  // ~6 MB of 8
+    for (int i = 0; i < stored; ++i) {
+      ASSERT_EQ(client_.set("old:" + std::to_string(i), value).status, status::kSuccess);
+    }
+  } else {
+    while (stored < 20'000 &&
+           client_.set("old:" + std::to_string(stored), value).status == status::kSuccess) {
+      ++stored;
+    }
+    ASSERT_EQ(client_.set("old:x", value).status, status::kEnomem) << "never filled up";
+  }
+  const uint64_t evictions = statU64(client_, "evictions");
+  ASSERT_EQ(client_.flush().status, status::kSuccess);
+  for (int i = 0; i < stored; ++i) {
+    ASSERT_EQ(client_.set("new:" + std::to_string(i), value).status, status::kSuccess)
+        << "write " << i << " of " << stored << " after the flush";
+  }
+  EXPECT_EQ(statU64(client_, "evictions"), evictions) << "a live item was evicted";
+  for (int i = 0; i < stored; i += 500) {
+    EXPECT_EQ(client_.get("new:" + std::to_string(i)).value, value);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EvictOrRefuse, FlushQuotaTest, ::testing::Bool(),
+                         [](const auto& p) { return p.param ? "Evict" : "NoEvict"; });
 
 }  // namespace
 }  // namespace memkv::test
