@@ -95,7 +95,7 @@ void Bucket::settleAllFlushes(uint32_t now) {
   settled_flush_id_.store(id, std::memory_order_release);
 }
 
-void Bucket::flush(uint32_t delay) {
+bool Bucket::flush(uint32_t delay) {
   const uint32_t now = clock_.now();
   flushes_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard guard(flush_mutex_);
@@ -103,16 +103,18 @@ void Bucket::flush(uint32_t delay) {
   // before a new flush replaces it.
   settleAllFlushes(now);
   const uint32_t id = ++last_flush_id_;
-  if (delay != 0) {
-    pending_flush_.store(uint64_t{id} << 32 | absoluteExpiry(delay, now),
-                         std::memory_order_release);
-    return;
+  // An absolute time already past flushes now.
+  const uint32_t at = delay == 0 ? now : absoluteExpiry(delay, now);
+  if (at > now) {
+    pending_flush_.store(uint64_t{id} << 32 | at, std::memory_order_release);
+    return false;
   }
   pending_flush_.store(uint64_t{id} << 32, std::memory_order_release);
   for (VBucket& vb : *vbuckets_) {
     std::lock_guard vb_guard(vb.mutex);
     markFlushed(vb, id);
   }
+  return true;
 }
 
 bool Bucket::reclaimFlushed(size_t budget) {
@@ -511,7 +513,6 @@ void sortByKey(std::vector<ScanItem>* items) {
             [](const ScanItem& a, const ScanItem& b) { return a.item->key() < b.item->key(); });
 }
 
-// The live items of a vbucket that `keep` accepts, under its lock, sorted.
 }  // namespace
 
 template <typename Keep>

@@ -164,8 +164,10 @@ class Bucket final {
   // (relative or absolute, as expiry) is invalid from then on. O(vbuckets),
   // never O(items): flushed items vanish for every reader at once but stay
   // allocated (and charged) until met by a lookup, taken by eviction, or
-  // freed by reclaimFlushed, so a worker thread may call it.
-  void flush(uint32_t delay);
+  // freed by reclaimFlushed, so a worker thread may call it. Returns true
+  // when the flush took effect now (reclaimFlushed has work), false when it
+  // waits for its time.
+  bool flush(uint32_t delay);
   // Frees up to `budget` flushed items, holding each vbucket lock for a
   // short batch and freeing outside the locks. Returns true while flushed
   // items remain. For a background thread (the server's ExecutorPool), called
@@ -267,8 +269,9 @@ class Bucket final {
   uint32_t last_flush_id_ = 0;  // guarded by flush_mutex_
   std::atomic<uint64_t> pending_flush_{0};
   std::atomic<uint32_t> settled_flush_id_{0};  // applied to every vbucket
-  std::mutex reclaim_mutex_;                   // one sweeper at a time
-  uint16_t reclaim_cursor_ = 0;                // guarded by reclaim_mutex_
+  // Written by the sweeper: kept off the line every request reads above.
+  alignas(64) std::mutex reclaim_mutex_;  // one sweeper at a time
+  uint16_t reclaim_cursor_ = 0;           // guarded by reclaim_mutex_
 
   std::atomic<uint64_t> curr_items_{0};     // linked and not flushed
   std::atomic<uint64_t> flushed_items_{0};  // linked and flushed

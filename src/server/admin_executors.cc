@@ -48,11 +48,10 @@ void executeFlush(Cookie& c) {
   }
   c.counters().cmd_flush.add(1);
   const uint32_t delay = c.request.extras.empty() ? 0 : loadBe32(c.request.extras.data());
-  c.bucket->flush(delay);
   // The flush itself is O(vbuckets); freeing the items is not, so it runs
   // on the pool. A delayed flush's items are freed as lookups and eviction
   // meet them, or by the sweep of a later flush.
-  if (delay == 0) sweepFlushed(c.server.executors(), c.session.bucketHandle());
+  if (c.bucket->flush(delay)) sweepFlushed(c.server.executors(), c.session.bucketHandle());
   c.replyStatus(Status::Success);
 }
 

@@ -139,6 +139,15 @@ TEST_F(FlushTest, ANewFlushKeepsTheEffectOfADelayedOneThatCameDue) {
   EXPECT_EQ(bucket_->stats().curr_items, 0u);
 }
 
+TEST_F(FlushTest, OnlyAFlushThatActsNowLeavesWorkForTheSweep) {
+  fill(10);
+  EXPECT_FALSE(bucket_->flush(10));
+  EXPECT_TRUE(bucket_->flush(kStart - 100));  // an absolute time already past
+  EXPECT_EQ(bucket_->stats().curr_items, 0u);
+  EXPECT_EQ(bucket_->stats().flushed_unreclaimed, 10u);
+  EXPECT_TRUE(bucket_->flush(0));
+}
+
 TEST_F(FlushTest, AnImmediateFlushCancelsAPendingOne) {
   bucket_->flush(10);
   bucket_->flush(0);
