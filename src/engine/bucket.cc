@@ -114,7 +114,12 @@ bool Bucket::flush(uint32_t delay) {
     std::lock_guard vb_guard(vb.mutex);
     markFlushed(vb, id);
   }
-  return true;
+  // One sweep at a time however often clients flush: a FLUSH flood must
+  // not queue a sweep per request.
+  // seq_cst, paired with reclaimFlushed's end: either this sees the sweep
+  // over, or that sweep sees the items marked above.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return !sweep_wanted_.exchange(true, std::memory_order_seq_cst);
 }
 
 bool Bucket::reclaimFlushed(size_t budget) {
@@ -155,9 +160,13 @@ bool Bucket::reclaimFlushed(size_t budget) {
       ++visited;
     }
   }
-  // No progress over every vbucket means nothing is left to find, whatever
-  // the counter says: the caller must not loop on it.
-  return done != 0 && flushed_items_.load(std::memory_order_relaxed) != 0;
+  if (flushed_items_.load(std::memory_order_relaxed) != 0 && done != 0) return true;
+  // The sweep ends. A flush that found it still under way left its items
+  // to it: take them back on if so (the counts are exact, so a non-zero
+  // count means there are items to find).
+  sweep_wanted_.store(false, std::memory_order_seq_cst);
+  return flushed_items_.load(std::memory_order_seq_cst) != 0 &&
+         !sweep_wanted_.exchange(true, std::memory_order_seq_cst);
 }
 
 void Bucket::purge() {

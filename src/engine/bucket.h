@@ -165,13 +165,14 @@ class Bucket final {
   // never O(items): flushed items vanish for every reader at once but stay
   // allocated (and charged) until met by a lookup, taken by eviction, or
   // freed by reclaimFlushed, so a worker thread may call it. Returns true
-  // when the flush took effect now (reclaimFlushed has work), false when it
-  // waits for its time.
+  // when the caller should start a sweep: the flush took effect now and no
+  // sweep is under way (false for a delayed flush, which waits for its time).
   bool flush(uint32_t delay);
   // Frees up to `budget` flushed items, holding each vbucket lock for a
   // short batch and freeing outside the locks. Returns true while flushed
-  // items remain. For a background thread (the server's ExecutorPool), called
-  // repeatedly after a flush so memory comes back without traffic.
+  // items remain: the sweep calls it again; after false the sweep is over
+  // and the next flush() asks for a new one. For a background thread (the
+  // server's ExecutorPool), so memory comes back without traffic.
   bool reclaimFlushed(size_t budget);
   // Frees every item now, live or not: O(items) under the vbucket locks, so
   // never on a worker thread (DELETE_BUCKET runs it on the ExecutorPool).
@@ -270,8 +271,9 @@ class Bucket final {
   std::atomic<uint64_t> pending_flush_{0};
   std::atomic<uint32_t> settled_flush_id_{0};  // applied to every vbucket
   // Written by the sweeper: kept off the line every request reads above.
-  alignas(64) std::mutex reclaim_mutex_;  // one sweeper at a time
-  uint16_t reclaim_cursor_ = 0;           // guarded by reclaim_mutex_
+  alignas(64) std::mutex reclaim_mutex_;   // one sweeper at a time
+  uint16_t reclaim_cursor_ = 0;            // guarded by reclaim_mutex_
+  std::atomic<bool> sweep_wanted_{false};  // asked for by flush(), not ended yet
 
   std::atomic<uint64_t> curr_items_{0};     // linked and not flushed
   std::atomic<uint64_t> flushed_items_{0};  // linked and flushed

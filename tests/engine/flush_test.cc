@@ -139,12 +139,17 @@ TEST_F(FlushTest, ANewFlushKeepsTheEffectOfADelayedOneThatCameDue) {
   EXPECT_EQ(bucket_->stats().curr_items, 0u);
 }
 
-TEST_F(FlushTest, OnlyAFlushThatActsNowLeavesWorkForTheSweep) {
+TEST_F(FlushTest, OnlyAFlushThatActsNowAsksForOneSweepAtATime) {
   fill(10);
   EXPECT_FALSE(bucket_->flush(10));
   EXPECT_TRUE(bucket_->flush(kStart - 100));  // an absolute time already past
   EXPECT_EQ(bucket_->stats().curr_items, 0u);
   EXPECT_EQ(bucket_->stats().flushed_unreclaimed, 10u);
+  fill(10);
+  EXPECT_FALSE(bucket_->flush(0)) << "the sweep asked for above has not run";
+  EXPECT_FALSE(bucket_->reclaimFlushed(100));  // frees all 20: the sweep ends
+  EXPECT_EQ(bucket_->stats().flushed_unreclaimed, 0u);
+  fill(10);
   EXPECT_TRUE(bucket_->flush(0));
 }
 
@@ -229,6 +234,47 @@ TEST_F(FlushTest, ConcurrentTrafficFlushesAndSweepsKeepCountsExact) {
   for (int i = 0; i < 100; ++i)
     live_bytes += Item::footprint(("end" + std::to_string(i)).size(), 100);
   EXPECT_EQ(bucket_->stats().bytes, live_bytes);
+  EXPECT_EQ(bucket_->stats().flushed_unreclaimed, 0u);
+}
+
+// The server's protocol: a sweep starts when flush() says so and runs until
+// reclaimFlushed() says it is over. Flushes racing the end of a sweep must
+// neither start a second one nor leave their items unswept.
+TEST_F(FlushTest, FlushesRacingTheSweepLeaveNothingUnsweptAndOneSweepAtATime) {
+  std::atomic<int> sweeps{0};
+  std::atomic<int> most_sweeps{0};
+  std::atomic<bool> stop{false};
+  std::thread sweeper([&] {
+    while (!stop.load() || sweeps.load() > 0) {
+      if (sweeps.load() == 0) {
+        std::this_thread::yield();
+        continue;
+      }
+      while (bucket_->reclaimFlushed(16)) {
+      }
+      sweeps--;
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 2; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 20'000; ++i) {
+        set("w" + std::to_string(t) + ":" + std::to_string(i % 500), "v");
+        if (i % 40 == 0 && bucket_->flush(0)) {
+          const int now = ++sweeps;
+          int seen = most_sweeps.load();
+          while (now > seen && !most_sweeps.compare_exchange_weak(seen, now)) {
+          }
+        }
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  stop = true;
+  sweeper.join();
+  // 2: a new sweep may start while the last call of the old one returns.
+  // Without coalescing, every flush would queue one (hundreds here).
+  EXPECT_LE(most_sweeps.load(), 2);
   EXPECT_EQ(bucket_->stats().flushed_unreclaimed, 0u);
 }
 
