@@ -17,6 +17,9 @@ constexpr int kMaxEvictionsPerAllocation = 256;
 // Rounds of "make room, try again" before a write gives up with ENOMEM
 // (other writers may take the room first).
 constexpr int kMaxMakeRoomRounds = 16;
+// Flushed items one reclaim step unlinks under one vbucket lock (and the
+// LRU lock) before letting go and freeing them: a few microseconds of hold.
+constexpr size_t kReclaimBatch = 256;
 }  // namespace
 
 Bucket::Bucket(const BucketConfig& config, const Clock& clock)
@@ -36,7 +39,7 @@ Bucket::Bucket(const BucketConfig& config, const Clock& clock)
 }
 
 Bucket::~Bucket() {
-  flushNow();
+  purge();
   memory_.retire();
 }
 
@@ -53,36 +56,134 @@ Bucket::Located Bucket::locate(std::string_view key) {
   return {(*vbuckets_)[vb], hash, vb};
 }
 
-void Bucket::maybeRunPendingFlush(uint32_t now) {
-  uint32_t at = pending_flush_at_.load(std::memory_order_relaxed);
-  if (at == 0 || now < at) return;
-  if (pending_flush_at_.compare_exchange_strong(at, 0)) flushNow();
+// Why a CAS mark per vbucket rather than a flag or a time in each Item: an
+// Item has no spare bytes (see item.h), a store time at one-second
+// granularity cannot tell items set just before a flush from those set just
+// after it in the same second, and CAS values already order every store
+// within a vbucket. So flushing is one store per vbucket, and an item is
+// flushed iff its CAS is at or below its vbucket's mark.
+void Bucket::markFlushed(VBucket& vb, uint32_t flush_id) {
+  vb.flushed_cas = vb.last_cas;
+  vb.flush_id = flush_id;
+  const size_t newly = vb.table.size() - vb.dead_items;
+  vb.dead_items = vb.table.size();
+  curr_items_.fetch_sub(newly, std::memory_order_relaxed);
+  flushed_items_.fetch_add(newly, std::memory_order_relaxed);
+  vb.locks.reset();  // every linked item is flushed: no lock can matter
 }
 
-void Bucket::flushNow() {
+void Bucket::settleFlush(VBucket& vb, uint32_t now) {
+  const uint64_t pending = pending_flush_.load(std::memory_order_acquire);
+  const auto at = static_cast<uint32_t>(pending);
+  if (at == 0 || now < at) return;
+  // The id guards against a stale read: a vbucket already marked by a later
+  // flush (immediate or delayed) must not be marked again for an earlier
+  // one, which would hide what was stored in between.
+  const auto id = static_cast<uint32_t>(pending >> 32);
+  if (vb.flush_id < id) markFlushed(vb, id);
+}
+
+void Bucket::settleAllFlushes(uint32_t now) {
+  const uint64_t pending = pending_flush_.load(std::memory_order_acquire);
+  const auto at = static_cast<uint32_t>(pending);
+  const auto id = static_cast<uint32_t>(pending >> 32);
+  if (at == 0 || now < at || settled_flush_id_.load(std::memory_order_acquire) >= id) return;
+  for (VBucket& vb : *vbuckets_) {
+    std::lock_guard guard(vb.mutex);
+    settleFlush(vb, now);
+  }
+  settled_flush_id_.store(id, std::memory_order_release);
+}
+
+bool Bucket::flush(uint32_t delay) {
+  const uint32_t now = clock_.now();
+  flushes_.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard guard(flush_mutex_);
+  // A delayed flush that already came due keeps its effect everywhere
+  // before a new flush replaces it.
+  settleAllFlushes(now);
+  const uint32_t id = ++last_flush_id_;
+  // An absolute time already past flushes now.
+  const uint32_t at = delay == 0 ? now : absoluteExpiry(delay, now);
+  if (at > now) {
+    pending_flush_.store(uint64_t{id} << 32 | at, std::memory_order_release);
+    return false;
+  }
+  pending_flush_.store(uint64_t{id} << 32, std::memory_order_release);
+  for (VBucket& vb : *vbuckets_) {
+    std::lock_guard vb_guard(vb.mutex);
+    markFlushed(vb, id);
+  }
+  // One sweep at a time however often clients flush: a FLUSH flood must
+  // not queue a sweep per request.
+  // seq_cst, paired with reclaimFlushed's end: either this sees the sweep
+  // over, or that sweep sees the items marked above.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return !sweep_wanted_.exchange(true, std::memory_order_seq_cst);
+}
+
+bool Bucket::reclaimFlushed(size_t budget) {
+  settleAllFlushes(clock_.now());
+  std::lock_guard sweep(reclaim_mutex_);
+  std::vector<Item*> batch;  // a background thread: allocating here is fine
+  batch.reserve(std::min(budget, kReclaimBatch));
+  size_t done = 0;
+  size_t visited = 0;
+  while (done < budget && visited < kVBucketCount &&
+         flushed_items_.load(std::memory_order_relaxed) != 0) {
+    VBucket& vb = (*vbuckets_)[reclaim_cursor_];
+    bool vbucket_done = true;
+    {
+      std::lock_guard guard(vb.mutex);
+      if (vb.dead_items != 0) {
+        const size_t limit = std::min({budget - done, kReclaimBatch, vb.dead_items});
+        vb.table.removeIf([&vb](const Item& item) { return isFlushed(vb, &item); },
+                          [&batch](Item* item) { batch.push_back(item); }, limit);
+        std::lock_guard lru_guard(lru_.mutex());
+        for (Item* item : batch) {
+          if (vb.locks) vb.locks->erase(item);
+          lru_.unlink(item);
+          item->linked_ = false;
+        }
+        vb.dead_items -= batch.size();
+        flushed_items_.fetch_sub(batch.size(), std::memory_order_relaxed);
+        // A short walk means the table held no more (the count is exact;
+        // this also keeps a miscount from looping forever).
+        vbucket_done = vb.dead_items == 0 || batch.size() < limit;
+      }
+    }
+    for (Item* item : batch) item->unref();  // frees, outside the locks
+    done += batch.size();
+    batch.clear();
+    if (vbucket_done) {
+      reclaim_cursor_ = static_cast<uint16_t>((reclaim_cursor_ + 1) % kVBucketCount);
+      ++visited;
+    }
+  }
+  if (flushed_items_.load(std::memory_order_relaxed) != 0 && done != 0) return true;
+  // The sweep ends. A flush that found it still under way left its items
+  // to it: take them back on if so (the counts are exact, so a non-zero
+  // count means there are items to find).
+  sweep_wanted_.store(false, std::memory_order_seq_cst);
+  return flushed_items_.load(std::memory_order_seq_cst) != 0 &&
+         !sweep_wanted_.exchange(true, std::memory_order_seq_cst);
+}
+
+void Bucket::purge() {
   for (VBucket& vb : *vbuckets_) {
     std::lock_guard guard(vb.mutex);
     vb.locks.reset();
     if (vb.table.size() == 0) continue;
+    curr_items_.fetch_sub(vb.table.size() - vb.dead_items, std::memory_order_relaxed);
+    flushed_items_.fetch_sub(vb.dead_items, std::memory_order_relaxed);
+    vb.dead_items = 0;
     std::lock_guard lru_guard(lru_.mutex());
     vb.table.clear([&](Item* item) {
       lru_.unlink(item);
       item->linked_ = false;
-      curr_items_.fetch_sub(1, std::memory_order_relaxed);
       item->unref();
     });
   }
-}
-
-void Bucket::flush(uint32_t delay) {
-  const uint32_t now = clock_.now();
-  flushes_.fetch_add(1, std::memory_order_relaxed);
-  if (delay == 0) {
-    pending_flush_at_.store(0);
-    flushNow();
-    return;
-  }
-  pending_flush_at_.store(absoluteExpiry(delay, now));
 }
 
 void Bucket::linkLocked(VBucket& vb, Item* item) {
@@ -105,13 +206,23 @@ void Bucket::unlinkLocked(VBucket& vb, Item* item) {
     std::lock_guard guard(lru_.mutex());
     lru_.unlink(item);
   }
-  curr_items_.fetch_sub(1, std::memory_order_relaxed);
+  if (isFlushed(vb, item)) {
+    --vb.dead_items;
+    flushed_items_.fetch_sub(1, std::memory_order_relaxed);
+  } else {
+    curr_items_.fetch_sub(1, std::memory_order_relaxed);
+  }
   item->unref();  // the table's reference
 }
 
 Item* Bucket::findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_t now,
                        bool* expired) {
+  settleFlush(vb, now);
   Item* item = vb.table.find(hash, key);
+  if (item && isFlushed(vb, item)) {
+    unlinkLocked(vb, item);
+    return nullptr;
+  }
   if (item && item->expiredAt(now)) {
     unlinkLocked(vb, item);
     reclaimed_.fetch_add(1, std::memory_order_relaxed);
@@ -121,7 +232,7 @@ Item* Bucket::findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_
   return item;
 }
 
-bool Bucket::evictOne() {
+bool Bucket::evictOne(bool live_too) {
   Item* victim;
   {
     std::lock_guard guard(lru_.mutex());
@@ -131,11 +242,24 @@ bool Bucket::evictOne() {
   }
   ItemRef hold = ItemRef::adopt(victim);
   VBucket& vb = (*vbuckets_)[victim->vbucket()];
+  const uint32_t now = clock_.now();
   std::lock_guard guard(vb.mutex);
-  if (victim->linked_) {
+  settleFlush(vb, now);
+  if (!victim->linked_) return true;  // someone else unlinked it: try again
+  // Flushed items sit behind every live one (nothing bumps them), so after
+  // a flush the tail is freed as reclaim, not eviction, even with -M.
+  if (isFlushed(vb, victim)) {
     unlinkLocked(vb, victim);
-    evictions_.fetch_add(1, std::memory_order_relaxed);
+    return true;
   }
+  if (victim->expiredAt(now)) {
+    unlinkLocked(vb, victim);
+    reclaimed_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  if (!live_too) return false;
+  unlinkLocked(vb, victim);
+  evictions_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -159,10 +283,9 @@ Item* Bucket::allocateWithoutEviction(std::string_view key, size_t value_length,
 }
 
 bool Bucket::makeRoom(size_t bytes) {
-  if (!config_.evict) return false;
   for (int i = 0; i < kMaxEvictionsPerAllocation; ++i) {
     if (memory_.used() + bytes <= memory_.limit()) return true;
-    if (!evictOne()) return false;
+    if (!evictOne(config_.evict)) return false;
   }
   return memory_.used() + bytes <= memory_.limit();
 }
@@ -178,7 +301,6 @@ Item* Bucket::allocate(std::string_view key, size_t value_length, const Item::Me
 
 LookupResult Bucket::get(std::string_view key) {
   const uint32_t now = clock_.now();
-  maybeRunPendingFlush(now);
   Located at = locate(key);
   LookupResult result;
   std::lock_guard guard(at.vb.mutex);
@@ -193,7 +315,6 @@ LookupResult Bucket::get(std::string_view key) {
 
 LookupResult Bucket::getAndTouch(std::string_view key, uint32_t expiry) {
   const uint32_t now = clock_.now();
-  maybeRunPendingFlush(now);
   Located at = locate(key);
   LookupResult result;
   std::lock_guard guard(at.vb.mutex);
@@ -214,7 +335,6 @@ LookupResult Bucket::getAndTouch(std::string_view key, uint32_t expiry) {
 MutationResult Bucket::store(const StoreRequest& request) {
   if (request.value.size() > config_.max_value_size) return {EngineStatus::kE2big};
   const uint32_t now = clock_.now();
-  maybeRunPendingFlush(now);
   if (request.mode == StoreMode::kAppend || request.mode == StoreMode::kPrepend) {
     return storeConcat(request, now);
   }
@@ -304,7 +424,6 @@ MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
 
 MutationResult Bucket::remove(std::string_view key, uint64_t cas) {
   const uint32_t now = clock_.now();
-  maybeRunPendingFlush(now);
   Located at = locate(key);
   std::lock_guard guard(at.vb.mutex);
   Item* item = findLive(at.vb, at.hash, key, now, nullptr);
@@ -317,7 +436,6 @@ MutationResult Bucket::remove(std::string_view key, uint64_t cas) {
 
 CounterResult Bucket::counter(const CounterRequest& request) {
   const uint32_t now = clock_.now();
-  maybeRunPendingFlush(now);
   Located at = locate(request.key);
   char digits[24];
   for (int round = 0; round < kMaxMakeRoomRounds; ++round) {
@@ -373,7 +491,6 @@ EngineStatus Bucket::checkCas(VBucket& vb, const Item* old, uint64_t cas, uint32
 LockResult Bucket::getLocked(std::string_view key, uint32_t lock_seconds) {
   if (lock_seconds == 0 || lock_seconds > kMaxLockSeconds) lock_seconds = kDefaultLockSeconds;
   const uint32_t now = clock_.now();
-  maybeRunPendingFlush(now);
   Located at = locate(key);
   std::lock_guard guard(at.vb.mutex);
   Item* item = findLive(at.vb, at.hash, key, now, nullptr);
@@ -388,7 +505,6 @@ LockResult Bucket::getLocked(std::string_view key, uint32_t lock_seconds) {
 
 EngineStatus Bucket::unlock(std::string_view key, uint64_t cas) {
   const uint32_t now = clock_.now();
-  maybeRunPendingFlush(now);
   Located at = locate(key);
   std::lock_guard guard(at.vb.mutex);
   Item* item = findLive(at.vb, at.hash, key, now, nullptr);
@@ -406,15 +522,17 @@ void sortByKey(std::vector<ScanItem>* items) {
             [](const ScanItem& a, const ScanItem& b) { return a.item->key() < b.item->key(); });
 }
 
-// The live items of a vbucket that `keep` accepts, under its lock, sorted.
+}  // namespace
+
 template <typename Keep>
-std::vector<ScanItem> collectLive(VBucket& vb, uint32_t now, Keep keep) {
+std::vector<ScanItem> Bucket::collectLive(VBucket& vb, uint32_t now, Keep keep) {
   std::vector<ScanItem> out;
   {
     std::lock_guard guard(vb.mutex);
-    out.reserve(vb.table.size());
+    settleFlush(vb, now);
+    out.reserve(vb.table.size() - vb.dead_items);
     vb.table.forEach([&](const Item* item) {
-      if (!item->expiredAt(now) && keep(*item)) {
+      if (!isFlushed(vb, item) && !item->expiredAt(now) && keep(*item)) {
         out.push_back({ItemRef::share(const_cast<Item*>(item)), item->expiry()});
       }
     });
@@ -422,18 +540,15 @@ std::vector<ScanItem> collectLive(VBucket& vb, uint32_t now, Keep keep) {
   sortByKey(&out);
   return out;
 }
-}  // namespace
 
 std::vector<ScanItem> Bucket::snapshotRange(uint16_t vbucket, const KeyRange& range) {
   const uint32_t now = clock_.now();
-  maybeRunPendingFlush(now);
   return collectLive((*vbuckets_)[vbucket], now,
                      [&](const Item& item) { return range.contains(item.key()); });
 }
 
 std::vector<ScanItem> Bucket::sampleVBucket(uint16_t vbucket, size_t samples, uint64_t seed) {
   const uint32_t now = clock_.now();
-  maybeRunPendingFlush(now);
   // Sorted first (table order depends on insertion history), so the seed
   // alone decides the sample.
   std::vector<ScanItem> all =
@@ -451,19 +566,23 @@ std::vector<ScanItem> Bucket::sampleVBucket(uint16_t vbucket, size_t samples, ui
 }
 
 VBucketInfo Bucket::vbucketInfo(uint16_t vbucket) {
+  const uint32_t now = clock_.now();
   VBucket& vb = (*vbuckets_)[vbucket];
   std::lock_guard guard(vb.mutex);
-  return {vb.uuid, vb.high_seqno, vb.table.size()};
+  settleFlush(vb, now);
+  return {vb.uuid, vb.high_seqno, vb.table.size() - vb.dead_items};
 }
 
-BucketStats Bucket::stats() const {
+BucketStats Bucket::stats() {
+  settleAllFlushes(clock_.now());
   return {curr_items_.load(std::memory_order_relaxed),
           total_items_.load(std::memory_order_relaxed),
           memory_.used(),
           memory_.limit(),
           evictions_.load(std::memory_order_relaxed),
           reclaimed_.load(std::memory_order_relaxed),
-          flushes_.load(std::memory_order_relaxed)};
+          flushes_.load(std::memory_order_relaxed),
+          flushed_items_.load(std::memory_order_relaxed)};
 }
 
 void Bucket::resetStats() {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -136,6 +137,10 @@ struct BucketStats {
   uint64_t evictions;
   uint64_t reclaimed;
   uint64_t flushes;
+  // Items a flush made invisible whose memory is not freed yet: they are
+  // not in curr_items, but their bytes are still in `bytes` (and charged to
+  // the quota) until reclaimFlushed, a lookup or eviction frees them.
+  uint64_t flushed_unreclaimed;
 };
 
 class Bucket final {
@@ -156,8 +161,22 @@ class Bucket final {
   LockResult getLocked(std::string_view key, uint32_t lock_seconds);
   EngineStatus unlock(std::string_view key, uint64_t cas);
   // delay 0 flushes now; otherwise every item stored before that time
-  // (relative or absolute, as expiry) is invalid from then on.
-  void flush(uint32_t delay);
+  // (relative or absolute, as expiry) is invalid from then on. O(vbuckets),
+  // never O(items): flushed items vanish for every reader at once but stay
+  // allocated (and charged) until met by a lookup, taken by eviction, or
+  // freed by reclaimFlushed, so a worker thread may call it. Returns true
+  // when the caller should start a sweep: the flush took effect now and no
+  // sweep is under way (false for a delayed flush, which waits for its time).
+  bool flush(uint32_t delay);
+  // Frees up to `budget` flushed items, holding each vbucket lock for a
+  // short batch and freeing outside the locks. Returns true while flushed
+  // items remain: the sweep calls it again; after false the sweep is over
+  // and the next flush() asks for a new one. For a background thread (the
+  // server's ExecutorPool), so memory comes back without traffic.
+  bool reclaimFlushed(size_t budget);
+  // Frees every item now, live or not: O(items) under the vbucket locks, so
+  // never on a worker thread (DELETE_BUCKET runs it on the ExecutorPool).
+  void purge();
 
   // Range scans: the live items of one vbucket in a key range, sorted by
   // key, as they are at this instant (taken under the vbucket's lock; items
@@ -168,7 +187,9 @@ class Bucket final {
   std::vector<ScanItem> sampleVBucket(uint16_t vbucket, size_t samples, uint64_t seed);
   VBucketInfo vbucketInfo(uint16_t vbucket);
 
-  BucketStats stats() const;
+  // Not const: it first applies a delayed flush that came due, so
+  // curr_items is honest even for vbuckets nobody touched since.
+  BucketStats stats();
   void resetStats();
   const BucketConfig& config() const { return config_; }
 
@@ -183,9 +204,20 @@ class Bucket final {
     uint16_t vbucket;
   };
   Located locate(std::string_view key);
-  void maybeRunPendingFlush(uint32_t now);
-  void flushNow();
-  // Finds a live item; unlinks and forgets an expired one. vb.mutex held.
+  // Applies a delayed flush that came due to this vbucket (vb.mutex held).
+  // Called before anything in the vbucket is read or assigned a CAS, so the
+  // mark lands before any store made after the flush time: on the hot path
+  // it costs one atomic load and a compare.
+  void settleFlush(VBucket& vb, uint32_t now);
+  // settleFlush on every vbucket, once per delayed flush.
+  void settleAllFlushes(uint32_t now);
+  // Marks everything now in the vbucket as flushed (vb.mutex held).
+  void markFlushed(VBucket& vb, uint32_t flush_id);
+  static bool isFlushed(const VBucket& vb, const Item* item) {
+    return item->cas() <= vb.flushed_cas;
+  }
+  // Finds a live item; unlinks and forgets an expired or flushed one.
+  // vb.mutex held.
   Item* findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_t now, bool* expired);
   // Charges the budget (evicting when allowed) and allocates. No vbucket
   // lock may be held: eviction takes them.
@@ -194,10 +226,12 @@ class Bucket final {
   // Charges and allocates only if it fits now; safe under a vbucket lock.
   Item* allocateWithoutEviction(std::string_view key, size_t value_length, const Item::Meta& meta,
                                 const Located& where);
-  // Evicts until `bytes` would fit; false if eviction is off or could not.
+  // Frees dead items (flushed, expired) and, when eviction is on, live
+  // ones from the LRU tail until `bytes` would fit; false if it could not.
   // No vbucket lock may be held.
   bool makeRoom(size_t bytes);
-  bool evictOne();
+  // Frees the LRU tail if it is dead, or if `live_too`; false if it did not.
+  bool evictOne(bool live_too);
   void linkLocked(VBucket& vb, Item* item);
   // A read of a linked item (vb.mutex held): refresh its LRU position.
   void touchLru(Item* item);
@@ -215,6 +249,10 @@ class Bucket final {
     return {EngineStatus::kSuccess, cas, ++vb.high_seqno, vb.uuid};
   }
 
+  // The live items of a vbucket that `keep` accepts, sorted by key.
+  template <typename Keep>
+  std::vector<ScanItem> collectLive(VBucket& vb, uint32_t now, Keep keep);
+
   MutationResult storeWhole(const StoreRequest& request, uint32_t now);
   MutationResult storeConcat(const StoreRequest& request, uint32_t now);
 
@@ -224,9 +262,21 @@ class Bucket final {
   LruList lru_;
   std::atomic<uint32_t> lru_sequence_{0};  // moves to the LRU front; written under its mutex
   std::unique_ptr<std::array<VBucket, kVBucketCount>> vbuckets_;
-  std::atomic<uint32_t> pending_flush_at_{0};
+  // Flushes are numbered; a delayed one is published as (id << 32 | time)
+  // and applied per vbucket on first touch after its time (settleFlush).
+  // An immediate one is published with time 0 (cancelling a pending one,
+  // as memcached does) and marks every vbucket at once.
+  std::mutex flush_mutex_;      // serialises flush()
+  uint32_t last_flush_id_ = 0;  // guarded by flush_mutex_
+  std::atomic<uint64_t> pending_flush_{0};
+  std::atomic<uint32_t> settled_flush_id_{0};  // applied to every vbucket
+  // Written by the sweeper: kept off the line every request reads above.
+  alignas(64) std::mutex reclaim_mutex_;   // one sweeper at a time
+  uint16_t reclaim_cursor_ = 0;            // guarded by reclaim_mutex_
+  std::atomic<bool> sweep_wanted_{false};  // asked for by flush(), not ended yet
 
-  std::atomic<uint64_t> curr_items_{0};
+  std::atomic<uint64_t> curr_items_{0};     // linked and not flushed
+  std::atomic<uint64_t> flushed_items_{0};  // linked and flushed
   std::atomic<uint64_t> total_items_{0};
   std::atomic<uint64_t> evictions_{0};
   std::atomic<uint64_t> reclaimed_{0};

@@ -36,6 +36,28 @@ class HashTable final {
     size_ = 0;
   }
 
+  // Removes up to `limit` items that `drop(const Item&)` accepts, passing
+  // each (with the table's reference) to fn. Returns how many it removed.
+  template <typename Drop, typename Fn>
+  size_t removeIf(Drop&& drop, Fn&& fn, size_t limit) {
+    size_t removed = 0;
+    for (size_t i = 0; i <= mask_ && removed < limit; ++i) {
+      Item** link = &slots_[i];
+      while (*link != nullptr && removed < limit) {
+        Item* it = *link;
+        if (!drop(*it)) {
+          link = &it->hash_next_;
+          continue;
+        }
+        *link = it->hash_next_;
+        it->hash_next_ = nullptr;
+        --size_;
+        ++removed;
+        fn(it);
+      }
+    }
+    return removed;
+  }
   // Calls fn(const Item*) for every item.
   template <typename Fn>
   void forEach(Fn&& fn) const {

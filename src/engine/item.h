@@ -3,13 +3,14 @@
 // between the hash table and any send in flight.
 //
 //   +----------------------+-----------+-----------------+
-//   | Item (metadata, 80B) | key bytes | value bytes     |
+//   | Item (metadata, 72B) | key bytes | value bytes     |
 //   +----------------------+-----------+-----------------+
 //
 // Items are immutable once published (ARCHITECTURE.md invariant 8): key,
 // value, flags, CAS and datatype never change; a mutation publishes a new
 // Item. Only the expiry (TOUCH/GAT) and the LRU bump time change in place,
-// and neither is part of the bytes a socket may be sending.
+// and neither is part of the bytes a socket may be sending. A flush keeps
+// no state here: its vbucket's CAS mark decides (see Bucket::markFlushed).
 #include <atomic>
 #include <cstddef>
 #include <cstdint>

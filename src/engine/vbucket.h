@@ -60,6 +60,14 @@ struct alignas(64) VBucket {
   uint64_t high_seqno = 0;           // guarded by mutex; one per mutation, as Couchbase's seqnos
   uint64_t uuid = 0;                 // this vbucket's history id (mutation tokens); set at creation
   std::unique_ptr<LockTable> locks;  // guarded by mutex; null while nothing is locked
+  // FLUSH without touching items: every item whose CAS is at or below this
+  // mark was stored before a flush and is gone for readers (CAS values only
+  // grow within a vbucket, and a store takes its CAS under this mutex after
+  // the mark). Such items stay linked until met or swept (Bucket::
+  // reclaimFlushed); `dead_items` counts them. All guarded by mutex.
+  uint64_t flushed_cas = 0;
+  size_t dead_items = 0;
+  uint32_t flush_id = 0;  // the newest flush applied here (Bucket::settleFlush)
 };
 
 }  // namespace memkv::engine

@@ -1,5 +1,6 @@
 // Session and administrative commands: NOOP, VERSION, QUIT, FLUSH, VERBOSITY.
 #include <string_view>
+#include <utility>
 
 #include "common/byte_order.h"
 #include "server/cookie.h"
@@ -12,6 +13,18 @@ using mcbp::Status;
 // digits and dots to pick features, so memkv's own version is in STAT
 // ("memkv_version") instead.
 constexpr std::string_view kVersionString = "1.6.0";
+
+namespace {
+// Flushed items one sweep task frees before queueing the next step, so
+// range scans and STAT tasks interleave with a long sweep.
+constexpr size_t kSweepStep = 4096;
+
+void sweepFlushed(engine::ExecutorPool& pool, BucketHandle bucket) {
+  pool.submit(engine::TaskPriority::kLow, [&pool, bucket = std::move(bucket)] {
+    if (bucket->bucket.reclaimFlushed(kSweepStep)) sweepFlushed(pool, bucket);
+  });
+}
+}  // namespace
 
 void executeNoop(Cookie& c) {
   c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
@@ -35,7 +48,10 @@ void executeFlush(Cookie& c) {
   }
   c.counters().cmd_flush.add(1);
   const uint32_t delay = c.request.extras.empty() ? 0 : loadBe32(c.request.extras.data());
-  c.bucket->flush(delay);
+  // The flush itself is O(vbuckets); freeing the items is not, so it runs
+  // on the pool. A delayed flush's items are freed as lookups and eviction
+  // meet them, or by the sweep of a later flush.
+  if (c.bucket->flush(delay)) sweepFlushed(c.server.executors(), c.session.bucketHandle());
   c.replyStatus(Status::Success);
 }
 

@@ -283,8 +283,8 @@ void executeDeleteBucket(Cookie& c) {
       // Give the memory back now rather than when the last session lets
       // go, but not on this worker: freeing millions of items takes time.
       if (!c.server.executors().submit(engine::TaskPriority::kLow,
-                                       [removed] { removed->bucket.flush(0); })) {
-        removed->bucket.flush(0);
+                                       [removed] { removed->bucket.purge(); })) {
+        removed->bucket.purge();
       }
       c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
       break;

@@ -152,6 +152,8 @@ void generalStats(Cookie& c, StatSink& add) {
   add("total_items", bucket.total_items);
   add("evictions", bucket.evictions);
   add("reclaimed", bucket.reclaimed);
+  // Flushed items not freed yet: out of curr_items, still in bytes.
+  add("flushed_unreclaimed", bucket.flushed_unreclaimed);
   // memkv's send path (ARCHITECTURE.md invariants 3-5).
   add("bytes_copied", totals.bytes_copied);
   add("bytes_referenced", totals.bytes_referenced);

@@ -63,7 +63,7 @@ TEST_F(BucketFixture, ConcurrentWritersReadersAndEvictionKeepValuesWhole) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(torn.load(), 0);
   EXPECT_LE(bucket_->stats().bytes, size_t{2} << 20);
-  bucket_->flush(0);
+  bucket_->purge();
   EXPECT_EQ(bucket_->stats().bytes, 0u);
 }
 

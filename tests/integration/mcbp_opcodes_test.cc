@@ -4,6 +4,7 @@
 #include <string>
 
 #include "integration/server_fixture.h"
+#include "support/test_env.h"
 
 namespace memkv::test {
 namespace {
@@ -291,6 +292,18 @@ TEST_F(OpcodesTest, FlushRemovesEverything) {
   for (int i = 0; i < 10; ++i) EXPECT_EQ(client_.get("k" + std::to_string(i)).status, 1);
   EXPECT_EQ(client_.set("after", "v").status, status::kSuccess);
   EXPECT_EQ(client_.get("after").value, "v") << "items stored after a flush are visible";
+}
+
+TEST_F(OpcodesTest, AfterFlushAddSucceedsAndOnlyNewItemsCount) {
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(client_.set("k" + std::to_string(i), "v").status, 0);
+  ASSERT_EQ(client_.flush().status, status::kSuccess);
+  EXPECT_EQ(client_.add("k1", "new").status, status::kSuccess);
+  EXPECT_EQ(client_.replace("k2", "new").status, status::kKeyEnoent);
+  EXPECT_EQ(client_.get("k1").value, "new");
+  uint64_t items = 0;
+  EXPECT_TRUE(waitForStat(
+      client_, "curr_items", [](uint64_t n) { return n == 1; }, scaled(milliseconds(5000)), &items))
+      << "curr_items " << items;
 }
 
 TEST_F(OpcodesTest, FlushWithZeroDelayExtrasFlushesAtOnce) {
