@@ -33,10 +33,15 @@
 //              watermarks high/low {4K/1K, 16K/4K, 64K/16K, 1M/256K}; bit 5
 //              16 KiB of memory instead of 8 MiB; bit 6 no CAS (-C); bit 7 no
 //              eviction (-M)
-//   [1]        n, the number of script bytes that follow
-//   [2, 2+n)   the client's script, one byte per step: low 2 bits the kind,
-//              the high 6 bits (a) its argument (see Step below)
-//   [2+n, ...) the byte stream the client sends; a RANGE_SCAN_CONTINUE or
+//   [1]        documents the default bucket holds before the client
+//              connects (so that large values and scans of more than a
+//              frame need no large input): (b & 15) * 8 of them, all in
+//              vbucket 0, keys "doc-<i>", values of 10 bytes (b >> 4 = 0)
+//              or (b >> 4) * 4 KiB
+//   [2]        n, the number of script bytes that follow
+//   [3, 3+n)   the client's script, one byte per step: low 2 bits the kind,
+//              the high 6 bits (a) its argument (see StepKind below)
+//   [3+n, ...) the byte stream the client sends; a RANGE_SCAN_CONTINUE or
 //              CANCEL whose extras start with a zero byte gets the id of the
 //              last scan the server created written into its first 16 bytes
 //              (as a client would), the one thing the harness changes
@@ -59,7 +64,9 @@
 #include "auth/scram_crypto.h"
 #include "auth/users.h"
 #include "common/clock.h"
+#include "common/crc32.h"
 #include "engine/bucket.h"
+#include "engine/vbucket.h"
 #include "net/buffer_pool.h"
 #include "net/connection.h"
 #include "net/event_loop.h"
@@ -117,6 +124,22 @@ constexpr TestUser kUsers[] = {
     {"alice", "alicepw", false, "read[default],write[default]"},
     {"reader", "readerpw", false, "read[*]"},
 };
+
+constexpr size_t kMaxPreload = 15 * 8;
+
+// The preloaded documents' keys: vbucket 0 (a range scan covers one).
+const std::vector<std::string>& preloadKeys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> out;
+    for (size_t i = 0; out.size() < kMaxPreload; ++i) {
+      std::string key = "doc-" + std::to_string(i);
+      const uint32_t crc = memkv::crc32(key.data(), key.size());
+      if (memkv::engine::vbucketOf(crc, memkv::engine::kVBucketCount) == 0) out.push_back(key);
+    }
+    return out;
+  }();
+  return keys;
+}
 
 void check(bool ok) {
   if (!ok) __builtin_trap();
@@ -368,7 +391,8 @@ class ResponseChecker {
 // the server, whose executors post completions to it until shut down.
 class Run {
  public:
-  Run(const Config& config, std::span<const uint8_t> script, std::span<const uint8_t> stream)
+  Run(const Config& config, uint8_t preload, std::span<const uint8_t> script,
+      std::span<const uint8_t> stream)
       : config_(config), script_(script), stream_(stream.begin(), stream.end()) {
     settings_.threads = 1;
     settings_.executor_threads = 1;  // background tasks run in submission order
@@ -386,6 +410,14 @@ class Run {
     server_ = std::make_unique<memkv::server::ServerContext>(settings_, clock_, std::move(users));
     // Held here so the checks at the end see it even if the input deleted it.
     bucket_ = server_->buckets().find("default");
+    const size_t documents = (preload & 15) * 8;
+    const std::vector<uint8_t> value((preload >> 4) == 0 ? 10 : (preload >> 4) * 4096, 'd');
+    for (size_t i = 0; i < documents; ++i) {
+      memkv::engine::StoreRequest store;
+      store.key = preloadKeys()[i];
+      store.value = value;
+      bucket_->bucket.store(store);  // may not fit (16 KiB of memory): then fewer
+    }
     worker_ = &server_->addWorker(&counters_);
     limits_.output_high_watermark = config.watermarks.high;
     limits_.output_low_watermark = config.watermarks.low;
@@ -618,10 +650,10 @@ class Run {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 2) return 0;
+  if (size < 3) return 0;
   const Config config(data[0]);
-  const size_t n_script = std::min<size_t>(data[1], size - 2);
-  Run run(config, {data + 2, n_script}, {data + 2 + n_script, size - 2 - n_script});
+  const size_t n_script = std::min<size_t>(data[2], size - 3);
+  Run run(config, data[1], {data + 3, n_script}, {data + 3 + n_script, size - 3 - n_script});
   run.go();
   return 0;
 }

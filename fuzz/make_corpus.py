@@ -152,8 +152,9 @@ STREAMS = {
                 + req(SASL_LIST_MECHS, opaque=12) + req(SASL_AUTH, b"PLAIN", value=b"\0a\0b", opaque=13)),
 }
 
-# Connection fuzzer: [config][n][n script steps][stream] (see
-# connection_input_fuzzer.cc). Config: bit 0 users file, bits 1-2 requests
+# Connection fuzzer: [config][preload][n][n script steps][stream] (see
+# connection_input_fuzzer.cc). Preload: (b & 15) * 8 documents "doc-<i>" in
+# vbucket 0, values of 10 bytes (b >> 4 = 0) or (b >> 4) * 4 KiB. Config: bit 0 users file, bits 1-2 requests
 # per event {1, 3, 20, 1000}, bits 3-4 watermarks {4K, 16K, 64K, 1M}, bit 5
 # 16 KiB of memory, bit 6 no CAS, bit 7 no eviction.
 USERS = 0x01
@@ -255,9 +256,37 @@ def scan_session(value_size, prefix=b"", read=READ()):
     return script, b"".join(parts)
 
 
+def preloaded_keys(count):
+    keys, i = [], 0
+    while len(keys) < count:
+        k = b"doc-%d" % i
+        if vbucket_of(k) == 0:
+            keys.append(k)
+        i += 1
+    return keys
+
+
+def preload_scan():
+    """A scan of more than one 32 KiB frame over preloaded documents, read
+    slowly: the background producer meets the Inbox budget and pauses."""
+    create = req(RANGE_SCAN_CREATE, value=b'{"range":{"start":"' + b64(b"doc") + b'","end":"'
+                 + b64(b"doc\xff") + b'"}}', opaque=1, datatype=JSON, vbucket=0)
+    rest = (req(RANGE_SCAN_CONTINUE, extras=NO_ID + struct.pack(">III", 0, 0, 0), opaque=2, vbucket=0)
+            + req(NOOP, opaque=3))
+    script = (send_exact(len(create)) + RUN(2) + WAIT + READ() + SEND() + RUN(8) + WAIT + READ(3)
+              + RUN(8) + WAIT + RUN(8) + READ(40) + RUN(8) + WAIT + READ(1))
+    return script, create + rest
+
+
 BIG = 20000  # a value larger than a pool buffer, below -I
-# (config, script, stream)
+# (config, script, stream[, preload])
 CONNECTION_ONLY = {
+    "preload-range-scan": (RPE_20 | WM_4K, *preload_scan(), 0x1F),
+    "preload-range-scan-authenticated": (RPE_3 | WM_16K | USERS, SEND(0) + RUN(2) + WAIT + READ(),
+                                         plain(b"reader", b"readerpw") + preload_scan()[1], 0x2F),
+    "preload-large-gets": (RPE_20 | WM_16K, SEND() + RUN(8) + READ(1) + RUN(8) + READ(40) + RUN(8),
+                           b"".join(req(GET, k, opaque=i) for i, k in enumerate(preloaded_keys(8)))
+                           + req(GETK, preloaded_keys(1)[0], opaque=9) + req(NOOP, opaque=10), 0xF1),
     "auth-plain-ok": (DEFAULT | USERS, b"", req(SASL_LIST_MECHS, opaque=1) + plain(b"alice", b"alicepw")
                       + req(SET, b"k", store_extras(), b"v", 3) + req(GET, b"k", opaque=4)
                       + req(FLUSH, opaque=5) + req(STAT, opaque=6) + req(DELETE, b"k", opaque=7)),
@@ -340,16 +369,16 @@ def main():
     for name, stream in STREAMS.items():
         write("frame_parser_fuzzer", name, stream)
     for name, stream in STREAMS.items():
-        write("connection_input_fuzzer", name, bytes([DEFAULT, 0]) + stream)
+        write("connection_input_fuzzer", name, bytes([DEFAULT, 0, 0]) + stream)
     for name in ("set-get", "set-getk-getq-noop", "incr-decr", "stat-groups", "quiet-ops",
                  "unknown-opcode", "set-too-large", "alt-frame-infos", "couchbase-session"):
         for suffix, (config, script) in CONNECTION_VARIANTS.items():
             if suffix:
                 write("connection_input_fuzzer", name + suffix,
-                      bytes([config, len(script)]) + script + STREAMS[name])
-    for name, (config, script, stream) in CONNECTION_ONLY.items():
+                      bytes([config, 0, len(script)]) + script + STREAMS[name])
+    for name, (config, script, stream, *preload) in CONNECTION_ONLY.items():
         assert len(script) < 256, name
-        data = bytes([config, len(script)]) + script + stream
+        data = bytes([config, preload[0] if preload else 0, len(script)]) + script + stream
         assert len(data) <= 32768, name  # the Makefile's FUZZ_MAX_LEN
         write("connection_input_fuzzer", name, data)
 
