@@ -104,9 +104,14 @@ constexpr size_t kBytesPerEvent = 32 << 10;
 constexpr int kSocketBuffer = 8 << 10;
 // Wall-clock bounds of waiting for background work. A WAIT step gives up
 // quietly (the next steps see whatever state it left); the end of the input
-// traps, because only a connection that stopped making progress takes that
-// long (PBKDF2 for an unknown user's PLAIN is the slowest task, milliseconds).
+// traps when no byte moved for kEndBound, because only a connection that
+// stopped making progress takes that long (PBKDF2 for an unknown user's
+// PLAIN is the slowest task: milliseconds, and one at a time).
 constexpr auto kWaitBound = std::chrono::milliseconds(50);
+// An input still running after this long (hundreds of PLAIN exchanges for
+// unknown users, each PBKDF2 with 10,000 iterations) hangs up at once: the
+// end-of-input checks are skipped, the close-and-reap ones still run.
+constexpr auto kInputBudget = std::chrono::seconds(2);
 constexpr auto kEndBound = std::chrono::seconds(20);
 constexpr auto kBackgroundPoll = std::chrono::microseconds(20);
 
@@ -527,6 +532,7 @@ class Run {
   }
 
   void scriptStep() {
+    if (SteadyClock::now() > give_up_) return hangUp();
     if (run_left_ > 0) {
       --run_left_;
       return;
@@ -567,8 +573,11 @@ class Run {
   // server has nothing left to do for this client.
   void drainStep() {
     check(SteadyClock::now() < deadline_);  // a connection that stopped answering
+    if (SteadyClock::now() > give_up_) return hangUp();
+    const size_t sent_before = sent_;
     send(SIZE_MAX);
     const bool got = receive(SIZE_MAX);
+    if (got || sent_ != sent_before) deadline_ = SteadyClock::now() + kEndBound;
     if (conn_ != nullptr) {
       const bool settled = sent_ == stream_.size() && !got && !session_->parked() &&
                            conn_->output().empty() && conn_->inboxQueued() == 0 &&
@@ -583,6 +592,10 @@ class Run {
     } else if (got) {
       return;  // what the server sent before it closed
     }
+    hangUp();
+  }
+
+  void hangUp() {
     ::close(peer_);
     peer_ = -1;
     phase_ = Phase::kClose;
@@ -643,6 +656,7 @@ class Run {
   size_t run_left_ = 0;
   bool waiting_ = false;
   SteadyClock::time_point deadline_;
+  const SteadyClock::time_point give_up_ = SteadyClock::now() + kInputBudget;
   size_t sent_ = 0;
   int idle_ = 0;
 };
