@@ -17,9 +17,10 @@
 //     RANGE_SCAN_CONTINUE's run with a status other than Success;
 // and at the end of the input:
 //   - once the client has sent everything and reads everything, the server
-//     settles (bounded in wall time, generously: only a stuck connection
-//     reaches the bound), and an open connection has answered every whole
-//     non-quiet request and left no partial response;
+//     settles (a trap if no byte moves for 20 s: only a stuck connection
+//     gets there), and an open connection has answered every whole
+//     non-quiet request and left no partial response (skipped for an input
+//     still running after 2 s, which hangs up instead);
 //   - closing the client's end makes the connection close and be reaped;
 //   - then no pool buffer, read buffer, spill, large frame or output byte is
 //     still accounted, and the flushed default bucket holds nothing (leaked
@@ -35,9 +36,9 @@
 //              eviction (-M)
 //   [1]        documents the default bucket holds before the client
 //              connects (so that large values and scans of more than a
-//              frame need no large input): (b & 15) * 8 of them, all in
-//              vbucket 0, keys "doc-<i>", values of 10 bytes (b >> 4 = 0)
-//              or (b >> 4) * 4 KiB
+//              frame need no large input): (b & 15) * 8 of them, keys
+//              "doc-<i>" that hash to vbucket 0, values of 10 bytes
+//              (b >> 4 = 0) or (b >> 4) * 4 KiB
 //   [2]        n, the number of script bytes that follow
 //   [3, 3+n)   the client's script, one byte per step: low 2 bits the kind,
 //              the high 6 bits (a) its argument (see StepKind below)
@@ -398,7 +399,7 @@ class Run {
  public:
   Run(const Config& config, uint8_t preload, std::span<const uint8_t> script,
       std::span<const uint8_t> stream)
-      : config_(config), script_(script), stream_(stream.begin(), stream.end()) {
+      : script_(script), stream_(stream.begin(), stream.end()) {
     settings_.threads = 1;
     settings_.executor_threads = 1;  // background tasks run in submission order
     settings_.memory_limit = config.memory_limit;
@@ -631,7 +632,6 @@ class Run {
     return got;
   }
 
-  const Config config_;
   const std::span<const uint8_t> script_;
   std::vector<uint8_t> stream_;
   memkv::ManualClock clock_{kClockStart};
