@@ -1,45 +1,73 @@
-// The whole input path of one connection against a real engine: the input is
-// cut into segments (arbitrary TCP segmentation), fed to McbpSession::onInput
-// the way net::Connection::processInput feeds it (unconsumed bytes kept,
-// `discard` bytes dropped, the -R budget renewed when it runs out), and every
-// byte the session writes is drained from the OutputChain with gather/drain
-// and checked:
-//   - responses are well formed and back to back (magic 0x81, extras + key
-//     within the body, a known status), and only whole responses are queued;
-//   - they answer the requests in order (opcode and opaque), a skipped request
-//     is a quiet one, and STAT's run of responses ends with an empty key;
-//   - a connection left open with no bytes pending has answered every
-//     non-quiet request; onInput never waits for bytes it already has;
-//   - after the connection is gone and the bucket flushed, no pool buffer and
-//     no item byte is still accounted (leaks of references show here or in
-//     LeakSanitizer).
-// Objects are built fresh for every input, so an input replays alone.
+// One real connection of the server, end to end: a net::Connection over one
+// end of a socketpair, registered with a real net::EventLoop that this
+// thread runs, with a real server::McbpSession over a real ServerContext
+// (with or without a users file) and its executor pool, so would-block
+// commands (SASL, RANGE_SCAN_*, STAT vbucket-details) really run in the
+// background and complete through the loop. The harness plays the client on
+// the other end: the input decides what it writes (cut at chosen points),
+// when and how much it reads (so output can stay above the high watermark
+// across events), and when the loop runs. Nothing of the server's input path
+// is re-implemented here; no opcode is rewritten.
 //
-// Input layout:
-//   [0]        config: bits 0-1 requests per event {1, 3, 20, 1000}; bit 2 no
-//              eviction (-M); bit 3 16 KiB of memory instead of 8 MiB (below
-//              -I, so a large SET fails even after evicting everything);
-//              bit 4 no CAS (-C); bit 5 no flush (-F); bits 6-7 seconds the
-//              clock moves per segment {0, 1, 61, 30 days + 1}
-//   [1]        n, the number of segment-size bytes that follow
-//   [2, 2+n)   segment sizes, used in turn: 0 = all the rest, 1..127 bytes,
-//              128..255 = (b - 127) * 128 bytes; none = one segment
-//   [2+n, ...) the byte stream the client sends
+// Oracle, on every byte the client reads:
+//   - responses are well formed (magic 0x81 or 0x18, framing extras + extras
+//     + key within the body) with a status the error map lists;
+//   - they answer the requests in order (opcode and opaque), a skipped
+//     request is a quiet one, STAT's run ends with an empty key and a
+//     RANGE_SCAN_CONTINUE's run with a status other than Success;
+// and at the end of the input:
+//   - once the client has sent everything and reads everything, the server
+//     settles (a trap if no byte moves for 20 s: only a stuck connection
+//     gets there), and an open connection has answered every whole
+//     non-quiet request and left no partial response (skipped for an input
+//     still running after 2 s, which hangs up instead);
+//   - closing the client's end makes the connection close and be reaped;
+//   - then no pool buffer, read buffer, spill, large frame or output byte is
+//     still accounted, and the flushed default bucket holds nothing (leaked
+//     references show here or in LeakSanitizer).
+// Everything is built fresh for every input, so an input replays alone; the
+// engine's clock is a ManualClock that only the input moves.
+//
+// Input layout (fuzz/make_corpus.py writes seeds in it):
+//   [0]        config: bit 0 users file (authentication required); bits 1-2
+//              requests per event {1, 3, 20, 1000}; bits 3-4 output
+//              watermarks high/low {4K/1K, 16K/4K, 64K/16K, 1M/256K}; bit 5
+//              16 KiB of memory instead of 8 MiB; bit 6 no CAS (-C); bit 7 no
+//              eviction (-M)
+//   [1]        documents the default bucket holds before the client
+//              connects (so that large values and scans of more than a
+//              frame need no large input): (b & 15) * 8 of them, keys
+//              "doc-<i>" that hash to vbucket 0, values of 10 bytes
+//              (b >> 4 = 0) or (b >> 4) * 4 KiB
+//   [2]        n, the number of script bytes that follow
+//   [3, 3+n)   the client's script, one byte per step: low 2 bits the kind,
+//              the high 6 bits (a) its argument (see StepKind below)
+//   [3+n, ...) the byte stream the client sends; a RANGE_SCAN_CONTINUE or
+//              CANCEL whose extras start with a zero byte gets the id of the
+//              last scan the server created written into its first 16 bytes
+//              (as a client would), the one thing the harness changes
+// After the script the client sends what is left, reads everything and
+// waits for the server to settle; then it closes its end.
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <span>
-#include <string_view>
+#include <string>
+#include <thread>
 #include <vector>
 
+#include "auth/scram_crypto.h"
+#include "auth/users.h"
 #include "common/clock.h"
+#include "common/crc32.h"
 #include "engine/bucket.h"
+#include "engine/vbucket.h"
 #include "net/buffer_pool.h"
 #include "net/connection.h"
 #include "net/event_loop.h"
@@ -58,14 +86,94 @@ namespace {
 using memkv::mcbp::kHeaderSize;
 using memkv::mcbp::Opcode;
 using memkv::mcbp::Status;
+using SteadyClock = std::chrono::steady_clock;
 
 constexpr size_t kItemSizeMax = 64 << 10;  // -I 64k
 constexpr uint32_t kClockStart = 1'700'000'000;
 constexpr size_t kRequestsPerEvent[] = {1, 3, 20, 1000};
 constexpr uint32_t kClockSteps[] = {0, 1, 61, memkv::engine::kRelativeExpiryMax + 1};
+struct Watermarks {
+  size_t high;
+  size_t low;
+};
+constexpr Watermarks kWatermarks[] = {
+    {4 << 10, 1 << 10}, {16 << 10, 4 << 10}, {64 << 10, 16 << 10}, {1 << 20, 256 << 10}};
+// Small, so that background producers meet their budget and a few writes
+// fill the kernel's queues (output then stays in the OutputChain).
+constexpr size_t kInboxBudget = 8 << 10;
+constexpr size_t kBytesPerEvent = 32 << 10;
+constexpr int kSocketBuffer = 8 << 10;
+// Wall-clock bounds of waiting for background work. A WAIT step gives up
+// quietly (the next steps see whatever state it left); the end of the input
+// traps when no byte moved for kEndBound, because only a connection that
+// stopped making progress takes that long (PBKDF2 for an unknown user's
+// PLAIN is the slowest task: milliseconds, and one at a time).
+constexpr auto kWaitBound = std::chrono::milliseconds(50);
+// An input still running after this long (hundreds of PLAIN exchanges for
+// unknown users, each PBKDF2 with 10,000 iterations) hangs up at once: the
+// end-of-input checks are skipped, the close-and-reap ones still run.
+constexpr auto kInputBudget = std::chrono::seconds(2);
+constexpr auto kEndBound = std::chrono::seconds(20);
+constexpr auto kBackgroundPoll = std::chrono::microseconds(20);
+
+// The users, made once per process with the library's own API; each
+// ServerContext gets its own database parsed from this users-file text.
+// One PBKDF2 iteration: authentication must be cheap per input.
+struct TestUser {
+  const char* name;
+  const char* password;
+  bool admin;
+  const char* roles;
+};
+constexpr TestUser kUsers[] = {
+    {"admin", "adminpw", true, ""},
+    {"alice", "alicepw", false, "read[default],write[default]"},
+    {"reader", "readerpw", false, "read[*]"},
+};
+
+constexpr size_t kMaxPreload = 15 * 8;
+
+// The preloaded documents' keys: vbucket 0 (a range scan covers one).
+const std::vector<std::string>& preloadKeys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> out;
+    for (size_t i = 0; out.size() < kMaxPreload; ++i) {
+      std::string key = "doc-" + std::to_string(i);
+      const uint32_t crc = memkv::crc32(key.data(), key.size());
+      if (memkv::engine::vbucketOf(crc, memkv::engine::kVBucketCount) == 0) out.push_back(key);
+    }
+    return out;
+  }();
+  return keys;
+}
 
 void check(bool ok) {
   if (!ok) __builtin_trap();
+}
+
+const std::string& usersFileText() {
+  static const std::string text = [] {
+    std::vector<memkv::auth::User> users;
+    for (const TestUser& u : kUsers) {
+      bool admin = false;
+      memkv::auth::BucketPrivileges buckets;
+      std::string error;
+      if (*u.roles != '\0' && !memkv::auth::parseRoles(u.roles, &admin, &buckets, &error)) {
+        std::abort();
+      }
+      memkv::auth::User user(u.name, u.admin, std::move(buckets));
+      for (const memkv::auth::ScramHash h : memkv::auth::kAllScramHashes) {
+        user.setCredential(
+            h, memkv::auth::makeCredential(h, u.password, std::string("salt-") + u.name, 1));
+      }
+      users.push_back(std::move(user));
+    }
+    std::string error;
+    auto db = memkv::auth::UserDatabase::create(std::move(users), &error);
+    if (!db) std::abort();
+    return db->toJson();
+  }();
+  return text;
 }
 
 // Deliberately not common/byte_order.h: the oracle decodes on its own.
@@ -75,35 +183,37 @@ uint64_t be(const uint8_t* p, size_t n) {
   return v;
 }
 
-// Shared by every input: the loop and the socket are only there because a
-// Connection needs them. The fd is never read or written (the session writes
-// only into the OutputChain); each Connection gets a dup of it to close.
-struct Process {
-  memkv::net::EventLoop loop;
-  int fds[2] = {-1, -1};
-  Process() {
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
-      std::abort();
-    }
-  }
-};
-
 struct Config {
+  bool users;
   size_t requests_per_event;
-  bool evict;
+  Watermarks watermarks;
   size_t memory_limit;
   bool cas_enabled;
-  bool flush_enabled;
-  uint32_t clock_step;
+  bool evict;
 
   explicit Config(uint8_t b)
-      : requests_per_event(kRequestsPerEvent[b & 3]),
-        evict((b & 0x04) == 0),
-        memory_limit((b & 0x08) ? 16 << 10 : 8 << 20),
-        cas_enabled((b & 0x10) == 0),
-        flush_enabled((b & 0x20) == 0),
-        clock_step(kClockSteps[b >> 6]) {}
+      : users((b & 0x01) != 0),
+        requests_per_event(kRequestsPerEvent[(b >> 1) & 3]),
+        watermarks(kWatermarks[(b >> 3) & 3]),
+        memory_limit((b & 0x20) ? 16 << 10 : 8 << 20),
+        cas_enabled((b & 0x40) == 0),
+        evict((b & 0x80) == 0) {}
 };
+
+// A step of the client's script: kind in the low 2 bits, argument a above.
+//   kSend: write the next size(a) bytes of the stream (as many as the
+//          socket takes; the rest waits for the next kSend)
+//   kRead: read up to size(a) * 16 bytes (a = 0: all there is)
+//   kRun:  run (a & 7) + 1 loop iterations, moving the engine's clock by
+//          kClockSteps[(a >> 3) & 3] first
+//   kWait: run the loop until no background work is parked (bounded)
+enum class StepKind : uint8_t { kSend, kRead, kRun, kWait };
+
+// a = 0: everything; 1..31: that many bytes; 32..63: (a - 31) KiB.
+size_t stepSize(uint8_t a) {
+  if (a == 0) return SIZE_MAX;
+  return a < 32 ? a : (size_t{a} - 31) * 1024;
+}
 
 // The requests in the stream as an independent reader frames them: header
 // after header, stepping over each body; framing ends where the server's
@@ -111,25 +221,21 @@ struct Config {
 struct SentRequest {
   uint8_t opcode;
   uint32_t opaque;
+  bool whole;            // every byte of the frame is in the stream
   std::string_view key;  // empty if the key is not all in the stream
 };
 
-// Would-block commands park the connection until a background task's
-// completion runs on the owner loop, which this single-threaded harness does
-// not run; frameRequests turns them into an opcode memkv does not know (their
-// parsers have their own tests).
-constexpr uint8_t kParkedOpcodeStandIn = 0xdd;
-bool wouldBlock(uint8_t opcode) {
-  const auto op = static_cast<Opcode>(opcode);
-  return op == Opcode::RangeScanCreate || op == Opcode::RangeScanContinue ||
-         op == Opcode::RangeScanCancel || op == Opcode::SaslAuth || op == Opcode::SaslStep;
-}
+// Where a scan id goes: the stream offset of a CONTINUE/CANCEL's extras.
+struct IdSlot {
+  size_t at;
+  bool filled = false;
+};
 
-std::vector<SentRequest> frameRequests(std::span<uint8_t> stream) {
-  std::vector<SentRequest> out;
+void frameRequests(std::span<const uint8_t> stream, std::vector<SentRequest>* requests,
+                   std::vector<IdSlot>* id_slots) {
   size_t at = 0;
   while (stream.size() - at >= kHeaderSize) {
-    uint8_t* p = stream.data() + at;
+    const uint8_t* p = stream.data() + at;
     // Classic: key length at 2..3. Alternative: framing extras length at 2,
     // key length at 3, and the framing extras first in the body.
     size_t framing_length = 0;
@@ -142,20 +248,27 @@ std::vector<SentRequest> frameRequests(std::span<uint8_t> stream) {
     } else {
       break;
     }
-    if (wouldBlock(p[1])) p[1] = kParkedOpcodeStandIn;
     const size_t extras_length = p[4];
     const size_t body_length = be(p + 8, 4);
-    SentRequest r{p[1], static_cast<uint32_t>(be(p + 12, 4)), {}};
-    const size_t key_at = at + kHeaderSize + framing_length + extras_length;
+    const size_t extras_at = at + kHeaderSize + framing_length;
+    const size_t key_at = extras_at + extras_length;
+    SentRequest r{p[1],
+                  static_cast<uint32_t>(be(p + 12, 4)),
+                  body_length <= stream.size() - at - kHeaderSize,
+                  {}};
     if (key_at + key_length <= stream.size()) {
       r.key = {reinterpret_cast<const char*>(stream.data() + key_at), key_length};
     }
-    out.push_back(r);
+    const auto op = static_cast<Opcode>(p[1]);
+    if ((op == Opcode::RangeScanContinue || op == Opcode::RangeScanCancel) && extras_length >= 16 &&
+        key_at <= stream.size() && stream[extras_at] == 0) {
+      id_slots->push_back({extras_at});
+    }
+    requests->push_back(r);
     if (framing_length + extras_length + key_length > body_length) break;
     at += kHeaderSize + body_length;
     if (at > stream.size()) break;
   }
-  return out;
 }
 
 // A status the error map lists: the map promises clients it is complete.
@@ -166,47 +279,20 @@ bool knownStatus(uint16_t s) {
   return false;
 }
 
-// Reads the session's output as a client would and matches it to requests.
+// Reads what the client receives, as a client would, and matches it to the
+// requests.
 class ResponseChecker {
  public:
   ResponseChecker(std::vector<SentRequest> requests, bool cas_enabled)
       : requests_(std::move(requests)), cas_enabled_(cas_enabled) {}
 
-  // Takes everything queued in the chain, as writev + drain would.
-  void collect(memkv::net::OutputChain& chain) {
-    iovec iov[64];
-    while (!chain.empty()) {
-      const size_t count = chain.gather(iov, 64);
-      check(count > 0);
-      size_t total = 0;
-      for (size_t i = 0; i < count; ++i) {
-        const auto* base = static_cast<const uint8_t*>(iov[i].iov_base);
-        check(iov[i].iov_len > 0);
-        bytes_.insert(bytes_.end(), base, base + iov[i].iov_len);
-        total += iov[i].iov_len;
-      }
-      check(total <= chain.size());
-      chain.drain(total);
-    }
-    parse();
-    // A response is queued whole within one onInput call.
-    check(bytes_.empty());
-  }
-
-  // Every request the server has fully handled was answered, unless quiet.
-  void checkAllAnswered() const {
-    check(!stat_open_);
-    for (size_t k = next_; k < requests_.size(); ++k) {
-      check(memkv::mcbp::opcodeSpec(requests_[k].opcode).quiet);
-    }
-  }
-
- private:
-  void parse() {
+  void feed(const uint8_t* data, size_t n) {
+    bytes_.insert(bytes_.end(), data, data + n);
     size_t at = 0;
     while (bytes_.size() - at >= kHeaderSize) {
       const uint8_t* p = bytes_.data() + at;
-      check(p[0] == static_cast<uint8_t>(memkv::mcbp::Magic::ClientResponse));
+      check(p[0] == static_cast<uint8_t>(memkv::mcbp::Magic::ClientResponse) ||
+            p[0] == static_cast<uint8_t>(memkv::mcbp::Magic::AltClientResponse));
       const size_t body = be(p + 8, 4);
       if (bytes_.size() - at < kHeaderSize + body) break;
       checkResponse(p);
@@ -215,42 +301,72 @@ class ResponseChecker {
     bytes_.erase(bytes_.begin(), bytes_.begin() + static_cast<std::ptrdiff_t>(at));
   }
 
+  // A settled, open connection: every whole request was answered, unless
+  // quiet, and no response is half sent.
+  void checkAllAnswered() const {
+    check(bytes_.empty());
+    check(!multi_open_);
+    for (size_t k = next_; k < requests_.size(); ++k) {
+      if (requests_[k].whole) check(memkv::mcbp::opcodeSpec(requests_[k].opcode).quiet);
+    }
+  }
+
+  // The id the server gave the last scan it created, if any.
+  const uint8_t* scanId() const { return has_scan_id_ ? scan_id_ : nullptr; }
+
+ private:
   void checkResponse(const uint8_t* p) {
+    const bool alt = p[0] == static_cast<uint8_t>(memkv::mcbp::Magic::AltClientResponse);
     const uint8_t opcode = p[1];
-    const size_t key_length = be(p + 2, 2);
+    const size_t framing_length = alt ? p[2] : 0;
+    const size_t key_length = alt ? p[3] : be(p + 2, 2);
     const size_t extras_length = p[4];
     const uint16_t status = static_cast<uint16_t>(be(p + 6, 2));
     const size_t body = be(p + 8, 4);
     const uint32_t opaque = static_cast<uint32_t>(be(p + 12, 4));
     const uint64_t cas = be(p + 16, 8);
-    check(extras_length + key_length <= body);
+    check(framing_length + extras_length + key_length <= body);
     check(knownStatus(status));
     if (!cas_enabled_) check(cas == 0);
 
     const size_t k = match(opcode, opaque);
     const auto& spec = memkv::mcbp::opcodeSpec(opcode);
     const bool success = status == static_cast<uint16_t>(Status::Success);
+    const uint8_t* extras = p + kHeaderSize + framing_length;
+    const uint8_t* value = extras + extras_length + key_length;
+    const size_t value_length = body - framing_length - extras_length - key_length;
     if (spec.base == Opcode::Stat) {
       // One response per statistic (name as key), closed by an empty key.
-      stat_open_ = success && key_length > 0;
+      multi_open_ = success && key_length > 0;
+    } else if (spec.base == Opcode::RangeScanContinue) {
+      // Documents in Success responses, closed by More, Complete or an
+      // error; those of a running scan carry the 4-byte flags.
+      const bool scan_frame = success || status == static_cast<uint16_t>(Status::RangeScanMore) ||
+                              status == static_cast<uint16_t>(Status::RangeScanComplete);
+      check(scan_frame ? extras_length == 4 : extras_length == 0 || extras_length == 4);
+      multi_open_ = success;
+    } else {
+      check(success || extras_length == 0);
     }
-    if (!success) check(extras_length == 0);
     if (success &&
         (spec.base == Opcode::Get || spec.base == Opcode::GetK || spec.base == Opcode::Gat)) {
       check(extras_length == 4);  // flags
     }
     if (success && (spec.base == Opcode::Increment || spec.base == Opcode::Decrement)) {
       // With MutationSeqno negotiated, a 16-byte token precedes the value.
-      check((extras_length == 0 || extras_length == 16) && key_length == 0 &&
-            body == extras_length + 8);
+      check((extras_length == 0 || extras_length == 16) && key_length == 0 && value_length == 8);
     }
     if (spec.base == Opcode::GetK &&
         (success || status == static_cast<uint16_t>(Status::KeyEnoent))) {
-      const std::string_view key(reinterpret_cast<const char*>(p + kHeaderSize + extras_length),
-                                 key_length);
+      const std::string_view key(reinterpret_cast<const char*>(extras + extras_length), key_length);
       check(key == requests_[k].key);
     }
-    next_ = stat_open_ ? k : k + 1;
+    if (success && spec.base == Opcode::RangeScanCreate) {
+      check(value_length == 16);  // the scan id
+      std::copy(value, value + 16, scan_id_);
+      has_scan_id_ = true;
+    }
+    next_ = multi_open_ ? k : k + 1;
   }
 
   // The request this response answers: the next one with its opcode and
@@ -259,127 +375,299 @@ class ResponseChecker {
     for (size_t k = next_; k < requests_.size(); ++k) {
       const SentRequest& r = requests_[k];
       if (r.opcode == opcode && r.opaque == opaque) return k;
-      check(!stat_open_);  // nothing may interleave with STAT's responses
+      check(!multi_open_);  // nothing may interleave with a run of responses
       check(memkv::mcbp::opcodeSpec(r.opcode).quiet);
     }
     check(false);  // a response to no request
     return 0;
   }
 
-  std::vector<uint8_t> bytes_;
+  std::vector<uint8_t> bytes_;  // received, not yet a whole response
   const std::vector<SentRequest> requests_;
   const bool cas_enabled_;
   size_t next_ = 0;
-  bool stat_open_ = false;
+  bool multi_open_ = false;
+  uint8_t scan_id_[16] = {};
+  bool has_scan_id_ = false;
 };
 
-// Segment sizes, taken in turn from the size bytes.
-class Segmenter {
+// One input's world, driven from the loop's after-dispatch hook: the loop
+// runs on this thread, and after every iteration the client takes its next
+// step. Declaration order is destruction order reversed: the loop outlives
+// the server, whose executors post completions to it until shut down.
+class Run {
  public:
-  explicit Segmenter(std::span<const uint8_t> sizes) : sizes_(sizes) {}
-  size_t next(size_t remaining) {
-    if (sizes_.empty()) return remaining;
-    const uint8_t b = sizes_[i_++ % sizes_.size()];
-    const size_t n = b == 0 ? remaining : b < 128 ? b : (size_t{b} - 127) * 128;
-    return std::min(n, remaining);
+  Run(const Config& config, uint8_t preload, std::span<const uint8_t> script,
+      std::span<const uint8_t> stream)
+      : script_(script), stream_(stream.begin(), stream.end()) {
+    settings_.threads = 1;
+    settings_.executor_threads = 1;  // background tasks run in submission order
+    settings_.memory_limit = config.memory_limit;
+    settings_.item_size_max = kItemSizeMax;
+    settings_.requests_per_event = config.requests_per_event;
+    settings_.cas_enabled = config.cas_enabled;
+    settings_.evict = config.evict;
+    std::unique_ptr<const memkv::auth::UserDatabase> users;
+    if (config.users) {
+      std::string error;
+      users = memkv::auth::UserDatabase::parse(usersFileText(), &error);
+      if (!users) std::abort();
+    }
+    server_ = std::make_unique<memkv::server::ServerContext>(settings_, clock_, std::move(users));
+    // Held here so the checks at the end see it even if the input deleted it.
+    bucket_ = server_->buckets().find("default");
+    const size_t documents = (preload & 15) * 8;
+    const std::vector<uint8_t> value((preload >> 4) == 0 ? 10 : (preload >> 4) * 4096, 'd');
+    for (size_t i = 0; i < documents; ++i) {
+      memkv::engine::StoreRequest store;
+      store.key = preloadKeys()[i];
+      store.value = value;
+      bucket_->bucket.store(store);  // may not fit (16 KiB of memory): then fewer
+    }
+    worker_ = &server_->addWorker(&counters_);
+    limits_.output_high_watermark = config.watermarks.high;
+    limits_.output_low_watermark = config.watermarks.low;
+    limits_.requests_per_event = config.requests_per_event;
+    limits_.bytes_per_event = kBytesPerEvent;
+    limits_.inbox_budget = kInboxBudget;
+
+    std::vector<SentRequest> requests;
+    frameRequests(stream_, &requests, &id_slots_);
+    checker_ = std::make_unique<ResponseChecker>(std::move(requests), config.cas_enabled);
+
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
+      std::abort();
+    }
+    for (const int fd : fds) {
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSocketBuffer, sizeof kSocketBuffer);
+    }
+    peer_ = fds[1];
+    conn_ = new memkv::net::Connection(fds[0], env_);
+    auto session = std::make_unique<memkv::server::McbpSession>(*server_, *worker_, *conn_);
+    session_ = session.get();
+    conn_->setHandler(std::move(session));
+    if (!conn_->start()) std::abort();
+  }
+
+  ~Run() {
+    if (peer_ >= 0) ::close(peer_);
+  }
+
+  void go() {
+    // A zero tick: the loop never blocks in epoll_wait; waiting for
+    // background work is done by polling in the steps, bounded.
+    loop_.setTick(0, {});
+    loop_.setAfterDispatch([this] { afterDispatch(); });
+    loop_.run();
+
+    // The connection is gone and the executors are joined: every buffer and
+    // byte it held must be back.
+    check(conn_ == nullptr);
+    check(pool_.buffersOut() == 0);
+    check(counters_.read_buffers_out.get() == 0);
+    check(counters_.spill_bytes.get() == 0);
+    check(counters_.large_frame_bytes.get() == 0);
+    check(counters_.output_queued.get() == 0);
+    server_.reset();
+    bucket_->bucket.flush(0);
+    const memkv::engine::BucketStats stats = bucket_->bucket.stats();
+    check(stats.curr_items == 0);
+    check(stats.bytes == 0);
   }
 
  private:
-  std::span<const uint8_t> sizes_;
-  size_t i_ = 0;
-};
+  enum class Phase : uint8_t { kScript, kDrain, kClose, kShutdown, kDone };
 
-// stream: modified in place by frameRequests before any byte is fed.
-void runOneInput(Process& process, const Config& config, std::span<const uint8_t> sizes,
-                 std::span<uint8_t> stream) {
-  memkv::ManualClock clock(kClockStart);
-  memkv::server::Settings settings;
-  settings.threads = 1;
-  settings.memory_limit = config.memory_limit;
-  settings.item_size_max = kItemSizeMax;
-  settings.requests_per_event = config.requests_per_event;
-  settings.cas_enabled = config.cas_enabled;
-  settings.flush_enabled = config.flush_enabled;
-  settings.evict = config.evict;
-  settings.executor_threads = 1;
-  memkv::server::ServerContext server(settings, clock, nullptr);
-  // Held here so the checks at the end see it even if the input deleted it.
-  const memkv::server::BucketHandle bucket = server.buckets().find("default");
-  memkv::net::WorkerCounters counters;
-  memkv::server::WorkerContext& worker = server.addWorker(&counters);
-  memkv::net::BufferPool pool;
-  memkv::net::ConnectionLimits limits;
-  limits.output_high_watermark = 64 << 10;  // reachable with a few large GETs
-  limits.output_low_watermark = 16 << 10;
-  limits.requests_per_event = config.requests_per_event;
-  std::vector<memkv::net::Connection*> closed_list;
-  const int fd = ::dup(process.fds[0]);
-  if (fd < 0) std::abort();
-  memkv::net::ConnectionEnv env{process.loop, pool, limits, counters, closed_list};
-  auto conn = std::make_unique<memkv::net::Connection>(fd, env);
-  auto session = std::make_unique<memkv::server::McbpSession>(server, worker, *conn);
-  ResponseChecker responses(frameRequests(stream), config.cas_enabled);
-
-  // The connection's read buffer: bytes received and not yet consumed.
-  std::vector<uint8_t> pending;
-  size_t discard = 0;
-  const size_t max_frame = kHeaderSize + std::max(settings.max_body_size, kItemSizeMax + 1024);
-  Segmenter segments(sizes);
-  size_t sent = 0;
-  while (sent < stream.size() && !conn->closing()) {
-    clock.advance(config.clock_step);
-    const size_t n = segments.next(stream.size() - sent);
-    pending.insert(pending.end(), stream.begin() + static_cast<std::ptrdiff_t>(sent),
-                   stream.begin() + static_cast<std::ptrdiff_t>(sent + n));
-    sent += n;
-    size_t budget = config.requests_per_event;
-    while (!pending.empty() && !conn->closing()) {
-      if (discard > 0) {
-        const size_t d = std::min(discard, pending.size());
-        pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(d));
-        discard -= d;
-        continue;
-      }
-      if (budget == 0) budget = config.requests_per_event;  // resumed after yielding
-      const memkv::net::InputResult r = session->onInput(*conn, pending, budget);
-      check(r.consumed <= pending.size());
-      check(r.frames <= budget);
-      check(r.next_frame_size <= max_frame);
-      if (r.discard > 0) check(r.consumed == pending.size() && r.next_frame_size == 0);
-      responses.collect(conn->output());
-      pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(r.consumed));
-      discard = r.discard;
-      budget -= std::min(budget, r.frames);
-      if (r.consumed == 0 && r.discard == 0) {
-        check(r.frames == 0);
-        // Waiting for more bytes: there must be no whole frame to handle.
-        if (!conn->closing()) {
-          check(pending.size() < kHeaderSize || r.next_frame_size > pending.size());
+  void afterDispatch() {
+    reapClosed();
+    switch (phase_) {
+      case Phase::kScript:
+        scriptStep();
+        break;
+      case Phase::kDrain:
+        drainStep();
+        break;
+      case Phase::kClose:
+        check(SteadyClock::now() < deadline_);  // closing the peer must end it
+        if (conn_ == nullptr) {
+          // Completions still queued find their session gone.
+          server_->executors().shutdown();
+          phase_ = Phase::kShutdown;
+        } else if (session_->parked()) {
+          std::this_thread::sleep_for(kBackgroundPoll);
         }
         break;
-      }
+      case Phase::kShutdown:
+        // This iteration ran what the executors posted before they stopped.
+        phase_ = Phase::kDone;
+        loop_.stop();
+        break;
+      case Phase::kDone:
+        break;
     }
   }
-  responses.collect(conn->output());
-  if (!conn->closing() && pending.empty() && discard == 0) responses.checkAllAnswered();
 
-  session.reset();
-  conn.reset();
-  check(pool.buffersOut() == 0);
-  bucket->bucket.flush(0);
-  const memkv::engine::BucketStats stats = bucket->bucket.stats();
-  check(stats.curr_items == 0);
-  check(stats.bytes == 0);
-}
+  // As net::Worker does: a connection is destroyed after the dispatch that
+  // closed it, once the loop no longer holds it scheduled.
+  void reapClosed() {
+    for (size_t i = 0; i < closed_.size();) {
+      memkv::net::Connection* c = closed_[i];
+      if (c->scheduled()) {
+        ++i;
+        continue;
+      }
+      check(c == conn_);
+      c->finishClose();
+      delete c;
+      conn_ = nullptr;
+      session_ = nullptr;
+      closed_.erase(closed_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+
+  // Background work the loop can finish without the client reading.
+  bool backgroundPending() const {
+    return conn_ != nullptr && session_->parked() &&
+           conn_->output().size() <= limits_.output_low_watermark;
+  }
+
+  void scriptStep() {
+    if (SteadyClock::now() > give_up_) return hangUp();
+    if (run_left_ > 0) {
+      --run_left_;
+      return;
+    }
+    if (waiting_) {
+      if (backgroundPending() && SteadyClock::now() < deadline_) {
+        std::this_thread::sleep_for(kBackgroundPoll);
+        return;
+      }
+      waiting_ = false;
+    }
+    if (pc_ == script_.size()) {
+      phase_ = Phase::kDrain;
+      deadline_ = SteadyClock::now() + kEndBound;
+      return;
+    }
+    const uint8_t b = script_[pc_++];
+    const uint8_t a = b >> 2;
+    switch (static_cast<StepKind>(b & 3)) {
+      case StepKind::kSend:
+        send(stepSize(a));
+        break;
+      case StepKind::kRead:
+        receive(a == 0 ? SIZE_MAX : stepSize(a) * 16);
+        break;
+      case StepKind::kRun:
+        clock_.advance(kClockSteps[(a >> 3) & 3]);
+        run_left_ = a & 7;
+        break;
+      case StepKind::kWait:
+        waiting_ = true;
+        deadline_ = SteadyClock::now() + kWaitBound;
+        break;
+    }
+  }
+
+  // The end of the script: send the rest, read everything, until the
+  // server has nothing left to do for this client.
+  void drainStep() {
+    check(SteadyClock::now() < deadline_);  // a connection that stopped answering
+    if (SteadyClock::now() > give_up_) return hangUp();
+    const size_t sent_before = sent_;
+    send(SIZE_MAX);
+    const bool got = receive(SIZE_MAX);
+    if (got || sent_ != sent_before) deadline_ = SteadyClock::now() + kEndBound;
+    if (conn_ != nullptr) {
+      const bool settled = sent_ == stream_.size() && !got && !session_->parked() &&
+                           conn_->output().empty() && conn_->inboxQueued() == 0 &&
+                           !conn_->scheduled();
+      idle_ = settled ? idle_ + 1 : 0;
+      // Two quiet iterations: the last bytes sent were seen and handled.
+      if (idle_ < 2) {
+        if (session_->parked()) std::this_thread::sleep_for(kBackgroundPoll);
+        return;
+      }
+      if (!conn_->closing()) checker_->checkAllAnswered();
+    } else if (got) {
+      return;  // what the server sent before it closed
+    }
+    hangUp();
+  }
+
+  void hangUp() {
+    ::close(peer_);
+    peer_ = -1;
+    phase_ = Phase::kClose;
+    deadline_ = SteadyClock::now() + kEndBound;
+  }
+
+  // Writes up to max of the unsent stream (what the socket takes).
+  void send(size_t max) {
+    const size_t n = std::min(max, stream_.size() - sent_);
+    if (n == 0 || peer_ < 0) return;
+    if (const uint8_t* id = checker_->scanId()) {
+      for (IdSlot& slot : id_slots_) {
+        if (slot.filled || slot.at < sent_ || slot.at >= sent_ + n) continue;
+        std::copy_n(id, std::min<size_t>(16, stream_.size() - slot.at), &stream_[slot.at]);
+        slot.filled = true;
+      }
+    }
+    const ssize_t r = ::send(peer_, stream_.data() + sent_, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r > 0) sent_ += static_cast<size_t>(r);
+  }
+
+  // Reads up to max bytes the server sent; true if there were any.
+  bool receive(size_t max) {
+    uint8_t buffer[64 << 10];
+    bool got = false;
+    while (max > 0 && peer_ >= 0) {
+      const ssize_t r = ::recv(peer_, buffer, std::min(max, sizeof buffer), MSG_DONTWAIT);
+      if (r <= 0) break;
+      checker_->feed(buffer, static_cast<size_t>(r));
+      max -= static_cast<size_t>(r);
+      got = true;
+    }
+    return got;
+  }
+
+  const std::span<const uint8_t> script_;
+  std::vector<uint8_t> stream_;
+  memkv::ManualClock clock_{kClockStart};
+  memkv::net::EventLoop loop_;
+  memkv::net::WorkerCounters counters_;
+  memkv::server::Settings settings_;
+  std::unique_ptr<memkv::server::ServerContext> server_;
+  memkv::server::BucketHandle bucket_;
+  memkv::server::WorkerContext* worker_ = nullptr;
+  memkv::net::BufferPool pool_;
+  memkv::net::ConnectionLimits limits_;
+  std::vector<memkv::net::Connection*> closed_;
+  memkv::net::ConnectionEnv env_{loop_, pool_, limits_, counters_, closed_};
+  memkv::net::Connection* conn_ = nullptr;         // owned; deleted when reaped
+  memkv::server::McbpSession* session_ = nullptr;  // conn_'s handler
+  std::vector<IdSlot> id_slots_;
+  std::unique_ptr<ResponseChecker> checker_;
+  int peer_ = -1;  // the client's end
+
+  Phase phase_ = Phase::kScript;
+  size_t pc_ = 0;
+  size_t run_left_ = 0;
+  bool waiting_ = false;
+  SteadyClock::time_point deadline_;
+  const SteadyClock::time_point give_up_ = SteadyClock::now() + kInputBudget;
+  size_t sent_ = 0;
+  int idle_ = 0;
+};
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Process process;
-  if (size < 2) return 0;
+  if (size < 3) return 0;
   const Config config(data[0]);
-  const size_t n_sizes = std::min<size_t>(data[1], size - 2);
-  std::vector<uint8_t> stream(data + 2 + n_sizes, data + size);
-  runOneInput(process, config, {data + 2, n_sizes}, stream);
+  const size_t n_script = std::min<size_t>(data[2], size - 3);
+  Run run(config, data[1], {data + 3, n_script}, {data + 3 + n_script, size - 3 - n_script});
+  run.go();
   return 0;
 }

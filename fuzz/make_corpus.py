@@ -3,12 +3,17 @@
 
 Seeds are small valid and invalid MCBP request streams (the classic request
 header is 24 bytes, big-endian: magic 0x80, opcode, key length(2), extras
-length, datatype, vbucket(2), body length(4), opaque(4), cas(8)). Run from
-anywhere; it rewrites only the seed-* files, never regress-* (crash inputs
-kept as regression tests).
+length, datatype, vbucket(2), body length(4), opaque(4), cas(8)). The
+connection fuzzer's seeds put a config byte and the client's script (when
+to send, read and run the loop) in front of the stream, and some run with a
+users file: authentication, privileges, range scans and a client that does
+not read. Run from anywhere; it rewrites only the seed-* files, never
+regress-* (crash inputs kept as regression tests).
 """
+import base64
 import os
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
@@ -147,34 +152,203 @@ STREAMS = {
                 + req(SASL_LIST_MECHS, opaque=12) + req(SASL_AUTH, b"PLAIN", value=b"\0a\0b", opaque=13)),
 }
 
-# Connection fuzzer: [config][n][n segment sizes][stream] (see
-# connection_input_fuzzer.cc): config bits 0-1 requests per event, 2 no
-# eviction, 3 16 KiB of memory, 4 no CAS, 5 no flush, 6-7 clock step.
-CONNECTION_VARIANTS = {
-    "": (0x02, b""),            # 20 requests per event, one segment
-    "-bytewise": (0x02, b"\x01"),
-    "-split": (0x01, b"\x05\x11\x80"),
-    "-budget1": (0x40, b"\x18"),
-}
+# Connection fuzzer: [config][preload][n][n script steps][stream] (see
+# connection_input_fuzzer.cc). Preload: (b & 15) * 8 documents "doc-<i>" in
+# vbucket 0, values of 10 bytes (b >> 4 = 0) or (b >> 4) * 4 KiB. Config: bit 0 users file, bits 1-2 requests
+# per event {1, 3, 20, 1000}, bits 3-4 watermarks {4K, 16K, 64K, 1M}, bit 5
+# 16 KiB of memory, bit 6 no CAS, bit 7 no eviction.
+USERS = 0x01
+RPE_1, RPE_3, RPE_20, RPE_1000 = 0x00, 0x02, 0x04, 0x06
+WM_4K, WM_16K, WM_64K, WM_1M = 0x00, 0x08, 0x10, 0x18
+SMALL_MEMORY, NO_CAS, NO_EVICT = 0x20, 0x40, 0x80
+DEFAULT = RPE_20 | WM_16K
+
+
+# Script steps: kind in the low 2 bits, argument above. SEND/READ sizes:
+# 0 = everything, 1..31 bytes, 32..63 = (a - 31) KiB (READ: times 16).
+def SEND(a=0):
+    return bytes([a << 2 | 0])
+
+
+def READ(a=0):
+    return bytes([a << 2 | 1])
+
+
+def RUN(iterations=1, clock=0):
+    return bytes([((clock << 3) | (iterations - 1)) << 2 | 2])
+
+
+WAIT = bytes([3])
+
+SASL_STEP, STAT_VB = 0x22, b"vbucket-details"
+RANGE_SCAN_CREATE, RANGE_SCAN_CONTINUE, RANGE_SCAN_CANCEL = 0xDA, 0xDB, 0xDC
+JSON = 0x01
+
+
+def plain(user, password):
+    return req(SASL_AUTH, b"PLAIN", value=b"\0" + user + b"\0" + password, opaque=0x5A51)
+
+
+def vbucket_of(key):
+    return ((zlib.crc32(key) >> 16) & 0x7FFF) % 1024
+
+
+def keys_in_vbucket(vb, count):
+    keys, i = [], 0
+    while len(keys) < count:
+        k = b"scan-%d" % i
+        if vbucket_of(k) == vb:
+            keys.append(k)
+        i += 1
+    return keys
+
+
+def b64(b):
+    return base64.b64encode(b)
+
+
+SCAN_VB = vbucket_of(b"scan-0")
+SCAN_KEYS = keys_in_vbucket(SCAN_VB, 6)
+# The harness writes the last created scan's id over extras starting with a
+# zero byte (16 zero bytes here).
+NO_ID = bytes(16)
+
+
+def scan_create(opaque, key_only=False):
+    body = (b'{"key_only":true,' if key_only else b"{") + b'"range":{"start":"' + b64(b"scan") \
+        + b'","end":"' + b64(b"scan\xff") + b'"}}'
+    return req(RANGE_SCAN_CREATE, value=body, opaque=opaque, datatype=JSON, vbucket=SCAN_VB)
+
+
+def scan_continue(opaque, items=0, ms=0, nbytes=0, scan_id=NO_ID):
+    return req(RANGE_SCAN_CONTINUE, extras=scan_id + struct.pack(">III", items, ms, nbytes),
+               opaque=opaque, vbucket=SCAN_VB)
+
+
+def scan_cancel(opaque, scan_id=NO_ID):
+    return req(RANGE_SCAN_CANCEL, extras=scan_id, opaque=opaque, vbucket=SCAN_VB)
+
+
+def send_exact(n):
+    """Script steps that send exactly n bytes, letting the server read
+    between 4 KiB pieces (the sockets' buffers are small)."""
+    steps = b""
+    while n >= 1024:
+        kib = min(n // 1024, 4)
+        steps += SEND(31 + kib) + RUN(2)
+        n -= kib * 1024
+    while n:
+        steps += SEND(min(n, 31))
+        n -= min(n, 31)
+    return steps
+
+
+def scan_session(value_size, prefix=b"", read=READ()):
+    """(script, stream): documents, then scans; like a client, the script
+    waits for each CREATE's answer before it sends what uses the scan id."""
+    sets = b"".join(req(SET, k, store_extras(), bytes([0x61 + i]) * value_size, i + 1, vbucket=SCAN_VB)
+                    for i, k in enumerate(SCAN_KEYS))
+    parts = [prefix + sets + scan_create(20),
+             scan_continue(21, items=2) + scan_continue(22) + scan_create(23, key_only=True),
+             scan_cancel(24) + scan_continue(25) + scan_continue(26, scan_id=b"\x01" * 16)
+             + req(NOOP, opaque=28)]
+    script = b"".join(send_exact(len(p)) + RUN(2) + WAIT + read for p in parts[:-1])
+    return script, b"".join(parts)
+
+
+def preloaded_keys(count):
+    keys, i = [], 0
+    while len(keys) < count:
+        k = b"doc-%d" % i
+        if vbucket_of(k) == 0:
+            keys.append(k)
+        i += 1
+    return keys
+
+
+def preload_scan():
+    """A scan of more than one 32 KiB frame over preloaded documents, read
+    slowly: the background producer meets the Inbox budget and pauses."""
+    create = req(RANGE_SCAN_CREATE, value=b'{"range":{"start":"' + b64(b"doc") + b'","end":"'
+                 + b64(b"doc\xff") + b'"}}', opaque=1, datatype=JSON, vbucket=0)
+    rest = (req(RANGE_SCAN_CONTINUE, extras=NO_ID + struct.pack(">III", 0, 0, 0), opaque=2, vbucket=0)
+            + req(NOOP, opaque=3))
+    script = (send_exact(len(create)) + RUN(2) + WAIT + READ() + SEND() + RUN(8) + WAIT + READ(3)
+              + RUN(8) + WAIT + RUN(8) + READ(40) + RUN(8) + WAIT + READ(1))
+    return script, create + rest
+
+
+BIG = 20000  # a value larger than a pool buffer, below -I
+# (config, script, stream[, preload])
 CONNECTION_ONLY = {
-    "small-memory-evict": (0x0A, b"", b"".join(
+    "preload-range-scan": (RPE_20 | WM_4K, *preload_scan(), 0x1F),
+    "preload-range-scan-authenticated": (RPE_3 | WM_16K | USERS, SEND(0) + RUN(2) + WAIT + READ(),
+                                         plain(b"reader", b"readerpw") + preload_scan()[1], 0x2F),
+    "preload-large-gets": (RPE_20 | WM_16K, SEND() + RUN(8) + READ(1) + RUN(8) + READ(40) + RUN(8),
+                           b"".join(req(GET, k, opaque=i) for i, k in enumerate(preloaded_keys(8)))
+                           + req(GETK, preloaded_keys(1)[0], opaque=9) + req(NOOP, opaque=10), 0xF1),
+    "auth-plain-ok": (DEFAULT | USERS, b"", req(SASL_LIST_MECHS, opaque=1) + plain(b"alice", b"alicepw")
+                      + req(SET, b"k", store_extras(), b"v", 3) + req(GET, b"k", opaque=4)
+                      + req(FLUSH, opaque=5) + req(STAT, opaque=6) + req(DELETE, b"k", opaque=7)),
+    "auth-plain-ok-stepwise": (DEFAULT | USERS, SEND(30) + RUN() + SEND(0) + WAIT + READ(3) + RUN(4) + READ(),
+                               plain(b"alice", b"alicepw") + req(GET, b"k", opaque=2)
+                               + req(SET, b"k", store_extras(), b"v", 3) + req(GET, b"k", opaque=4)),
+    "auth-plain-fail": (DEFAULT | USERS, b"", plain(b"alice", b"wrong") + req(GET, b"k", opaque=2)
+                        + plain(b"nobody", b"pw") + req(SASL_STEP, b"PLAIN", value=b"x", opaque=3)
+                        + plain(b"alice", b"") + req(SELECT_BUCKET, b"default", opaque=4)
+                        + req(NOOP, opaque=5)),
+    "auth-anonymous": (DEFAULT | USERS, b"", req(GET, b"k", opaque=1) + req(SET, b"k", store_extras(), b"v", 2)
+                       + req(HELLO, b"agent", value=features(0x0B, 0x12), opaque=3)
+                       + req(LIST_BUCKETS, opaque=4) + req(STAT, opaque=5) + req(NOOP, opaque=6)),
+    "auth-preauth-too-large": (DEFAULT | USERS, b"", req(SET, b"k", store_extras(), b"v" * 17000, 1)
+                               + req(NOOP, opaque=2)),
+    "auth-admin-buckets": (DEFAULT | USERS, b"", plain(b"admin", b"adminpw")
+                           + req(CREATE_BUCKET, b"b1", value=b'{"memory_limit":1048576}', opaque=2)
+                           + req(SELECT_BUCKET, b"b1", opaque=3) + req(SET, b"k", store_extras(), b"v", 4)
+                           + req(LIST_BUCKETS, opaque=5) + req(SELECT_BUCKET, b"default", opaque=6)
+                           + req(DELETE_BUCKET, b"b1", opaque=7) + req(VERBOSITY, extras=expiry_extras(1), opaque=8)
+                           + req(SELECT_BUCKET, b"b1", opaque=9) + req(GET, b"k", opaque=10)),
+    "auth-reader": (DEFAULT | USERS, b"", plain(b"reader", b"readerpw") + req(GET, b"k", opaque=2)
+                    + req(SET, b"k", store_extras(), b"v", 3) + req(FLUSH, opaque=4)
+                    + req(SELECT_BUCKET, b"default", opaque=5) + req(CREATE_BUCKET, b"b2", opaque=6)
+                    + plain(b"alice", b"alicepw") + req(SET, b"k", store_extras(), b"v", 7)),
+    "auth-scram-start": (DEFAULT | USERS, b"", req(SASL_AUTH, b"SCRAM-SHA512", value=b"n,,n=alice,r=abcdefgh", opaque=1)
+                         + req(SASL_STEP, b"SCRAM-SHA512", value=b"c=biws,r=abcdefgh,p=AAAA", opaque=2)
+                         + req(SASL_AUTH, b"SCRAM-SHA256", value=b"n,,n=ghost,r=xyz", opaque=3)
+                         + req(SASL_STEP, b"SCRAM-SHA1", value=b"c=biws", opaque=4) + req(GET, b"k", opaque=5)),
+    "range-scan": (DEFAULT, *scan_session(10)),
+    "range-scan-authenticated": (DEFAULT | USERS, *scan_session(10, plain(b"alice", b"alicepw"))),
+    "range-scan-slow-reader": (RPE_3 | WM_4K, *scan_session(
+        3000, read=READ(12) + RUN(4) + WAIT + READ(0) + RUN(4) + WAIT + READ(0))),
+    "stat-vbucket-details": (DEFAULT, SEND(0) + WAIT + READ(), req(STAT, STAT_VB, opaque=1)
+                             + req(STAT, b"settings", opaque=2) + req(GET, b"k", opaque=3)),
+    "large-gets-not-read": (RPE_20 | WM_16K, SEND(0) + RUN(8) + RUN(8) + READ(1) + RUN(8) + SEND(0) + RUN(8)
+                            + READ(40) + RUN(8, clock=1),
+                            req(SET, b"big", store_extras(), b"x" * BIG, 1)
+                            + b"".join(req(GET, b"big", opaque=i) for i in range(2, 40))
+                            + req(GETK, b"big", opaque=40) + req(NOOP, opaque=41)),
+    "large-gets-1m-watermark": (RPE_1000 | WM_1M, SEND(0) + RUN(8) + READ(33) + RUN(8),
+                                req(SET, b"big", store_extras(), b"x" * BIG, 1)
+                                + b"".join(req(GETQ, b"big", opaque=i) for i in range(2, 40))
+                                + req(NOOP, opaque=41)),
+    "small-memory-evict": (DEFAULT | SMALL_MEMORY, b"", b"".join(
         req(SET, b"k%d" % i, store_extras(), b"v" * 3800, i) for i in range(5)) + req(GET, b"k0", opaque=99)),
-    "small-memory-enomem": (0x0A, b"", req(SET, b"huge", store_extras(), b"h" * 17000, 1)
+    "small-memory-enomem": (DEFAULT | SMALL_MEMORY, b"", req(SET, b"huge", store_extras(), b"h" * 17000, 1)
                             + req(GET, b"huge", opaque=2)),
-    "small-memory-noevict": (0x0E, b"", b"".join(
+    "small-memory-noevict": (DEFAULT | SMALL_MEMORY | NO_EVICT, b"", b"".join(
         req(SET, b"k%d" % i, store_extras(), b"v" * 3800, i) for i in range(5))),
-    "no-cas-no-flush": (0x32, b"", STREAMS["cas"] + STREAMS["flush"]),
-    "clock-30-days": (0xC2, b"\x30", STREAMS["expiry"] + STREAMS["touch-gat"]),
-    "output-full": (0x03, b"", req(SET, b"big", store_extras(), b"x" * 8000, 1)
-                    + b"".join(req(GET, b"big", opaque=i) for i in range(2, 20))),
+    "no-cas": (DEFAULT | NO_CAS, b"", STREAMS["cas"] + STREAMS["flush"]),
+    "clock-30-days": (DEFAULT, SEND(0) + RUN(1, clock=3) + WAIT, STREAMS["expiry"] + STREAMS["touch-gat"]),
+    "large-frame-split": (DEFAULT, SEND(31) + RUN() + SEND(40) + RUN(2) + SEND(45) + RUN(),
+                          req(SET, b"big", store_extras(), b"y" * 30000, 1) + req(GET, b"big", opaque=2)),
 }
 
-# Response round trip: the ResponseHeader fields, packed in host order.
-RESPONSE_SEEDS = {
-    "zero": bytes(23),
-    "get-hit": struct.pack("<BHBHIIQB", GET, 0, 4, 0, 9, 7, 0x1122334455667788, 1),
-    "all-ones": b"\xff" * 23,
-    "bad-parts": struct.pack("<BHBHIIQB", STAT, 0x81, 200, 0xFFFF, 10, 1, 0, 0),
+# Stream variants: how the client cuts and reads (config, script).
+CONNECTION_VARIANTS = {
+    "": (DEFAULT, b""),
+    "-bytewise": (DEFAULT, (SEND(1) + RUN()) * 60),
+    "-split": (RPE_3 | WM_4K, SEND(5) + RUN() + SEND(17) + READ(3) + SEND(32) + RUN(3) + READ(1) + SEND(0)),
+    "-rpe1": (RPE_1 | WM_4K, SEND(0) + RUN(2) + READ(2) + RUN(2)),
 }
 
 
@@ -186,7 +360,7 @@ def write(target, name, data):
 
 
 def main():
-    for target in ("frame_parser_fuzzer", "connection_input_fuzzer", "response_roundtrip_fuzzer"):
+    for target in ("frame_parser_fuzzer", "connection_input_fuzzer"):
         directory = os.path.join(CORPUS, target)
         if os.path.isdir(directory):  # seeds no longer made here must go
             for name in os.listdir(directory):
@@ -194,18 +368,19 @@ def main():
                     os.remove(os.path.join(directory, name))
     for name, stream in STREAMS.items():
         write("frame_parser_fuzzer", name, stream)
+    for name, stream in STREAMS.items():
+        write("connection_input_fuzzer", name, bytes([DEFAULT, 0, 0]) + stream)
     for name in ("set-get", "set-getk-getq-noop", "incr-decr", "stat-groups", "quiet-ops",
                  "unknown-opcode", "set-too-large", "alt-frame-infos", "couchbase-session"):
-        for suffix, (config, sizes) in CONNECTION_VARIANTS.items():
-            write("connection_input_fuzzer", name + suffix,
-                  bytes([config, len(sizes)]) + sizes + STREAMS[name])
-    for name, stream in STREAMS.items():
-        write("connection_input_fuzzer", name, bytes([0x02, 0]) + stream)
-    for name, (config, sizes, stream) in CONNECTION_ONLY.items():
-        write("connection_input_fuzzer", name, bytes([config, len(sizes)]) + sizes + stream)
-    for name, fields in RESPONSE_SEEDS.items():
-        assert len(fields) == 23, name
-        write("response_roundtrip_fuzzer", name, fields)
+        for suffix, (config, script) in CONNECTION_VARIANTS.items():
+            if suffix:
+                write("connection_input_fuzzer", name + suffix,
+                      bytes([config, 0, len(script)]) + script + STREAMS[name])
+    for name, (config, script, stream, *preload) in CONNECTION_ONLY.items():
+        assert len(script) < 256, name
+        data = bytes([config, preload[0] if preload else 0, len(script)]) + script + stream
+        assert len(data) <= 32768, name  # the Makefile's FUZZ_MAX_LEN
+        write("connection_input_fuzzer", name, data)
 
 
 if __name__ == "__main__":

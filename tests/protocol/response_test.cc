@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "common/byte_order.h"
 
 namespace memkv::mcbp {
@@ -19,6 +21,33 @@ TEST(ResponseTest, EncodesEveryField) {
   EXPECT_EQ(loadBe32(out + 8), 12u);
   EXPECT_EQ(loadBe32(out + 12), 0xa1b2c3d4u);
   EXPECT_EQ(loadBe64(out + 16), 0x0102030405060708u);
+}
+
+// A proxy or a newer engine may hand over a status memkv does not name: it
+// must reach the wire unchanged.
+TEST(ResponseTest, PassesThroughStatusesItDoesNotName) {
+  uint8_t out[kHeaderSize];
+  encodeResponseHeader(out, {0x00, static_cast<Status>(0xbeef), 0, 0, 0, 0, 0, 0});
+  EXPECT_EQ(loadBe16(out + 6), 0xbeef);
+}
+
+// Every field at its maximum, and the encoder writes the header and not one
+// byte past it.
+TEST(ResponseTest, EncodesFieldMaximaWithinTheHeader) {
+  uint8_t out[kHeaderSize + 8];
+  std::memset(out, 0x5a, sizeof out);
+  encodeResponseHeader(out, {0xff, static_cast<Status>(0xffff), 0xff, 0xffff, 0xffffffff,
+                             0xffffffff, ~uint64_t{0}, 0xff});
+  EXPECT_EQ(out[0], 0x81);
+  EXPECT_EQ(out[1], 0xff);
+  EXPECT_EQ(loadBe16(out + 2), 0xffff);
+  EXPECT_EQ(out[4], 0xff);
+  EXPECT_EQ(out[5], 0xff);
+  EXPECT_EQ(loadBe16(out + 6), 0xffff);
+  EXPECT_EQ(loadBe32(out + 8), 0xffffffffu);
+  EXPECT_EQ(loadBe32(out + 12), 0xffffffffu);
+  EXPECT_EQ(loadBe64(out + 16), ~uint64_t{0});
+  for (size_t i = kHeaderSize; i < sizeof out; ++i) EXPECT_EQ(out[i], 0x5a) << i;
 }
 
 TEST(ResponseTest, ErrorTextsMatchMemcached) {
