@@ -188,7 +188,7 @@ throughput() {
       after=$(cpu_ticks "${pid[$name]}")
       note_errors "$name round $r" "$out"
       jq -r --argjson ticks $((after - before)) --argjson hz "$clk_tck" \
-        '[.ops_per_sec, (if .ops > 0 then $ticks * 1e6 / $hz / .ops else 0 end), .latency_us.p99, .hit_ratio] | @tsv' \
+        '[.ops_per_sec, (if .ops > 0 then $ticks * 1e6 / $hz / .ops else 0 end), .latency_us.p99, .hit_ratio, (if .window_s > 0 then .hits / .window_s else 0 end)] | @tsv' \
         "$out" >>"$work/$name.rounds"
     done
   done
@@ -198,18 +198,19 @@ throughput() {
 
   local a b
   a=$work/memkv.rounds; b=$work/memcached.rounds
-  local ops_a ops_b cpu_a cpu_b p99_a p99_b hit_a hit_b ops_ratio cpu_ratio
+  local ops_a ops_b cpu_a cpu_b p99_a p99_b hit_a hit_b hits_a hits_b ops_ratio cpu_ratio
   ops_a=$(cut -f1 "$a" | median); ops_b=$(cut -f1 "$b" | median)
   cpu_a=$(cut -f2 "$a" | median); cpu_b=$(cut -f2 "$b" | median)
   p99_a=$(cut -f3 "$a" | median); p99_b=$(cut -f3 "$b" | median)
   hit_a=$(cut -f4 "$a" | median); hit_b=$(cut -f4 "$b" | median)
-  ops_ratio=$(paste "$a" "$b" | awk '{print ($5 > 0 ? $1 / $5 : "nan")}' | median)
-  cpu_ratio=$(paste "$a" "$b" | awk '{print ($6 > 0 ? $2 / $6 : "nan")}' | median)
+  hits_a=$(cut -f5 "$a" | median); hits_b=$(cut -f5 "$b" | median)
+  ops_ratio=$(paste "$a" "$b" | awk '{print ($6 > 0 ? $1 / $6 : "nan")}' | median)
+  cpu_ratio=$(paste "$a" "$b" | awk '{print ($7 > 0 ? $2 / $7 : "nan")}' | median)
   row "$label" "$(fmt "$ops_a" %.0f)" "$(fmt "$ops_b" %.0f)" "$(fmt "$ops_ratio" %.2f)" \
     "$(fmt "$cpu_a" %.2f)" "$(fmt "$cpu_b" %.2f)" "$(fmt "$cpu_ratio" %.2f)" \
     "$(fmt "$p99_a" %.0f)" "$(fmt "$p99_b" %.0f)" \
     "$(fmt "$((rss_a / 1024))" '%d MiB')" "$(fmt "$((rss_b / 1024))" '%d MiB')" \
-    "$(fmt "$hit_a" %.3f) / $(fmt "$hit_b" %.3f)"
+    "$(fmt "$hits_a" %.0f) ($(fmt "$hit_a" %.3f)) / $(fmt "$hits_b" %.0f) ($(fmt "$hit_b" %.3f))"
   rm -f "$a" "$b"
 }
 
@@ -369,7 +370,7 @@ duration=$saved_duration
 
 elapsed=$(($(date +%s) - started))
 table=$(
-  echo "| Workload | ops/s memkv | ops/s memcached | ratio | server CPU µs/op memkv | server CPU µs/op memcached | ratio | p99 µs memkv | p99 µs memcached | RSS memkv | RSS memcached | hit ratio memkv / memcached |"
+  echo "| Workload | ops/s memkv | ops/s memcached | ratio | server CPU µs/op memkv | server CPU µs/op memcached | ratio | p99 µs memkv | p99 µs memcached | RSS memkv | RSS memcached | hits/s (hit ratio) memkv / memcached |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
 )

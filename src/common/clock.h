@@ -6,6 +6,10 @@
 
 namespace memkv {
 
+// Milliseconds of the monotonic clock (deadlines, timeouts, idle times: never
+// the wall clock, which may jump). Any thread.
+int64_t steadyNowMs();
+
 class Clock {
  public:
   virtual ~Clock() = default;

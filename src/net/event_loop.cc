@@ -6,18 +6,15 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <stdexcept>
 #include <system_error>
+
+#include "common/clock.h"
 
 namespace memkv::net {
 
 namespace {
 constexpr int kMaxEvents = 256;
-int64_t steadyMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 }  // namespace
 
 EventLoop::EventLoop()
@@ -93,14 +90,14 @@ void EventLoop::runPosted() {
 void EventLoop::run() {
   owner_.bindToCurrentThread();
   epoll_event events[kMaxEvents];
-  now_ms_ = steadyMs();
+  now_ms_ = steadyNowMs();
   int64_t next_tick = now_ms_ + tick_ms_;
   std::vector<EventHandler*> resumed;
   while (!stopping_) {
     int timeout =
-        scheduled_.empty() ? static_cast<int>(std::max<int64_t>(0, next_tick - steadyMs())) : 0;
+        scheduled_.empty() ? static_cast<int>(std::max<int64_t>(0, next_tick - steadyNowMs())) : 0;
     const int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, timeout);
-    now_ms_ = steadyMs();
+    now_ms_ = steadyNowMs();
     if (n < 0 && errno != EINTR)
       throw std::system_error(errno, std::generic_category(), "epoll_wait");
     for (int i = 0; i < n; ++i) {
@@ -117,7 +114,7 @@ void EventLoop::run() {
       resumed.clear();
     }
     if (after_dispatch_) after_dispatch_();
-    const int64_t now = steadyMs();
+    const int64_t now = steadyNowMs();
     now_ms_ = now;
     if (now >= next_tick) {
       next_tick = now + tick_ms_;

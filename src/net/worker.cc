@@ -2,15 +2,11 @@
 
 #include <unistd.h>
 
-#include <chrono>
+#include "common/clock.h"
 
 namespace memkv::net {
 
 namespace {
-int64_t nowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 constexpr int kTickMs = 250;
 }  // namespace
 
@@ -118,7 +114,7 @@ void Worker::onTick() {
 }
 
 void Worker::drainOrForce() {
-  const bool force = nowMs() >= drain_deadline_ms_;
+  const bool force = steadyNowMs() >= drain_deadline_ms_;
   for (Connection* c = connections_; c; c = c->next_) {
     if (force) {
       c->closeNow();
@@ -134,7 +130,7 @@ void Worker::drainOrForce() {
 void Worker::shutdown(int grace_ms) {
   loop_.post([this, grace_ms] {
     draining_ = true;
-    drain_deadline_ms_ = nowMs() + grace_ms;
+    drain_deadline_ms_ = steadyNowMs() + grace_ms;
     drainOrForce();
   });
 }

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "protocol/range_scan.h"
+
 namespace memkv::mcbp {
 namespace {
 
@@ -14,8 +16,8 @@ constexpr uint8_t kStoreExtras = 8;      // flags u32, expiry u32
 constexpr uint8_t kCounterExtras = 20;   // delta u64, initial u64, expiry u32
 constexpr uint8_t kExpiryExtras = 4;     // expiry u32 (touch, gat, flush delay, lock time)
 constexpr uint8_t kConfigExtras = 16;    // epoch i64, revision i64 the client already has
-constexpr uint8_t kScanIdExtras = 16;    // range scan uuid
-constexpr uint8_t kContinueExtras = 28;  // uuid, item limit u32, time limit ms u32, byte limit u32
+constexpr uint8_t kScanIdExtras = range_scan::kIdSize;
+constexpr uint8_t kContinueExtras = range_scan::kContinueExtrasSize;
 
 using K = KeyRule;
 // clang-format off

@@ -3,16 +3,11 @@
 #include <utility>
 
 #include "common/byte_order.h"
-#include "server/cookie.h"
+#include "server/executors.h"
 
 namespace memkv::server {
 
 using mcbp::Status;
-
-// The memcached protocol version memkv implements. Clients parse VERSION as
-// digits and dots to pick features, so memkv's own version is in STAT
-// ("memkv_version") instead.
-constexpr std::string_view kVersionString = "1.6.0";
 
 namespace {
 // Flushed items one sweep task frees before queueing the next step, so
@@ -32,7 +27,8 @@ void executeNoop(Cookie& c) {
 
 void executeVersion(Cookie& c) {
   c.out.send(c.header(), Status::Success, {}, {},
-             {reinterpret_cast<const uint8_t*>(kVersionString.data()), kVersionString.size()}, 0);
+             {reinterpret_cast<const uint8_t*>(kMemcachedVersion.data()), kMemcachedVersion.size()},
+             0);
 }
 
 void executeQuit(Cookie& c) {

@@ -46,34 +46,4 @@ struct Cookie {
   mcbp::Status wireStatus(engine::EngineStatus status) const;
 };
 
-// Executors, one per command family.
-void executeGet(Cookie& cookie);        // GET, GETQ, GETK, GETKQ
-void executeTouch(Cookie& cookie);      // TOUCH, GAT, GATQ, GATK, GATKQ
-void executeStore(Cookie& cookie);      // SET, ADD, REPLACE, APPEND, PREPEND (+Q)
-void executeDelete(Cookie& cookie);     // DELETE(Q)
-void executeCounter(Cookie& cookie);    // INCREMENT, DECREMENT (+Q)
-void executeGetLocked(Cookie& cookie);  // GET_LOCKED
-void executeUnlock(Cookie& cookie);     // UNLOCK_KEY
-void executeFlush(Cookie& cookie);      // FLUSH(Q)
-void executeNoop(Cookie& cookie);       // NOOP
-void executeVersion(Cookie& cookie);    // VERSION
-void executeQuit(Cookie& cookie);       // QUIT(Q)
-void executeVerbosity(Cookie& cookie);  // VERBOSITY
-void executeStat(Cookie& cookie);       // STAT
-// Couchbase's session layer (session_executors.cc).
-void executeHello(Cookie& cookie);            // HELLO
-void executeErrorMap(Cookie& cookie);         // GET_ERROR_MAP
-void executeSaslListMechs(Cookie& cookie);    // SASL_LIST_MECHS
-void executeSaslAuth(Cookie& cookie);         // SASL_AUTH, SASL_STEP
-void executeSelectBucket(Cookie& cookie);     // SELECT_BUCKET
-void executeListBuckets(Cookie& cookie);      // LIST_BUCKETS
-void executeCreateBucket(Cookie& cookie);     // CREATE_BUCKET
-void executeDeleteBucket(Cookie& cookie);     // DELETE_BUCKET
-void executeClusterConfig(Cookie& cookie);    // GET_CLUSTER_CONFIG
-void executeGetCollectionId(Cookie& cookie);  // GET_COLLECTION_ID
-// Range scans (range_scan_executors.cc): would-block commands.
-void executeRangeScanCreate(Cookie& cookie);    // RANGE_SCAN_CREATE
-void executeRangeScanContinue(Cookie& cookie);  // RANGE_SCAN_CONTINUE
-void executeRangeScanCancel(Cookie& cookie);    // RANGE_SCAN_CANCEL
-
 }  // namespace memkv::server

@@ -2,7 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/byte_order.h"
-#include "server/cookie.h"
+#include "server/executors.h"
 
 namespace memkv::server {
 

@@ -1,16 +1,16 @@
 #include "server/mcbp_session.h"
 
 #include <algorithm>
-#include <chrono>
 #include <new>
 
 #include "auth/sasl.h"
 #include "auth/users.h"
+#include "common/clock.h"
 #include "protocol/leb128.h"
 #include "protocol/opcode_spec.h"
 #include "protocol/validate.h"
 #include "server/command_access.h"
-#include "server/cookie.h"
+#include "server/executors.h"
 
 namespace memkv::server {
 
@@ -20,11 +20,6 @@ using mcbp::Status;
 namespace {
 // Room for extras and a key beside the largest value.
 constexpr size_t kBodyOverhead = 1024;
-
-int64_t steadyMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 // Commands whose key is a document key (collection-prefixed once the client
 // negotiated Collections).
@@ -55,7 +50,7 @@ bool documentKey(Opcode base) {
 McbpSession::McbpSession(ServerContext& server, WorkerContext& worker, net::Connection& connection)
     : server_(server), worker_(worker), connection_(connection) {
   if (server_.authRequired()) {
-    auth_deadline_ms_ = steadyMs() + int64_t{server_.settings().auth_timeout_s} * 1000;
+    auth_deadline_ms_ = steadyNowMs() + int64_t{server_.settings().auth_timeout_s} * 1000;
     refreshGrants();
   } else {
     // An open server, as memcached: everyone uses "default".
@@ -114,7 +109,8 @@ void McbpSession::unpark() {
 }
 
 uint32_t McbpSession::recordAuthFailure() {
-  return ++background().auth_failures;
+  if (auth_failures_ < UINT8_MAX) ++auth_failures_;
+  return auth_failures_;
 }
 
 void McbpSession::holdAuthError(const mcbp::RequestHeader& header, int64_t reply_at_ms,
@@ -220,7 +216,7 @@ void McbpSession::dropAuthentication() {
   privileges_ = 0;
   refreshGrants();
   // Anonymous again: the same deadline as a new connection.
-  auth_deadline_ms_ = steadyMs() + int64_t{server_.settings().auth_timeout_s} * 1000;
+  auth_deadline_ms_ = steadyNowMs() + int64_t{server_.settings().auth_timeout_s} * 1000;
 }
 
 net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uint8_t> input,

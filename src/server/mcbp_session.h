@@ -7,6 +7,7 @@
 // the authenticated user and the selected bucket.
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 
 #include "net/connection.h"
@@ -81,8 +82,14 @@ class McbpSession final : public net::ConnectionHandler {
   uint32_t recordAuthFailure();
   void holdAuthError(const mcbp::RequestHeader& header, int64_t reply_at_ms, bool close);
   void onTick(net::Connection& conn, int64_t now_ms) override;
-  // For completions posted from other threads.
+  // For completions posted from other threads (see postToSession).
   std::weak_ptr<SessionAnchor> anchor();
+  // A writer for responses outside onInput (completions), with what this
+  // client negotiated. Owner thread.
+  ResponseWriter responseWriter() {
+    return ResponseWriter(connection_, worker_.commands, server_.settings().cas_enabled,
+                          features_.has(mcbp::Feature::Json));
+  }
   net::Connection& connection() { return connection_; }
   WorkerContext& worker() { return worker_; }
   ServerContext& server() { return server_; }
@@ -96,7 +103,6 @@ class McbpSession final : public net::ConnectionHandler {
     bool parked = false;
     bool unpark_after_inbox = false;
     bool close_after_auth_error = false;
-    uint32_t auth_failures = 0;
     int64_t auth_error_at_ms = 0;  // 0: no AUTH_ERROR held back
     mcbp::RequestHeader auth_error_to{};
   };
@@ -117,8 +123,51 @@ class McbpSession final : public net::ConnectionHandler {
   mcbp::FeatureSet features_;
   uint8_t privileges_ = 0;  // auth::Privilege bits on bucket_
   uint8_t grants_ = 0;      // what dispatch checks each request's needs against
+  // Failed SASL attempts, for the connection's lifetime (not in Background,
+  // which is let go between exchanges). Saturates; the connection is closed
+  // long before.
+  uint8_t auth_failures_ = 0;
 };
 
 static_assert(sizeof(McbpSession) <= 80, "every connection carries a session");
+
+// Runs fn(session) on the owner loop, if the session still exists by then.
+// Any thread may call it: a background task's completion. The anchor is
+// locked on the owner thread, the only one that destroys sessions, so the
+// session cannot go away while fn runs.
+// If fn throws std::bad_alloc (a completion allocates: responses, STAT
+// strings, a scan's registry entry), the session cannot be answered
+// truthfully, and it may be parked: its connection is closed instead
+// (ARCHITECTURE.md invariant 8: the worker thread goes on).
+template <typename Fn>
+void postToSession(net::EventLoop& loop, std::weak_ptr<SessionAnchor> anchor, Fn fn) {
+  loop.post([anchor = std::move(anchor), fn = std::move(fn)]() mutable {
+    const std::shared_ptr<SessionAnchor> a = anchor.lock();
+    if (!a || !a->session) return;  // the connection closed meanwhile
+    try {
+      fn(*a->session);
+    } catch (const std::bad_alloc&) {
+      a->session->connection().closeNow();
+    }
+  });
+}
+
+// The body of a would-block command's pool task (a pool thread). Its session
+// stays parked until a completion ends the park, so a body that throws
+// std::bad_alloc must still end it: the connection is closed on its owner
+// loop. Only a failure to post even that leaves the session parked (the
+// process is then out of memory for a closure of a few dozen bytes).
+template <typename Body>
+void runParkedTask(net::EventLoop& loop, const std::weak_ptr<SessionAnchor>& anchor,
+                   Body&& body) noexcept {
+  try {
+    body();
+  } catch (const std::bad_alloc&) {
+    try {
+      postToSession(loop, anchor, [](McbpSession& session) { session.connection().closeNow(); });
+    } catch (const std::bad_alloc&) {
+    }
+  }
+}
 
 }  // namespace memkv::server

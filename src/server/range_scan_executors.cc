@@ -10,7 +10,7 @@
 #include "common/byte_order.h"
 #include "net/event_loop.h"
 #include "protocol/range_scan.h"
-#include "server/cookie.h"
+#include "server/executors.h"
 #include "server/range_scan_job.h"
 
 namespace memkv::server {
@@ -36,8 +36,7 @@ std::string_view scanUser(const McbpSession& session) {
 // Answers a parked CREATE on the owner thread.
 void answerCreate(McbpSession& session, const mcbp::RequestHeader& header, Status status,
                   std::span<const uint8_t> value) {
-  ResponseWriter out(session.connection(), session.worker().commands,
-                     session.server().settings().cas_enabled);
+  ResponseWriter out = session.responseWriter();
   if (status == Status::Success) {
     out.send(header, status, {}, {}, value, 0);
   } else {
@@ -94,30 +93,31 @@ void executeRangeScanCreate(Cookie& c) {
   net::EventLoop& loop = c.connection.loop();
   auto anchor = c.session.anchor();
   auto task = [bucket, config, vbucket, header, &server, &loop, anchor, owner] {
-    std::vector<engine::ScanItem> items =
-        config.sampling ? bucket->bucket.sampleVBucket(vbucket, config.samples, config.seed)
-                        : bucket->bucket.snapshotRange(vbucket, config.range);
-    auto snapshot = std::make_shared<std::vector<engine::ScanItem>>(std::move(items));
-    loop.post([bucket, config, vbucket, header, &server, &loop, anchor, owner, snapshot] {
-      auto a = anchor.lock();
-      if (!a || !a->session) return;  // the connection closed meanwhile
-      McbpSession& session = *a->session;
-      if (snapshot->empty()) {
-        answerCreate(session, header, Status::KeyEnoent, {});
-        return;
-      }
-      ScanId id;
-      if (!newScanId(&id)) {
-        answerCreate(session, header, Status::Einternal, {});
-        return;
-      }
-      auto scan = std::make_shared<RangeScan>(id, bucket, vbucket, config.key_only,
-                                              std::move(*snapshot), owner, loop.nowMs());
-      if (!server.rangeScans().add(std::move(scan))) {
-        answerCreate(session, header, Status::Ebusy, {});  // filled meanwhile
-        return;
-      }
-      answerCreate(session, header, Status::Success, id);
+    runParkedTask(loop, anchor, [&] {
+      std::vector<engine::ScanItem> items =
+          config.sampling ? bucket->bucket.sampleVBucket(vbucket, config.samples, config.seed)
+                          : bucket->bucket.snapshotRange(vbucket, config.range);
+      auto snapshot = std::make_shared<std::vector<engine::ScanItem>>(std::move(items));
+      postToSession(
+          loop, anchor,
+          [bucket, config, vbucket, header, &server, &loop, owner, snapshot](McbpSession& session) {
+            if (snapshot->empty()) {
+              answerCreate(session, header, Status::KeyEnoent, {});
+              return;
+            }
+            ScanId id;
+            if (!newScanId(&id)) {
+              answerCreate(session, header, Status::Einternal, {});
+              return;
+            }
+            auto scan = std::make_shared<RangeScan>(id, bucket, vbucket, config.key_only,
+                                                    std::move(*snapshot), owner, loop.nowMs());
+            if (!server.rangeScans().add(std::move(scan))) {
+              answerCreate(session, header, Status::Ebusy, {});  // filled meanwhile
+              return;
+            }
+            answerCreate(session, header, Status::Success, id);
+          });
     });
   };
   if (!server.executors().submit(engine::TaskPriority::kHigh, std::move(task))) {

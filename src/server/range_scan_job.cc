@@ -1,12 +1,12 @@
 #include "server/range_scan_job.h"
 
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <vector>
 
 #include "common/byte_order.h"
+#include "common/clock.h"
 #include "protocol/datatype.h"
 #include "protocol/leb128.h"
 #include "protocol/opcode.h"
@@ -20,11 +20,6 @@ namespace rs = mcbp::range_scan;
 using mcbp::Status;
 
 namespace {
-
-int64_t steadyMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 // A frame of the scan holds about this much, so one slow client's frames
 // stay small against the Inbox budget and other connections' buffers.
@@ -84,7 +79,7 @@ ContinueJob::ContinueJob(RangeScanHandle scan, RangeScanRegistry& registry,
       on_complete_(std::move(on_complete)),
       opaque_(opaque),
       limits_(limits),
-      deadline_ms_(limits.time_ms == 0 ? 0 : steadyMs() + limits.time_ms),
+      deadline_ms_(limits.time_ms == 0 ? 0 : steadyNowMs() + limits.time_ms),
       datatype_mask_(json ? mcbp::datatype::kJson : 0) {}
 
 void ContinueJob::start() {
@@ -238,7 +233,7 @@ ContinueJob::Turn ContinueJob::sendFrame() {
 bool ContinueJob::limitReached() const {
   if (limits_.items != 0 && items_sent_ >= limits_.items) return true;
   if (limits_.bytes != 0 && bytes_sent_ >= limits_.bytes) return true;
-  return deadline_ms_ != 0 && steadyMs() >= deadline_ms_;
+  return deadline_ms_ != 0 && steadyNowMs() >= deadline_ms_;
 }
 
 void ContinueJob::finish(Status status) {
@@ -258,7 +253,7 @@ void ContinueJob::finish(Status status) {
 void ContinueJob::complete(Status status) {
   gate_.finish();
   if (status == Status::RangeScanMore) {
-    scan_->endContinue(steadyMs());
+    scan_->endContinue(steadyNowMs());
   } else {
     registry_.remove(scan_->id());
   }

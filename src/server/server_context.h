@@ -7,6 +7,7 @@
 #include <ctime>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "auth/users.h"
@@ -21,6 +22,11 @@
 #include "server/settings.h"
 
 namespace memkv::server {
+
+// The memcached protocol version memkv implements, wherever a memcached client
+// reads a version (VERSION, STAT version). Clients parse it as digits and dots
+// to pick features, so memkv's own version is STAT memkv_version instead.
+inline constexpr std::string_view kMemcachedVersion = "1.6.0";
 
 // One per worker thread: its counters, written only by that thread.
 struct WorkerContext {

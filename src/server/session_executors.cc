@@ -16,7 +16,7 @@
 #include "common/byte_order.h"
 #include "protocol/error_map.h"
 #include "protocol/hello.h"
-#include "server/cookie.h"
+#include "server/executors.h"
 
 namespace memkv::server {
 
@@ -106,6 +106,67 @@ void failAuthentication(McbpSession& session, const mcbp::RequestHeader& header,
                         failures >= kMaxAuthFailures);
 }
 
+// Gives a SASL slot back when the step that held it ends, however it ends.
+struct AuthSlotRelease {
+  ServerContext& server;
+  ~AuthSlotRelease() { server.releaseAuthSlot(); }
+};
+
+// The rest of SASL_AUTH / SASL_STEP once a slot is held: park, and run the
+// step on the auth pool.
+void submitSaslStep(Cookie& c, bool start, std::string_view mechanism,
+                    std::shared_ptr<auth::SaslServer> sasl) {
+  if (start) {
+    // A new authentication replaces the old one, whatever its outcome.
+    c.session.dropAuthentication();
+    sasl = c.session.startSasl();
+  }
+  // PBKDF2 (PLAIN) and the SCRAM proofs cost milliseconds: a would-block
+  // command. The exchange runs on the auth pool while the connection is
+  // parked; the outcome is applied on the owner thread.
+  c.session.park();
+  ServerContext& server = c.server;
+  auto task = [sasl, start, &server, mechanism = std::string(mechanism),
+               data = std::string(text(c.request.value)), header = c.header(),
+               &loop = c.connection.loop(), anchor = c.session.anchor()] {
+    runParkedTask(loop, anchor, [&] {
+      std::shared_ptr<auth::SaslResult> result;
+      {
+        // Given back however the step ends (a throw included), before the
+        // completion is posted: whether the connection still exists does not
+        // matter to the bound. A task dropped unrun by shutdown keeps its
+        // slot, which no one needs any more.
+        const AuthSlotRelease release{server};
+        result = std::make_shared<auth::SaslResult>(start ? sasl->start(mechanism, data)
+                                                          : sasl->step(mechanism, data));
+      }
+      postToSession(loop, anchor, [result, header, mechanism](McbpSession& session) {
+        ResponseWriter out = session.responseWriter();
+        switch (result->outcome) {
+          case auth::SaslOutcome::kOk:
+            session.endSasl();
+            session.authenticatedAs(*result->user);
+            out.send(header, Status::Success, {}, {}, bytes(result->payload), 0);
+            break;
+          case auth::SaslOutcome::kContinue:
+            out.send(header, Status::AuthContinue, {}, {}, bytes(result->payload), 0);
+            break;
+          case auth::SaslOutcome::kFail:
+            session.endSasl();
+            failAuthentication(session, header, mechanism, result->user_name);
+            return;  // stays parked until the answer leaves
+        }
+        session.unpark();
+      });
+    });
+  };
+  if (!c.server.authExecutors().submit(engine::TaskPriority::kHigh, std::move(task))) {
+    c.server.releaseAuthSlot();
+    c.session.unpark();
+    c.out.sendStatus(c.header(), Status::Etmpfail);
+  }
+}
+
 }  // namespace
 
 void executeHello(Cookie& c) {
@@ -167,52 +228,14 @@ void executeSaslAuth(Cookie& c) {
     c.out.sendStatus(c.header(), Status::Etmpfail);
     return;
   }
-  if (start) {
-    // A new authentication replaces the old one, whatever its outcome.
-    c.session.dropAuthentication();
-    sasl = c.session.startSasl();
-  }
-  // PBKDF2 (PLAIN) and the SCRAM proofs cost milliseconds: a would-block
-  // command. The exchange runs on the auth pool while the connection is
-  // parked; the outcome is applied on the owner thread.
-  c.session.park();
-  ServerContext& server = c.server;
-  auto task = [sasl, start, &server, mechanism = std::string(mechanism),
-               data = std::string(text(c.request.value)), header = c.header(),
-               &loop = c.connection.loop(), anchor = c.session.anchor()] {
-    auto result = std::make_shared<auth::SaslResult>(start ? sasl->start(mechanism, data)
-                                                           : sasl->step(mechanism, data));
-    // Given back before the completion is posted: whether the connection
-    // still exists does not matter to the bound. A task dropped unrun by
-    // shutdown keeps its slot, which no one needs any more.
-    server.releaseAuthSlot();
-    loop.post([result, header, mechanism, anchor] {
-      auto a = anchor.lock();
-      if (!a || !a->session) return;  // closed meanwhile
-      McbpSession& session = *a->session;
-      ResponseWriter out(session.connection(), session.worker().commands,
-                         session.server().settings().cas_enabled);
-      switch (result->outcome) {
-        case auth::SaslOutcome::kOk:
-          session.endSasl();
-          session.authenticatedAs(*result->user);
-          out.send(header, Status::Success, {}, {}, bytes(result->payload), 0);
-          break;
-        case auth::SaslOutcome::kContinue:
-          out.send(header, Status::AuthContinue, {}, {}, bytes(result->payload), 0);
-          break;
-        case auth::SaslOutcome::kFail:
-          session.endSasl();
-          failAuthentication(session, header, mechanism, result->user_name);
-          return;  // stays parked until the answer leaves
-      }
-      session.unpark();
-    });
-  };
-  if (!c.server.authExecutors().submit(engine::TaskPriority::kHigh, std::move(task))) {
+  try {
+    submitSaslStep(c, start, mechanism, std::move(sasl));
+  } catch (const std::bad_alloc&) {
+    // Before the task took the slot over: give it back, and let dispatch
+    // answer ENOMEM to a session that is no longer parked.
     c.server.releaseAuthSlot();
     c.session.unpark();
-    c.out.sendStatus(c.header(), Status::Etmpfail);
+    throw;
   }
 }
 

@@ -10,7 +10,7 @@
 
 #include <algorithm>
 
-#include "server/cookie.h"
+#include "server/executors.h"
 #include "server/mcbp_session.h"
 
 namespace memkv::server {
@@ -45,28 +45,26 @@ void vbucketDetails(Cookie& c) {
   c.session.park();
   auto task = [bucket = c.session.bucketHandle(), header = c.header(), &loop = c.connection.loop(),
                anchor = c.session.anchor()] {
-    auto details = std::make_shared<std::vector<engine::VBucketInfo>>();
-    details->reserve(engine::kVBucketCount);
-    for (uint16_t vb = 0; vb < engine::kVBucketCount; ++vb) {
-      details->push_back(bucket->bucket.vbucketInfo(vb));
-    }
-    loop.post([details, header, anchor] {
-      auto a = anchor.lock();
-      if (!a || !a->session) return;
-      McbpSession& session = *a->session;
-      ResponseWriter out(session.connection(), session.worker().commands,
-                         session.server().settings().cas_enabled);
-      StatSink add(out, header);
-      for (size_t vb = 0; vb < details->size(); ++vb) {
-        const engine::VBucketInfo& info = (*details)[vb];
-        const std::string prefix = fmt::format("vb_{}:", vb);
-        add(prefix + "state", "active");
-        add(prefix + "uuid", info.uuid);
-        add(prefix + "high_seqno", info.high_seqno);
-        add(prefix + "num_items", info.items);
+    runParkedTask(loop, anchor, [&] {
+      auto details = std::make_shared<std::vector<engine::VBucketInfo>>();
+      details->reserve(engine::kVBucketCount);
+      for (uint16_t vb = 0; vb < engine::kVBucketCount; ++vb) {
+        details->push_back(bucket->bucket.vbucketInfo(vb));
       }
-      add.end();
-      session.unpark();
+      postToSession(loop, anchor, [details, header](McbpSession& session) {
+        ResponseWriter out = session.responseWriter();
+        StatSink add(out, header);
+        for (size_t vb = 0; vb < details->size(); ++vb) {
+          const engine::VBucketInfo& info = (*details)[vb];
+          const std::string prefix = fmt::format("vb_{}:", vb);
+          add(prefix + "state", "active");
+          add(prefix + "uuid", info.uuid);
+          add(prefix + "high_seqno", info.high_seqno);
+          add(prefix + "num_items", info.items);
+        }
+        add.end();
+        session.unpark();
+      });
     });
   };
   if (!c.server.executors().submit(engine::TaskPriority::kLow, std::move(task))) {
@@ -113,7 +111,7 @@ void generalStats(Cookie& c, StatSink& add) {
   add("pid", ::getpid());
   add("uptime", now - server.started());
   add("time", now);
-  add("version", "1.6.0");
+  add("version", kMemcachedVersion);
   add("memkv_version", MEMKV_VERSION);
   add("pointer_size", sizeof(void*) * 8);
   add("rusage_user", rusageTime(usage.ru_utime));
