@@ -3,7 +3,7 @@
 // on a worker's event loop (range scans, expensive STAT groups, snapshots).
 // Tasks never touch a connection: they hand output over through the
 // connection's Inbox and completions through the owner loop's post()
-// (ARCHITECTURE.md invariant 2).
+// (docs/architecture.md invariant 2).
 //
 // Two priorities: a high task runs before any waiting low one. A task can be
 // cancelled through its token while it waits (it is then dropped unrun); a
@@ -13,7 +13,7 @@
 // A task that throws std::bad_alloc (a snapshot's vector under memory
 // pressure) is counted in tasksFailed() and logged, and its thread goes on
 // with the next task: an allocation failure must not end the process
-// (ARCHITECTURE.md invariant 8). What the task did not finish stays
+// (docs/architecture.md invariant 8). What the task did not finish stays
 // unfinished; a task that must report back (a parked session) owns catching
 // its own failure.
 //

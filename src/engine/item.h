@@ -6,7 +6,7 @@
 //   | Item (metadata, 72B) | key bytes | value bytes     |
 //   +----------------------+-----------+-----------------+
 //
-// Items are immutable once published (ARCHITECTURE.md invariant 8): key,
+// Items are immutable once published (docs/architecture.md invariant 8): key,
 // value, flags, CAS and datatype never change; a mutation publishes a new
 // Item. Only the expiry (TOUCH/GAT) and the LRU bump time change in place,
 // and neither is part of the bytes a socket may be sending. A flush keeps

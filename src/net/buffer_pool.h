@@ -1,6 +1,6 @@
 #pragma once
 // Per-worker-thread pool of fixed-size buffers for reading requests and
-// encoding responses (ARCHITECTURE.md invariant 5: connections borrow buffers
+// encoding responses (docs/architecture.md invariant 5: connections borrow buffers
 // while they have bytes in flight and give them back when empty).
 //
 // Owner: one worker thread; not thread-safe (checked in debug builds).

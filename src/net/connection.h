@@ -1,6 +1,6 @@
 #pragma once
 // Connection: one client socket, owned by exactly one worker thread
-// (ARCHITECTURE.md invariant 1). Only that thread reads the socket, touches
+// (docs/architecture.md invariant 1). Only that thread reads the socket, touches
 // the read buffer and the OutputChain, and writes; every entry point checks
 // the owner in debug builds.
 //

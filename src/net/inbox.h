@@ -1,6 +1,6 @@
 #pragma once
 // Inbox: the only way a thread other than a connection's owner hands it
-// output (ARCHITECTURE.md invariant 2). Producers (range scans, DCP, stats
+// output (docs/architecture.md invariant 2). Producers (range scans, DCP, stats
 // tasks) push complete, self-owned frames; the owner loop is woken and moves
 // them into the connection's OutputChain. Nobody but the owner ever touches
 // the OutputChain or the socket, so the seeds' races (a background thread

@@ -9,7 +9,7 @@
 // Writing is reserve(n) -> encode -> commit(n) in the tail buffer; sending is
 // gather(iov) -> writev -> drain(bytes accepted). A pool buffer goes back to
 // the pool, and a Fragment is released, only when drain() has passed all of
-// its bytes (ARCHITECTURE.md invariant 4), so partial writes are safe.
+// its bytes (docs/architecture.md invariant 4), so partial writes are safe.
 //
 // Owner: one worker thread (checked in debug builds). Not copyable.
 #include <sys/uio.h>

@@ -1,5 +1,5 @@
 #pragma once
-// ARCHITECTURE.md invariant 1: a connection's socket, read buffer and
+// docs/architecture.md invariant 1: a connection's socket, read buffer and
 // OutputChain are touched only by the worker thread that owns them. Debug and
 // sanitizer builds check it on every such call and abort with a clear message.
 #include <thread>

@@ -1,6 +1,6 @@
 #pragma once
 // ReadBudget: one server-wide cap on the bytes partially received requests
-// hold (ARCHITECTURE.md invariants 6 and 8): pool read buffers, spills and
+// hold (docs/architecture.md invariants 6 and 8): pool read buffers, spills and
 // the exact-size blocks of frames larger than a pool buffer, across every
 // worker. memcached charges a partial upload to -m because it allocates the
 // item first; memkv reads into its own buffers, so they need their own limit.

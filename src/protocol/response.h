@@ -1,6 +1,6 @@
 #pragma once
 // MCBP response encoding into caller-provided memory. The caller reserves
-// responseSize(...) bytes once and hands the pointer here (ARCHITECTURE.md
+// responseSize(...) bytes once and hands the pointer here (docs/architecture.md
 // invariant 3): header, extras and key are written contiguously.
 //
 // Response header (24 bytes): magic 0x81, opcode, keylen(2), extlen, datatype,

@@ -1,5 +1,5 @@
 #pragma once
-// Request validation before dispatch (ARCHITECTURE.md invariant 7).
+// Request validation before dispatch (docs/architecture.md invariant 7).
 #include "protocol/frame_info.h"
 #include "protocol/limits.h"
 #include "protocol/request.h"

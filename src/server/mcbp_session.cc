@@ -302,7 +302,7 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
   return r;
 }
 
-// std::bad_alloc stops here (ARCHITECTURE.md invariant 8): items are
+// std::bad_alloc stops here (docs/architecture.md invariant 8): items are
 // admitted under the memory quota, but a request's path still allocates with
 // throwing allocators (output slices, STAT strings, JSON parsing, posted
 // completions). The function-try-block costs nothing until something throws;

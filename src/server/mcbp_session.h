@@ -1,6 +1,6 @@
 #pragma once
 // McbpSession: the MCBP side of one connection. Frames requests out of the
-// connection's input, validates each before dispatch (ARCHITECTURE.md
+// connection's input, validates each before dispatch (docs/architecture.md
 // invariant 7), checks that the connection may run it (authentication, the
 // selected bucket, the user's privileges on it) and runs the executor for its
 // command family. It also holds what the client negotiated: HELLO features,
@@ -138,7 +138,7 @@ static_assert(sizeof(McbpSession) <= 80, "every connection carries a session");
 // If fn throws std::bad_alloc (a completion allocates: responses, STAT
 // strings, a scan's registry entry), the session cannot be answered
 // truthfully, and it may be parked: its connection is closed instead
-// (ARCHITECTURE.md invariant 8: the worker thread goes on).
+// (docs/architecture.md invariant 8: the worker thread goes on).
 template <typename Fn>
 void postToSession(net::EventLoop& loop, std::weak_ptr<SessionAnchor> anchor, Fn fn) {
   loop.post([anchor = std::move(anchor), fn = std::move(fn)]() mutable {

@@ -2,7 +2,7 @@
 // ContinueJob: one RANGE_SCAN_CONTINUE, run on the ExecutorPool in turns.
 //
 // A turn encodes response frames from the scan's snapshot and pushes them
-// into the connection's Inbox (ARCHITECTURE.md invariant 2). When a push
+// into the connection's Inbox (docs/architecture.md invariant 2). When a push
 // reaches the Inbox budget (the client reads slowly) the turn ends after its
 // frame is whole and the job parks; the owner thread resumes it through the
 // Inbox's resume callback once the Inbox has drained, and a new turn is

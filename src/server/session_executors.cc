@@ -1,5 +1,5 @@
 // Couchbase's session layer: HELLO, the error map, SASL, buckets, the
-// cluster map and collection ids (../shared/reference/couchbase-sdk-over-kv.md).
+// cluster map and collection ids (docs/couchbase.md).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>

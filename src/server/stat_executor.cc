@@ -152,7 +152,7 @@ void generalStats(Cookie& c, StatSink& add) {
   add("reclaimed", bucket.reclaimed);
   // Flushed items not freed yet: out of curr_items, still in bytes.
   add("flushed_unreclaimed", bucket.flushed_unreclaimed);
-  // memkv's send path (ARCHITECTURE.md invariants 3-5).
+  // memkv's send path (docs/architecture.md invariants 3-5).
   add("bytes_copied", totals.bytes_copied);
   add("bytes_referenced", totals.bytes_referenced);
   add("read_buffers_in_use", read_buffers);

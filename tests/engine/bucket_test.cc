@@ -229,7 +229,7 @@ TEST_F(BucketFixture, ItemsPinnedByReadersStayValidAfterOverwriteAndFlush) {
   set("k", "replaced");
   bucket_->flush(0);
   EXPECT_FALSE(bucket_->reclaimFlushed(100));
-  // The reader's bytes never change under it (ARCHITECTURE.md invariant 8).
+  // The reader's bytes never change under it (docs/architecture.md invariant 8).
   EXPECT_EQ(str(pinned->value()), "original");
   EXPECT_GT(bucket_->stats().bytes, 0u);  // still charged while referenced
   pinned = ItemRef();

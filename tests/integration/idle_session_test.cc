@@ -1,4 +1,4 @@
-// What an SDK connection costs once idle (ARCHITECTURE.md invariant 5): a connection that
+// What an SDK connection costs once idle (docs/architecture.md invariant 5): a connection that
 // authenticated and ran a range scan lets go of its Inbox and its background state when the
 // work is done, and gets new ones when it scans again.
 #include <gtest/gtest.h>

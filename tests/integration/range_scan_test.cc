@@ -1,5 +1,5 @@
 // Range scans on the wire (RANGE_SCAN_CREATE 0xda / CONTINUE 0xdb / CANCEL 0xdc), as the
-// Couchbase SDKs use them (docs: /work/shared/reference/couchbase-sdk-over-kv.md §2): every
+// Couchbase SDKs use them (docs/couchbase.md; kv_engine's docs/range_scans): every
 // status, both response layouts with verified content, bounds, sampling and limits.
 // range_scan_lifecycle_test.cc has the rest. Open server: every connection uses "default".
 #include <gtest/gtest.h>

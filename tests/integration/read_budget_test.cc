@@ -1,4 +1,4 @@
-// Request bodies in flight (ARCHITECTURE.md invariants 6 and 8): every byte of partially
+// Request bodies in flight (docs/architecture.md invariants 6 and 8): every byte of partially
 // received requests is under one server-wide budget (--read-memory-limit). Clients that
 // announce large SETs and stall make connections beyond the budget wait, not fail, and do not
 // grow the server; a partial request that stops growing is closed after --read-stall-timeout.

@@ -1,4 +1,4 @@
-// Send-path limits (ARCHITECTURE.md invariants 5 and 6): idle connections hold no buffers, a
+// Send-path limits (docs/architecture.md invariants 5 and 6): idle connections hold no buffers, a
 // stalled partial request pins only the bytes it sent, and a client that stops reading is
 // disconnected while a slow but steady one is not.
 #include <gtest/gtest.h>

@@ -1,10 +1,11 @@
-// Send path (ARCHITECTURE.md invariants 3-6) seen from the wire: responses leave byte-exact
+// Send path (docs/architecture.md invariants 3-6) seen from the wire: responses leave byte-exact
 // and in order through constant partial writes; an item reference or pool buffer is let go
 // only once its bytes were sent (or the output was dropped); a slow reader cannot make the
 // server grow or stall its neighbours; a client that leaves with output pending leaks nothing.
-// The bugs in /work/shared/seeds (a write buffer released while iovecs still pointed into it;
-// output appended by another thread while it was being sent) show up here as corrupted or
-// reordered bytes, as `bytes` that never returns to 0, or as a sanitizer report at exit.
+// The bugs that shaped this design (docs/architecture.md: a write buffer released while iovecs
+// still pointed into it; output appended by another thread while it was being sent) show up here as
+// corrupted or reordered bytes, as `bytes` that never returns to 0, or as a sanitizer report at
+// exit.
 #include <gtest/gtest.h>
 
 #include <algorithm>

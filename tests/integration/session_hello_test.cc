@@ -1,5 +1,5 @@
 // HELLO feature negotiation and GET_ERROR_MAP, as a Couchbase SDK meets them at bootstrap
-// (../shared/reference/couchbase-sdk-over-kv.md §1.3, §1.5). Open server: both work before
+// (docs/couchbase.md). Open server: both work before
 // and without authentication.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Cross-thread hand-over (ARCHITECTURE.md invariant 2, seeds 000/001/004):
+// Cross-thread hand-over (docs/architecture.md invariant 2, seeds 000/001/004):
 // producer threads push frames through Inboxes to connections that are
 // serving requests at the same time. Run under TSan in CI: a producer that
 // touched a connection's output or socket would be reported as a race.
