@@ -27,6 +27,20 @@ bool sanitizedBuild() {
 #endif
 }
 
+double residentScale() {
+#if defined(__SANITIZE_THREAD__)
+  return 5.0;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  return 5.0;
+#else
+  return 1.0;
+#endif
+#else
+  return 1.0;
+#endif
+}
+
 double timeScale() {
   if (const char* s = std::getenv("MEMKV_TEST_TIME_SCALE"); s != nullptr) {
     char* end = nullptr;
