@@ -1,6 +1,7 @@
 #include "engine/bucket.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <random>
 
@@ -125,38 +126,41 @@ bool Bucket::flush(uint32_t delay) {
 bool Bucket::reclaimFlushed(size_t budget) {
   settleAllFlushes(clock_.now());
   std::lock_guard sweep(reclaim_mutex_);
-  std::vector<Item*> batch;  // a background thread: allocating here is fine
-  batch.reserve(std::min(budget, kReclaimBatch));
+  // A fixed batch: the sweep allocates nothing, so it cannot fail half-way
+  // and leave sweep_wanted_ set (no later flush would sweep again).
+  std::array<Item*, kReclaimBatch> batch;
   size_t done = 0;
   size_t visited = 0;
   while (done < budget && visited < kVBucketCount &&
          flushed_items_.load(std::memory_order_relaxed) != 0) {
     VBucket& vb = (*vbuckets_)[reclaim_cursor_];
     bool vbucket_done = true;
+    size_t taken = 0;
     {
       std::lock_guard guard(vb.mutex);
       if (vb.dead_items != 0) {
         const size_t limit = std::min({budget - done, kReclaimBatch, vb.dead_items});
-        vb.table.removeIf([&vb](const Item& item) { return isFlushed(vb, &item); },
-                          [&batch](Item* item) { batch.push_back(item); }, limit);
+        taken = vb.table.removeIf([&vb](const Item& item) { return isFlushed(vb, &item); },
+                                  [&batch, &taken](Item* item) { batch[taken++] = item; }, limit,
+                                  &reclaim_slot_);
         std::lock_guard lru_guard(lru_.mutex());
-        for (Item* item : batch) {
-          if (vb.locks) vb.locks->erase(item);
-          lru_.unlink(item);
-          item->linked_ = false;
+        for (size_t i = 0; i < taken; ++i) {
+          if (vb.locks) vb.locks->erase(batch[i]);
+          lru_.unlink(batch[i]);
+          batch[i]->linked_ = false;
         }
-        vb.dead_items -= batch.size();
-        flushed_items_.fetch_sub(batch.size(), std::memory_order_relaxed);
+        vb.dead_items -= taken;
+        flushed_items_.fetch_sub(taken, std::memory_order_relaxed);
         // A short walk means the table held no more (the count is exact;
         // this also keeps a miscount from looping forever).
-        vbucket_done = vb.dead_items == 0 || batch.size() < limit;
+        vbucket_done = vb.dead_items == 0 || taken < limit;
       }
     }
-    for (Item* item : batch) item->unref();  // frees, outside the locks
-    done += batch.size();
-    batch.clear();
+    for (size_t i = 0; i < taken; ++i) batch[i]->unref();  // frees, outside the locks
+    done += taken;
     if (vbucket_done) {
       reclaim_cursor_ = static_cast<uint16_t>((reclaim_cursor_ + 1) % kVBucketCount);
+      reclaim_slot_ = 0;
       ++visited;
     }
   }

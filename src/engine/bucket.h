@@ -271,8 +271,9 @@ class Bucket final {
   std::atomic<uint64_t> pending_flush_{0};
   std::atomic<uint32_t> settled_flush_id_{0};  // applied to every vbucket
   // Written by the sweeper: kept off the line every request reads above.
-  alignas(64) std::mutex reclaim_mutex_;   // one sweeper at a time
-  uint16_t reclaim_cursor_ = 0;            // guarded by reclaim_mutex_
+  alignas(64) std::mutex reclaim_mutex_;  // one sweeper at a time
+  uint16_t reclaim_cursor_ = 0;           // guarded by reclaim_mutex_
+  size_t reclaim_slot_ = 0;  // where the sweep goes on in that vbucket; guarded by reclaim_mutex_
   std::atomic<bool> sweep_wanted_{false};  // asked for by flush(), not ended yet
 
   std::atomic<uint64_t> curr_items_{0};     // linked and not flushed
