@@ -113,8 +113,12 @@ struct MetaFlags {
   uint64_t initial = 0;       // J
   char mode = 0;              // M: the mode letter, already validated for ms/ma
 
+  // Bit of a flag letter in `present`; only letters are flags.
   static constexpr int bit(char flag) { return flag >= 'a' ? 26 + (flag - 'a') : flag - 'A'; }
-  bool has(char flag) const { return (present >> bit(flag)) & 1; }
+  static constexpr bool isLetter(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  }
+  bool has(char flag) const { return isLetter(flag) && ((present >> bit(flag)) & 1); }
 };
 
 enum class ShutdownMode : uint8_t { kImmediate, kGraceful, kInvalid };
