@@ -359,8 +359,34 @@ def write(target, name, data):
         f.write(data)
 
 
+# memcached text/meta streams (protocol/text_request.h): pipelines, errors,
+# data blocks, the 2048-byte rule and HTTP probes.
+TEXT_STREAMS = {
+    "storage": b"set k 1 0 5\r\nhello\r\nadd k 0 0 0 noreply\r\n\r\nappend k 0 0 1\r\nx\r\n"
+               b"prepend k 0 0 1\r\ny\r\nreplace k 0 -1 2\r\nab\r\ncas k 0 0 1 99\r\nz\r\n",
+    "retrieval": b"get a b c\r\ngets a\r\ngat 10 a b\r\ngats -1 a\r\nbget a\nget  a  \r\n",
+    "multiget": b"get" + b"".join(b" key%d" % i for i in range(400)) + b"\r\n",
+    "counters": b"incr n 1\r\ndecr n +5 noreply\r\ntouch k 30\r\ndelete k 0 noreply\r\n"
+                b"delete k\r\nincr n -1\r\n",
+    "admin": b"flush_all 0 noreply\r\nflush_all \r\nversion\r\nverbosity 1\r\nstats items\r\n"
+             b"cache_memlimit 64\r\nshutdown graceful\r\nquit\r\n",
+    "bad-chunk": b"set k 0 0 3\r\nabcde\r\nset k 0 0 2 noreply\r\nab\r\r\nget k\r\n",
+    "bad-lines": b"\r\n \r\nx\r\nset k 0 0\r\nset k -1 0 1\r\na\r\ndelete k 10\r\n"
+                 b"get " + b"k" * 251 + b"\r\nverbosity noreply\r\n",
+    "meta": b"ms foo 2 T90 F5 c k\r\nhi\r\nmg foo v f t s c O7 k q\r\nmd foo I T30\r\n"
+            b"ma cnt N0 J10 D3 MD v t\r\nme foo\r\nmg Zm9v b k v\r\nmn\r\n",
+    "meta-errors": b"mg k q q\r\nmg k y\r\nms k 2 MX\r\nzz\r\nms k 2 Fx MSS\r\nzz\r\n"
+                   b"md k Cx\r\nma k Mi\r\nmg k O" + b"1" * 40 + b"\r\nms k 2 q\r\nabcd\r\n",
+    "meta-too-many-flags": b"mg k a b c d e f g h i j k l m n o p q r\r\n"
+                           b"ms k 2 s v t c f k h l u O1 T1 N1 R1 P1 L1 F1 C1\r\nab\r\n",
+    "http-probe": b"GET / HTTP/1.0\r\nHost: x\r\n\r\n",
+    "long-get-line": b"get " + b" " * 2100 + b"manyspaces\r\n",
+    "long-set-line": b"set " + b"k" * 2100,
+}
+
+
 def main():
-    for target in ("frame_parser_fuzzer", "connection_input_fuzzer"):
+    for target in ("frame_parser_fuzzer", "text_parser_fuzzer", "connection_input_fuzzer"):
         directory = os.path.join(CORPUS, target)
         if os.path.isdir(directory):  # seeds no longer made here must go
             for name in os.listdir(directory):
@@ -368,6 +394,8 @@ def main():
                     os.remove(os.path.join(directory, name))
     for name, stream in STREAMS.items():
         write("frame_parser_fuzzer", name, stream)
+    for name, stream in TEXT_STREAMS.items():
+        write("text_parser_fuzzer", name, stream)
     for name, stream in STREAMS.items():
         write("connection_input_fuzzer", name, bytes([DEFAULT, 0, 0]) + stream)
     for name in ("set-get", "set-getk-getq-noop", "incr-decr", "stat-groups", "quiet-ops",
