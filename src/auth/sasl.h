@@ -37,8 +37,9 @@ struct SaslResult {
   std::string user_name;
 };
 
-// One authentication exchange at a time on one connection. Not thread-safe: it lives on the
-// connection's thread. The database must outlive the server and every User it returns.
+// One authentication exchange at a time on one connection. Not thread-safe: its steps run one
+// at a time, each on an auth-pool thread while the connection is parked (the session holds it
+// between steps). The database must outlive the server and every User it returns.
 // Between exchanges it holds three pointers and nothing else; the state of a SCRAM exchange
 // (bounded by the message limit, a few hundred bytes in practice) is allocated by start() and
 // freed when the exchange ends.

@@ -30,7 +30,9 @@ class EventLoop final {
   // Thread-safe.
   void stop();
   // Thread-safe: runs task on the loop thread soon. For control traffic
-  // (new connections, shutdown), not per-request work.
+  // (new connections, shutdown) and the completions of would-block commands
+  // (one per such command, which already cost a pool task); never per
+  // ordinary request. Takes a lock and allocates the std::function.
   void post(std::function<void()> task);
 
   // Owner thread only.
