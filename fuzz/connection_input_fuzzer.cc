@@ -23,7 +23,7 @@
 //     still running after 2 s, which hangs up instead);
 //   - closing the client's end makes the connection close and be reaped;
 //   - then no pool buffer, read buffer, spill, large frame or output byte is
-//     still accounted, and the flushed default bucket holds nothing (leaked
+//     still accounted, and the purged default bucket holds nothing (leaked
 //     references show here or in LeakSanitizer).
 // Everything is built fresh for every input, so an input replays alone; the
 // engine's clock is a ManualClock that only the input moves.
@@ -56,6 +56,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -470,7 +471,9 @@ class Run {
     check(counters_.large_frame_bytes.get() == 0);
     check(counters_.output_queued.get() == 0);
     server_.reset();
-    bucket_->bucket.flush(0);
+    // purge(), not flush(0): a FLUSH only hides items and leaves freeing them
+    // to a sweep, and every byte the input stored must be given back here.
+    bucket_->bucket.purge();
     const memkv::engine::BucketStats stats = bucket_->bucket.stats();
     check(stats.curr_items == 0);
     check(stats.bytes == 0);
@@ -481,6 +484,13 @@ class Run {
 
   void afterDispatch() {
     reapClosed();
+    // The worker's tick, with every delay already over (the harness has no
+    // clock to wait on): an AUTH_ERROR held back after a failed login leaves
+    // now, so the session unparks (or closes after the last allowed failure)
+    // as it would a delay later.
+    if (conn_ != nullptr && !conn_->closed()) {
+      session_->onTick(*conn_, std::numeric_limits<int64_t>::max());
+    }
     switch (phase_) {
       case Phase::kScript:
         scriptStep();
