@@ -12,10 +12,10 @@ struct Row {
   OpcodeSpec spec;
 };
 
-constexpr uint8_t kStoreExtras = 8;      // flags u32, expiry u32
-constexpr uint8_t kCounterExtras = 20;   // delta u64, initial u64, expiry u32
-constexpr uint8_t kExpiryExtras = 4;     // expiry u32 (touch, gat, flush delay, lock time)
-constexpr uint8_t kConfigExtras = 16;    // epoch i64, revision i64 the client already has
+constexpr uint8_t kStoreExtras = 8;     // flags u32, expiry u32
+constexpr uint8_t kCounterExtras = 20;  // delta u64, initial u64, expiry u32
+constexpr uint8_t kExpiryExtras = 4;    // expiry u32 (touch, gat, flush delay, lock time)
+constexpr uint8_t kConfigExtras = 16;   // epoch i64, revision i64 the client already has
 constexpr uint8_t kScanIdExtras = range_scan::kIdSize;
 constexpr uint8_t kContinueExtras = range_scan::kContinueExtrasSize;
 
