@@ -37,13 +37,13 @@ inline constexpr std::string_view kVersionPrefix = "VERSION ";
 inline constexpr std::string_view kStatPrefix = "STAT ";
 
 // Meta return codes.
-inline constexpr std::string_view kMetaNoop = "MN\r\n";
+inline constexpr std::string_view kMetaNoopReply = "MN\r\n";
 inline constexpr std::string_view kMetaMiss = "EN";
 inline constexpr std::string_view kMetaStored = "HD";
 inline constexpr std::string_view kMetaValue = "VA";
 inline constexpr std::string_view kMetaNotStored = "NS";
 inline constexpr std::string_view kMetaExists = "EX";
 inline constexpr std::string_view kMetaNotFound = "NF";
-inline constexpr std::string_view kMetaDebug = "ME";
+inline constexpr std::string_view kMetaDebugReply = "ME";
 
 }  // namespace memkv::text

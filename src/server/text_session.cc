@@ -25,11 +25,6 @@ uint32_t engineExpiry(int32_t exptime) {
 
 namespace {
 
-// `cas <key> ... 0` must conflict with any stored item, while the engine
-// reads CAS 0 as "no check": this value no item carries (CAS values count
-// up from 1 per vbucket, and the locked marker is all ones).
-constexpr uint64_t kUnmatchableCas = ~uint64_t{0} - 1;
-
 class TextStatSink final : public StatWriter {
  public:
   explicit TextStatSink(TextWriter& out) : out_(out) {}
@@ -112,7 +107,7 @@ void executeStorage(TextCookie& c) {
   sr.value = c.value();
   sr.flags = cmd.flags;
   sr.expiry = engineExpiry(cmd.exptime);
-  if (cas_command) sr.cas = cmd.cas == 0 ? kUnmatchableCas : cmd.cas;
+  if (cas_command) sr.cas = compareCas(cmd.cas);
   const engine::MutationResult r = c.bucket.store(sr);
   switch (r.status) {
     case EngineStatus::kSuccess:
@@ -332,7 +327,7 @@ void execute(TextCookie& c) {
       executeStats(c);
       return;
     case CommandKind::kMetaNoop:
-      c.out.raw(text::kMetaNoop);
+      c.out.raw(text::kMetaNoopReply);
       return;
     case CommandKind::kMetaGet:
       executeMetaGet(c);

@@ -38,6 +38,14 @@ struct TextCookie {
   std::span<const uint8_t> value() const { return command.value(input); }
 };
 
+// `cas <key> ... 0` (and meta C0) must conflict with any stored item, while
+// the engine reads CAS 0 as "no check": this value no item carries (CAS
+// values count up from 1 per vbucket, and the locked marker is all ones).
+inline constexpr uint64_t kUnmatchableCas = ~uint64_t{0} - 1;
+inline uint64_t compareCas(uint64_t cas) {
+  return cas == 0 ? kUnmatchableCas : cas;
+}
+
 // memcached's text exptime (a signed 32-bit number; negative: expired at
 // once) as the engine's expiry (0, relative up to 30 days, or absolute).
 uint32_t engineExpiry(int32_t exptime);
