@@ -21,7 +21,7 @@ mkdir -p "$cache" "$tmp/gopath"
 
 # GOPATH mode: the first GOPATH entry is ours (writable), the second Debian's.
 export GO111MODULE=off GOPATH="$tmp/gopath:$gocode" GOCACHE="$cache" \
-  GOPROXY=off GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0 HOME="$tmp"
+  GOPROXY=off GOFLAGS='' GOTOOLCHAIN=local CGO_ENABLED=0 HOME="$tmp"
 cp "$here/gomemcache_test.go" "$tmp/main.go"
 # A cold build cache compiles the standard library too; both steps are bounded.
 timeout -k 5 120 go build -o "$tmp/gomemcache_test" "$tmp/main.go"
