@@ -23,7 +23,7 @@ session=(
 )
 id="memkvtest$RANDOM$RANDOM"
 for step in write read check-absent; do
-  if ! timeout -k 5 20 php "${session[@]}" "$here/php_memcached_session.php" "$step" "$id" </dev/null; then
+  if ! timeout -k 5 15 php "${session[@]}" "$here/php_memcached_session.php" "$step" "$id" </dev/null; then
     echo "php_memcached_test: FAIL: session step '$step'" >&2
     rc=1
     break
