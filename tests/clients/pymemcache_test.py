@@ -85,7 +85,13 @@ def main():
     check("get_many values all match", sum(got.get(k) == v for k, v in want.items()), len(want))
     got = r.gets_many(keys[:1000])
     check("gets_many of 1,000 keys: values", sum(got[k][0] == want[k] for k in keys[:1000]), 1000)
-    check("gets_many cas values are distinct", len({got[k][1] for k in keys[:1000]}), 1000)
+    check("gets_many cas values are numbers",
+          sum(bool(re.fullmatch(rb"[1-9]\d*", got[k][1])) for k in keys[:1000]), 1000)
+    if os.environ.get("MEMKV_TEST_TARGET") == "memcached":
+        # memcached draws every CAS from one global counter. memkv deliberately
+        # counts CAS per vbucket (unique per key history only; docs/architecture.md).
+        check("gets_many cas values are distinct (memcached only)",
+              len({got[k][1] for k in keys[:1000]}), 1000)
 
     # flags round-trip: pymemcache's serde sees the flags word of every VALUE line.
     f = client(default_noreply=False, serde=FlagsSerde())
