@@ -14,7 +14,8 @@ import sys
 import time
 
 from pymemcache.client.base import Client
-from pymemcache.exceptions import MemcacheClientError, MemcacheServerError
+from pymemcache.exceptions import (MemcacheClientError, MemcacheServerError,
+                                   MemcacheUnknownCommandError)
 
 PORT = int(os.environ["PORT"])
 MIB = 1024 * 1024
@@ -41,6 +42,15 @@ def expect_error(name, exc_type, text, fn):
         check(name, f"{type(e).__name__}: {e}", f"{exc_type.__name__} {text!r}")
         return
     check(name, f"returned {got!r}", f"{exc_type.__name__} {text!r}")
+
+
+def stats_group(c, group):
+    """`stats <group>` as a dict, or None (a failure) if the server refused it."""
+    try:
+        return c.stats(group)
+    except Exception as e:
+        check(f"stats {group}", f"{type(e).__name__}: {e}", "STAT lines")
+        return None
 
 
 def client(**kw):
@@ -178,6 +188,32 @@ def main():
     check("stats version equals version()", after[b"version"], r.version())
     check("stats settings item_size_max", r.stats("settings").get(b"item_size_max"), MIB)
     check("version is 1.6.x", bool(re.fullmatch(rb"1\.6\.\d+", r.version())), True)
+
+    # stats groups, as pymemcache parses them.
+    settings = r.stats("settings")
+    check("stats settings tcpport", settings.get(b"tcpport"), PORT)
+    check("stats settings maxbytes (-m 64)", settings.get(b"maxbytes"), 64 * MIB)
+    check("stats settings has maxconns", b"maxconns" in settings, True)
+    check("cache_memlimit 128", r.cache_memlimit(128), True)
+    check("stats settings maxbytes after cache_memlimit", r.stats("settings").get(b"maxbytes"), 128 * MIB)
+    curr = r.stats()[b"curr_items"]
+    items = stats_group(r, "items") or {}
+    check("stats items names are items:<class>:<name>",
+          bool(items) and all(re.fullmatch(rb"items:\d+:\w+", k) for k in items), True)
+    check("stats items numbers add up to curr_items",
+          sum(v for k, v in items.items() if k.endswith(b":number")), curr)
+    slabs = stats_group(r, "slabs") or {}
+    check("stats slabs has active_slabs and total_malloced",
+          b"active_slabs" in slabs and b"total_malloced" in slabs, True)
+    check("stats slabs per-class names are <class>:<name>",
+          all(re.fullmatch(rb"\d+:\w+", k) for k in slabs if k not in (b"active_slabs", b"total_malloced")), True)
+    check("stats sizes answers", stats_group(r, "sizes") is not None, True)
+    conns = stats_group(r, "conns") or {}
+    check("stats conns lists tcp connections",
+          any(re.fullmatch(rb"\d+:addr", k) and v.startswith(b"tcp:127.0.0.1:") for k, v in conns.items()), True)
+    expect_error("stats of an unknown group is ERROR", MemcacheUnknownCommandError, b"stats",
+                 lambda: r.stats("bogus"))
+    check("connection in sync after ERROR", r.get("stats:k"), b"v")
 
     # Large values: the largest value memcached 1.6.18 stores at -I 1m is 1 MiB minus
     # its item overhead (48 header + 8 cas + key + 1 + 2 for CRLF); one byte over 1 MiB
