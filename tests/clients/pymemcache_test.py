@@ -103,6 +103,31 @@ def main():
         check("gets_many cas values are distinct (memcached only)",
               len({got[k][1] for k in keys[:1000]}), 1000)
 
+    # Values are opaque bytes: protocol text inside a value, an empty value, every
+    # byte value, and a 250-byte key (the longest memcached allows).
+    tricky = {
+        "bin:crlf": b"a\r\nEND\r\nVALUE x 0 1\r\nb\r\n",
+        "bin:empty": b"",
+        "bin:all-bytes": bytes(range(256)) * 4,
+        "k" * 250: b"longest key",
+    }
+    for k, v in tricky.items():
+        r.set(k, v)
+    check("binary-safe values via get", {k: r.get(k) for k in tricky}, tricky)
+    check("binary-safe values via get_many", r.get_many(list(tricky)), tricky)
+
+    # Expiry: negative is already expired, a future unix time is absolute, a past
+    # unix time (over 30 days, so absolute) is already expired.
+    now = int(time.time())
+    check("set with a negative expiry", r.set("exp:neg", b"x", expire=-1), True)
+    check("negative expiry: already gone", r.get("exp:neg"), None)
+    r.set("exp:abs-future", b"x", expire=now + 3600)
+    check("absolute future expiry: present", r.get("exp:abs-future"), b"x")
+    r.set("exp:abs-past", b"x", expire=now - 10)
+    check("absolute past expiry: already gone", r.get("exp:abs-past"), None)
+    r.set("exp:relative", b"x", expire=3600)
+    check("relative expiry: present", r.get("exp:relative"), b"x")
+
     # flags round-trip: pymemcache's serde sees the flags word of every VALUE line.
     f = client(default_noreply=False, serde=FlagsSerde())
     check("set with flags", f.set("flags:k", b"v", flags=0xDEADBEEF), True)
