@@ -167,6 +167,40 @@ foreach (['pid', 'uptime', 'curr_items', 'total_items', 'cmd_get', 'cmd_set', 'g
 $ver = $m->getVersion()["127.0.0.1:$port"] ?? '';
 check('version is 1.6.x', preg_match('/^1\.6\.\d+$/', $ver), 1);
 
+// setMulti / deleteMulti / getDelayed + fetchAll over ASCII.
+$batch = [];
+for ($i = 0; $i < 1000; $i++) {
+    $batch["batch:$i"] = "b$i";
+}
+check('setMulti 1,000', $m->setMulti($batch), true);
+check('getDelayed', $m->getDelayed(array_keys($batch)), true);
+$fetched = [];
+foreach ($m->fetchAll() ?: [] as $row) {
+    $fetched[$row['key']] = $row['value'];
+}
+ksort($fetched);
+ksort($batch);
+check('fetchAll returns the 1,000 values', $fetched === $batch, true);
+$del = $m->deleteMulti(array_merge(array_keys($batch), ['batch:absent']));
+check('deleteMulti: all present keys deleted', count(array_filter($del, fn($r) => $r === true)), 1000);
+check('deleteMulti: the missing key reports NOTFOUND', $del['batch:absent'], Memcached::RES_NOTFOUND);
+check('getMulti after deleteMulti', $m->getMulti(array_keys($batch)), []);
+
+// A binary-protocol Memcached object on the same server: what only binary offers
+// (increment with an initial value), and items shared with the ASCII object.
+$b = client($port);
+$b->setOption(Memcached::OPT_BINARY_PROTOCOL, true);
+check('binary: get of an ASCII-stored value', $b->get('type:array'), $values['type:array']);
+check('binary: increment with initial value creates', $b->increment('bin:ctr', 5, 100), 100);
+check('binary: increment existing', $b->increment('bin:ctr', 5, 100), 105);
+check('binary: decrement with initial value on existing', $b->decrement('bin:ctr', 200, 7), 0);
+// The decrement from 105 to 0 happened in place: padded with spaces to the old width.
+check('ASCII: reads the binary counter', $m->get('bin:ctr'), '0  ');
+check('binary: set', $b->set('bin:k', ['from' => 'binary']), true);
+check('ASCII: reads the binary item with its flags', $m->get('bin:k'), ['from' => 'binary']);
+check('binary: get miss', $b->get('bin:absent'), false);
+check('binary: result code after miss', $b->getResultCode(), Memcached::RES_NOTFOUND);
+
 // flush (libmemcached sends "flush_all " with a trailing space).
 check('flush', $m->flush(), true);
 check('get after flush', $m->get('multi:00001'), false);

@@ -8,7 +8,7 @@ set -euo pipefail
 : "${PORT:?PORT is not set; run this under with_server.sh}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 command -v php >/dev/null 2>&1 || { echo "php_memcached_test: php not found (apt-get install php-cli php-memcached)" >&2; exit 2; }
-php -m | grep -qx memcached || { echo "php_memcached_test: the memcached extension is not loaded (apt-get install php-memcached)" >&2; exit 2; }
+php -r 'exit(extension_loaded("memcached") ? 0 : 1);' || { echo "php_memcached_test: the memcached extension is not loaded (apt-get install php-memcached)" >&2; exit 2; }
 
 rc=0
 timeout -k 5 40 php "$here/php_memcached_test.php" </dev/null || rc=1
