@@ -6,8 +6,9 @@
 // lines are parsed with Sscanf after counting spaces (exactly 3 or 4 single
 // spaces); incr/decr replies go through ParseUint (no padding allowed). Every
 // expectation was verified against memcached 1.6.18:
-//   MEMKV_TEST_TARGET=memcached bash tests/clients/with_server.sh \
-//       bash tests/clients/gomemcache_test.sh
+//
+//	MEMKV_TEST_TARGET=memcached bash tests/clients/with_server.sh \
+//	    bash tests/clients/gomemcache_test.sh
 package main
 
 import (
@@ -48,6 +49,14 @@ func value(mc *memcache.Client, key string) string {
 }
 
 const mib = 1024 * 1024
+
+func allBytes() []byte {
+	b := make([]byte, 256)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
 
 func run(mc *memcache.Client) {
 	// Set + GetMulti of 1,200 keys (one `gets k1 ... k1200` line), values distinct.
@@ -90,6 +99,28 @@ func run(mc *memcache.Client) {
 	mc.Set(&memcache.Item{Key: "empty", Value: []byte{}})
 	it, err = mc.Get("empty")
 	check("empty value", err == nil && len(it.Value) == 0, true)
+
+	// Values are opaque bytes: protocol text inside a value, every byte value, and
+	// a 250-byte key.
+	tricky := map[string][]byte{
+		"bin:crlf":               []byte("a\r\nEND\r\nVALUE x 0 1 2\r\nb\r\n"),
+		"bin:all-bytes":          bytes.Repeat(allBytes(), 4),
+		strings.Repeat("k", 250): []byte("longest key"),
+	}
+	trickyKeys := []string{}
+	for k, v := range tricky {
+		mc.Set(&memcache.Item{Key: k, Value: v})
+		trickyKeys = append(trickyKeys, k)
+	}
+	got, err = mc.GetMulti(trickyKeys)
+	sameTricky := 0
+	for k, v := range tricky {
+		if it, ok := got[k]; ok && bytes.Equal(it.Value, v) {
+			sameTricky++
+		}
+	}
+	check("binary-safe values via GetMulti", fmt.Sprint(sameTricky, " ", errText(err)), "3 <nil>")
+	check("value with protocol text via Get", value(mc, "bin:crlf"), string(tricky["bin:crlf"]))
 
 	// Add / Replace.
 	mc.Delete("st:k")

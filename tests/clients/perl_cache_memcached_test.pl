@@ -49,6 +49,16 @@ check('get_multi values all match', $same, 1200);
 check('get (a one-key get_multi)', $mc->get('multi:00042'), $want{'multi:00042'});
 check('get of a missing key', $mc->get('absent'), undef);
 
+# Values are opaque bytes: protocol text inside a value, every byte value, and
+# a 250-byte key.
+my %tricky = ('bin:crlf' => "a\r\nEND\r\nVALUE x 0 1\r\nb\r\n",
+              'bin:all-bytes' => join('', map { chr } 0 .. 255) x 4,
+              ('k' x 250) => 'longest key');
+$mc->set($_, $tricky{$_}) for keys %tricky;
+my $tg = $mc->get_multi(keys %tricky);
+check('binary-safe values via get_multi',
+      scalar(grep { defined $tg->{$_} && $tg->{$_} eq $tricky{$_} } keys %tricky), 3);
+
 # References are Storable-frozen with flag 1: the flags must round-trip.
 $mc->set('ref:k', { a => [1, 2, 3], b => 'x' });
 my $ref = $mc->get('ref:k');
