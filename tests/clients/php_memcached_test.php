@@ -201,6 +201,26 @@ check('ASCII: reads the binary item with its flags', $m->get('bin:k'), ['from' =
 check('binary: get miss', $b->get('bin:absent'), false);
 check('binary: result code after miss', $b->getResultCode(), Memcached::RES_NOTFOUND);
 
+// OPT_NOREPLY: stores, deletes and flush go out with " noreply" (flush as
+// "flush_all  noreply", two spaces). A get on the same connection orders them
+// before the checks made over the other connection.
+$n = client($port);
+$n->setOption(Memcached::OPT_NOREPLY, true);
+$n->setOption(Memcached::OPT_COMPRESSION, false);
+check('noreply set', $n->set('nr:a', 'one'), true);
+check('noreply set 2', $n->set('nr:b', 'two'), true);
+check('noreply delete', $n->delete('nr:b'), true);
+check('noreply append', $n->append('nr:a', '+'), true);
+$n->get('nr:sync');
+check('after noreply set+append', $m->get('nr:a'), 'one+');
+check('after noreply delete', $m->get('nr:b'), false);
+check('noreply flush', $n->flush(), true);
+$n->get('nr:sync');
+check('after noreply flush', $m->get('nr:a'), false);
+check('ASCII connection fine after noreply traffic', $n->set('nr:c', 'c'), true);
+$n->get('nr:sync');
+check('get after noreply traffic', $m->get('nr:c'), 'c');
+
 // flush (libmemcached sends "flush_all " with a trailing space).
 check('flush', $m->flush(), true);
 check('get after flush', $m->get('multi:00001'), false);
