@@ -80,7 +80,6 @@ void McbpConnection::complete(const mcbp::ResponseHeader& header, std::span<cons
   Answer answer{.keys = request.keys};
   if (header.status != mcbp::Status::Success && !miss) {
     worker_.onErrorStatus(static_cast<uint16_t>(header.status));
-    answer.error = true;
   }
   if (hit) {
     ++answer.hits;

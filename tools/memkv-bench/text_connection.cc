@@ -148,7 +148,6 @@ TextConnection::Step TextConnection::onGetLine(std::string_view line, size_t lin
   } else if (isErrorLine(line)) {
     // The keys not yet answered count as neither hits nor misses.
     worker_.onErrorReply(line);
-    answer_.error = true;
   } else {
     failWith("unexpected reply to a get", line);
     return Step::kStop;
@@ -223,10 +222,7 @@ TextConnection::Step TextConnection::onSetLine(std::string_view line, size_t lin
     failWith("unexpected reply to a set", line);
     return Step::kStop;
   }
-  if (line != kStored) {
-    worker_.onErrorReply(line);
-    answer_.error = true;
-  }
+  if (line != kStored) worker_.onErrorReply(line);
   consume(line_size);
   finish(now_ns);
   return Step::kContinue;

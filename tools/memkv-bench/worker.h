@@ -27,13 +27,14 @@ struct PlannedRequest {
   uint32_t value_length;  // SET only
 };
 
-// What the reply to one request said, in any protocol. A multiget's keys are
-// either hits or misses, unless an error reply cut it short.
+// What the reply to one request said, in any protocol. A GET's keys are
+// hits or misses, unless an error reply cut it short (errors are counted as
+// they arrive, through onErrorStatus / onErrorReply; the keys still count as
+// gets, as an error status to a binary GET always has).
 struct Answer {
   uint32_t keys = 0;  // keys the request asked for (0 for a SET)
   uint32_t hits = 0;
   uint32_t misses = 0;
-  bool error = false;  // an error status or error reply (already counted)
 };
 
 // What all workers share, read-only while they run (plus the stop flag and
