@@ -4,7 +4,8 @@
 #   bench/run.sh --suite quick|full [--rounds N] [--duration S] [--only REGEX]
 #
 # --only runs just the workloads whose label matches REGEX (bash =~), for
-# example --only '^\(f3\)'; it never rewrites bench/RESULTS.md.
+# example --only '^\(f3\)', or --only '^\(t-' for the text-protocol rows; it
+# never rewrites bench/RESULTS.md.
 #
 # Both servers get the same -t/-m/-c/-I, listen on 127.0.0.1 ephemeral ports,
 # and are pinned away from the client when there are cores enough. Throughput
@@ -31,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
