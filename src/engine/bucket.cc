@@ -466,10 +466,16 @@ CounterResult Bucket::counter(const CounterRequest& request) {
         value = request.initial;
         meta = {0, absoluteExpiry(request.expiry, now), 0, 0};
       }
-      const size_t length = formatCounter(value, digits);
+      const size_t digits_length = formatCounter(value, digits);
+      // memcached's width rule, whichever protocol asks: a result no longer
+      // than the stored text keeps its width, padded with spaces ("10" decr
+      // 1 reads back as "9 "). The reply carries the bare number.
+      const size_t length =
+          old && old->value().size() > digits_length ? old->value().size() : digits_length;
       Item* fresh = allocateWithoutEviction(request.key, length, meta, at);
       if (fresh) {
-        std::memcpy(fresh->mutableValue(), digits, length);
+        std::memcpy(fresh->mutableValue(), digits, digits_length);
+        std::memset(fresh->mutableValue() + digits_length, ' ', length - digits_length);
         const uint64_t cas = nextCas(at.vb);
         fresh->assignCas(cas);
         if (old) unlinkLocked(at.vb, old);

@@ -192,6 +192,8 @@ class Bucket final {
   BucketStats stats();
   void resetStats();
   const BucketConfig& config() const { return config_; }
+  // The item memory quota (-m) from now on (memcached's cache_memlimit).
+  void setMemoryLimit(size_t bytes) { memory_.setLimit(bytes); }
 
   // memcached's expiry rule: 0 never, <= 30 days relative, else absolute.
   // A time already past becomes "now - 1"-ish (expired at once).
