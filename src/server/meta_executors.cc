@@ -107,6 +107,9 @@ void executeMetaGet(TextCookie& c) {
   const engine::MetaGetResult r = c.bucket.metaGet(request);
   counters.cmd_get.add(1);
   if (request.touch) counters.cmd_touch.add(1);
+  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
+    p.record(request.key, PrefixStats::Op::kGet, static_cast<bool>(r.item));
+  }
   if (!r.item) {
     counters.get_misses.add(1);
     if (r.expired) counters.get_expired.add(1);
@@ -175,6 +178,9 @@ void executeMetaSet(TextCookie& c) {
   const MetaFlags& m = cmd.meta;
   const MetaKey key(cmd);
   c.counters().cmd_set.add(1);
+  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
+    p.record(key.key(), PrefixStats::Op::kSet);
+  }
   engine::StoreRequest sr;
   switch (m.mode) {
     case 'E':
@@ -255,6 +261,9 @@ void executeMetaDelete(TextCookie& c) {
   request.has_expiry = m.has('T');
   request.expiry = engineExpiry(m.ttl);
   request.flags = m.client_flags;
+  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
+    p.record(request.key, PrefixStats::Op::kDelete);
+  }
   const engine::MutationResult r = c.bucket.metaDelete(request);
   CommandCounters& counters = c.counters();
   switch (r.status) {

@@ -72,7 +72,13 @@ void executeStat(Cookie& c) {
   if (group.empty()) {
     generalStats(c.server, *c.bucket, add);
   } else if (group == "settings") {
-    settingsStats(c.server, add);
+    settingsStats(c.server, *c.bucket, add);
+  } else if (group == "items") {
+    itemsStats(c.server, *c.bucket, add);
+  } else if (group == "slabs") {
+    slabsStats(c.server, *c.bucket, add);
+  } else if (group == "sizes") {
+    sizesStats(add);
   } else if (group == "vbucket-details") {
     vbucketDetails(c);
     return;

@@ -132,9 +132,9 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
           : struct_bytes + (pool_in_use + spill_bytes + large_frame_bytes) / curr_connections);
 }
 
-void settingsStats(ServerContext& server, StatWriter& add) {
+void settingsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) {
   const Settings& s = server.settings();
-  add("maxbytes", s.memory_limit);
+  add("maxbytes", bucket.stats().limit_maxbytes);
   add("maxconns", s.max_connections);
   add("tcpport", server.boundPort());
   add("udpport", 0);
@@ -150,6 +150,48 @@ void settingsStats(ServerContext& server, StatWriter& add) {
   add("max_body_size", s.max_body_size);
   add("output_high_watermark", s.output_high_watermark);
   add("output_stall_timeout", s.output_stall_timeout_s);
+  add("detail_enabled", server.prefixStats().enabled() ? "yes" : "no");
+  add("shutdown_enabled", s.shutdown_enabled ? "yes" : "no");
+}
+
+void itemsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) {
+  (void)server;
+  const engine::BucketStats b = bucket.stats();
+  if (b.curr_items == 0) return;
+  add("items:1:number", b.curr_items);
+  add("items:1:mem_requested", b.bytes);
+  add("items:1:evicted", b.evictions);
+  add("items:1:reclaimed", b.reclaimed);
+  add("items:1:outofmemory", 0);
+}
+
+void slabsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) {
+  const engine::BucketStats b = bucket.stats();
+  const auto totals = server.totalsSinceReset();
+  if (b.curr_items != 0) {
+    // One exact-size "chunk" per item: chunk_size is their mean footprint.
+    add("1:chunk_size", b.bytes / b.curr_items);
+    add("1:chunks_per_page", 1);
+    add("1:total_pages", b.curr_items);
+    add("1:total_chunks", b.curr_items);
+    add("1:used_chunks", b.curr_items);
+    add("1:free_chunks", 0);
+    add("1:free_chunks_end", 0);
+    add("1:get_hits", totals.get_hits);
+    add("1:cmd_set", totals.cmd_set);
+    add("1:delete_hits", totals.delete_hits);
+    add("1:incr_hits", totals.incr_hits);
+    add("1:decr_hits", totals.decr_hits);
+    add("1:cas_hits", totals.cas_hits);
+    add("1:cas_badval", totals.cas_badval);
+    add("1:touch_hits", totals.touch_hits);
+  }
+  add("active_slabs", b.curr_items != 0 ? 1 : 0);
+  add("total_malloced", b.bytes);
+}
+
+void sizesStats(StatWriter& add) {
+  add("sizes_status", "disabled");
 }
 
 }  // namespace memkv::server

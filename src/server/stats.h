@@ -32,7 +32,14 @@ class StatWriter {
 // The general group ("stats" / STAT with no key): server, bucket and memkv's
 // send-path counters. `bucket` is the connection's bucket.
 void generalStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
-// "settings".
-void settingsStats(ServerContext& server, StatWriter& add);
+// "settings". maxbytes is the bucket's quota now (cache_memlimit moves it).
+void settingsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
+// "items" and "slabs": memkv allocates each item exactly (no slab classes),
+// so both report one class, 1, holding every item; nothing when empty, as
+// memcached shows no empty class. docs/architecture.md, "STAT".
+void itemsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
+void slabsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
+// "sizes": memcached's item size histogram, off unless started with it.
+void sizesStats(StatWriter& add);
 
 }  // namespace memkv::server

@@ -1,10 +1,23 @@
 #include "server/text_session.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <iterator>
+#include <memory>
+#include <mutex>
 #include <new>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "net/worker.h"
 
 #include "protocol/text_reply.h"
 #include "server/executors.h"
@@ -62,6 +75,9 @@ void executeRetrieval(TextCookie& c) {
       (r.item ? counters.get_hits : counters.get_misses).add(1);
       if (r.expired) counters.get_expired.add(1);
     }
+    if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
+      p.record(key, PrefixStats::Op::kGet, static_cast<bool>(r.item));
+    }
     if (!r.item) continue;
     const uint64_t cas = cas_enabled ? r.cas : 0;
     c.out.valueReply(key, r.item, with_cas ? &cas : nullptr);
@@ -96,6 +112,9 @@ void executeStorage(TextCookie& c) {
   const text::TextCommand& cmd = c.command;
   CommandCounters& counters = c.counters();
   counters.cmd_set.add(1);
+  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
+    p.record(cmd.key, PrefixStats::Op::kSet);
+  }
   if (cmd.value_length > c.server.settings().item_size_max) {
     refuseStore(c, text::kTooLarge);
     return;
@@ -144,6 +163,9 @@ void executeStorage(TextCookie& c) {
 
 void executeDelete(TextCookie& c) {
   CommandCounters& counters = c.counters();
+  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
+    p.record(c.command.key, PrefixStats::Op::kDelete);
+  }
   const engine::MutationResult r = c.bucket.remove(c.command.key, 0);
   switch (r.status) {
     case EngineStatus::kSuccess:
@@ -256,16 +278,101 @@ void executeCacheMemlimit(TextCookie& c) {
   }
 }
 
+// "<fd>:addr", "<fd>:listen_addr" and "<fd>:state" of one connection, on
+// its owner's thread.
+void describeConnection(net::Connection& conn, std::string* out) {
+  const auto address = [](int fd, bool peer) -> std::string {
+    sockaddr_storage sa{};
+    socklen_t len = sizeof sa;
+    auto* p = reinterpret_cast<sockaddr*>(&sa);
+    if ((peer ? ::getpeername(fd, p, &len) : ::getsockname(fd, p, &len)) != 0) return "unknown";
+    char host[INET6_ADDRSTRLEN] = {};
+    if (sa.ss_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
+      ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+      return fmt::format("tcp:{}:{}", host, ntohs(in->sin_port));
+    }
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&sa);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    return fmt::format("tcp6:[{}]:{}", host, ntohs(in6->sin6_port));
+  };
+  const int fd = conn.fd();
+  fmt::format_to(std::back_inserter(*out), "STAT {}:addr {}\r\nSTAT {}:listen_addr {}\r\n", fd,
+                 address(fd, true), fd, address(fd, false));
+  fmt::format_to(std::back_inserter(*out), "STAT {}:state {}\r\n", fd,
+                 conn.output().empty() ? "conn_waiting" : "conn_mwrite");
+}
+
+// "conns": every worker describes its own connections on its own thread (no
+// other thread may touch them); the last one to finish answers on this
+// connection's thread. The session stays parked meanwhile, so replies keep
+// their order.
+void executeStatsConns(TextCookie& c) {
+  struct Gather {
+    std::mutex mutex;
+    std::string lines;  // guarded by mutex
+    std::atomic<size_t> remaining{0};
+  };
+  auto gather = std::make_shared<Gather>();
+  std::vector<net::Worker*> workers;
+  for (const auto& w : c.server.workers()) {
+    if (w->worker != nullptr) workers.push_back(w->worker);
+  }
+  if (workers.empty()) {
+    c.out.raw(text::kEnd);
+    return;
+  }
+  gather->remaining.store(workers.size());
+  c.session.park();
+  net::EventLoop& loop = c.connection.loop();
+  const std::weak_ptr<SessionAnchor> anchor = c.session.anchor();
+  for (net::Worker* worker : workers) {
+    worker->post([gather, worker, &loop, anchor] {
+      std::string mine;
+      worker->forEachConnection([&](net::Connection& conn) { describeConnection(conn, &mine); });
+      {
+        std::lock_guard guard(gather->mutex);
+        gather->lines += mine;
+      }
+      if (gather->remaining.fetch_sub(1) != 1) return;
+      postToSession(loop, anchor, [gather](McbpSession& session) {
+        TextWriter out(session.connection(), session.worker().commands);
+        out.raw(gather->lines);
+        out.raw(text::kEnd);
+        session.unpark();
+      });
+    });
+  }
+}
+
 void executeStats(TextCookie& c) {
   const std::string_view group = c.command.args;
   TextStatSink add(c.out);
+  PrefixStats& prefixes = c.server.prefixStats();
   if (group.empty()) {
     generalStats(c.server, c.bucket, add);
   } else if (group == "settings") {
-    settingsStats(c.server, add);
+    settingsStats(c.server, c.bucket, add);
+  } else if (group == "items") {
+    itemsStats(c.server, c.bucket, add);
+  } else if (group == "slabs") {
+    slabsStats(c.server, c.bucket, add);
+  } else if (group == "sizes") {
+    sizesStats(add);
+  } else if (group == "conns") {
+    executeStatsConns(c);
+    return;
+  } else if (group == "detail on" || group == "detail off") {
+    prefixes.setEnabled(group == "detail on");
+    c.out.raw(text::kOk);
+    return;
+  } else if (group == "detail dump") {
+    c.out.raw(prefixes.dump());
+    return;
   } else if (group == "reset") {
     c.server.resetTotals();
     c.bucket.resetStats();
+    prefixes.reset();
     c.out.raw(text::kReset);
     return;
   } else {
@@ -382,7 +489,7 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
     r.consumed = input.size();
     return r;
   }
-  while (r.frames < max_frames && !conn.closing() && !conn.outputFull()) {
+  while (r.frames < max_frames && !conn.closing() && !conn.outputFull() && !session.parked()) {
     const std::span<const uint8_t> rest = input.subspan(r.consumed);
     if (rest.empty()) break;
     text::TextCommand command;
