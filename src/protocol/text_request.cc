@@ -37,6 +37,35 @@ const char* skipSpaces(const char* p, const char* end) {
   return p;
 }
 
+// Whether a run of non-space bytes in `keys` is longer than a key may be: a
+// multiget's whole line is checked in one pass, eight bytes per step.
+bool hasLongKey(std::string_view keys) {
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7f;
+  const char* p = keys.data();
+  const char* const end = p + keys.size();
+  size_t run = 0;  // non-space bytes since the last space
+  while (end - p >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    const uint64_t x = word ^ 0x2020202020202020;
+    // 0x80 in exactly the bytes that were spaces.
+    const uint64_t spaces = ~(((x & kLow7) + kLow7) | x | kLow7);
+    if (spaces == 0) {
+      run += 8;
+    } else {
+      if (run + (std::countr_zero(spaces) >> 3) > kMaxKeyLength) return true;
+      run = std::countl_zero(spaces) >> 3;  // bytes after the word's last space
+    }
+    if (run > kMaxKeyLength) return true;
+    p += 8;
+  }
+  for (; p < end; ++p) {
+    run = *p == ' ' ? 0 : run + 1;
+    if (run > kMaxKeyLength) return true;
+  }
+  return false;
+}
+
 // The tokens of a line. Only [0, count) of the token arrays is ever read, so
 // they are left uninitialised (this struct is built once per command).
 struct Line {
@@ -244,12 +273,8 @@ ParseResult parseRetrieval(std::string_view args, size_t consumed, TextCommand* 
   }
   out->keys = {p, static_cast<size_t>(end - p)};
   // 1.6.18: a key over 250 bytes anywhere fails the whole line.
-  if (out->keys.size() > kMaxKeyLength) {
-    while (p < end) {
-      const char* key_end = findSpace(p, end);
-      if (static_cast<size_t>(key_end - p) > kMaxKeyLength) return error(kBadFormat, consumed);
-      p = skipSpaces(key_end, end);
-    }
+  if (out->keys.size() > kMaxKeyLength && hasLongKey(out->keys)) {
+    return error(kBadFormat, consumed);
   }
   return command(consumed);
 }
