@@ -122,6 +122,23 @@ TEST_F(MetaGetTest, InvalidatedItemServesStaleAndOneClientWins) {
   EXPECT_EQ(text_.callUntil("mg s1 v\r\n", "ok\r\n"), "VA 2\r\nok\r\n") << "no X, W or Z any more";
 }
 
+// t/metaget.t "serve stale": ms I with a CAS lower than the item's stores the value but keeps
+// the item stale, its TTL and its win token.
+TEST_F(MetaGetTest, SetWithInvalidateFlagKeepsTheItemStale) {
+  mset("toinv", "hi", "T90");
+  EXPECT_EQ(text_.call("md toinv I T30\r\n"), "HD\r\n");
+  const uint64_t stale_cas = casOf("toinv");
+  EXPECT_EQ(text_.call("mg toinv s\r\n"), "HD s2 X W\r\n");
+  EXPECT_EQ(text_.call("ms toinv 3 I C" + std::to_string(stale_cas - 1) + " T90\r\nnew\r\n"),
+            "HD\r\n");
+  const uint64_t new_cas = casOf("toinv");
+  EXPECT_NE(new_cas, stale_cas);
+  EXPECT_EQ(text_.callUntil("mg toinv s c v t\r\n", "new\r\n"),
+            "VA 3 s3 c" + std::to_string(new_cas) + " t30 Z X\r\nnew\r\n");
+  EXPECT_EQ(text_.call("ms toinv 3 C" + std::to_string(new_cas) + " T90\r\nfin\r\n"), "HD\r\n");
+  EXPECT_EQ(text_.callUntil("mg toinv v t\r\n", "fin\r\n"), "VA 3 t90\r\nfin\r\n");
+}
+
 TEST_F(MetaGetTest, MetaDebug) {
   mset("foo", "hi");
   const std::string me = text_.call("me foo\r\n");

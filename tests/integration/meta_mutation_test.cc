@@ -184,6 +184,16 @@ TEST_F(MetaMutationTest, MaQuietHidesEvenTheValue) {
   EXPECT_EQ(fetch("get cnt\r\n"), "VALUE cnt 0 1\r\n3\r\nEND\r\n");
 }
 
+TEST_F(MetaMutationTest, Base64KeysOnMdAndMa) {
+  // "Zm9vYg==" is "foob", "Y250" is "cnt".
+  EXPECT_EQ(text_.call("ms Zm9vYg== 2 b\r\nhi\r\n"), "HD\r\n");
+  EXPECT_EQ(fetch("get foob\r\n"), "VALUE foob 0 2\r\nhi\r\nEND\r\n");
+  EXPECT_EQ(text_.call("md Zm9vYg== b k q\r\nmd Zm9vYg== b k\r\n"), "NF kZm9vYg== b\r\n");
+  EXPECT_EQ(text_.call("ms Y250 1 b\r\n5\r\n"), "HD\r\n");
+  EXPECT_EQ(text_.callUntil("ma Y250 b k v\r\n", "6\r\n"), "VA 1 kY250 b\r\n6\r\n");
+  EXPECT_EQ(fetch("get cnt\r\n"), "VALUE cnt 0 1\r\n6\r\nEND\r\n");
+}
+
 TEST_F(MetaMutationTest, MnFlushesAndIgnoresTokens) {
   EXPECT_EQ(text_.call("mn\r\n"), "MN\r\n");
   EXPECT_EQ(text_.call("mn a b c\r\n"), "MN\r\n");

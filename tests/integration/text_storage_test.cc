@@ -225,6 +225,16 @@ TEST_F(TextStorageTest, IncrDecrRewritesInPlaceWithSpacePadding) {
       << "a longer result is a new item, keeping the flags";
 }
 
+TEST_F(TextStorageTest, IncrDeltaIsParsedLikeStrtoull) {
+  // 1.6.18 reads the delta with strtoull: a leading '+' passes; trailing junk and values
+  // above 2^64-1 do not.
+  store("n", "1");
+  EXPECT_EQ(text_.call("incr n +1\r\n"), "2\r\n");
+  EXPECT_EQ(text_.call("incr n 1x\r\n"), "CLIENT_ERROR invalid numeric delta argument\r\n");
+  EXPECT_EQ(text_.call("incr n 18446744073709551616\r\n"),
+            "CLIENT_ERROR invalid numeric delta argument\r\n");
+}
+
 TEST_F(TextStorageTest, IncrDecrErrors) {
   store("t", "hi");
   EXPECT_EQ(text_.call("incr t 1\r\n"),
