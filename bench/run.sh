@@ -4,7 +4,8 @@
 #   bench/run.sh --suite quick|full [--rounds N] [--duration S] [--only REGEX]
 #
 # --only runs just the workloads whose label matches REGEX (bash =~), for
-# example --only '^\(f3\)'; it never rewrites bench/RESULTS.md.
+# example --only '^\(f3\)', or --only '^\(t-' for the text-protocol rows; it
+# never rewrites bench/RESULTS.md.
 #
 # Both servers get the same -t/-m/-c/-I, listen on 127.0.0.1 ephemeral ports,
 # and are pinned away from the client when there are cores enough. Throughput
@@ -31,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -149,68 +150,102 @@ bench() {
 
 median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 jqf() { jq -r "$1" "$2"; }
-note_errors() {  # note_errors SERVER FILE: status errors in a result are worth a line
-  local errors
-  errors=$(jq -c '.errors_by_status' "$2")
+note_errors() {  # note_errors SERVER FILE: error statuses or replies in a result are worth a line
+  local errors replies
+  errors=$(jq -c '.errors_by_status // {}' "$2" 2>/dev/null || echo '"no result"')
+  replies=$(jq -c '.errors_by_reply // {}' "$2" 2>/dev/null || echo '{}')
   [[ $errors == "{}" ]] || problems+=("$1: error statuses $errors ($(basename "$2"))")
+  [[ $replies == "{}" ]] || problems+=("$1: error replies $replies ($(basename "$2"))")
 }
 
 rows=()
+notes=()  # lines printed under the table
 row() { rows+=("$(printf '| %s ' "$@")|"); }
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN {if (v == "nan" || v == "") print "-"; else printf f, v}'; }
 
 # --- throughput workloads --------------------------------------------------
-# throughput LABEL "SERVER ARGS" "CLIENT ARGS": fresh servers, prefill, one
-# unmeasured warmup each, then `rounds` alternating measured rounds.
+# speaks_text PORT: whether the server answers the text command "version"
+# (bounded: 2 s). memkv answers only MCBP until its text session lands.
+speaks_text() {
+  local reply
+  reply=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; printf "version\r\n" >&3; head -c 8 <&3' \
+    _ "$1" 2>/dev/null || true)
+  [[ $reply == VERSION* ]]
+}
+
+# throughput LABEL "SERVER ARGS" "CLIENT ARGS" CONNS: fresh servers, prefill,
+# one unmeasured warmup each, then `rounds` alternating measured rounds. A
+# server that does not speak the client's --protocol text is skipped (its
+# columns show "-") and listed under the table.
 throughput() {
   local label=$1 server_args=$2 client_args=$3
   local conns=$4 r name
   local per_thread=$(((conns + client_threads - 1) / client_threads))
   selected "$label" || return 0
   log "$label"
-  declare -A pid port
+  declare -A pid port skip
   for name in memkv memcached; do
     # shellcheck disable=SC2086
     start_server "$name" $server_args
-    pid[$name]=$PID; port[$name]=$PORT
+    pid[$name]=$PID; port[$name]=$PORT; skip[$name]=0
+    : >"$work/$name.rounds"
+    if [[ " $client_args " == *" --protocol text "* ]] && ! speaks_text "$PORT"; then
+      skip[$name]=1
+      problems+=("$label: $name does not speak the text protocol (no VERSION reply to \"version\"); its columns are empty")
+      continue
+    fi
+    # The warmup also prefills: bounded, so a server that stops answering
+    # fails this row instead of hanging the suite.
     # shellcheck disable=SC2086
     bench --server "127.0.0.1:${port[$name]}" --conns "$per_thread" $client_args --prefill \
-      --duration "$warmup" --json >"$work/$name.warm.json"
+      --duration "$warmup" --timeout 120 --json >"$work/$name.warm.json"
     note_errors "$name warmup" "$work/$name.warm.json"
   done
   for r in $(seq "$rounds"); do
     for name in memkv memcached; do
+      [[ ${skip[$name]} == 0 ]] || continue
       local before after out=$work/$name.$r.json
       before=$(cpu_ticks "${pid[$name]}")
       # shellcheck disable=SC2086
       bench --server "127.0.0.1:${port[$name]}" --conns "$per_thread" $client_args \
-        --duration "$duration" --json >"$out"
+        --duration "$duration" --timeout $((${duration%.*} + 60)) --json >"$out"
       after=$(cpu_ticks "${pid[$name]}")
       note_errors "$name round $r" "$out"
       jq -r --argjson ticks $((after - before)) --argjson hz "$clk_tck" \
-        '[.ops_per_sec, (if .ops > 0 then $ticks * 1e6 / $hz / .ops else 0 end), .latency_us.p99, .hit_ratio, (if .window_s > 0 then .hits / .window_s else 0 end)] | @tsv' \
+        '[.ops_per_sec, (if .ops > 0 then $ticks * 1e6 / $hz / .ops else 0 end), .latency_us.p99, .hit_ratio, (if .window_s > 0 then .hits / .window_s else 0 end), .requests_per_sec] | @tsv' \
         "$out" >>"$work/$name.rounds"
     done
   done
-  local rss_a rss_b
-  rss_a=$(rss_kib "${pid[memkv]}"); rss_b=$(rss_kib "${pid[memcached]}")
+  local -A rss
+  for name in memkv memcached; do
+    rss[$name]=nan
+    [[ ${skip[$name]} == 1 ]] || rss[$name]=$(($(rss_kib "${pid[$name]}") / 1024))
+  done
   stop_server "${pid[memkv]}"; stop_server "${pid[memcached]}"
 
   local a b
   a=$work/memkv.rounds; b=$work/memcached.rounds
-  local ops_a ops_b cpu_a cpu_b p99_a p99_b hit_a hit_b hits_a hits_b ops_ratio cpu_ratio
+  local ops_a ops_b cpu_a cpu_b p99_a p99_b hit_a hit_b hits_a hits_b req_a req_b
+  local ops_ratio=nan cpu_ratio=nan
   ops_a=$(cut -f1 "$a" | median); ops_b=$(cut -f1 "$b" | median)
   cpu_a=$(cut -f2 "$a" | median); cpu_b=$(cut -f2 "$b" | median)
   p99_a=$(cut -f3 "$a" | median); p99_b=$(cut -f3 "$b" | median)
   hit_a=$(cut -f4 "$a" | median); hit_b=$(cut -f4 "$b" | median)
   hits_a=$(cut -f5 "$a" | median); hits_b=$(cut -f5 "$b" | median)
-  ops_ratio=$(paste "$a" "$b" | awk '{print ($6 > 0 ? $1 / $6 : "nan")}' | median)
-  cpu_ratio=$(paste "$a" "$b" | awk '{print ($7 > 0 ? $2 / $7 : "nan")}' | median)
+  req_a=$(cut -f6 "$a" | median); req_b=$(cut -f6 "$b" | median)
+  if [[ -s $a && -s $b ]]; then
+    ops_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($7 > 0 ? $1 / $7 : "nan")}' | median)
+    cpu_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($8 > 0 ? $2 / $8 : "nan")}' | median)
+  fi
   row "$label" "$(fmt "$ops_a" %.0f)" "$(fmt "$ops_b" %.0f)" "$(fmt "$ops_ratio" %.2f)" \
     "$(fmt "$cpu_a" %.2f)" "$(fmt "$cpu_b" %.2f)" "$(fmt "$cpu_ratio" %.2f)" \
     "$(fmt "$p99_a" %.0f)" "$(fmt "$p99_b" %.0f)" \
-    "$(fmt "$((rss_a / 1024))" '%d MiB')" "$(fmt "$((rss_b / 1024))" '%d MiB')" \
+    "$(fmt "${rss[memkv]}" '%d MiB')" "$(fmt "${rss[memcached]}" '%d MiB')" \
     "$(fmt "$hits_a" %.0f) ($(fmt "$hit_a" %.3f)) / $(fmt "$hits_b" %.0f) ($(fmt "$hit_b" %.3f))"
+  # Multiget: ops are keys; say what that is in requests too.
+  if [[ " $client_args " == *" --multiget "* ]]; then
+    notes+=("$label: requests/s memkv $(fmt "$req_a" %.0f), memcached $(fmt "$req_b" %.0f); ops/s and CPU/op in the table count keys")
+  fi
   rm -f "$a" "$b"
 }
 
@@ -337,6 +372,17 @@ throughput "(c) 100 KiB, 10 conns, get:set 10:1" "$common -m 1024 -c 1024" \
   "--keys 256 --value-size 100k --ratio 10:1" 10
 throughput "(d) 1 MiB, 4 conns, get:set 10:1" "$common -m 1024 -c 1024 -I 2m" \
   "--keys 64 --value-size 1m --ratio 10:1" 4
+# (t-*) the same servers over memcached's text protocol (get / set lines,
+# "get k1 ... k100" for t-d), same client pipelining and --verify.
+throughput "(t-a) text: 32 B, 50 conns, pipeline 1, get:set 10:1" "$common -m 64 -c 1024" \
+  "--protocol text --keys 100000 --value-size 32 --ratio 10:1 --verify" 50
+throughput "(t-b) text: 32 B, 50 conns, pipeline 16, get:set 10:1" "$common -m 64 -c 1024" \
+  "--protocol text --keys 100000 --value-size 32 --ratio 10:1 --pipeline 16 --verify" 50
+throughput "(t-c) text: 100 KiB, 10 conns, get:set 10:1" "$common -m 1024 -c 1024" \
+  "--protocol text --keys 256 --value-size 100k --ratio 10:1" 10
+throughput "(t-d) text: multiget of 100 keys x 32 B, 50 conns, pipeline 1, gets only (ops = keys)" \
+  "$common -m 64 -c 1024" \
+  "--protocol text --keys 100000 --value-size 32 --ratio 1:0 --multiget 100 --verify" 50
 held "(e) 10,000 idle conns: RSS per conn" 10000 "$common -m 64 -c 11000" "--idle-conns 10000"
 # (f) the issue's case: half of a small request arrived, then silence (memcached
 # pins its 16 KiB read buffer here). (f2) a big value announced and half sent:
@@ -377,6 +423,10 @@ table=$(
 echo "$table"
 echo
 echo "Suite $suite: $rounds rounds x ${duration}s per server per workload (hit ratio ${hit_seconds}s), alternating memkv/memcached; medians; ratio = median of per-round memkv/memcached. ${elapsed}s total."
+if ((${#notes[@]} > 0)); then
+  echo
+  printf -- '- %s\n' "${notes[@]}"
+fi
 if ((${#problems[@]} > 0)); then
   echo
   echo "Problems seen:"
@@ -401,6 +451,10 @@ if [[ $suite == full && -z $only ]]; then
     echo "- $rounds rounds x ${duration}s per server per workload (hit ratio ${hit_seconds}s), alternating; medians; ratio = median of per-round memkv/memcached"
     echo
     echo "$table"
+    if ((${#notes[@]} > 0)); then
+      echo
+      printf -- '- %s\n' "${notes[@]}"
+    fi
     if ((${#problems[@]} > 0)); then
       echo
       echo "Problems seen:"

@@ -81,6 +81,7 @@
 #include "server/mcbp_session.h"
 #include "server/server_context.h"
 #include "server/settings.h"
+#include "text_reply_checker.h"
 
 namespace {
 
@@ -435,6 +436,10 @@ class Run {
     std::vector<SentRequest> requests;
     frameRequests(stream_, &requests, &id_slots_);
     checker_ = std::make_unique<ResponseChecker>(std::move(requests), config.cas_enabled);
+    // The first byte picks the protocol, as the server does.
+    const auto first = static_cast<memkv::mcbp::Magic>(stream_.empty() ? 0 : stream_[0]);
+    text_ = !stream_.empty() && first != memkv::mcbp::Magic::ClientRequest &&
+            first != memkv::mcbp::Magic::AltClientRequest;
 
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
@@ -599,7 +604,13 @@ class Run {
         if (session_->parked()) std::this_thread::sleep_for(kBackgroundPoll);
         return;
       }
-      if (!conn_->closing()) checker_->checkAllAnswered();
+      if (!conn_->closing()) {
+        if (text_) {
+          text_checker_.checkAllAnswered();
+        } else {
+          checker_->checkAllAnswered();
+        }
+      }
     } else if (got) {
       return;  // what the server sent before it closed
     }
@@ -635,7 +646,11 @@ class Run {
     while (max > 0 && peer_ >= 0) {
       const ssize_t r = ::recv(peer_, buffer, std::min(max, sizeof buffer), MSG_DONTWAIT);
       if (r <= 0) break;
-      checker_->feed(buffer, static_cast<size_t>(r));
+      if (text_) {
+        text_checker_.feed(buffer, static_cast<size_t>(r));
+      } else {
+        checker_->feed(buffer, static_cast<size_t>(r));
+      }
       max -= static_cast<size_t>(r);
       got = true;
     }
@@ -658,6 +673,8 @@ class Run {
   memkv::net::Connection* conn_ = nullptr;         // owned; deleted when reaped
   memkv::server::McbpSession* session_ = nullptr;  // conn_'s handler
   std::vector<IdSlot> id_slots_;
+  bool text_ = false;  // the stream speaks memcached's text protocol
+  memkv::fuzz::TextReplyChecker text_checker_{&check};
   std::unique_ptr<ResponseChecker> checker_;
   int peer_ = -1;  // the client's end
 

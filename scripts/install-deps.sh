@@ -10,6 +10,9 @@ packages=(
   clang clang-format libclang-rt-14-dev
   memcached libmemcached-tools
   nodejs npm
+  # Real-client tests (tests/clients): Debian 12's own memcached clients.
+  python3-pymemcache php-cli php-memcached libcache-memcached-perl
+  golang-go golang-github-bradfitz-gomemcache-dev ruby ruby-dalli nutcracker
 )
 
 missing=()

@@ -48,6 +48,7 @@ const char* const kUsage =
     "  -R, --max-reqs-per-event=<n> requests handled per connection per wake-up (default: 20)\n"
     "  -C, --disable-cas         no CAS values\n"
     "  -F, --disable-flush-all   refuse FLUSH\n"
+    "  -A, --enable-shutdown     allow the text command `shutdown`\n"
     "  -M, --disable-evictions   refuse writes with ENOMEM when memory is full\n"
     "  -v, --verbose             more logging (-vv for more)\n"
     "  -u, --user=<user>         accepted for compatibility\n"
@@ -170,6 +171,7 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"max-reqs-per-event", required_argument, nullptr, 'R'},
       {"disable-cas", no_argument, nullptr, 'C'},
       {"disable-flush-all", no_argument, nullptr, 'F'},
+      {"enable-shutdown", no_argument, nullptr, 'A'},
       {"disable-evictions", no_argument, nullptr, 'M'},
       {"verbose", optional_argument, nullptr, 'v'},
       {"user", required_argument, nullptr, 'u'},
@@ -196,7 +198,7 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
   optind = 1;
   opterr = 0;
   int opt;
-  while ((opt = ::getopt_long(argc, argv, ":p:U:l:t:m:c:I:b:R:CFMvu:o:hV", kLongOptions,
+  while ((opt = ::getopt_long(argc, argv, ":p:U:l:t:m:c:I:b:R:CFAMvu:o:hV", kLongOptions,
                               nullptr)) != -1) {
     const std::string_view arg = optarg ? optarg : "";
     switch (opt) {
@@ -257,6 +259,9 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
         break;
       case 'F':
         s.flush_enabled = false;
+        break;
+      case 'A':
+        s.shutdown_enabled = true;
         break;
       case 'M':
         s.evict = false;

@@ -135,6 +135,7 @@ int run(const Settings& settings) {
     auto worker = std::make_unique<memkv::net::Worker>(limits, settings.read_buffer_pool_limit,
                                                        live_connections, &read_budget);
     memkv::server::WorkerContext& wctx = context.addWorker(&worker->counters());
+    wctx.worker = worker.get();
     worker->setHandlerFactory([&context, &wctx](memkv::net::Connection& conn) {
       return std::make_unique<memkv::server::McbpSession>(context, wctx, conn);
     });

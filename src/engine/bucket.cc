@@ -193,6 +193,7 @@ void Bucket::purge() {
 void Bucket::linkLocked(VBucket& vb, Item* item) {
   vb.table.insert(item);
   item->linked_ = true;
+  item->setAccessTime(clock_.now());
   {
     std::lock_guard guard(lru_.mutex());
     lru_.pushFront(item);
@@ -372,11 +373,17 @@ MutationResult Bucket::storeWhole(const StoreRequest& request, uint32_t now) {
   }
   if (old) {
     const EngineStatus allowed = checkCas(at.vb, old, request.cas, now);
-    if (allowed != EngineStatus::kSuccess) return {allowed};
+    // meta ms I: a writer holding an older CAS still stores, as a stale
+    // item that keeps the old expiry and recache token.
+    const bool stale =
+        allowed == EngineStatus::kKeyEexists && request.invalidate && request.cas < old->cas();
+    if (allowed != EngineStatus::kSuccess && !stale) return {allowed};
+    if (request.preserve_ttl || stale) fresh->setExpiry(old->expiry());
+    if (stale) fresh->addMetaState(Item::kStale | (old->metaState() & Item::kTokenSent));
   }
-  const uint64_t cas = nextCas(at.vb);
+  if (request.binary_key) fresh->addMetaState(Item::kBinaryKey);
+  const uint64_t cas = casFor(at.vb, request.new_cas);
   fresh->assignCas(cas);
-  if (old && request.preserve_ttl) fresh->setExpiry(old->expiry());
   if (old) unlinkLocked(at.vb, old);
   linkLocked(at.vb, fresh_ref.release());
   return mutated(at.vb, cas);
@@ -413,7 +420,7 @@ MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
         const auto& second = append ? request.value : old_value;
         if (!first.empty()) std::memcpy(out, first.data(), first.size());
         if (!second.empty()) std::memcpy(out + first.size(), second.data(), second.size());
-        const uint64_t cas = nextCas(at.vb);
+        const uint64_t cas = casFor(at.vb, request.new_cas);
         fresh->assignCas(cas);
         unlinkLocked(at.vb, old);
         linkLocked(at.vb, fresh);
@@ -459,23 +466,38 @@ CounterResult Bucket::counter(const CounterRequest& request) {
         } else {
           value = request.delta > *parsed ? 0 : *parsed - request.delta;
         }
-        meta = {old->flags(), old->expiry(), 0, old->datatype()};
+        meta = {old->flags(),
+                request.touch ? absoluteExpiry(request.touch_expiry, now) : old->expiry(), 0,
+                old->datatype()};
       } else {
         // memcached ignores the CAS when the counter does not exist yet.
         if (request.expiry == kCounterNoCreate) return {EngineStatus::kKeyEnoent};
         value = request.initial;
         meta = {0, absoluteExpiry(request.expiry, now), 0, 0};
       }
-      const size_t length = formatCounter(value, digits);
+      const size_t digits_length = formatCounter(value, digits);
+      // memcached's width rule, whichever protocol asks: a result no longer
+      // than the stored text keeps its width, padded with spaces ("10" decr
+      // 1 reads back as "9 "). The reply carries the bare number.
+      const size_t length =
+          old && old->value().size() > digits_length ? old->value().size() : digits_length;
       Item* fresh = allocateWithoutEviction(request.key, length, meta, at);
       if (fresh) {
-        std::memcpy(fresh->mutableValue(), digits, length);
-        const uint64_t cas = nextCas(at.vb);
+        std::memcpy(fresh->mutableValue(), digits, digits_length);
+        std::memset(fresh->mutableValue() + digits_length, ' ', length - digits_length);
+        const uint64_t cas = casFor(at.vb, request.new_cas);
         fresh->assignCas(cas);
         if (old) unlinkLocked(at.vb, old);
         linkLocked(at.vb, fresh);
         const MutationResult m = mutated(at.vb, cas);
-        return {EngineStatus::kSuccess, cas, value, old == nullptr, m.seqno, m.vbuuid};
+        return {EngineStatus::kSuccess,
+                cas,
+                value,
+                old == nullptr,
+                m.seqno,
+                m.vbuuid,
+                meta.expiry,
+                length};
       }
       needed = Item::footprint(request.key.size(), length);
     }

@@ -62,6 +62,49 @@ struct StoreRequest {
   uint64_t cas = 0;     // 0: no CAS check
   uint8_t datatype = 0;
   bool preserve_ttl = false;  // replacing a live item keeps its expiry
+  uint64_t new_cas = 0;       // meta E: the stored item's CAS (0: the next)
+  // meta ms I: with a CAS older than the item's, store anyway, as a stale
+  // item that keeps the old expiry and recache state.
+  bool invalidate = false;
+  bool binary_key = false;  // meta b: the key came base64-encoded
+};
+
+// memcached's meta commands (mg ms md ma), beyond what MCBP needs.
+struct MetaGetRequest {
+  std::string_view key;
+  bool touch = false;  // T: a new expiry for a hit
+  uint32_t touch_expiry = 0;
+  bool vivify = false;  // N: a miss creates an empty item and wins
+  uint32_t vivify_expiry = 0;
+  uint64_t vivify_cas = 0;  // E: the created item's CAS (0: the next)
+  bool recache = false;     // R: a hit with fewer seconds left wins
+  uint32_t recache_seconds = 0;
+  bool no_bump = false;     // u: neither the LRU nor the fetched/access state moves
+  bool binary_key = false;  // b: a created item's key came base64-encoded
+};
+
+struct MetaGetResult {
+  ItemRef item;                // empty on a miss
+  uint64_t cas = 0;            // kLockedCas while locked
+  uint32_t expiry_before = 0;  // absolute, before a touch (0: never)
+  uint32_t now = 0;            // the bucket's clock when it ran
+  bool expired = false;        // the miss was an expired item
+  bool fetched_before = false;
+  uint32_t idle_seconds = 0;  // since stored or last read, before this read
+  bool won = false;           // W: this client is to recache
+  bool stale = false;         // X
+  bool token_sent = false;    // Z: another client already won
+};
+
+struct MetaDeleteRequest {
+  std::string_view key;
+  uint64_t cas = 0;          // C (0: no check)
+  uint64_t new_cas = 0;      // E, with invalidate or empty_value (0: the next)
+  bool invalidate = false;   // I: keep the item, stale, with a new CAS
+  bool empty_value = false;  // x: keep the item with an empty value
+  bool has_expiry = false;   // T
+  uint32_t expiry = 0;
+  uint32_t flags = 0;  // F, with empty_value
 };
 
 struct MutationResult {
@@ -78,6 +121,9 @@ struct CounterRequest {
   uint64_t initial = 0;
   uint32_t expiry = 0;  // 0xffffffff: do not create
   uint64_t cas = 0;
+  bool touch = false;  // meta T: the counter's new expiry on success
+  uint32_t touch_expiry = 0;
+  uint64_t new_cas = 0;  // meta E (0: the next)
 };
 
 struct CounterResult {
@@ -87,6 +133,8 @@ struct CounterResult {
   bool created = false;  // the counter did not exist and was made from `initial`
   uint64_t seqno = 0;
   uint64_t vbuuid = 0;
+  uint32_t expiry = 0;  // the counter's absolute expiry (0: never)
+  size_t length = 0;    // bytes of its stored text (padded to the old width)
 };
 
 struct LookupResult {
@@ -156,6 +204,12 @@ class Bucket final {
   MutationResult store(const StoreRequest& request);
   MutationResult remove(std::string_view key, uint64_t cas);
   CounterResult counter(const CounterRequest& request);
+  // Meta get (mg, me): a read that also reports and moves the item's meta
+  // state, may touch it, and may create it (N) or hand out the right to
+  // recache it (W) under the vbucket lock, so one client wins.
+  MetaGetResult metaGet(const MetaGetRequest& request);
+  // Meta delete (md): removes, or with I / x keeps a changed copy.
+  MutationResult metaDelete(const MetaDeleteRequest& request);
   // GET_LOCKED: reads and locks for lock_seconds (0 or above the maximum:
   // the default). Writes then need the returned CAS until UNLOCK or expiry.
   LockResult getLocked(std::string_view key, uint32_t lock_seconds);
@@ -192,6 +246,10 @@ class Bucket final {
   BucketStats stats();
   void resetStats();
   const BucketConfig& config() const { return config_; }
+  // The bucket's clock (Unix seconds), for reporting times left.
+  uint32_t now() const { return clock_.now(); }
+  // The item memory quota (-m) from now on (memcached's cache_memlimit).
+  void setMemoryLimit(size_t bytes) { memory_.setLimit(bytes); }
 
   // memcached's expiry rule: 0 never, <= 30 days relative, else absolute.
   // A time already past becomes "now - 1"-ish (expired at once).
@@ -237,6 +295,15 @@ class Bucket final {
   void touchLru(Item* item);
   void unlinkLocked(VBucket& vb, Item* item);
   uint64_t nextCas(VBucket& vb) { return ++vb.last_cas; }
+  // The CAS a meta client asked for (E), or the next one. A wanted CAS moves
+  // the vbucket's counter forward so later ones stay above it; one at or
+  // below the vbucket's flush mark reads as flushed (memkv's flush keeps no
+  // other state), so such an item is gone at once.
+  uint64_t casFor(VBucket& vb, uint64_t wanted) {
+    if (wanted == 0) return nextCas(vb);
+    if (wanted > vb.last_cas) vb.last_cas = wanted;
+    return wanted;
+  }
   // The lock on a linked item, if any (vb.mutex held).
   static const LockEntry* lockOf(VBucket& vb, const Item* item, uint32_t now) {
     return vb.locks ? vb.locks->find(item, now) : nullptr;

@@ -75,6 +75,28 @@ class Item final {
   }
   uint32_t refcountForTesting() const { return refcount_.load(); }
 
+  // memcached's meta protocol keeps per-item state beside the value (mg's
+  // h, l, W, X and Z). Any thread; changes in place like the expiry, and
+  // never part of the bytes a socket may be sending.
+  enum MetaState : uint8_t {
+    kFetched = 1,    // read since stored (mg h)
+    kTokenSent = 2,  // a client won the right to recache it (W given; Z to others)
+    kStale = 4,      // invalidated (md I, ms I): readers see X
+    kBinaryKey = 8,  // stored by meta with a base64 key (b): mg k answers in base64
+  };
+  uint8_t metaState() const { return meta_state_.load(std::memory_order_relaxed); }
+  // Sets bits; returns the state before.
+  uint8_t addMetaState(uint8_t bits) {
+    return meta_state_.fetch_or(bits, std::memory_order_relaxed);
+  }
+  void setMetaState(uint8_t state) { meta_state_.store(state, std::memory_order_relaxed); }
+  // When the item was stored or last read, in seconds modulo 2^16 (mg l:
+  // it reads wrong for items idle over 18 hours; the Item has 3 spare bytes).
+  uint16_t accessTime() const { return access_time_.load(std::memory_order_relaxed); }
+  void setAccessTime(uint32_t now) {
+    access_time_.store(static_cast<uint16_t>(now), std::memory_order_relaxed);
+  }
+
   // Intrusive links, owned by the structures that hold the item:
   // hash_next_ and linked_ under the vbucket mutex, lru_* under the LRU mutex.
   Item* hash_next_ = nullptr;
@@ -101,6 +123,10 @@ class Item final {
 
  public:
   bool linked_ = false;  // in its vbucket's table; guarded by the vbucket mutex
+
+ private:
+  std::atomic<uint8_t> meta_state_{0};
+  std::atomic<uint16_t> access_time_{0};
 };
 
 // 72 bytes: with the allocator's 8-byte header and 16-byte rounding, a 10-byte

@@ -22,7 +22,7 @@ class MemoryAccount final {
   // Charges `bytes` if they fit under the limit; false otherwise.
   bool tryCharge(size_t bytes) {
     size_t cur = used_.load(std::memory_order_relaxed);
-    while (cur + bytes <= limit_ + kBias) {
+    while (cur + bytes <= limit() + kBias) {
       if (used_.compare_exchange_weak(cur, cur + bytes, std::memory_order_relaxed)) return true;
     }
     return false;
@@ -32,14 +32,17 @@ class MemoryAccount final {
   }
 
   size_t used() const { return used_.load(std::memory_order_relaxed) - kBias; }
-  size_t limit() const { return limit_; }
+  size_t limit() const { return limit_.load(std::memory_order_relaxed); }
+  // memcached's cache_memlimit: a lower limit is enforced as items are
+  // allocated (eviction makes room), never by freeing at once.
+  void setLimit(size_t limit) { limit_.store(limit, std::memory_order_relaxed); }
 
  private:
   static constexpr size_t kBias = 1;
   explicit MemoryAccount(size_t limit) : limit_(limit) {}
   ~MemoryAccount() = default;
 
-  const size_t limit_;
+  std::atomic<size_t> limit_;
   std::atomic<size_t> used_{kBias};
 };
 

@@ -44,6 +44,15 @@ class Worker final {
   void join();
 
   const WorkerCounters& counters() const { return counters_; }
+  // Calls fn for each open connection. This worker's thread only (a task
+  // given to post()).
+  template <typename Fn>
+  void forEachConnection(Fn&& fn) {
+    loop_.owner().check("Worker::forEachConnection");
+    for (Connection* c = connections_; c != nullptr; c = c->next_) {
+      if (!c->closed()) fn(*c);
+    }
+  }
 
  private:
   void onAdopt(int fd);

@@ -539,4 +539,22 @@ size_t decodeBase64Key(std::string_view in, std::span<uint8_t> out) {
   return n;
 }
 
+size_t encodeBase64Key(std::string_view in, std::span<char> out) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t n = 0;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    const size_t left = in.size() - i;
+    uint32_t bits = uint32_t(static_cast<uint8_t>(in[i])) << 16;
+    if (left > 1) bits |= uint32_t(static_cast<uint8_t>(in[i + 1])) << 8;
+    if (left > 2) bits |= static_cast<uint8_t>(in[i + 2]);
+    if (n + 4 > out.size()) return n;
+    out[n++] = kAlphabet[(bits >> 18) & 63];
+    out[n++] = kAlphabet[(bits >> 12) & 63];
+    out[n++] = left > 1 ? kAlphabet[(bits >> 6) & 63] : '=';
+    out[n++] = left > 2 ? kAlphabet[bits & 63] : '=';
+  }
+  return n;
+}
+
 }  // namespace memkv::text

@@ -176,5 +176,8 @@ class KeyCursor final {
 // memcached's base64 (RFC 4648 alphabet, padded, length a multiple of 4).
 // Returns the decoded length, or 0 if `in` is not valid base64 or does not fit.
 size_t decodeBase64Key(std::string_view in, std::span<uint8_t> out);
+// The encoding; `out` needs 4 * ceil(in.size() / 3) bytes. Returns its length.
+size_t encodeBase64Key(std::string_view in, std::span<char> out);
+inline constexpr size_t kMaxBase64KeyLength = (kMaxKeyLength + 2) / 3 * 4;
 
 }  // namespace memkv::text

@@ -21,6 +21,13 @@ void sweepFlushed(engine::ExecutorPool& pool, BucketHandle bucket) {
 }
 }  // namespace
 
+void flushBucket(ServerContext& server, const BucketHandle& bucket, uint32_t delay) {
+  // The flush itself is O(vbuckets); freeing the items is not, so it runs
+  // on the pool. A delayed flush's items are freed as lookups and eviction
+  // meet them, or by the sweep of a later flush.
+  if (bucket->bucket.flush(delay)) sweepFlushed(server.executors(), bucket);
+}
+
 void executeNoop(Cookie& c) {
   c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
 }
@@ -44,10 +51,7 @@ void executeFlush(Cookie& c) {
   }
   c.counters().cmd_flush.add(1);
   const uint32_t delay = c.request.extras.empty() ? 0 : loadBe32(c.request.extras.data());
-  // The flush itself is O(vbuckets); freeing the items is not, so it runs
-  // on the pool. A delayed flush's items are freed as lookups and eviction
-  // meet them, or by the sweep of a later flush.
-  if (c.bucket->flush(delay)) sweepFlushed(c.server.executors(), c.session.bucketHandle());
+  flushBucket(c.server, c.session.bucketHandle(), delay);
   c.replyStatus(Status::Success);
 }
 

@@ -20,6 +20,9 @@ void executeVersion(Cookie& cookie);    // VERSION
 void executeQuit(Cookie& cookie);       // QUIT(Q)
 void executeVerbosity(Cookie& cookie);  // VERBOSITY
 void executeStat(Cookie& cookie);       // STAT
+// FLUSH and flush_all: flushes now (delay 0) or later, and frees the items
+// on the executor pool.
+void flushBucket(ServerContext& server, const BucketHandle& bucket, uint32_t delay);
 // Couchbase's session layer (session_executors.cc).
 void executeHello(Cookie& cookie);            // HELLO
 void executeErrorMap(Cookie& cookie);         // GET_ERROR_MAP

@@ -107,6 +107,9 @@ void executeGet(Cookie& c) {
   auto& counters = c.counters();
   counters.cmd_get.add(1);
   engine::LookupResult r = c.bucket->get(c.key);
+  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
+    p.record(c.key, PrefixStats::Op::kGet, static_cast<bool>(r.item));
+  }
   if (!r.item) {
     counters.get_misses.add(1);
     if (r.expired) counters.get_expired.add(1);
@@ -147,6 +150,7 @@ void executeTouch(Cookie& c) {
 void executeStore(Cookie& c) {
   auto& counters = c.counters();
   counters.cmd_set.add(1);
+  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) p.record(c.key, PrefixStats::Op::kSet);
   engine::StoreRequest sr;
   switch (c.spec.base) {
     case Opcode::Add:
@@ -193,6 +197,9 @@ void executeStore(Cookie& c) {
 void executeDelete(Cookie& c) {
   auto& counters = c.counters();
   const uint64_t cas = c.server.settings().cas_enabled ? c.header().cas : 0;
+  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
+    p.record(c.key, PrefixStats::Op::kDelete);
+  }
   engine::MutationResult r = c.bucket->remove(c.key, cas);
   if (r.status == EngineStatus::kKeyEnoent) {
     counters.delete_misses.add(1);

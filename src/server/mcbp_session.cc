@@ -7,10 +7,12 @@
 #include "auth/users.h"
 #include "common/clock.h"
 #include "protocol/leb128.h"
+#include "protocol/magic.h"
 #include "protocol/opcode_spec.h"
 #include "protocol/validate.h"
 #include "server/command_access.h"
 #include "server/executors.h"
+#include "server/text_session.h"
 
 namespace memkv::server {
 
@@ -221,6 +223,17 @@ void McbpSession::dropAuthentication() {
 
 net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uint8_t> input,
                                       size_t max_frames) {
+  if (protocol_ != Protocol::kBinary) {
+    if (protocol_ == Protocol::kUnknown && !input.empty()) {
+      // memcached switches on 0x80 alone; memkv also takes MCBP's alternative
+      // request magic (0x08, a control character no text command starts with).
+      const auto magic = static_cast<mcbp::Magic>(input[0]);
+      protocol_ = magic == mcbp::Magic::ClientRequest || magic == mcbp::Magic::AltClientRequest
+                      ? Protocol::kBinary
+                      : Protocol::kText;
+    }
+    if (protocol_ == Protocol::kText) return textInput(*this, conn, input, max_frames);
+  }
   net::InputResult r;
   ResponseWriter out(conn, worker_.commands, server_.settings().cas_enabled,
                      features_.has(mcbp::Feature::Json));

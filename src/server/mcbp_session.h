@@ -1,10 +1,13 @@
 #pragma once
-// McbpSession: the MCBP side of one connection. Frames requests out of the
-// connection's input, validates each before dispatch (docs/architecture.md
-// invariant 7), checks that the connection may run it (authentication, the
-// selected bucket, the user's privileges on it) and runs the executor for its
-// command family. It also holds what the client negotiated: HELLO features,
-// the authenticated user and the selected bucket.
+// McbpSession: the session of one connection. The first byte received picks
+// the protocol for the connection's life, as memcached does: 0x80 is MCBP,
+// anything else memcached's text and meta protocols (text_session.h).
+// For MCBP it frames requests out of the connection's input, validates each
+// before dispatch (docs/architecture.md invariant 7), checks that the
+// connection may run it (authentication, the selected bucket, the user's
+// privileges on it) and runs the executor for its command family. It also
+// holds what the client negotiated: HELLO features, the authenticated user
+// and the selected bucket.
 #include <cstdint>
 #include <memory>
 #include <new>
@@ -127,6 +130,8 @@ class McbpSession final : public net::ConnectionHandler {
   // which is let go between exchanges). Saturates; the connection is closed
   // long before.
   uint8_t auth_failures_ = 0;
+  enum class Protocol : uint8_t { kUnknown, kBinary, kText };
+  Protocol protocol_ = Protocol::kUnknown;  // set by the first byte received
 };
 
 static_assert(sizeof(McbpSession) <= 80, "every connection carries a session");

@@ -18,8 +18,13 @@
 #include "net/worker_counters.h"
 #include "server/bucket_manager.h"
 #include "server/command_counters.h"
+#include "server/prefix_stats.h"
 #include "server/range_scan.h"
 #include "server/settings.h"
+
+namespace memkv::net {
+class Worker;
+}
 
 namespace memkv::server {
 
@@ -32,6 +37,9 @@ inline constexpr std::string_view kMemcachedVersion = "1.6.0";
 struct WorkerContext {
   CommandCounters commands;
   const net::WorkerCounters* net = nullptr;
+  // The worker itself, for work that must run on its thread (`stats conns`
+  // visits its connections there); null in harnesses without one.
+  ::memkv::net::Worker* worker = nullptr;
 };
 
 class ServerContext final {
@@ -83,6 +91,7 @@ class ServerContext final {
   uint64_t rejectedConnections() const { return listener_ ? listener_->rejectedConnections() : 0; }
 
   std::atomic<int>& verbosity() { return verbosity_; }
+  PrefixStats& prefixStats() { return prefix_stats_; }
 
   // STAT reset: counters are single-writer per worker, so a reset records a
   // baseline that reports subtract instead of writing other threads' memory.
@@ -119,6 +128,7 @@ class ServerContext final {
   const net::ReadBudget* read_budget_ = nullptr;
   uint16_t bound_port_ = 0;
   std::atomic<int> verbosity_{0};
+  PrefixStats prefix_stats_;
   mutable std::mutex baseline_mutex_;
   Totals baseline_;  // guarded by baseline_mutex_
 };

@@ -20,6 +20,7 @@ struct Settings {
   size_t requests_per_event = 20;                      // -R
   bool cas_enabled = true;                             // -C disables
   bool flush_enabled = true;                           // -F disables
+  bool shutdown_enabled = false;                       // -A: the text `shutdown` command
   bool evict = true;                                   // -M disables
   int verbosity = 0;                                   // -v, -vv
   size_t max_body_size = 20u << 20;                    // --max-body-size (plus headers)

@@ -1,17 +1,12 @@
 // STAT: one response per statistic (key = name, value = ASCII), then an
 // empty one. Groups: "" (general), "settings", "reset".
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <ctime>
 #include <string>
 
 #include <fmt/format.h>
 
-#include <algorithm>
-
 #include "server/executors.h"
 #include "server/mcbp_session.h"
+#include "server/stats.h"
 
 namespace memkv::server {
 
@@ -19,23 +14,19 @@ using mcbp::Status;
 
 namespace {
 
-class StatSink {
+class StatSink final : public StatWriter {
  public:
   explicit StatSink(Cookie& c) : StatSink(c.out, c.header()) {}
   StatSink(ResponseWriter& out, const mcbp::RequestHeader& header) : out_(out), header_(header) {}
-  template <typename T>
-  void operator()(std::string_view name, const T& value) {
-    buffer_.clear();
-    fmt::format_to(std::back_inserter(buffer_), "{}", value);
+  void add(std::string_view name, std::string_view value) override {
     out_.send(header_, Status::Success, {}, name,
-              {reinterpret_cast<const uint8_t*>(buffer_.data()), buffer_.size()}, 0);
+              {reinterpret_cast<const uint8_t*>(value.data()), value.size()}, 0);
   }
   void end() { out_.send(header_, Status::Success, {}, {}, {}, 0); }
 
  private:
   ResponseWriter& out_;
   const mcbp::RequestHeader& header_;
-  std::string buffer_;
 };
 
 // "vbucket-details": every vbucket's uuid, high seqno and item count. It
@@ -73,154 +64,21 @@ void vbucketDetails(Cookie& c) {
   }
 }
 
-std::string rusageTime(const timeval& tv) {
-  return fmt::format("{}.{:06}", tv.tv_sec, tv.tv_usec);
-}
-
-void generalStats(Cookie& c, StatSink& add) {
-  ServerContext& server = c.server;
-  const auto totals = server.totalsSinceReset();
-  const auto bucket = c.bucket->stats();
-  const time_t now = ::time(nullptr);
-  uint64_t curr_connections = 0;
-  uint64_t read_buffers = 0, spill_bytes = 0, large_frame_bytes = 0;
-  uint64_t pool_in_use = 0, pool_free = 0, pool_exhausted = 0, pauses = 0, stalls = 0;
-  uint64_t expired = 0;
-  uint64_t read_waits = 0, read_stalls = 0, inboxes = 0;
-  uint64_t output_queued = 0, output_queued_max = 0;
-  for (const auto& w : server.workers()) {
-    curr_connections += w->net->curr_connections.get();
-    read_buffers += w->net->read_buffers_out.get();
-    spill_bytes += w->net->spill_bytes.get();
-    large_frame_bytes += w->net->large_frame_bytes.get();
-    pool_in_use += w->net->pool_bytes_in_use.get();
-    pool_free += w->net->pool_bytes_free.get();
-    pool_exhausted += w->net->pool_exhausted.get();
-    pauses += w->net->backpressure_pauses.get();
-    stalls += w->net->stall_disconnects.get();
-    expired += w->net->expired_disconnects.get();
-    read_waits += w->net->read_waits.get();
-    read_stalls += w->net->read_stall_disconnects.get();
-    inboxes += w->net->inboxes.get();
-    output_queued += w->net->output_queued.get();
-    output_queued_max = std::max(output_queued_max, w->net->output_queued_max.get());
-  }
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-
-  add("pid", ::getpid());
-  add("uptime", now - server.started());
-  add("time", now);
-  add("version", kMemcachedVersion);
-  add("memkv_version", MEMKV_VERSION);
-  add("pointer_size", sizeof(void*) * 8);
-  add("rusage_user", rusageTime(usage.ru_utime));
-  add("rusage_system", rusageTime(usage.ru_stime));
-  add("max_connections", server.settings().max_connections);
-  add("curr_connections", curr_connections);
-  add("total_connections", totals.total_connections);
-  add("rejected_connections", totals.rejected_connections);
-  add("cmd_get", totals.cmd_get);
-  add("cmd_set", totals.cmd_set);
-  add("cmd_flush", totals.cmd_flush);
-  add("cmd_touch", totals.cmd_touch);
-  add("get_hits", totals.get_hits);
-  add("get_misses", totals.get_misses);
-  add("get_expired", totals.get_expired);
-  add("delete_misses", totals.delete_misses);
-  add("delete_hits", totals.delete_hits);
-  add("incr_misses", totals.incr_misses);
-  add("incr_hits", totals.incr_hits);
-  add("decr_misses", totals.decr_misses);
-  add("decr_hits", totals.decr_hits);
-  add("cas_misses", totals.cas_misses);
-  add("cas_hits", totals.cas_hits);
-  add("cas_badval", totals.cas_badval);
-  add("touch_hits", totals.touch_hits);
-  add("touch_misses", totals.touch_misses);
-  add("auth_cmds", totals.auth_cmds);
-  add("auth_errors", totals.auth_errors);
-  add("bytes_read", totals.bytes_read);
-  add("bytes_written", totals.bytes_written);
-  add("limit_maxbytes", bucket.limit_maxbytes);
-  add("threads", server.settings().threads);
-  add("conn_yields", totals.conn_yields);
-  add("bytes", bucket.bytes);
-  add("curr_items", bucket.curr_items);
-  add("total_items", bucket.total_items);
-  add("evictions", bucket.evictions);
-  add("reclaimed", bucket.reclaimed);
-  // Flushed items not freed yet: out of curr_items, still in bytes.
-  add("flushed_unreclaimed", bucket.flushed_unreclaimed);
-  // memkv's send path (docs/architecture.md invariants 3-5).
-  add("bytes_copied", totals.bytes_copied);
-  add("bytes_referenced", totals.bytes_referenced);
-  add("read_buffers_in_use", read_buffers);
-  add("read_spill_bytes", spill_bytes);
-  add("large_frame_bytes", large_frame_bytes);
-  add("pool_bytes_in_use", pool_in_use);
-  add("pool_bytes_free", pool_free);
-  add("pool_exhausted", pool_exhausted);
-  add("backpressure_pauses", pauses);
-  add("stall_disconnects", stalls);
-  add("auth_timeout_disconnects", expired);
-  // Partially received requests, all workers (--read-memory-limit).
-  if (const net::ReadBudget* budget = server.readBudget()) {
-    add("read_memory_limit", budget->limit());
-    add("read_memory_bytes", budget->used());
-    add("read_memory_peak", budget->peak());
-  }
-  add("read_memory_waits", read_waits);
-  add("read_stall_disconnects", read_stalls);
-  add("connection_inboxes", inboxes);  // connections holding an Inbox now
-  const RangeScanRegistry::Totals scans = server.rangeScans().totals();
-  add("range_scans_open", scans.scans);
-  add("range_scans_items", scans.items);  // pinned by open scans
-  add("range_scans_bytes", scans.bytes);
-  add("executor_threads", server.executors().threads());
-  add("executor_tasks_run", server.executors().tasksRun());
-  add("executor_tasks_queued", server.executors().queued());
-  add("output_bytes_queued", output_queued);
-  add("output_bytes_queued_max", output_queued_max);
-  // What a connection costs: its objects, plus the buffers all connections
-  // hold right now shared out among them.
-  const uint64_t struct_bytes = sizeof(net::Connection) + sizeof(McbpSession);
-  add("connection_struct_bytes", struct_bytes);
-  add("memory_per_connection",
-      curr_connections == 0
-          ? 0
-          : struct_bytes + (pool_in_use + spill_bytes + large_frame_bytes) / curr_connections);
-}
-
-void settingsStats(Cookie& c, StatSink& add) {
-  const Settings& s = c.server.settings();
-  add("maxbytes", s.memory_limit);
-  add("maxconns", s.max_connections);
-  add("tcpport", c.server.boundPort());
-  add("udpport", 0);
-  add("verbosity", c.server.verbosity().load());
-  add("num_threads", s.threads);
-  add("cas_enabled", s.cas_enabled ? "yes" : "no");
-  add("flush_enabled", s.flush_enabled ? "yes" : "no");
-  add("evictions", s.evict ? "on" : "off");
-  add("item_size_max", s.item_size_max);
-  add("reqs_per_event", s.requests_per_event);
-  add("tcp_backlog", s.backlog);
-  add("binding_protocol", "binary");
-  add("max_body_size", s.max_body_size);
-  add("output_high_watermark", s.output_high_watermark);
-  add("output_stall_timeout", s.output_stall_timeout_s);
-}
-
 }  // namespace
 
 void executeStat(Cookie& c) {
   const std::string_view group = c.request.key;
   StatSink add(c);
   if (group.empty()) {
-    generalStats(c, add);
+    generalStats(c.server, *c.bucket, add);
   } else if (group == "settings") {
-    settingsStats(c, add);
+    settingsStats(c.server, *c.bucket, add);
+  } else if (group == "items") {
+    itemsStats(c.server, *c.bucket, add);
+  } else if (group == "slabs") {
+    slabsStats(c.server, *c.bucket, add);
+  } else if (group == "sizes") {
+    sizesStats(add);
   } else if (group == "vbucket-details") {
     vbucketDetails(c);
     return;

@@ -9,13 +9,16 @@
 namespace memkv::bench {
 namespace {
 
-constexpr std::string_view kUsage = R"(memkv-bench: MCBP load generator for memkv and memcached
+constexpr std::string_view kUsage = R"(memkv-bench: load generator for memkv and memcached
 
   --server HOST:PORT       target (default 127.0.0.1:11211)
+  --protocol P             binary (MCBP) | text (memcached's get/set) (default binary)
   --threads N              event-loop threads (default 1)
   --conns N                connections per thread (default 10)
   --pipeline N             requests in flight per connection (default 1)
   --ratio GET:SET          operation mix (default 10:1)
+  --multiget N             text: each GET is "get k1 ... kN" (default 1); ops count
+                           keys (N per GET), requests count lines sent
   --keys N                 key space size (default 100000)
   --key-dist D             uniform | zipf:THETA, 0 < THETA < 1 (default uniform)
   --key-prefix S           key prefix (default "key:"); keys are prefix + 12 digits
@@ -23,7 +26,7 @@ constexpr std::string_view kUsage = R"(memkv-bench: MCBP load generator for memk
   --duration SECONDS       measured run time (default 10)
   --requests N             run until N requests completed instead of a duration
   --warmup SECONDS         run this long before measuring (default 0)
-  --timeout SECONDS        hard cap on the whole run (default 600)
+  --timeout SECONDS        hard cap on the whole run; reaching it fails it (default 600)
   --prefill                set every key once before the run
   --verify                 check every value read; any mismatch fails the run
   --set-on-miss            after a GET miss, SET that key (a cache-aside client)
@@ -33,8 +36,9 @@ constexpr std::string_view kUsage = R"(memkv-bench: MCBP load generator for memk
   --stall-conns N          hold N connections that sent half a SET, print READY
   --stall-value-size N     value size the stalled SETs announce (default 4096)
   --stall-percent P        percent of that value a stalled SET sends (default 50)
-Hold modes keep their connections until --duration passes or SIGINT/SIGTERM.
-Exit status: 0 ok; 1 verify mismatch, connection or protocol error; 2 usage.
+Hold modes speak binary and keep their connections until --duration passes or
+SIGINT/SIGTERM.
+Exit status: 0 ok; 1 verify mismatch, connection or protocol error, timeout; 2 usage.
 )";
 
 template <typename T>
@@ -100,9 +104,23 @@ bool parseValueSize(std::string_view text, BenchOptions* o) {
          parseSize(text.substr(dash + 1), &o->value_max) && o->value_min <= o->value_max;
 }
 
+bool parseProtocol(std::string_view text, BenchOptions* o) {
+  if (text == "binary") {
+    o->protocol = Protocol::kBinary;
+    return true;
+  }
+  if (text == "text") {
+    o->protocol = Protocol::kText;
+    return true;
+  }
+  return false;
+}
+
 // Applies one "--name value" pair; false if the value does not parse.
 bool applyOption(std::string_view name, std::string_view value, BenchOptions* o) {
   if (name == "server") return parseServer(value, o);
+  if (name == "protocol") return parseProtocol(value, o);
+  if (name == "multiget") return parseInt(value, &o->keys_per_get) && o->keys_per_get > 0;
   if (name == "threads") return parseInt(value, &o->threads) && o->threads > 0;
   if (name == "conns") return parseInt(value, &o->conns_per_thread) && o->conns_per_thread >= 0;
   if (name == "pipeline") return parseInt(value, &o->pipeline) && o->pipeline > 0;
@@ -173,6 +191,22 @@ ParseResult parseOptions(int argc, char** argv) {
   }
   if (o.verify && o.value_min < kValueHeaderSize) {
     result.message = "--verify needs values of at least 24 bytes (the value's own header)";
+    return result;
+  }
+  if (o.protocol == Protocol::kText) {
+    if (o.holdMode()) {
+      result.message = "--idle-conns and --stall-conns speak binary only";
+      return result;
+    }
+    // Text keys end at a space or a control character.
+    for (const char c : o.key_prefix) {
+      if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+        result.message = "--protocol text needs a --key-prefix without spaces or control bytes";
+        return result;
+      }
+    }
+  } else if (o.keys_per_get > 1) {
+    result.message = "--multiget needs --protocol text";
     return result;
   }
   result.options = o;

@@ -9,12 +9,16 @@
 
 namespace memkv::bench {
 
+enum class Protocol : uint8_t { kBinary, kText };
+
 struct BenchOptions {
+  Protocol protocol = Protocol::kBinary;
   std::string host = "127.0.0.1";
   uint16_t port = 11211;
   int threads = 1;
   int conns_per_thread = 10;
   int pipeline = 1;
+  uint32_t keys_per_get = 1;  // > 1: text multiget "get k1 ... kN"
   uint32_t get_weight = 10;
   uint32_t set_weight = 1;
   uint64_t keys = 100000;

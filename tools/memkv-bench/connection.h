@@ -1,36 +1,38 @@
 #pragma once
 // One load-generating connection: keeps up to `pipeline` requests in flight,
-// batches what it makes into one write, and matches responses to requests in
-// order (MCBP answers non-quiet requests in order; the opaque proves it).
+// batches what it makes into one write, and matches replies to requests in
+// order (both MCBP and memcached's text protocol answer in order). This base
+// owns the socket, the ring of requests in flight and both buffers; a
+// subclass per protocol encodes requests and parses replies
+// (McbpConnection, TextConnection).
 //
 // Owned by one Worker and touched only from its thread. A connection that
 // fails (reset, EOF, framing lost) closes itself, reports why to the worker,
 // and stays closed: a benchmark does not paper over a server dropping clients.
 #include <cstdint>
 #include <memory>
-#include <span>
+#include <string_view>
 #include <vector>
 
 #include "output_queue.h"
 #include "protocol/opcode.h"
-#include "protocol/response.h"
 
 namespace memkv::bench {
 
 class Worker;
+struct PlannedRequest;
 
 struct InFlight {
   uint64_t sent_ns;
-  uint64_t key_index;
-  uint32_t opaque;
-  mcbp::Opcode opcode;
+  uint64_t key_index;   // a multiget's first key
+  uint32_t opaque;      // MCBP only
+  mcbp::Opcode opcode;  // Get or Set, whatever the protocol
+  uint32_t keys;        // keys asked: 1, or a multiget's count; 0 for a SET
 };
 
-class Connection final {
+class Connection {
  public:
-  // Takes ownership of fd, a connected non-blocking socket.
-  Connection(int fd, int pipeline, Worker& worker);
-  ~Connection();
+  virtual ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -45,29 +47,53 @@ class Connection final {
   void onReadable(uint64_t now_ns);
   void onWritable();
 
- private:
-  void parse(uint64_t now_ns);
-  void complete(const mcbp::ResponseHeader& header, std::span<const uint8_t> body, uint64_t now_ns);
+ protected:
+  // Takes ownership of fd, a connected non-blocking socket.
+  Connection(int fd, int pipeline, Worker& worker);
+
+  // Appends one request to out_ and fills in what the reply parser needs.
+  // `slot` is the request's ring position (stable until it completes).
+  virtual void encode(const PlannedRequest& plan, size_t slot, InFlight* request) = 0;
+  // Consumes complete replies from the input buffer.
+  virtual void parse(uint64_t now_ns) = 0;
+
+  // Values at least this big are sent from the shared filler without a copy.
+  static constexpr size_t kBorrowValueBytes = 4096;
+  // Replies bigger than this are skipped as they stream in, not buffered,
+  // when their bytes do not need checking.
+  static constexpr size_t kSkipResponseBytes = 64 * 1024;
+
+  std::string_view input() const {
+    return {reinterpret_cast<const char*>(in_.get()) + in_begin_, in_end_ - in_begin_};
+  }
+  const uint8_t* inputBytes() const { return in_.get() + in_begin_; }
+  void consume(size_t n) { in_begin_ += n; }
+  // Makes room for `want` more bytes behind what is buffered.
   void ensureReadSpace(size_t want);
-  void flush();
+  bool hasRequest() const { return count_ > 0; }
+  const InFlight& oldest() const { return ring_[head_]; }
+  size_t oldestSlot() const { return head_; }
+  // Retires the oldest request; the caller has checked hasRequest().
+  InFlight popOldest();
   void fail(bool protocol_error, const char* why, int error);
 
-  int fd_;
   Worker& worker_;
+  OutputQueue out_;
+
+ private:
+  void flush();
+
+  int fd_;
   std::vector<InFlight> ring_;
   size_t head_ = 0;
   size_t count_ = 0;
-  uint32_t next_opaque_ = 1;
-  OutputQueue out_;
 
   std::unique_ptr<uint8_t[]> in_;
   size_t in_capacity_ = 0;
   size_t in_begin_ = 0;
   size_t in_end_ = 0;
-  // A large value being skipped without buffering (not verifying): its
-  // header is kept until the last byte arrives, when latency is taken.
-  mcbp::ResponseHeader skipped_header_{};
-  size_t skip_left_ = 0;
 };
+
+std::unique_ptr<Connection> makeConnection(int fd, Worker& worker);
 
 }  // namespace memkv::bench

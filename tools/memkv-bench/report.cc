@@ -8,14 +8,18 @@ namespace memkv::bench {
 namespace {
 
 struct Summary {
-  double ops_per_sec = 0;
+  double ops_per_sec = 0;  // keys read or written per second
+  double requests_per_sec = 0;
   double hit_ratio = 0;
   double client_cpu_us_per_op = 0;
 };
 
 Summary summarize(const RunStats& s) {
   Summary r;
-  if (s.window_s > 0) r.ops_per_sec = static_cast<double>(s.ops()) / s.window_s;
+  if (s.window_s > 0) {
+    r.ops_per_sec = static_cast<double>(s.ops()) / s.window_s;
+    r.requests_per_sec = static_cast<double>(s.requests) / s.window_s;
+  }
   if (s.hits + s.misses > 0) {
     r.hit_ratio = static_cast<double>(s.hits) / static_cast<double>(s.hits + s.misses);
   }
@@ -25,6 +29,10 @@ Summary summarize(const RunStats& s) {
 
 double micros(uint64_t nanos) {
   return static_cast<double>(nanos) / 1e3;
+}
+
+const char* protocolName(Protocol protocol) {
+  return protocol == Protocol::kText ? "text" : "binary";
 }
 
 std::string statusLabel(uint16_t status) {
@@ -38,24 +46,33 @@ std::string statusLabel(uint16_t status) {
 
 void printText(const BenchOptions& o, const RunStats& s, std::FILE* out) {
   const Summary r = summarize(s);
-  std::fprintf(out, "server %s:%u  threads %d  conns/thread %d  pipeline %d  ratio %u:%u\n",
-               o.host.c_str(), o.port, o.threads, o.conns_per_thread, o.pipeline, o.get_weight,
-               o.set_weight);
-  std::fprintf(out, "window %.2f s  ops %llu (gets %llu, sets %llu)  %.0f ops/s\n", s.window_s,
-               static_cast<unsigned long long>(s.ops()), static_cast<unsigned long long>(s.gets),
-               static_cast<unsigned long long>(s.sets), r.ops_per_sec);
+  std::fprintf(out,
+               "server %s:%u  %s  threads %d  conns/thread %d  pipeline %d  ratio %u:%u  "
+               "keys/get %u\n",
+               o.host.c_str(), o.port, protocolName(o.protocol), o.threads, o.conns_per_thread,
+               o.pipeline, o.get_weight, o.set_weight, o.keys_per_get);
+  std::fprintf(out, "window %.2f s  ops (keys) %llu (gets %llu, sets %llu)  %.0f ops/s\n",
+               s.window_s, static_cast<unsigned long long>(s.ops()),
+               static_cast<unsigned long long>(s.gets), static_cast<unsigned long long>(s.sets),
+               r.ops_per_sec);
+  std::fprintf(out, "requests %llu  %.0f requests/s\n", static_cast<unsigned long long>(s.requests),
+               r.requests_per_sec);
   std::fprintf(out, "hit ratio %.4f (hits %llu, misses %llu)\n", r.hit_ratio,
                static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses));
   const LatencyHistogram& h = s.latency;
   std::fprintf(out, "latency us: mean %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
                h.mean() / 1e3, micros(h.percentile(0.50)), micros(h.percentile(0.90)),
                micros(h.percentile(0.99)), micros(h.percentile(0.999)), micros(h.max()));
-  std::fprintf(out, "client cpu %.2f us/op\n", r.client_cpu_us_per_op);
+  std::fprintf(out, "client cpu %.2f us/op (latency is per request)\n", r.client_cpu_us_per_op);
   if (s.prefill_sets > 0) {
     std::fprintf(out, "prefill sets %llu\n", static_cast<unsigned long long>(s.prefill_sets));
   }
   for (const auto& [status, count] : s.errors_by_status) {
     std::fprintf(out, "error status %s: %llu\n", statusLabel(status).c_str(),
+                 static_cast<unsigned long long>(count));
+  }
+  for (const auto& [line, count] : s.errors_by_reply) {
+    std::fprintf(out, "error reply \"%s\": %llu\n", line.c_str(),
                  static_cast<unsigned long long>(count));
   }
   if (o.verify) {
@@ -66,6 +83,7 @@ void printText(const BenchOptions& o, const RunStats& s, std::FILE* out) {
                    static_cast<unsigned long long>(s.verify_by_check[i]));
     }
   }
+  if (s.timed_out) std::fprintf(out, "timed out (--timeout)\n");
   if (s.connection_errors + s.protocol_errors > 0) {
     std::fprintf(out, "connection errors %llu  protocol errors %llu\n",
                  static_cast<unsigned long long>(s.connection_errors),
@@ -76,8 +94,11 @@ void printText(const BenchOptions& o, const RunStats& s, std::FILE* out) {
 void printJson(const BenchOptions& o, const RunStats& s, std::FILE* out) {
   const Summary r = summarize(s);
   const LatencyHistogram& h = s.latency;
-  std::fprintf(out, "{\"server\":\"%s:%u\",\"threads\":%d,\"conns_per_thread\":%d,", o.host.c_str(),
-               o.port, o.threads, o.conns_per_thread);
+  std::fprintf(out,
+               "{\"server\":\"%s:%u\",\"protocol\":\"%s\",\"threads\":%d,\"conns_per_thread\":%d,"
+               "\"keys_per_get\":%u,",
+               o.host.c_str(), o.port, protocolName(o.protocol), o.threads, o.conns_per_thread,
+               o.keys_per_get);
   std::fprintf(out, "\"pipeline\":%d,\"value_min\":%u,\"value_max\":%u,", o.pipeline, o.value_min,
                o.value_max);
   std::fprintf(out, "\"window_s\":%.4f,\"ops\":%llu,\"gets\":%llu,\"sets\":%llu,", s.window_s,
@@ -86,6 +107,8 @@ void printJson(const BenchOptions& o, const RunStats& s, std::FILE* out) {
   std::fprintf(out, "\"hits\":%llu,\"misses\":%llu,\"ops_per_sec\":%.1f,\"hit_ratio\":%.6f,",
                static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
                r.ops_per_sec, r.hit_ratio);
+  std::fprintf(out, "\"requests\":%llu,\"requests_per_sec\":%.1f,",
+               static_cast<unsigned long long>(s.requests), r.requests_per_sec);
   std::fprintf(out,
                "\"latency_us\":{\"mean\":%.2f,\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
                "\"p999\":%.2f,\"max\":%.2f},",
@@ -98,6 +121,12 @@ void printJson(const BenchOptions& o, const RunStats& s, std::FILE* out) {
     std::fprintf(out, "%s\"0x%04x\":%llu", sep, status, static_cast<unsigned long long>(count));
     sep = ",";
   }
+  std::fprintf(out, "},\"errors_by_reply\":{");
+  sep = "";
+  for (const auto& [line, count] : s.errors_by_reply) {
+    std::fprintf(out, "%s\"%s\":%llu", sep, line.c_str(), static_cast<unsigned long long>(count));
+    sep = ",";
+  }
   std::fprintf(out, "},\"verify\":%s,\"verify_failures\":%llu,\"verify_by_check\":{",
                o.verify ? "true" : "false", static_cast<unsigned long long>(s.verify_failures));
   sep = "";
@@ -106,9 +135,9 @@ void printJson(const BenchOptions& o, const RunStats& s, std::FILE* out) {
                  static_cast<unsigned long long>(s.verify_by_check[i]));
     sep = ",";
   }
-  std::fprintf(out, "},\"connection_errors\":%llu,\"protocol_errors\":%llu}\n",
+  std::fprintf(out, "},\"connection_errors\":%llu,\"protocol_errors\":%llu,\"timed_out\":%s}\n",
                static_cast<unsigned long long>(s.connection_errors),
-               static_cast<unsigned long long>(s.protocol_errors));
+               static_cast<unsigned long long>(s.protocol_errors), s.timed_out ? "true" : "false");
 }
 
 }  // namespace memkv::bench

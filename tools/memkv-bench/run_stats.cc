@@ -5,6 +5,7 @@
 namespace memkv::bench {
 
 void RunStats::merge(const RunStats& other) {
+  requests += other.requests;
   gets += other.gets;
   sets += other.sets;
   hits += other.hits;
@@ -18,8 +19,10 @@ void RunStats::merge(const RunStats& other) {
   for (size_t i = 0; i < verify_by_check.size(); ++i)
     verify_by_check[i] += other.verify_by_check[i];
   for (const auto& [status, count] : other.errors_by_status) errors_by_status[status] += count;
+  for (const auto& [line, count] : other.errors_by_reply) errors_by_reply[line] += count;
   connection_errors += other.connection_errors;
   protocol_errors += other.protocol_errors;
+  timed_out = timed_out || other.timed_out;
 }
 
 }  // namespace memkv::bench

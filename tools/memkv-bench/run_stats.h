@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <string>
 
 #include "latency_histogram.h"
 #include "value_codec.h"
@@ -12,7 +13,8 @@
 namespace memkv::bench {
 
 struct RunStats {
-  uint64_t gets = 0;
+  uint64_t requests = 0;  // a multiget is one request ...
+  uint64_t gets = 0;      // ... and as many gets as it has keys
   uint64_t sets = 0;
   uint64_t hits = 0;
   uint64_t misses = 0;
@@ -22,13 +24,17 @@ struct RunStats {
 
   uint64_t prefill_sets = 0;
   uint64_t verify_failures = 0;
-  std::array<uint64_t, 7> verify_by_check{};      // indexed by ValueCheck
-  std::map<uint16_t, uint64_t> errors_by_status;  // GET misses are not errors
+  std::array<uint64_t, 7> verify_by_check{};        // indexed by ValueCheck
+  std::map<uint16_t, uint64_t> errors_by_status;    // MCBP; GET misses are not errors
+  std::map<std::string, uint64_t> errors_by_reply;  // text: the reply line
   uint64_t connection_errors = 0;
   uint64_t protocol_errors = 0;
+  bool timed_out = false;  // --timeout cut the run short (a server stopped answering?)
 
-  uint64_t ops() const { return gets + sets; }
-  bool failed() const { return verify_failures + connection_errors + protocol_errors > 0; }
+  uint64_t ops() const { return gets + sets; }  // keys read or written
+  bool failed() const {
+    return verify_failures + connection_errors + protocol_errors > 0 || timed_out;
+  }
   void merge(const RunStats& other);
 };
 

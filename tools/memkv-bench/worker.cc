@@ -14,9 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-
-#include "client_codec.h"
-#include "common/byte_order.h"
+#include <string>
 
 namespace memkv::bench {
 namespace {
@@ -88,7 +86,7 @@ bool Worker::connectAll() {
       ++stats_.connection_errors;
       return false;
     }
-    conns_.push_back(std::make_unique<Connection>(fd, o.pipeline, *this));
+    conns_.push_back(makeConnection(fd, *this));
     polling_out_.push_back(false);
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -170,54 +168,54 @@ bool Worker::planNext(PlannedRequest* out) {
   return true;
 }
 
-void Worker::onResponse(const InFlight& request, const mcbp::ResponseHeader& header,
-                        std::span<const uint8_t> body, uint64_t now_ns) {
+void Worker::onResponse(const InFlight& request, const Answer& answer, uint64_t now_ns) {
   last_response_ns_ = now_ns;
-  const bool get = request.opcode == mcbp::Opcode::Get;
-  const bool miss = get && header.status == mcbp::Status::KeyEnoent;
-  if (header.status != mcbp::Status::Success && !miss) {
-    ++stats_.errors_by_status[static_cast<uint16_t>(header.status)];
-  }
-  if (get && header.status == mcbp::Status::Success && shared_.options.verify) {
-    verifyHit(request, header, body);
-  }
   if (phase_ == Phase::kPrefill) {
     ++stats_.prefill_sets;
     return;
   }
-  // Bounded by the requests in flight: each miss queues one SET, which the
-  // next planNext takes before anything new.
-  if (miss && shared_.options.set_on_miss) missed_keys_.push_back(request.key_index);
   if (!inWindow(request.sent_ns, now_ns)) return;
   stats_.latency.record(now_ns - request.sent_ns);
-  if (get) {
-    ++stats_.gets;
-    if (header.status == mcbp::Status::Success) ++stats_.hits;
-    if (miss) ++stats_.misses;
+  ++stats_.requests;
+  if (request.opcode == mcbp::Opcode::Get) {
+    stats_.gets += answer.keys;
+    stats_.hits += answer.hits;
+    stats_.misses += answer.misses;
   } else {
     ++stats_.sets;
   }
 }
 
-void Worker::verifyHit(const InFlight& request, const mcbp::ResponseHeader& header,
-                       std::span<const uint8_t> body) {
+void Worker::onMiss(uint64_t key_index) {
+  // Bounded by the keys in flight: each miss queues one SET, which the next
+  // planNext takes before anything new.
+  if (phase_ == Phase::kRun && shared_.options.set_on_miss) missed_keys_.push_back(key_index);
+}
+
+void Worker::checkHit(uint64_t key_index, std::optional<uint32_t> flags,
+                      std::span<const uint8_t> value) {
   char key[256];
-  const size_t key_length = formatKey(shared_.options.key_prefix, request.key_index, key);
-  ValueCheck check = ValueCheck::kTooShort;
-  if (header.extras_length == kGetHitExtrasSize) {
-    const uint32_t flags = loadBe32(body.data());
-    const size_t value_offset = header.extras_length + header.key_length;
-    check = checkValue(keyHash({key, key_length}), flags, body.subspan(value_offset));
-  }
+  const size_t key_length = formatKey(shared_.options.key_prefix, key_index, key);
+  const ValueCheck check =
+      flags ? checkValue(keyHash({key, key_length}), *flags, value) : ValueCheck::kTooShort;
   if (check == ValueCheck::kOk) return;
   ++stats_.verify_failures;
   ++stats_.verify_by_check[static_cast<size_t>(check)];
   if (verify_reports_left_-- > 0) {
-    std::fprintf(
-        stderr, "memkv-bench: verify failure: key %.*s: %s (extras %u, body %u bytes, cas %llu)\n",
-        static_cast<int>(key_length), key, valueCheckName(check).data(), header.extras_length,
-        header.body_length, static_cast<unsigned long long>(header.cas));
+    std::fprintf(stderr, "memkv-bench: verify failure: key %.*s: %s (flags %s, value %zu bytes)\n",
+                 static_cast<int>(key_length), key, valueCheckName(check).data(),
+                 flags ? std::to_string(*flags).c_str() : "absent", value.size());
   }
+}
+
+void Worker::onErrorReply(std::string_view line) {
+  // Keyed by the line (bounded, printable) so the report can say what it was.
+  constexpr size_t kMaxShown = 64;
+  std::string shown(line.substr(0, kMaxShown));
+  for (char& c : shown) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') c = '?';
+  }
+  ++stats_.errors_by_reply[shown];
 }
 
 void Worker::onConnectionFailed(bool protocol_error, const char* why, int error) {
@@ -242,7 +240,12 @@ void Worker::loop() {
   epoll_event events[kMaxEvents];
   while (true) {
     const uint64_t now = monotonicNanos();
-    if (shared_.stop.load(std::memory_order_relaxed) || now >= hard_deadline_ns_) break;
+    if (shared_.stop.load(std::memory_order_relaxed)) break;
+    if (now >= hard_deadline_ns_) {
+      stats_.timed_out = true;
+      std::fprintf(stderr, "memkv-bench: thread %d: --timeout reached\n", index_);
+      break;
+    }
     if (phase_ == Phase::kRun) {
       if (!cpu_started_ && now >= measure_start_ns_) {
         cpu_started_ = true;

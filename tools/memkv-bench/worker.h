@@ -8,6 +8,7 @@
 #include <barrier>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,6 +25,16 @@ struct PlannedRequest {
   mcbp::Opcode opcode;
   uint64_t key_index;
   uint32_t value_length;  // SET only
+};
+
+// What the reply to one request said, in any protocol. A GET's keys are
+// hits or misses, unless an error reply cut it short (errors are counted as
+// they arrive, through onErrorStatus / onErrorReply; the keys still count as
+// gets, as an error status to a binary GET always has).
+struct Answer {
+  uint32_t keys = 0;  // keys the request asked for (0 for a SET)
+  uint32_t hits = 0;
+  uint32_t misses = 0;
 };
 
 // What all workers share, read-only while they run (plus the stop flag and
@@ -51,8 +62,16 @@ class Worker final {
   std::span<const uint8_t> filler() const { return shared_.filler; }
   uint64_t nextVersion() { return (static_cast<uint64_t>(index_ + 1) << 48) | ++version_seq_; }
   bool planNext(PlannedRequest* out);
-  void onResponse(const InFlight& request, const mcbp::ResponseHeader& header,
-                  std::span<const uint8_t> body, uint64_t now_ns);
+  // Another key from the key distribution (a multiget's keys after its first).
+  uint64_t drawKey() { return shared_.keys.next(rng_); }
+  // The request is done: latency, and counts if it falls in the window.
+  void onResponse(const InFlight& request, const Answer& answer, uint64_t now_ns);
+  // One key of a GET missed (--set-on-miss queues a SET of it).
+  void onMiss(uint64_t key_index);
+  // --verify: checks a hit's value; flags empty when the reply had none.
+  void checkHit(uint64_t key_index, std::optional<uint32_t> flags, std::span<const uint8_t> value);
+  void onErrorStatus(uint16_t status) { ++stats_.errors_by_status[status]; }
+  void onErrorReply(std::string_view line);
   void onConnectionFailed(bool protocol_error, const char* why, int error);
 
  private:
@@ -62,8 +81,6 @@ class Worker final {
   void startRun(uint64_t now_ns);
   void loop();
   void updateInterest(size_t slot);
-  void verifyHit(const InFlight& request, const mcbp::ResponseHeader& header,
-                 std::span<const uint8_t> body);
   bool inWindow(uint64_t sent_ns, uint64_t now_ns) const {
     return phase_ == Phase::kRun && sent_ns >= measure_start_ns_ && now_ns <= measure_end_ns_;
   }
@@ -73,9 +90,8 @@ class Worker final {
   SplitMix rng_;
   int epoll_fd_ = -1;
   std::vector<std::unique_ptr<Connection>> conns_;
-  std::vector<bool> polling_out_;
-  std::vector<uint64_t>
-      missed_keys_;  // --set-on-miss: keys to SET next  // by connection slot: EPOLLOUT registered
+  std::vector<bool> polling_out_;      // by connection slot: EPOLLOUT registered
+  std::vector<uint64_t> missed_keys_;  // --set-on-miss: keys to SET next
   RunStats stats_;
 
   Phase phase_ = Phase::kPrefill;
