@@ -65,6 +65,14 @@ TEST_F(MetaGetTest, NoBumpDoesNotMarkFetched) {
   EXPECT_EQ(text_.call("mg foo h\r\n"), "HD h1\r\n");
 }
 
+TEST_F(MetaGetTest, ClassicGetsMarkTheItemFetched) {
+  for (const char* get : {"get k\r\n", "gets k\r\n", "gat 0 k\r\n", "gats 0 k\r\n"}) {
+    mset("k", "v");
+    EXPECT_EQ(fetch(get).rfind("VALUE k 0 1", 0), 0u) << get;
+    EXPECT_EQ(text_.call("mg k h\r\n"), "HD h1\r\n") << "after " << get;
+  }
+}
+
 TEST_F(MetaGetTest, TouchOrderMattersForTheReturnedTtl) {
   mset("foo", "hi", "T90");
   EXPECT_EQ(text_.call("mg foo t T30 t\r\n"), "CLIENT_ERROR duplicate flag\r\n");

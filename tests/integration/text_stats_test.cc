@@ -103,6 +103,15 @@ TEST_F(TextStatsTest, GeneralStatsHaveMemcachedNames) {
       "total_items",
       "evictions",
       "reclaimed",
+      // Read by monitoring (e.g. Prometheus' memcached_exporter) besides the counters above.
+      "accepting_conns",
+      "listen_disabled_num",
+      "store_too_large",
+      "store_no_memory",
+      "hash_power_level",
+      "expired_unfetched",
+      "evicted_unfetched",
+      "malloc_fails",
   };
   for (const char* n : names) EXPECT_TRUE(m.count(n)) << "missing stat " << n;
   EXPECT_TRUE(isUnsigned(m.at("pid"))) << m.at("pid");
@@ -234,6 +243,16 @@ TEST_F(TextStatsTest, DetailOnDumpOff) {
   EXPECT_EQ(text_.call("stats detail off\r\n"), "OK\r\n");
   EXPECT_EQ(text_.call("stats detail bogus\r\n"),
             "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+  EXPECT_EQ(text_.call("stats detail\r\n"), "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+}
+
+TEST_F(TextStatsTest, ExtraTokensAfterAGroupAreIgnored) {
+  EXPECT_EQ(text_.call("stats settings x\r\n"), "STAT maxbytes 67108864\r\n");
+  EXPECT_EQ(text_.readUntil("END\r\n").rfind("STAT maxconns 1024\r\n", 0), 0u);
+  EXPECT_EQ(text_.call("stats reset x\r\n"), "RESET\r\n");
+  EXPECT_EQ(text_.call("stats detail on x\r\n"), "OK\r\n");
+  EXPECT_EQ(text_.callUntil("stats sizes x\r\n", "END\r\n"),
+            "STAT sizes_status disabled\r\nEND\r\n");
 }
 
 TEST_F(TextStatsTest, ResetAndUnknownGroups) {
