@@ -247,7 +247,7 @@ TEST_F(TextStatsTest, DetailOnDumpOff) {
 }
 
 TEST_F(TextStatsTest, ExtraTokensAfterAGroupAreIgnored) {
-  EXPECT_EQ(text_.call("stats settings x\r\n"), "STAT maxbytes 67108864\r\n");
+  ASSERT_EQ(text_.call("stats settings x\r\n"), "STAT maxbytes 67108864\r\n");
   EXPECT_EQ(text_.readUntil("END\r\n").rfind("STAT maxconns 1024\r\n", 0), 0u);
   EXPECT_EQ(text_.call("stats reset x\r\n"), "RESET\r\n");
   EXPECT_EQ(text_.call("stats detail on x\r\n"), "OK\r\n");

@@ -3,6 +3,7 @@
 // Every reply is asserted byte for byte; the expectations are memcached 1.6.18's answers.
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <string>
 #include <thread>
 
@@ -268,6 +269,19 @@ TEST_F(TextStorageTest, NegativeExptimeIsStoredButInvisible) {
   EXPECT_EQ(text_.call("set neg 0 -1 1\r\nx\r\n"), "STORED\r\n");
   EXPECT_EQ(fetch("get neg\r\n"), "END\r\n");
   EXPECT_EQ(text_.call("add neg 0 0 1\r\ny\r\n"), "STORED\r\n") << "the expired item is not there";
+}
+
+TEST_F(TextStorageTest, ExptimeAbove30DaysIsAnAbsoluteUnixTime) {
+  // Server and test share the machine's clock.
+  const long now = static_cast<long>(std::time(nullptr));
+  EXPECT_EQ(text_.call("set future 0 " + std::to_string(now + 100) + " 1\r\nx\r\n"), "STORED\r\n");
+  EXPECT_EQ(text_.call("set past 0 " + std::to_string(now - 100) + " 1\r\ny\r\n"), "STORED\r\n");
+  EXPECT_EQ(fetch("get future past\r\n"), "VALUE future 0 1\r\nx\r\nEND\r\n");
+  const std::string ttl = text_.call("mg future t\r\n");
+  EXPECT_TRUE(ttl == "HD t100\r\n" || ttl == "HD t99\r\n" || ttl == "HD t98\r\n") << ttl;
+  // 30 days exactly is still relative.
+  EXPECT_EQ(text_.call("set month 0 2592000 1\r\nz\r\n"), "STORED\r\n");
+  EXPECT_EQ(fetch("get month\r\n"), "VALUE month 0 1\r\nz\r\nEND\r\n");
 }
 
 TEST_F(TextStorageTest, ShortTtlExpires) {
