@@ -99,6 +99,29 @@ TEST_F(TextStorageTest, NoreplyStorageCommandsSendNothing) {
   EXPECT_TRUE(text_.silentFor(scaled(milliseconds(100))));
 }
 
+// 1.6.18 sets noreply before it parses the rest of the line, so even line errors are silent.
+TEST_F(TextStorageTest, NoreplySuppressesErrorsToo) {
+  store("k", "x");
+  const std::string big(2 * 1024 * 1024, 'z');
+  ASSERT_TRUE(
+      text_.send("set k 0 0 abc noreply\r\n"
+                 "set k abc 0 1 noreply\r\n"
+                 "set " +
+                 std::string(251, 'k') +
+                 " 0 0 1 noreply\r\n"
+                 "touch k abc noreply\r\n"
+                 "delete k 5 noreply\r\n"
+                 "flush_all abc noreply\r\n"
+                 "verbosity abc noreply\r\n"
+                 "mn\r\n"));
+  EXPECT_EQ(text_.readLine(), "MN\r\n");
+  // Too large under noreply: silent, swallowed, and the old value is gone.
+  EXPECT_EQ(
+      text_.call("set k 0 0 " + std::to_string(big.size()) + " noreply\r\n" + big + "\r\nmn\r\n"),
+      "MN\r\n");
+  EXPECT_EQ(fetch("get k\r\n"), "END\r\n");
+}
+
 TEST_F(TextStorageTest, NoreplyCasStoresOnMatch) {
   store("k", "v1");
   const uint64_t cas = casOf("k");
