@@ -391,6 +391,9 @@ held "(f) 2,000 stalled half-requests (SET of 100 B): RSS per conn" 2000 \
   "$common -m 64 -c 11000" "--stall-conns 2000 --stall-value-size 100"
 held "(f2) 2,000 stalled half-SETs (16 KiB value): RSS per conn" 2000 "$common -m 64 -c 11000" \
   "--stall-conns 2000 --stall-value-size 16k"
+# (t-f) (f) over the text protocol: "set k 0 0 100" and half its data.
+held "(t-f) text: 2,000 stalled half-requests (set of 100 B): RSS per conn" 2000 \
+  "$common -m 64 -c 11000" "--protocol text --stall-conns 2000 --stall-value-size 100"
 # (f3) clients that announce a ~1 MiB SET, send 90% and stall. memcached
 # allocates each item up front (charged to -m); memkv holds them in read
 # buffers, all under one read memory limit (--read-memory-limit, here set

@@ -404,6 +404,17 @@ def main():
             if suffix:
                 write("connection_input_fuzzer", name + suffix,
                       bytes([config, 0, len(script)]) + script + STREAMS[name])
+    # The text streams over a real connection too: its first byte makes it a
+    # text connection, checked by the text reply oracle.
+    for name, stream in TEXT_STREAMS.items():
+        write("connection_input_fuzzer", "text-" + name, bytes([DEFAULT, 0x13, 0]) + stream)
+        for suffix in ("-bytewise", "-split"):
+            config, script = CONNECTION_VARIANTS[suffix]
+            write("connection_input_fuzzer", "text-" + name + suffix,
+                  bytes([config, 0x13, len(script)]) + script + stream)
+    write("connection_input_fuzzer", "text-large-values",
+          bytes([RPE_20 | WM_4K, 0, 0]) + b"set big 0 0 20000\r\n" + b"y" * 20000
+          + b"\r\nget big big\r\nmg big v s\r\nset huge 0 0 70000\r\n" + b"z" * 10 + b"\r\nmn\r\n")
     for name, (config, script, stream, *preload) in CONNECTION_ONLY.items():
         assert len(script) < 256, name
         data = bytes([config, preload[0] if preload else 0, len(script)]) + script + stream

@@ -13,6 +13,7 @@
 //   - split consistency: any prefix shorter than what a command consumed
 //     asks for more (or closes for the 2048 rule), and the exact bytes of the
 //     command parse to the same verdict.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -81,7 +82,15 @@ void checkCommand(const TextCommand& c, const ParseResult& r, std::span<const ui
   }
   if (c.meta.has('b')) {
     std::array<uint8_t, memkv::text::kMaxKeyLength> key;
-    check(memkv::text::decodeBase64Key(c.key, key) != 0);
+    const size_t n = memkv::text::decodeBase64Key(c.key, key);
+    check(n != 0);
+    // mg k answers a base64 key re-encoded: it must decode to the same bytes.
+    std::array<char, memkv::text::kMaxBase64KeyLength> encoded;
+    const size_t e =
+        memkv::text::encodeBase64Key({reinterpret_cast<const char*>(key.data()), n}, encoded);
+    std::array<uint8_t, memkv::text::kMaxKeyLength> again;
+    check(e == (n + 2) / 3 * 4 && memkv::text::decodeBase64Key({encoded.data(), e}, again) == n &&
+          std::equal(key.begin(), key.begin() + n, again.begin()));
   }
 }
 

@@ -512,7 +512,7 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
             conn.closeNow();
             return r;
           }
-          r.next_frame_size = rest.size() * 2;
+          r.next_frame_size = std::min(rest.size() * 2, McbpSession::maxBody(server.settings()));
         }
         return r;
       case text::ParseStatus::kClose:

@@ -43,7 +43,7 @@ void TextWriter::line(std::string_view line) {
     conn_.closeNow();
     return;
   }
-  std::memcpy(out, line.data(), line.size());
+  if (!line.empty()) std::memcpy(out, line.data(), line.size());
   out[line.size()] = '\r';
   out[line.size() + 1] = '\n';
   conn_.output().commit(line.size() + 2);

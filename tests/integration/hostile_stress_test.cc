@@ -1,5 +1,6 @@
-// Bounded stress: 200 hostile connections send a mix of valid and invalid frames (reconnecting
-// whenever the server closes them) while 8 verifying clients run SET/GET/DELETE on keys of
+// Bounded stress: 200 hostile connections send a mix of valid and invalid frames, a quarter of
+// them memcached text and meta commands instead, valid and malformed (reconnecting whenever the
+// server closes them), while 8 verifying clients run SET/GET/DELETE on keys of
 // their own and check every read exactly. At the end nothing was lost or corrupted, the
 // server answers STAT, and every per-connection resource is released once all clients leave.
 //
@@ -83,6 +84,63 @@ class HostileGenerator {
   std::mt19937_64& rng() { return rng_; }
 
   // One item of a hostile batch: a valid frame, an invalid one, or plain junk.
+  // One item for a connection that speaks memcached's text protocol: valid
+  // text and meta commands on keys of their own ("x<n>"), and the malformed
+  // kinds (bad data chunks, values over -I, junk lines, long lines, HTTP
+  // probes, truncated lines). Never flush_all.
+  std::string nextText() {
+    const std::string k = "x" + std::to_string(uniform(rng_, 0, 255));
+    const uint64_t pick = uniform(rng_, 0, 99);
+    const auto data = [&](size_t n) { return std::string(n, static_cast<char>('a' + n % 26)); };
+    if (pick < 50) {
+      const size_t n = uniform(rng_, 0, 2000);
+      switch (uniform(rng_, 0, 12)) {
+        case 0:
+          return "set " + k + " 5 0 " + std::to_string(n) + "\r\n" + data(n) + "\r\n";
+        case 1:
+          return "get " + k + " x1 x2 " + k + "\r\n";
+        case 2:
+          return "gets " + k + "\r\ngat 100 " + k + "\r\n";
+        case 3:
+          return "delete " + k + "\r\n";
+        case 4:
+          return "incr " + k + " 5\r\ndecr " + k + " 7 noreply\r\n";
+        case 5:
+          return "touch " + k + " 10\r\n";
+        case 6:
+          return "append " + k + " 0 0 3 noreply\r\nabc\r\n";
+        case 7:
+          return "cas " + k + " 0 0 1 12345\r\nz\r\n";
+        case 8:
+          return "mg " + k + " v k s t c f h l O123 q\r\nmn\r\n";
+        case 9:
+          return "ms " + k + " " + std::to_string(n) + " T0 F3 I C9\r\n" + data(n) + "\r\n";
+        case 10:
+          return "md " + k + " q I T30\r\nmg " + k + " N30 R10 v\r\n";
+        case 11:
+          return "ma " + k + " N0 J1 D2 v t\r\n";
+        default:
+          return "stats\r\nversion\r\nstats detail dump\r\n";
+      }
+    }
+    if (pick < 62) return "set " + k + " 0 0 5\r\nabcdefgh\r\n";         // bad data chunk
+    if (pick < 68) return "set " + k + " 0 0 2000000\r\n" + data(1000);  // over -I: swallowed
+    if (pick < 80) {
+      std::string junk = cleanBytes(rng_, uniform(rng_, 1, 300));
+      if (!junk.empty() && isMagicByte(static_cast<uint8_t>(junk[0]))) junk[0] = 'j';
+      return junk + "\r\n";
+    }
+    if (pick < 85) return std::string(3000, 'a');  // > 2048 without a newline: closed
+    if (pick < 90) {                               // a long multiget line, read whole
+      std::string line = "get";
+      for (int i = 0; i < 3000; ++i) line += " x" + std::to_string(i % 300);
+      return line + "\r\n";
+    }
+    if (pick < 93) return "GET / HTTP/1.1\r\n";           // closed silently
+    if (pick < 97) return "ms " + k + " 10 T0 b\r\nabc";  // bad base64 key, payload swallowed
+    return "set " + k + " 0 0";                           // a truncated line
+  }
+
   std::string next() {
     for (;;) {
       std::string item = candidate();
@@ -310,7 +368,8 @@ struct HostileConn {
   // The first byte sent was no request magic: the server speaks memcached's
   // text protocol on this connection, so its replies are text, not frames.
   bool text = false;
-  bool started = false;  // a first byte was sent
+  bool started = false;      // a first byte was sent
+  bool speaks_text = false;  // sends text and meta commands on purpose
 };
 
 void closeConn(HostileConn& c, bool reset) {
@@ -323,6 +382,7 @@ void closeConn(HostileConn& c, bool reset) {
   c.replies = AnyResponseStream();
   c.text = false;
   c.started = false;
+  c.speaks_text = false;
 }
 
 void hostileThread(uint16_t port, uint64_t seed, Clock::time_point deadline,
@@ -367,10 +427,11 @@ void hostileThread(uint16_t port, uint64_t seed, Clock::time_point deadline,
       }
       std::string batch;
       const auto items = uniform(rng, 1, 6);
-      for (uint64_t i = 0; i < items; ++i) batch += gen.next();
+      if (!c.started) c.speaks_text = chance(rng, 250);  // a quarter speak text
+      for (uint64_t i = 0; i < items; ++i) batch += c.speaks_text ? gen.nextText() : gen.next();
       if (!c.started && !batch.empty()) {
         c.started = true;
-        c.text = !isMagicByte(static_cast<uint8_t>(batch[0]));
+        c.text = c.speaks_text || !isMagicByte(static_cast<uint8_t>(batch[0]));
       }
       totals.hostile_items.fetch_add(items);
       totals.hostile_bytes.fetch_add(batch.size());

@@ -33,7 +33,7 @@ constexpr std::string_view kUsage = R"(memkv-bench: load generator for memkv and
   --seed N                 random seed (default 1)
   --json                   print one JSON object instead of text
   --idle-conns N           hold N idle connections (one NOOP each), print READY
-  --stall-conns N          hold N connections that sent half a SET, print READY
+  --stall-conns N          hold N connections that sent half a SET (binary or text), print READY
   --stall-value-size N     value size the stalled SETs announce (default 4096)
   --stall-percent P        percent of that value a stalled SET sends (default 50)
 Hold modes speak binary and keep their connections until --duration passes or
@@ -194,10 +194,6 @@ ParseResult parseOptions(int argc, char** argv) {
     return result;
   }
   if (o.protocol == Protocol::kText) {
-    if (o.holdMode()) {
-      result.message = "--idle-conns and --stall-conns speak binary only";
-      return result;
-    }
     // Text keys end at a space or a control character.
     for (const char c : o.key_prefix) {
       if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "client_codec.h"
@@ -215,8 +216,14 @@ int Holder::run() {
     char key[256];
     const size_t key_length = formatKey(options_.key_prefix, 0, key);
     const std::string_view key_view(key, key_length);
-    stall_prefix_.resize(setPrefixSize(key_view));
-    encodeSetPrefix(stall_prefix_.data(), key_view, options_.stall_value_size, 0, 1);
+    if (options_.protocol == Protocol::kText) {
+      const std::string line = "set " + std::string(key_view) + " 0 0 " +
+                               std::to_string(options_.stall_value_size) + "\r\n";
+      stall_prefix_.assign(line.begin(), line.end());
+    } else {
+      stall_prefix_.resize(setPrefixSize(key_view));
+      encodeSetPrefix(stall_prefix_.data(), key_view, options_.stall_value_size, 0, 1);
+    }
     stall_total_ =
         stall_prefix_.size() + size_t{options_.stall_value_size} * options_.stall_percent / 100;
   }
