@@ -30,7 +30,11 @@ TEST_F(TextRetrievalTest, GetsCarriesTheCasAndGetDoesNot) {
   const uint64_t ca = casOf("a");
   const uint64_t cb = casOf("b");
   ASSERT_NE(ca, 0u);
-  ASSERT_NE(ca, cb);
+  ASSERT_NE(cb, 0u);
+  // One global CAS counter in memcached; per-vbucket counters in memkv (docs/protocol-errors.md).
+  if (isMemcached()) {
+    EXPECT_NE(ca, cb);
+  }
   EXPECT_EQ(fetch("gets a nope b a\r\n"),
             "VALUE a 0 1 " + std::to_string(ca) + "\r\n1\r\nVALUE b 0 1 " + std::to_string(cb) +
                 "\r\n2\r\nVALUE a 0 1 " + std::to_string(ca) + "\r\n1\r\nEND\r\n");

@@ -70,12 +70,20 @@ TEST_F(TextStorageTest, CasStoresOnMatchOnly) {
       << "the old CAS is stale now";
 }
 
-TEST_F(TextStorageTest, EveryMutationGetsADistinctCas) {
+TEST_F(TextStorageTest, EveryMutationGetsANewCas) {
   store("a", "1");
   store("b", "1");
   const uint64_t a = casOf("a");
   const uint64_t b = casOf("b");
-  EXPECT_NE(a, b);
+  ASSERT_NE(a, 0u);
+  // memcached draws CAS values from one global counter; memkv keeps one per vbucket
+  // (docs/protocol-errors.md), so two keys may share a value there.
+  if (isMemcached()) {
+    EXPECT_NE(a, b);
+  }
+  const uint64_t first_b = b;
+  store("b", "2");
+  EXPECT_NE(casOf("b"), first_b) << "a set changes the CAS";
   EXPECT_EQ(text_.call("incr a 1\r\n"), "2\r\n");
   EXPECT_NE(casOf("a"), a) << "incr changes the CAS";
   const uint64_t before_touch = casOf("b");
