@@ -312,6 +312,7 @@ LookupResult Bucket::get(std::string_view key) {
   Item* item = findLive(at.vb, at.hash, key, now, &result.expired);
   if (item) {
     touchLru(item);
+    noteRead(item, now);
     result.cas = lockOf(at.vb, item, now) ? kLockedCas : item->cas();
     result.item = ItemRef::share(item);
   }
@@ -332,6 +333,7 @@ LookupResult Bucket::getAndTouch(std::string_view key, uint32_t expiry) {
     result.cas = item->cas();
     item->setExpiry(absoluteExpiry(expiry, now));
     touchLru(item);
+    noteRead(item, now);
     result.item = ItemRef::share(item);
   }
   return result;

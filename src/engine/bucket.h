@@ -293,6 +293,13 @@ class Bucket final {
   void linkLocked(VBucket& vb, Item* item);
   // A read of a linked item (vb.mutex held): refresh its LRU position.
   void touchLru(Item* item);
+  // Any read marks the item fetched and records the access (mg h and l, for
+  // whichever protocol read it, as memcached). Written only when changed:
+  // the common re-read of a hot item stores nothing.
+  static void noteRead(Item* item, uint32_t now) {
+    if ((item->metaState() & Item::kFetched) == 0) item->addMetaState(Item::kFetched);
+    if (item->accessTime() != static_cast<uint16_t>(now)) item->setAccessTime(now);
+  }
   void unlinkLocked(VBucket& vb, Item* item);
   uint64_t nextCas(VBucket& vb) { return ++vb.last_cas; }
   // The CAS a meta client asked for (E), or the next one. A wanted CAS moves

@@ -59,8 +59,7 @@ MetaGetResult Bucket::metaGet(const MetaGetRequest& request) {
           if (result.won) item->addMetaState(Item::kTokenSent);
         }
         if (!request.no_bump) {
-          item->addMetaState(Item::kFetched);
-          item->setAccessTime(now);
+          noteRead(item, now);
           touchLru(item);
         }
         result.cas = locked ? kLockedCas : item->cas();

@@ -35,6 +35,8 @@ inline constexpr std::string_view kTemporaryFailure = "SERVER_ERROR temporary fa
 inline constexpr std::string_view kNoBucket = "SERVER_ERROR no bucket\r\n";
 inline constexpr std::string_view kVersionPrefix = "VERSION ";
 inline constexpr std::string_view kStatPrefix = "STAT ";
+inline constexpr std::string_view kValuePrefix = "VALUE ";
+inline constexpr std::string_view kCrlf = "\r\n";
 
 // Meta return codes.
 inline constexpr std::string_view kMetaNoopReply = "MN\r\n";

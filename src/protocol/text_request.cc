@@ -1,6 +1,8 @@
 #include "protocol/text_request.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <limits>
 
 namespace memkv::text {
@@ -10,24 +12,88 @@ namespace {
 // tokens rejects lines anywhere near that long, so the cap only bounds work.
 constexpr size_t kMaxTokens = 24;
 
+static_assert(std::endian::native == std::endian::little, "findSpace reads words little-endian");
+
+// The first ' ' in [p, end), or end. Eight bytes per step: keys and numbers
+// are mostly longer than a word, and this is the parser's inner loop.
+const char* findSpace(const char* p, const char* end) {
+  constexpr uint64_t kOnes = 0x0101010101010101;
+  constexpr uint64_t kHighBits = 0x8080808080808080;
+  while (end - p >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    const uint64_t x = word ^ (kOnes * ' ');
+    // Exact for the lowest zero byte of x, which is all countr_zero reads.
+    const uint64_t zero = (x - kOnes) & ~x & kHighBits;
+    if (zero != 0) return p + (std::countr_zero(zero) >> 3);
+    p += 8;
+  }
+  while (p < end && *p != ' ') ++p;
+  return p;
+}
+
+const char* skipSpaces(const char* p, const char* end) {
+  while (p < end && *p == ' ') ++p;
+  return p;
+}
+
+// Whether a run of non-space bytes in `keys` is longer than a key may be: a
+// multiget's whole line is checked in one pass, eight bytes per step.
+bool hasLongKey(std::string_view keys) {
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7f;
+  const char* p = keys.data();
+  const char* const end = p + keys.size();
+  size_t run = 0;  // non-space bytes since the last space
+  while (end - p >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    const uint64_t x = word ^ 0x2020202020202020;
+    // 0x80 in exactly the bytes that were spaces.
+    const uint64_t spaces = ~(((x & kLow7) + kLow7) | x | kLow7);
+    if (spaces == 0) {
+      run += 8;
+    } else {
+      if (run + (std::countr_zero(spaces) >> 3) > kMaxKeyLength) return true;
+      run = std::countl_zero(spaces) >> 3;  // bytes after the word's last space
+    }
+    if (run > kMaxKeyLength) return true;
+    p += 8;
+  }
+  for (; p < end; ++p) {
+    run = *p == ' ' ? 0 : run + 1;
+    if (run > kMaxKeyLength) return true;
+  }
+  return false;
+}
+
+// The tokens of a line. Only [0, count) of the token arrays is ever read, so
+// they are left uninitialised (this struct is built once per command).
 struct Line {
-  std::array<std::string_view, kMaxTokens> tokens;
+  Line() {}  // NOLINT(modernize-use-equals-default): keeps the arrays uninitialised
+  std::string_view token(size_t i) const { return {token_data[i], token_size[i]}; }
+
+  const char* token_data[kMaxTokens];
+  size_t token_size[kMaxTokens];
   size_t count = 0;       // saturates at kMaxTokens
   std::string_view last;  // the last token, even past the cap
   std::string_view text;  // the line without "\r\n", leading spaces skipped
 };
 
 void tokenize(std::string_view text, Line* line) {
-  size_t i = 0;
-  while (i < text.size() && text[i] == ' ') ++i;
-  line->text = text.substr(i);
-  while (i < text.size()) {
-    const size_t start = i;
-    while (i < text.size() && text[i] != ' ') ++i;
-    const std::string_view token = text.substr(start, i - start);
-    if (line->count < kMaxTokens) line->tokens[line->count++] = token;
-    line->last = token;
-    while (i < text.size() && text[i] == ' ') ++i;
+  const char* const end = text.data() + text.size();
+  const char* p = skipSpaces(text.data(), end);
+  line->text = {p, static_cast<size_t>(end - p)};
+  while (p < end) {
+    const char* const start = p;
+    p = findSpace(p, end);
+    const size_t size = static_cast<size_t>(p - start);
+    if (line->count < kMaxTokens) {
+      line->token_data[line->count] = start;
+      line->token_size[line->count] = size;
+      ++line->count;
+    }
+    line->last = {start, size};
+    p = skipSpaces(p, end);
   }
 }
 
@@ -165,6 +231,15 @@ constexpr CommandName kCommands[] = {
 };
 
 bool lookupCommand(std::string_view name, CommandKind* kind) {
+  // The two commands nearly every request uses, before the table walk.
+  if (name == "get") {
+    *kind = CommandKind::kGet;
+    return true;
+  }
+  if (name == "set") {
+    *kind = CommandKind::kSet;
+    return true;
+  }
   for (const CommandName& c : kCommands) {
     if (c.name == name) {
       *kind = c.kind;
@@ -175,27 +250,32 @@ bool lookupCommand(std::string_view name, CommandKind* kind) {
 }
 
 std::string_view restAfterFirstToken(const Line& line) {
-  std::string_view rest = line.text.substr(line.tokens[0].size());
+  std::string_view rest = line.text.substr(line.token(0).size());
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
   return rest;
 }
 
-ParseResult parseRetrieval(const Line& line, size_t consumed, TextCommand* out) {
+// `args`: the line after the command name. Not tokenized: a get line holds
+// up to thousands of keys, walked here once only if one could be too long.
+ParseResult parseRetrieval(std::string_view args, size_t consumed, TextCommand* out) {
   const bool touch = out->kind == CommandKind::kGat || out->kind == CommandKind::kGats;
-  if (line.count < 2) return error(kErrorLine, consumed);
-  std::string_view rest = restAfterFirstToken(line);
+  const char* end = args.data() + args.size();
+  const char* p = skipSpaces(args.data(), end);
+  while (end > p && end[-1] == ' ') --end;
+  if (p == end) return error(kErrorLine, consumed);  // no token after the name
   if (touch) {
-    if (!parseI32(line.tokens[1], &out->exptime)) return error(kBadExptime, consumed);
-    rest.remove_prefix(line.tokens[1].size());
-    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    const char* exptime_end = findSpace(p, end);
+    if (!parseI32({p, static_cast<size_t>(exptime_end - p)}, &out->exptime)) {
+      return error(kBadExptime, consumed);
+    }
+    p = skipSpaces(exptime_end, end);
   }
-  KeyCursor cursor(rest);
-  std::string_view key;
-  while (cursor.next(&key)) {
-    if (key.size() > kMaxKeyLength) return error(kBadFormat, consumed);
+  out->keys = {p, static_cast<size_t>(end - p)};
+  // 1.6.18: a key over 250 bytes anywhere fails the whole line.
+  if (out->keys.size() > kMaxKeyLength && hasLongKey(out->keys)) {
+    return error(kBadFormat, consumed);
   }
-  out->keys = rest;
   return command(consumed);
 }
 
@@ -205,14 +285,14 @@ ParseResult parseStorage(const Line& line, std::span<const uint8_t> input, size_
   const size_t base = cas ? 6 : 5;
   if (line.count != base && line.count != base + 1) return error(kErrorLine, consumed);
   out->noreply = isNoreply(line);
-  out->key = line.tokens[1];
+  out->key = line.token(1);
   if (out->key.size() > kMaxKeyLength) return error(kBadFormat, consumed, out->noreply);
   int32_t length = 0;
-  if (!parseU32(line.tokens[2], &out->flags) || !parseI32(line.tokens[3], &out->exptime) ||
-      !parseI32(line.tokens[4], &length)) {
+  if (!parseU32(line.token(2), &out->flags) || !parseI32(line.token(3), &out->exptime) ||
+      !parseI32(line.token(4), &length)) {
     return error(kBadFormat, consumed, out->noreply);
   }
-  if (cas && !parseU64(line.tokens[5], &out->cas)) return error(kBadFormat, consumed, out->noreply);
+  if (cas && !parseU64(line.token(5), &out->cas)) return error(kBadFormat, consumed, out->noreply);
   if (length < 0 || length > kMaxValueLength) return error(kBadFormat, consumed, out->noreply);
   out->value_length = static_cast<uint32_t>(length);
   return dataBlock(input.size(), reinterpret_cast<const char*>(input.data()), consumed, out, false);
@@ -220,10 +300,10 @@ ParseResult parseStorage(const Line& line, std::span<const uint8_t> input, size_
 
 ParseResult parseDelete(const Line& line, size_t consumed, TextCommand* out) {
   if (line.count < 2 || line.count > 4) return error(kErrorLine, consumed);
-  out->key = line.tokens[1];
+  out->key = line.token(1);
   if (line.count > 2) {
     // The legacy "delete <key> 0 [noreply]" form is the only extra allowed.
-    const bool hold_is_zero = line.tokens[2] == "0";
+    const bool hold_is_zero = line.token(2) == "0";
     out->noreply = isNoreply(line);
     const bool valid = (line.count == 3 && (hold_is_zero || out->noreply)) ||
                        (line.count == 4 && hold_is_zero && out->noreply);
@@ -236,13 +316,13 @@ ParseResult parseDelete(const Line& line, size_t consumed, TextCommand* out) {
 ParseResult parseArithmeticOrTouch(const Line& line, size_t consumed, TextCommand* out) {
   if (line.count != 3 && line.count != 4) return error(kErrorLine, consumed);
   out->noreply = isNoreply(line);
-  out->key = line.tokens[1];
+  out->key = line.token(1);
   if (out->key.size() > kMaxKeyLength) return error(kBadFormat, consumed, out->noreply);
   if (out->kind == CommandKind::kTouch) {
-    if (!parseI32(line.tokens[2], &out->exptime)) {
+    if (!parseI32(line.token(2), &out->exptime)) {
       return error(kBadExptime, consumed, out->noreply);
     }
-  } else if (!parseU64(line.tokens[2], &out->delta)) {
+  } else if (!parseU64(line.token(2), &out->delta)) {
     return error(kBadDelta, consumed, out->noreply);
   }
   return command(consumed);
@@ -254,7 +334,7 @@ ParseResult parseAdmin(const Line& line, size_t consumed, TextCommand* out) {
       if (line.count > 3) return error(kErrorLine, consumed);
       out->noreply = isNoreply(line);
       // A delay is read whenever a token other than a last "noreply" exists.
-      if (line.count != (out->noreply ? 2u : 1u) && !parseI32(line.tokens[1], &out->exptime)) {
+      if (line.count != (out->noreply ? 2u : 1u) && !parseI32(line.token(1), &out->exptime)) {
         return error(kBadExptime, consumed, out->noreply);
       }
       return command(consumed);
@@ -262,7 +342,7 @@ ParseResult parseAdmin(const Line& line, size_t consumed, TextCommand* out) {
     case CommandKind::kCacheMemlimit:
       if (line.count != 2 && line.count != 3) return error(kErrorLine, consumed);
       out->noreply = isNoreply(line);
-      if (!parseU32(line.tokens[1], &out->number)) {
+      if (!parseU32(line.token(1), &out->number)) {
         return error(out->kind == CommandKind::kVerbosity ? kBadFormat : kErrorLine, consumed,
                      out->noreply);
       }
@@ -271,9 +351,9 @@ ParseResult parseAdmin(const Line& line, size_t consumed, TextCommand* out) {
       // Whether shutdown is enabled is checked first, by the server, so an
       // invalid mode is reported through `shutdown`, not as an error here.
       out->args = restAfterFirstToken(line);
-      out->shutdown = line.count == 1                                   ? ShutdownMode::kImmediate
-                      : line.count == 2 && line.tokens[1] == "graceful" ? ShutdownMode::kGraceful
-                                                                        : ShutdownMode::kInvalid;
+      out->shutdown = line.count == 1                                  ? ShutdownMode::kImmediate
+                      : line.count == 2 && line.token(1) == "graceful" ? ShutdownMode::kGraceful
+                                                                       : ShutdownMode::kInvalid;
       return command(consumed);
     default:  // version, quit, stats: any token count
       out->args = restAfterFirstToken(line);
@@ -304,7 +384,7 @@ std::string_view parseMetaFlags(const Line& line, size_t first, TextCommand* out
   bool bad_client_flags = false;
   bool long_opaque = false;
   for (size_t i = first; i < line.count; ++i) {
-    const std::string_view token = line.tokens[i];
+    const std::string_view token = line.token(i);
     const auto letter = static_cast<unsigned char>(token[0]);
     if (letter >= 127 || seen[letter]) return kDuplicateFlag;
     seen[letter] = true;
@@ -372,9 +452,9 @@ std::string_view parseMetaFlags(const Line& line, size_t first, TextCommand* out
 
 ParseResult parseMetaDebug(const Line& line, size_t consumed, TextCommand* out) {
   if (line.count < 2) return error(kBadFormat, consumed);
-  out->key = line.tokens[1];
+  out->key = line.token(1);
   if (out->key.size() > kMaxKeyLength) return error(kBadFormat, consumed);
-  if (line.count >= 3 && line.tokens[2] == "b") {
+  if (line.count >= 3 && line.token(2) == "b") {
     if (!validBase64Key(out->key)) return error(kBadFormat, consumed);
     out->meta.present |= uint64_t{1} << MetaFlags::bit('b');
   }
@@ -386,7 +466,7 @@ ParseResult parseMeta(const Line& line, std::span<const uint8_t> input, size_t c
   if (out->kind == CommandKind::kMetaNoop) return command(consumed);
   if (out->kind == CommandKind::kMetaDebug) return parseMetaDebug(line, consumed, out);
   if (line.count < 2) return error(kErrorLine, consumed);
-  out->key = line.tokens[1];
+  out->key = line.token(1);
   if (out->key.size() > kMaxKeyLength) return error(kBadFormat, consumed);
   const bool set = out->kind == CommandKind::kMetaSet;
   if (set && line.count == 2) return error(kBadFormat, consumed);
@@ -395,7 +475,7 @@ ParseResult parseMeta(const Line& line, std::span<const uint8_t> input, size_t c
   }
   if (set) {
     int32_t length = 0;
-    if (!parseI32(line.tokens[2], &length) || length < 0 || length > kMaxValueLength) {
+    if (!parseI32(line.token(2), &length) || length < 0 || length > kMaxValueLength) {
       return error(kBadFormat, consumed);
     }
     out->value_length = static_cast<uint32_t>(length);
@@ -444,12 +524,21 @@ ParseResult parseTextCommand(std::span<const uint8_t> input, TextCommand* out) {
   std::string_view text = buffered.substr(0, newline);
   if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
 
+  *out = TextCommand{};
+  // The command name first: get lines skip the tokenizer.
+  const char* const end = text.data() + text.size();
+  const char* const name = skipSpaces(text.data(), end);
+  const char* const name_end = findSpace(name, end);
+  // An empty line and one-letter commands are unknown, never a probe.
+  if (name == end) return error(kErrorLine, consumed);
+  const bool known = lookupCommand({name, static_cast<size_t>(name_end - name)}, &out->kind);
+  if (known && (out->kind == CommandKind::kGet || out->kind == CommandKind::kGets ||
+                out->kind == CommandKind::kGat || out->kind == CommandKind::kGats)) {
+    return parseRetrieval({name_end, static_cast<size_t>(end - name_end)}, consumed, out);
+  }
   Line line;
   tokenize(text, &line);
-  *out = TextCommand{};
-  // An empty line and one-letter commands are unknown, never a probe.
-  if (line.count == 0) return error(kErrorLine, consumed);
-  if (!lookupCommand(line.tokens[0], &out->kind)) {
+  if (!known) {
     if (line.last.starts_with("HTTP/")) {
       ParseResult r;
       r.status = ParseStatus::kClose;
@@ -458,11 +547,6 @@ ParseResult parseTextCommand(std::span<const uint8_t> input, TextCommand* out) {
     return error(kErrorLine, consumed);
   }
   switch (out->kind) {
-    case CommandKind::kGet:
-    case CommandKind::kGets:
-    case CommandKind::kGat:
-    case CommandKind::kGats:
-      return parseRetrieval(line, consumed, out);
     case CommandKind::kSet:
     case CommandKind::kAdd:
     case CommandKind::kReplace:
@@ -489,11 +573,17 @@ ParseResult parseTextCommand(std::span<const uint8_t> input, TextCommand* out) {
 }
 
 bool KeyCursor::next(std::string_view* key) {
-  while (!rest_.empty() && rest_.front() == ' ') rest_.remove_prefix(1);
-  if (rest_.empty()) return false;
-  const size_t end = std::min(rest_.find(' '), rest_.size());
-  *key = rest_.substr(0, end);
-  rest_.remove_prefix(end);
+  const char* end = rest_.data() + rest_.size();
+  const char* p = skipSpaces(rest_.data(), end);
+  if (p == end) {
+    rest_ = {};
+    return false;
+  }
+  const char* key_end = findSpace(p, end);
+  *key = {p, static_cast<size_t>(key_end - p)};
+  // Trailing spaces go now, so done() is exact.
+  p = skipSpaces(key_end, end);
+  rest_ = {p, static_cast<size_t>(end - p)};
   return true;
 }
 

@@ -168,6 +168,8 @@ class KeyCursor final {
  public:
   explicit KeyCursor(std::string_view keys) : rest_(keys) {}
   bool next(std::string_view* key);
+  // After next() gave a key: whether it was the last one.
+  bool done() const { return rest_.empty(); }
 
  private:
   std::string_view rest_;

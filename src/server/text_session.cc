@@ -80,6 +80,11 @@ void executeRetrieval(TextCookie& c) {
     }
     if (!r.item) continue;
     const uint64_t cas = cas_enabled ? r.cas : 0;
+    if (keys.done()) {
+      // The last key's hit carries END in its own reservation.
+      c.out.valueReply(key, r.item, with_cas ? &cas : nullptr, text::kEnd);
+      return;
+    }
     c.out.valueReply(key, r.item, with_cas ? &cas : nullptr);
   }
   c.out.raw(text::kEnd);
@@ -489,10 +494,11 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
     r.consumed = input.size();
     return r;
   }
+  // One command struct for the whole batch: the parser resets it per line.
+  text::TextCommand command;
   while (r.frames < max_frames && !conn.closing() && !conn.outputFull() && !session.parked()) {
     const std::span<const uint8_t> rest = input.subspan(r.consumed);
     if (rest.empty()) break;
-    text::TextCommand command;
     const text::ParseResult p = text::parseTextCommand(rest, &command);
     switch (p.status) {
       case text::ParseStatus::kNeedMore:

@@ -43,8 +43,11 @@ class TextWriter final {
   void line(std::string_view line);
   // `head` then "\r\n", the item's value, then "\r\n": a VALUE or VA reply.
   void withValue(std::string_view head, const engine::ItemRef& item);
-  // The classic `VALUE <key> <flags> <bytes>[ <cas>]` reply for one hit.
-  void valueReply(std::string_view key, const engine::ItemRef& item, const uint64_t* cas);
+  // The classic `VALUE <key> <flags> <bytes>[ <cas>]` reply for one hit
+  // (key <= 250 bytes), then `trailer` (the get's "END\r\n" when this was
+  // its last key, so a one-key hit is one reservation).
+  void valueReply(std::string_view key, const engine::ItemRef& item, const uint64_t* cas,
+                  std::string_view trailer = {});
 
  private:
   net::Connection& conn_;

@@ -84,6 +84,23 @@ TEST(TextParserTest, RetrievalErrors) {
   expectError({"gat 1 " + kLongKey + "\r\n", kBadFormat});
 }
 
+// The 250-byte rule is checked a word at a time over the whole key list: a
+// key of 250 passes and one of 251 fails wherever it starts and ends.
+TEST(TextParserTest, LongKeyAnywhereInAMultigetFailsTheLine) {
+  for (size_t offset = 0; offset < 16; ++offset) {
+    for (const size_t spaces : {1u, 2u, 9u}) {
+      const std::string before = std::string(offset, 'a') + std::string(spaces, ' ');
+      const std::string gap(spaces, ' ');
+      for (const std::string& tail : {std::string(), gap + "b", gap + std::string(20, 'c') + " "}) {
+        const std::string ok = "get " + before + std::string(250, 'k') + tail + "\r\n";
+        EXPECT_EQ(keysOf(commandOf(ok)).size(), (offset ? 1u : 0u) + 1 + (tail.empty() ? 0 : 1))
+            << offset << " " << spaces;
+        expectError({"get " + before + kLongKey + tail + "\r\n", kBadFormat});
+      }
+    }
+  }
+}
+
 TEST(TextParserTest, MultigetOfTenThousandKeys) {
   std::string line = "get";
   for (int i = 0; i < 10000; ++i) line += " key" + std::to_string(i);
