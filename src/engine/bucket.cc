@@ -221,14 +221,18 @@ void Bucket::unlinkLocked(VBucket& vb, Item* item) {
 }
 
 Item* Bucket::findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_t now,
-                       bool* expired) {
+                       bool* expired, bool* flushed) {
   settleFlush(vb, now);
   Item* item = vb.table.find(hash, key);
   if (item && isFlushed(vb, item)) {
     unlinkLocked(vb, item);
+    if (flushed) *flushed = true;
     return nullptr;
   }
   if (item && item->expiredAt(now)) {
+    if ((item->metaState() & Item::kFetched) == 0) {
+      expired_unfetched_.fetch_add(1, std::memory_order_relaxed);
+    }
     unlinkLocked(vb, item);
     reclaimed_.fetch_add(1, std::memory_order_relaxed);
     if (expired) *expired = true;
@@ -257,14 +261,17 @@ bool Bucket::evictOne(bool live_too) {
     unlinkLocked(vb, victim);
     return true;
   }
+  const bool fetched = (victim->metaState() & Item::kFetched) != 0;
   if (victim->expiredAt(now)) {
     unlinkLocked(vb, victim);
     reclaimed_.fetch_add(1, std::memory_order_relaxed);
+    if (!fetched) expired_unfetched_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
   if (!live_too) return false;
   unlinkLocked(vb, victim);
   evictions_.fetch_add(1, std::memory_order_relaxed);
+  if (!fetched) evicted_unfetched_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -283,7 +290,10 @@ Item* Bucket::allocateWithoutEviction(std::string_view key, size_t value_length,
   const size_t bytes = Item::footprint(key.size(), value_length);
   if (!memory_.tryCharge(bytes)) return nullptr;
   Item* item = Item::create(key, value_length, meta, where.hash, where.vbucket, &memory_);
-  if (!item) memory_.credit(bytes);
+  if (!item) {
+    memory_.credit(bytes);
+    malloc_fails_.fetch_add(1, std::memory_order_relaxed);
+  }
   return item;
 }
 
@@ -309,7 +319,7 @@ LookupResult Bucket::get(std::string_view key) {
   Located at = locate(key);
   LookupResult result;
   std::lock_guard guard(at.vb.mutex);
-  Item* item = findLive(at.vb, at.hash, key, now, &result.expired);
+  Item* item = findLive(at.vb, at.hash, key, now, &result.expired, &result.flushed);
   if (item) {
     touchLru(item);
     noteRead(item, now);
@@ -603,6 +613,14 @@ VBucketInfo Bucket::vbucketInfo(uint16_t vbucket) {
 
 BucketStats Bucket::stats() {
   settleAllFlushes(clock_.now());
+  // Sized from every vbucket's table (under its lock: tables grow).
+  size_t slots = 0;
+  for (VBucket& vb : *vbuckets_) {
+    std::lock_guard guard(vb.mutex);
+    slots += vb.table.slotCount();
+  }
+  uint32_t power = 0;
+  while ((size_t{1} << (power + 1)) <= slots) ++power;
   return {curr_items_.load(std::memory_order_relaxed),
           total_items_.load(std::memory_order_relaxed),
           memory_.used(),
@@ -610,7 +628,11 @@ BucketStats Bucket::stats() {
           evictions_.load(std::memory_order_relaxed),
           reclaimed_.load(std::memory_order_relaxed),
           flushes_.load(std::memory_order_relaxed),
-          flushed_items_.load(std::memory_order_relaxed)};
+          flushed_items_.load(std::memory_order_relaxed),
+          expired_unfetched_.load(std::memory_order_relaxed),
+          evicted_unfetched_.load(std::memory_order_relaxed),
+          malloc_fails_.load(std::memory_order_relaxed),
+          power};
 }
 
 void Bucket::resetStats() {
@@ -618,6 +640,9 @@ void Bucket::resetStats() {
   evictions_.store(0, std::memory_order_relaxed);
   reclaimed_.store(0, std::memory_order_relaxed);
   flushes_.store(0, std::memory_order_relaxed);
+  expired_unfetched_.store(0, std::memory_order_relaxed);
+  evicted_unfetched_.store(0, std::memory_order_relaxed);
+  malloc_fails_.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace memkv::engine

@@ -140,6 +140,7 @@ struct CounterResult {
 struct LookupResult {
   ItemRef item;          // empty on a miss
   bool expired = false;  // the miss was an expired item
+  bool flushed = false;  // the miss was an item a flush made invisible
   bool locked = false;   // GAT/TOUCH: the document is locked (no item)
   uint64_t cas = 0;      // the CAS to report: the item's, or kLockedCas while locked
 };
@@ -189,6 +190,10 @@ struct BucketStats {
   // not in curr_items, but their bytes are still in `bytes` (and charged to
   // the quota) until reclaimFlushed, a lookup or eviction frees them.
   uint64_t flushed_unreclaimed;
+  uint64_t expired_unfetched;  // expired, or evicted, before anyone read them
+  uint64_t evicted_unfetched;
+  uint64_t malloc_fails;      // the allocator refused an item the quota allowed
+  uint32_t hash_power_level;  // log2 of all vbuckets' hash slots together
 };
 
 class Bucket final {
@@ -276,7 +281,8 @@ class Bucket final {
   }
   // Finds a live item; unlinks and forgets an expired or flushed one.
   // vb.mutex held.
-  Item* findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_t now, bool* expired);
+  Item* findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_t now, bool* expired,
+                 bool* flushed = nullptr);
   // Charges the budget (evicting when allowed) and allocates. No vbucket
   // lock may be held: eviction takes them.
   Item* allocate(std::string_view key, size_t value_length, const Item::Meta& meta,
@@ -356,6 +362,9 @@ class Bucket final {
   std::atomic<uint64_t> evictions_{0};
   std::atomic<uint64_t> reclaimed_{0};
   std::atomic<uint64_t> flushes_{0};
+  std::atomic<uint64_t> expired_unfetched_{0};
+  std::atomic<uint64_t> evicted_unfetched_{0};
+  std::atomic<uint64_t> malloc_fails_{0};
 };
 
 }  // namespace memkv::engine

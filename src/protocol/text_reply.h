@@ -33,6 +33,9 @@ inline constexpr std::string_view kMemlimitNotMegabytes =
 inline constexpr std::string_view kTemporaryFailure = "SERVER_ERROR temporary failure\r\n";
 // memkv's own: the connection's bucket was deleted by an administrator.
 inline constexpr std::string_view kNoBucket = "SERVER_ERROR no bucket\r\n";
+inline constexpr std::string_view kDetailUsage = "CLIENT_ERROR usage: stats detail on|off|dump\r\n";
+inline constexpr std::string_view kCachedumpUsage = "CLIENT_ERROR bad command line\r\n";
+inline constexpr std::string_view kIllegalSlabId = "CLIENT_ERROR Illegal slab id\r\n";
 inline constexpr std::string_view kVersionPrefix = "VERSION ";
 inline constexpr std::string_view kStatPrefix = "STAT ";
 inline constexpr std::string_view kValuePrefix = "VALUE ";

@@ -13,6 +13,7 @@ namespace memkv::server {
   X(get_hits)                     \
   X(get_misses)                   \
   X(get_expired)                  \
+  X(get_flushed)                  \
   X(delete_hits)                  \
   X(delete_misses)                \
   X(incr_hits)                    \
@@ -24,6 +25,8 @@ namespace memkv::server {
   X(cas_badval)                   \
   X(touch_hits)                   \
   X(touch_misses)                 \
+  X(store_too_large)              \
+  X(store_no_memory)              \
   X(bytes_copied)                 \
   X(bytes_referenced)
 

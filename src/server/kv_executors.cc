@@ -113,6 +113,7 @@ void executeGet(Cookie& c) {
   if (!r.item) {
     counters.get_misses.add(1);
     if (r.expired) counters.get_expired.add(1);
+    if (r.flushed) counters.get_flushed.add(1);
     sendMiss(c, with_key);
     return;
   }
@@ -182,6 +183,8 @@ void executeStore(Cookie& c) {
   }
   sr.preserve_ttl = c.frame_infos.preserve_ttl;
   const engine::MutationResult r = c.bucket->store(sr);
+  if (r.status == EngineStatus::kE2big) counters.store_too_large.add(1);
+  if (r.status == EngineStatus::kEnomem) counters.store_no_memory.add(1);
   if (sr.cas != 0) {
     if (r.status == EngineStatus::kSuccess) {
       counters.cas_hits.add(1);

@@ -275,6 +275,7 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
                                 header.extras_length - header.key_length;
     const bool too_large = spec.value_allowed && value_length > server_.settings().item_size_max;
     if (verdict == mcbp::Verdict::kUnknownCommand || too_large) {
+      if (too_large) worker_.commands.store_too_large.add(1);
       if (too_large && spec.base == Opcode::Set && authenticated() && bucket() &&
           (privileges_ & auth::kWrite) && !features_.has(mcbp::Feature::Collections)) {
         // memcached drops the old value of a SET it refuses as too large, so

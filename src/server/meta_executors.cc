@@ -232,6 +232,9 @@ void executeMetaSet(TextCookie& c) {
     case EngineStatus::kEnomem:
       // As for a text set: no stale value outlives the failed write.
       c.bucket.remove(sr.key, 0);
+      (r.status == EngineStatus::kE2big ? c.counters().store_too_large
+                                        : c.counters().store_no_memory)
+          .add(1);
       c.out.raw(r.status == EngineStatus::kE2big ? text::kTooLarge : text::kOutOfMemory);
       return;
     default:

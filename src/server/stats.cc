@@ -60,6 +60,11 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
   add("curr_connections", curr_connections);
   add("total_connections", totals.total_connections);
   add("rejected_connections", totals.rejected_connections);
+  // memkv allocates a connection's structures with it and frees them on close.
+  add("connection_structures", curr_connections);
+  // memkv never stops listening: beyond -c it closes new sockets (rejected_connections).
+  add("accepting_conns", 1);
+  add("listen_disabled_num", 0);
   add("cmd_get", totals.cmd_get);
   add("cmd_set", totals.cmd_set);
   add("cmd_flush", totals.cmd_flush);
@@ -67,6 +72,7 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
   add("get_hits", totals.get_hits);
   add("get_misses", totals.get_misses);
   add("get_expired", totals.get_expired);
+  add("get_flushed", totals.get_flushed);
   add("delete_misses", totals.delete_misses);
   add("delete_hits", totals.delete_hits);
   add("incr_misses", totals.incr_misses);
@@ -90,6 +96,12 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
   add("total_items", bucket.total_items);
   add("evictions", bucket.evictions);
   add("reclaimed", bucket.reclaimed);
+  add("expired_unfetched", bucket.expired_unfetched);
+  add("evicted_unfetched", bucket.evicted_unfetched);
+  add("store_too_large", totals.store_too_large);
+  add("store_no_memory", totals.store_no_memory);
+  add("malloc_fails", bucket.malloc_fails);
+  add("hash_power_level", bucket.hash_power_level);
   // Flushed items not freed yet: out of curr_items, still in bytes.
   add("flushed_unreclaimed", bucket.flushed_unreclaimed);
   // memkv's send path (docs/architecture.md invariants 3-5).
@@ -144,6 +156,10 @@ void settingsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& ad
   add("flush_enabled", s.flush_enabled ? "yes" : "no");
   add("evictions", s.evict ? "on" : "off");
   add("item_size_max", s.item_size_max);
+  // memcached's slab geometry, fixed in memkv (items are allocated exactly;
+  // there are no slab classes to grow).
+  add("growth_factor", "1.25");
+  add("chunk_size", 48);
   add("reqs_per_event", s.requests_per_event);
   add("tcp_backlog", s.backlog);
   add("binding_protocol", "auto-negotiate");  // first byte: MCBP or text

@@ -74,6 +74,7 @@ void executeRetrieval(TextCookie& c) {
       counters.cmd_get.add(1);
       (r.item ? counters.get_hits : counters.get_misses).add(1);
       if (r.expired) counters.get_expired.add(1);
+      if (r.flushed) counters.get_flushed.add(1);
     }
     if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
       p.record(key, PrefixStats::Op::kGet, static_cast<bool>(r.item));
@@ -109,6 +110,7 @@ engine::StoreMode storeMode(CommandKind kind) {
 // old value, so no stale value outlives a write the client believes it made
 // (memcached does the same).
 void refuseStore(TextCookie& c, std::string_view why) {
+  (why == text::kTooLarge ? c.counters().store_too_large : c.counters().store_no_memory).add(1);
   if (c.command.kind == CommandKind::kSet) c.bucket.remove(c.command.key, 0);
   reply(c, why);
 }
@@ -350,8 +352,14 @@ void executeStatsConns(TextCookie& c) {
   }
 }
 
+// memcached reads a stats group's first word and ignores what follows, except
+// for detail's and cachedump's arguments.
 void executeStats(TextCookie& c) {
-  const std::string_view group = c.command.args;
+  text::KeyCursor words(c.command.args);
+  std::string_view group;
+  std::string_view argument;
+  words.next(&group);
+  words.next(&argument);
   TextStatSink add(c.out);
   PrefixStats& prefixes = c.server.prefixStats();
   if (group.empty()) {
@@ -367,12 +375,23 @@ void executeStats(TextCookie& c) {
   } else if (group == "conns") {
     executeStatsConns(c);
     return;
-  } else if (group == "detail on" || group == "detail off") {
-    prefixes.setEnabled(group == "detail on");
-    c.out.raw(text::kOk);
+  } else if (group == "detail") {
+    if (argument == "on" || argument == "off") {
+      prefixes.setEnabled(argument == "on");
+      c.out.raw(text::kOk);
+    } else if (argument == "dump") {
+      c.out.raw(prefixes.dump());
+    } else {
+      c.out.raw(text::kDetailUsage);
+    }
     return;
-  } else if (group == "detail dump") {
-    c.out.raw(prefixes.dump());
+  } else if (group == "cachedump") {
+    // memkv does not list keys: class 1 (the only one) dumps nothing.
+    if (argument.empty()) {
+      c.out.raw(text::kCachedumpUsage);
+    } else {
+      c.out.raw(argument == "1" ? text::kEnd : text::kIllegalSlabId);
+    }
     return;
   } else if (group == "reset") {
     c.server.resetTotals();
@@ -474,6 +493,7 @@ void refuseLargeValue(McbpSession& session, TextWriter& out, const text::TextCom
     bucket->bucket.remove(key, 0);
   }
   session.worker().commands.cmd_set.add(1);
+  session.worker().commands.store_too_large.add(1);
   if (!cmd.noreply || meta) out.raw(text::kTooLarge);  // meta errors ignore q
 }
 
