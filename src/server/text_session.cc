@@ -499,9 +499,9 @@ void refuseLargeValue(McbpSession& session, TextWriter& out, const text::TextCom
 
 }  // namespace
 
-// std::bad_alloc stops at each command, as in McbpSession::dispatch: the
-// command is answered SERVER_ERROR (or its connection closed) and the worker
-// goes on.
+// std::bad_alloc stops at each command, as in McbpSession::dispatch, and the
+// worker goes on; the connection is closed, since part of a text reply may
+// already be queued and cannot be taken back.
 net::InputResult textInput(McbpSession& session, net::Connection& conn,
                            std::span<const uint8_t> input, size_t max_frames) {
   net::InputResult r;
