@@ -32,26 +32,8 @@ Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-namespace {
-// Readiness a connection always wants. EPOLLOUT is added only while the
-// socket refused output (armOutput): registered all the time, every ACK that
-// frees send space would raise an edge, a wake-up per response for nothing.
-constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
-}  // namespace
-
 bool Connection::start() {
-  return env_.loop.add(fd_, kReadEvents, this);
-}
-
-void Connection::armOutput(bool on) {
-  if (out_armed_ == on) return;
-  // MOD re-evaluates readiness: space that appeared meanwhile still raises
-  // the edge, so no wake-up is lost.
-  if (!env_.loop.modify(fd_, on ? kReadEvents | EPOLLOUT : kReadEvents, this)) {
-    closeNow();
-    return;
-  }
-  out_armed_ = on;
+  return env_.loop.add(fd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this);
 }
 
 size_t Connection::memoryInUse() const {
@@ -348,7 +330,6 @@ void Connection::flushOutput() {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         writable_ = false;
-        armOutput(true);
       } else {
         closeNow();
       }
@@ -361,7 +342,6 @@ void Connection::flushOutput() {
     output_was_empty_ = output_.empty();
   }
   reportOutputQueued();
-  if (output_.empty() && out_armed_) armOutput(false);
   if (output_.empty() && close_after_flush_) closeNow();
   const bool inbox_waiting = inbox_ && inbox_->queuedBytes() != 0;
   if ((backpressured_ || inbox_waiting) && !closed_ &&

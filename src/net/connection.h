@@ -151,8 +151,6 @@ class Connection final : public EventHandler {
   void settleReadBuffer();
   void releaseReadBuffer();
   void flushOutput();
-  // Adds or removes EPOLLOUT from the registration (see start()).
-  void armOutput(bool on);
   void pullInbox();
 
   int fd_;
@@ -188,7 +186,6 @@ class Connection final : public EventHandler {
   bool closed_ = false;
   bool peer_shutdown_seen_ = false;  // EPOLLRDHUP/EPOLLHUP arrived
   bool waiting_for_buffer_ = false;
-  bool out_armed_ = false;  // EPOLLOUT registered: output waits for send space
 };
 
 }  // namespace memkv::net

@@ -60,14 +60,6 @@ bool EventLoop::add(int fd, uint32_t events, EventHandler* handler) {
   return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
 }
 
-bool EventLoop::modify(int fd, uint32_t events, EventHandler* handler) {
-  owner_.check("EventLoop::modify");
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.ptr = handler;
-  return ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0;
-}
-
 void EventLoop::remove(int fd) {
   owner_.check("EventLoop::remove");
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);

@@ -37,8 +37,6 @@ class EventLoop final {
 
   // Owner thread only.
   bool add(int fd, uint32_t events, EventHandler* handler);
-  // Changes the events fd is registered for; false if epoll refused.
-  bool modify(int fd, uint32_t events, EventHandler* handler);
   void remove(int fd);
   // Calls handler->onEvent(0) before the loop next waits (work left over
   // from a budgeted wake-up). Each handler is queued at most once at a time

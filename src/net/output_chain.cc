@@ -99,20 +99,11 @@ void OutputChain::drain(size_t n) {
     ++head_;
   }
   if (head_ == slices_.size()) {
-    // Nothing left in flight. The storage stays for the next response (a
-    // request-reply client would otherwise allocate and free it per
-    // request); the worker's tick frees it once the connection is idle.
-    slices_.clear();
+    // Nothing left in flight: an idle connection holds no slice storage.
+    std::vector<Slice>().swap(slices_);
     head_ = 0;
   } else if (head_ > 32 && head_ * 2 > slices_.size()) {
     slices_.erase(slices_.begin(), slices_.begin() + static_cast<std::ptrdiff_t>(head_));
-    head_ = 0;
-  }
-}
-
-void OutputChain::releaseIdleStorage() {
-  if (slices_.empty() && slices_.capacity() != 0) {
-    std::vector<Slice>().swap(slices_);
     head_ = 0;
   }
 }

@@ -48,9 +48,6 @@ class OutputChain final {
   void drain(size_t n);
   // Drops everything unsent (connection closing).
   void clear();
-  // Frees the slice storage when nothing is queued, so an idle connection
-  // holds none (drain() keeps it for the next response). Owner thread.
-  void releaseIdleStorage();
 
   size_t size() const { return bytes_; }
   bool empty() const { return bytes_ == 0; }

@@ -106,7 +106,6 @@ void Worker::onTick() {
     if (c->waitingForBuffer() && !c->scheduled()) c->onEvent(0);
     // A producer that finished let go of the Inbox from its own thread.
     c->releaseIdleInbox();
-    c->output().releaseIdleStorage();
   }
   pool_.trim();
   counters_.pool_bytes_in_use.set(pool_.bytesInUse());
