@@ -104,7 +104,7 @@ void executeMetaGet(TextCookie& c) {
   request.recache_seconds = m.recache_ttl < 0 ? 0 : static_cast<uint32_t>(m.recache_ttl);
   request.no_bump = m.has('u');
   request.binary_key = key.base64();
-  const engine::MetaGetResult r = c.bucket.metaGet(request);
+  const engine::MetaGetResult r = c.bucket->metaGet(request);
   counters.cmd_get.add(1);
   if (request.touch) counters.cmd_touch.add(1);
   if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
@@ -209,7 +209,7 @@ void executeMetaSet(TextCookie& c) {
   sr.new_cas = m.has('E') ? m.new_cas : 0;
   sr.binary_key = key.base64();
   engine::MutationResult r{EngineStatus::kE2big};
-  if (cmd.value_length <= c.server.settings().item_size_max) r = c.bucket.store(sr);
+  if (cmd.value_length <= c.server.settings().item_size_max) r = c.bucket->store(sr);
   std::string_view code;
   switch (r.status) {
     case EngineStatus::kSuccess:
@@ -231,7 +231,7 @@ void executeMetaSet(TextCookie& c) {
     case EngineStatus::kE2big:
     case EngineStatus::kEnomem:
       // As for a text set: no stale value outlives the failed write.
-      c.bucket.remove(sr.key, 0);
+      c.bucket->remove(sr.key, 0);
       (r.status == EngineStatus::kE2big ? c.counters().store_too_large
                                         : c.counters().store_no_memory)
           .add(1);
@@ -267,7 +267,7 @@ void executeMetaDelete(TextCookie& c) {
   if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
     p.record(request.key, PrefixStats::Op::kDelete);
   }
-  const engine::MutationResult r = c.bucket.metaDelete(request);
+  const engine::MutationResult r = c.bucket->metaDelete(request);
   CommandCounters& counters = c.counters();
   switch (r.status) {
     case EngineStatus::kSuccess:
@@ -305,7 +305,7 @@ void executeMetaArithmetic(TextCookie& c) {
   cr.touch = m.has('T');
   cr.touch_expiry = engineExpiry(m.ttl);
   cr.new_cas = m.has('E') ? m.new_cas : 0;
-  const engine::CounterResult r = c.bucket.counter(cr);
+  const engine::CounterResult r = c.bucket->counter(cr);
   CommandCounters& counters = c.counters();
   if (!r.created) {
     const bool hit = r.status != EngineStatus::kKeyEnoent;
@@ -349,7 +349,7 @@ void executeMetaArithmetic(TextCookie& c) {
     const char flag = m.order[i];
     if (reflectCommon(flag, cmd, key, line)) continue;
     if (flag == 'c') line.text(" c").number(visibleCas(c, r.cas));
-    if (flag == 't') line.text(" t").signedNumber(ttlOf(r.expiry, c.bucket.now()));
+    if (flag == 't') line.text(" t").signedNumber(ttlOf(r.expiry, c.bucket->now()));
   }
   c.out.line(line.view());
   if (with_value) c.out.line(number.view());
@@ -360,7 +360,7 @@ void executeMetaDebug(TextCookie& c) {
   engine::MetaGetRequest request;
   request.key = key.key();
   request.no_bump = true;
-  const engine::MetaGetResult r = c.bucket.metaGet(request);
+  const engine::MetaGetResult r = c.bucket->metaGet(request);
   if (!r.item) {
     c.out.line(text::kMetaMiss);
     return;

@@ -66,7 +66,7 @@ void executeRetrieval(TextCookie& c) {
   text::KeyCursor keys(cmd.keys);
   std::string_view key;
   while (keys.next(&key)) {
-    engine::LookupResult r = touch ? c.bucket.getAndTouch(key, expiry) : c.bucket.get(key);
+    engine::LookupResult r = touch ? c.bucket->getAndTouch(key, expiry) : c.bucket->get(key);
     if (touch) {
       counters.cmd_touch.add(1);
       (r.item ? counters.touch_hits : counters.touch_misses).add(1);
@@ -111,7 +111,7 @@ engine::StoreMode storeMode(CommandKind kind) {
 // (memcached does the same).
 void refuseStore(TextCookie& c, std::string_view why) {
   (why == text::kTooLarge ? c.counters().store_too_large : c.counters().store_no_memory).add(1);
-  if (c.command.kind == CommandKind::kSet) c.bucket.remove(c.command.key, 0);
+  if (c.command.kind == CommandKind::kSet) c.bucket->remove(c.command.key, 0);
   reply(c, why);
 }
 
@@ -134,7 +134,7 @@ void executeStorage(TextCookie& c) {
   sr.flags = cmd.flags;
   sr.expiry = engineExpiry(cmd.exptime);
   if (cas_command) sr.cas = compareCas(cmd.cas);
-  const engine::MutationResult r = c.bucket.store(sr);
+  const engine::MutationResult r = c.bucket->store(sr);
   switch (r.status) {
     case EngineStatus::kSuccess:
       if (cas_command) counters.cas_hits.add(1);
@@ -173,7 +173,7 @@ void executeDelete(TextCookie& c) {
   if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
     p.record(c.command.key, PrefixStats::Op::kDelete);
   }
-  const engine::MutationResult r = c.bucket.remove(c.command.key, 0);
+  const engine::MutationResult r = c.bucket->remove(c.command.key, 0);
   switch (r.status) {
     case EngineStatus::kSuccess:
       counters.delete_hits.add(1);
@@ -200,7 +200,7 @@ void executeCounter(TextCookie& c) {
   cr.increment = cmd.kind == CommandKind::kIncr;
   cr.delta = cmd.delta;
   cr.expiry = engine::kCounterNoCreate;  // text counters never create
-  const engine::CounterResult r = c.bucket.counter(cr);
+  const engine::CounterResult r = c.bucket->counter(cr);
   const bool hit = r.status != EngineStatus::kKeyEnoent;
   if (cr.increment) {
     (hit ? counters.incr_hits : counters.incr_misses).add(1);
@@ -237,7 +237,7 @@ void executeTouch(TextCookie& c) {
   CommandCounters& counters = c.counters();
   counters.cmd_touch.add(1);
   const engine::LookupResult r =
-      c.bucket.getAndTouch(c.command.key, engineExpiry(c.command.exptime));
+      c.bucket->getAndTouch(c.command.key, engineExpiry(c.command.exptime));
   if (r.locked) {
     reply(c, text::kTemporaryFailure);
     return;
@@ -280,7 +280,7 @@ void executeCacheMemlimit(TextCookie& c) {
   } else if (megabytes > 1'000'000'000) {
     reply(c, text::kMemlimitNotMegabytes);
   } else {
-    c.bucket.setMemoryLimit(size_t{megabytes} << 20);
+    c.bucket->setMemoryLimit(size_t{megabytes} << 20);
     reply(c, text::kOk);
   }
 }
@@ -363,13 +363,13 @@ void executeStats(TextCookie& c) {
   TextStatSink add(c.out);
   PrefixStats& prefixes = c.server.prefixStats();
   if (group.empty()) {
-    generalStats(c.server, c.bucket, add);
+    generalStats(c.server, *c.bucket, add);
   } else if (group == "settings") {
-    settingsStats(c.server, c.bucket, add);
+    settingsStats(c.server, *c.bucket, add);
   } else if (group == "items") {
-    itemsStats(c.server, c.bucket, add);
+    itemsStats(c.server, *c.bucket, add);
   } else if (group == "slabs") {
-    slabsStats(c.server, c.bucket, add);
+    slabsStats(c.server, *c.bucket, add);
   } else if (group == "sizes") {
     sizesStats(add);
   } else if (group == "conns") {
@@ -395,7 +395,7 @@ void executeStats(TextCookie& c) {
     return;
   } else if (group == "reset") {
     c.server.resetTotals();
-    c.bucket.resetStats();
+    c.bucket->resetStats();
     prefixes.reset();
     c.out.raw(text::kReset);
     return;
@@ -475,6 +475,21 @@ void execute(TextCookie& c) {
     case CommandKind::kMetaDebug:
       executeMetaDebug(c);
       return;
+  }
+}
+
+// Session commands run without a bucket (an administrator may have deleted
+// the connection's one).
+bool needsBucket(CommandKind kind) {
+  switch (kind) {
+    case CommandKind::kVersion:
+    case CommandKind::kVerbosity:
+    case CommandKind::kQuit:
+    case CommandKind::kShutdown:
+    case CommandKind::kMetaNoop:
+      return false;
+    default:
+      return true;
   }
 }
 
@@ -561,11 +576,17 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
         ++r.frames;
         BucketEntry* bucket = session.bucket();
         try {
-          if (bucket == nullptr) {
+          if (bucket == nullptr && needsBucket(command.kind)) {
             out.raw(text::kNoBucket);
           } else {
-            TextCookie cookie{server,  session.worker(),       conn,          session, out,
-                              command, rest.first(p.consumed), bucket->bucket};
+            TextCookie cookie{server,
+                              session.worker(),
+                              conn,
+                              session,
+                              out,
+                              command,
+                              rest.first(p.consumed),
+                              bucket ? &bucket->bucket : nullptr};
             execute(cookie);
           }
         } catch (const std::bad_alloc&) {

@@ -32,7 +32,9 @@ struct TextCookie {
   TextWriter& out;
   const text::TextCommand& command;
   std::span<const uint8_t> input;  // the command's bytes (the data block is in it)
-  engine::Bucket& bucket;
+  // The connection's bucket; never null for a command that needs one (the
+  // session answers those itself when its bucket was deleted).
+  engine::Bucket* bucket;
 
   CommandCounters& counters() { return worker.commands; }
   std::span<const uint8_t> value() const { return command.value(input); }
