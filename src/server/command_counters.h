@@ -34,6 +34,17 @@ struct CommandCounters {
 #define MEMKV_DECLARE(name) Counter name;
   MEMKV_COMMAND_COUNTERS(MEMKV_DECLARE)
 #undef MEMKV_DECLARE
+
+  // incr/decr hits and misses, for every protocol. memcached counts neither
+  // when the command created the counter from its initial value.
+  void countCounter(bool increment, bool hit, bool created) {
+    if (created) return;
+    if (increment) {
+      (hit ? incr_hits : incr_misses).add(1);
+    } else {
+      (hit ? decr_hits : decr_misses).add(1);
+    }
+  }
 };
 
 }  // namespace memkv::server

@@ -107,9 +107,7 @@ void executeGet(Cookie& c) {
   auto& counters = c.counters();
   counters.cmd_get.add(1);
   engine::LookupResult r = c.bucket->get(c.key);
-  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
-    p.record(c.key, PrefixStats::Op::kGet, static_cast<bool>(r.item));
-  }
+  c.server.prefixStats().record(c.key, PrefixStats::Op::kGet, static_cast<bool>(r.item));
   if (!r.item) {
     counters.get_misses.add(1);
     if (r.expired) counters.get_expired.add(1);
@@ -151,7 +149,7 @@ void executeTouch(Cookie& c) {
 void executeStore(Cookie& c) {
   auto& counters = c.counters();
   counters.cmd_set.add(1);
-  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) p.record(c.key, PrefixStats::Op::kSet);
+  c.server.prefixStats().record(c.key, PrefixStats::Op::kSet);
   engine::StoreRequest sr;
   switch (c.spec.base) {
     case Opcode::Add:
@@ -200,9 +198,7 @@ void executeStore(Cookie& c) {
 void executeDelete(Cookie& c) {
   auto& counters = c.counters();
   const uint64_t cas = c.server.settings().cas_enabled ? c.header().cas : 0;
-  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
-    p.record(c.key, PrefixStats::Op::kDelete);
-  }
+  c.server.prefixStats().record(c.key, PrefixStats::Op::kDelete);
   engine::MutationResult r = c.bucket->remove(c.key, cas);
   if (r.status == EngineStatus::kKeyEnoent) {
     counters.delete_misses.add(1);
@@ -226,15 +222,7 @@ void executeCounter(Cookie& c) {
   cr.expiry = loadBe32(extras + 16);
   cr.cas = c.server.settings().cas_enabled ? c.header().cas : 0;
   const engine::CounterResult r = c.bucket->counter(cr);
-  // memcached counts neither a hit nor a miss when `initial` creates the counter.
-  if (!r.created) {
-    const bool hit = r.status != EngineStatus::kKeyEnoent;
-    if (cr.increment) {
-      (hit ? counters.incr_hits : counters.incr_misses).add(1);
-    } else {
-      (hit ? counters.decr_hits : counters.decr_misses).add(1);
-    }
-  }
+  counters.countCounter(cr.increment, r.status != EngineStatus::kKeyEnoent, r.created);
   if (r.status != EngineStatus::kSuccess) {
     c.out.sendStatus(c.header(), c.wireStatus(r.status));
     return;

@@ -107,9 +107,7 @@ void executeMetaGet(TextCookie& c) {
   const engine::MetaGetResult r = c.bucket->metaGet(request);
   counters.cmd_get.add(1);
   if (request.touch) counters.cmd_touch.add(1);
-  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
-    p.record(request.key, PrefixStats::Op::kGet, static_cast<bool>(r.item));
-  }
+  c.server.prefixStats().record(request.key, PrefixStats::Op::kGet, static_cast<bool>(r.item));
   if (!r.item) {
     counters.get_misses.add(1);
     if (r.expired) counters.get_expired.add(1);
@@ -178,9 +176,7 @@ void executeMetaSet(TextCookie& c) {
   const MetaFlags& m = cmd.meta;
   const MetaKey key(cmd);
   c.counters().cmd_set.add(1);
-  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
-    p.record(key.key(), PrefixStats::Op::kSet);
-  }
+  c.server.prefixStats().record(key.key(), PrefixStats::Op::kSet);
   engine::StoreRequest sr;
   switch (m.mode) {
     case 'E':
@@ -264,9 +260,7 @@ void executeMetaDelete(TextCookie& c) {
   request.has_expiry = m.has('T');
   request.expiry = engineExpiry(m.ttl);
   request.flags = m.client_flags;
-  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
-    p.record(request.key, PrefixStats::Op::kDelete);
-  }
+  c.server.prefixStats().record(request.key, PrefixStats::Op::kDelete);
   const engine::MutationResult r = c.bucket->metaDelete(request);
   CommandCounters& counters = c.counters();
   switch (r.status) {
@@ -307,14 +301,7 @@ void executeMetaArithmetic(TextCookie& c) {
   cr.new_cas = m.has('E') ? m.new_cas : 0;
   const engine::CounterResult r = c.bucket->counter(cr);
   CommandCounters& counters = c.counters();
-  if (!r.created) {
-    const bool hit = r.status != EngineStatus::kKeyEnoent;
-    if (cr.increment) {
-      (hit ? counters.incr_hits : counters.incr_misses).add(1);
-    } else {
-      (hit ? counters.decr_hits : counters.decr_misses).add(1);
-    }
-  }
+  counters.countCounter(cr.increment, r.status != EngineStatus::kKeyEnoent, r.created);
   switch (r.status) {
     case EngineStatus::kSuccess:
       break;

@@ -6,7 +6,7 @@
 
 namespace memkv::server {
 
-void PrefixStats::record(std::string_view key, Op op, bool hit) {
+void PrefixStats::recordOn(std::string_view key, Op op, bool hit) {
   const size_t end = key.find(kDelimiter);
   if (end == std::string_view::npos) return;
   const std::string prefix(key.substr(0, end));

@@ -22,13 +22,17 @@ class PrefixStats final {
 
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
   void setEnabled(bool on) { enabled_.store(on, std::memory_order_relaxed); }
-  // A key without the delimiter has no prefix and is not counted (memcached).
-  void record(std::string_view key, Op op, bool hit = false);
+  // Counts a command while on; off, one relaxed load. A key without the
+  // delimiter has no prefix and is not counted (memcached).
+  void record(std::string_view key, Op op, bool hit = false) {
+    if (enabled()) recordOn(key, op, hit);
+  }
   // "PREFIX <p> get <n> hit <n> set <n> del <n>\r\n" per prefix, then "END\r\n".
   std::string dump() const;
   void reset();
 
  private:
+  void recordOn(std::string_view key, Op op, bool hit);
   struct Counts {
     uint64_t gets = 0;
     uint64_t hits = 0;

@@ -69,17 +69,11 @@ void vbucketDetails(Cookie& c) {
 void executeStat(Cookie& c) {
   const std::string_view group = c.request.key;
   StatSink add(c);
-  if (group.empty()) {
-    generalStats(c.server, *c.bucket, add);
-  } else if (group == "settings") {
-    settingsStats(c.server, *c.bucket, add);
-  } else if (group == "items") {
-    itemsStats(c.server, *c.bucket, add);
-  } else if (group == "slabs") {
-    slabsStats(c.server, *c.bucket, add);
-  } else if (group == "sizes") {
-    sizesStats(add);
-  } else if (group == "vbucket-details") {
+  if (sharedStats(group, c.server, *c.bucket, add)) {
+    add.end();
+    return;
+  }
+  if (group == "vbucket-details") {
     vbucketDetails(c);
     return;
   } else if (group == "reset") {
@@ -95,9 +89,7 @@ void executeStat(Cookie& c) {
     return;
   } else {
     c.out.sendStatus(c.header(), Status::KeyEnoent);
-    return;
   }
-  add.end();
 }
 
 }  // namespace memkv::server

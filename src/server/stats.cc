@@ -210,4 +210,22 @@ void sizesStats(StatWriter& add) {
   add("sizes_status", "disabled");
 }
 
+bool sharedStats(std::string_view group, ServerContext& server, engine::Bucket& bucket,
+                 StatWriter& add) {
+  if (group.empty()) {
+    generalStats(server, bucket, add);
+  } else if (group == "settings") {
+    settingsStats(server, bucket, add);
+  } else if (group == "items") {
+    itemsStats(server, bucket, add);
+  } else if (group == "slabs") {
+    slabsStats(server, bucket, add);
+  } else if (group == "sizes") {
+    sizesStats(add);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace memkv::server

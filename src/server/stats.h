@@ -41,5 +41,9 @@ void itemsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
 void slabsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
 // "sizes": memcached's item size histogram, off unless started with it.
 void sizesStats(StatWriter& add);
+// The groups both protocols answer alike ("", settings, items, slabs,
+// sizes): writes the group and returns true, or false for any other group.
+bool sharedStats(std::string_view group, ServerContext& server, engine::Bucket& bucket,
+                 StatWriter& add);
 
 }  // namespace memkv::server

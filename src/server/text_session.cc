@@ -76,9 +76,7 @@ void executeRetrieval(TextCookie& c) {
       if (r.expired) counters.get_expired.add(1);
       if (r.flushed) counters.get_flushed.add(1);
     }
-    if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
-      p.record(key, PrefixStats::Op::kGet, static_cast<bool>(r.item));
-    }
+    c.server.prefixStats().record(key, PrefixStats::Op::kGet, static_cast<bool>(r.item));
     if (!r.item) continue;
     const uint64_t cas = cas_enabled ? r.cas : 0;
     if (keys.done()) {
@@ -119,9 +117,7 @@ void executeStorage(TextCookie& c) {
   const text::TextCommand& cmd = c.command;
   CommandCounters& counters = c.counters();
   counters.cmd_set.add(1);
-  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
-    p.record(cmd.key, PrefixStats::Op::kSet);
-  }
+  c.server.prefixStats().record(cmd.key, PrefixStats::Op::kSet);
   if (cmd.value_length > c.server.settings().item_size_max) {
     refuseStore(c, text::kTooLarge);
     return;
@@ -170,9 +166,7 @@ void executeStorage(TextCookie& c) {
 
 void executeDelete(TextCookie& c) {
   CommandCounters& counters = c.counters();
-  if (PrefixStats& p = c.server.prefixStats(); p.enabled()) {
-    p.record(c.command.key, PrefixStats::Op::kDelete);
-  }
+  c.server.prefixStats().record(c.command.key, PrefixStats::Op::kDelete);
   const engine::MutationResult r = c.bucket->remove(c.command.key, 0);
   switch (r.status) {
     case EngineStatus::kSuccess:
@@ -201,12 +195,7 @@ void executeCounter(TextCookie& c) {
   cr.delta = cmd.delta;
   cr.expiry = engine::kCounterNoCreate;  // text counters never create
   const engine::CounterResult r = c.bucket->counter(cr);
-  const bool hit = r.status != EngineStatus::kKeyEnoent;
-  if (cr.increment) {
-    (hit ? counters.incr_hits : counters.incr_misses).add(1);
-  } else {
-    (hit ? counters.decr_hits : counters.decr_misses).add(1);
-  }
+  counters.countCounter(cr.increment, r.status != EngineStatus::kKeyEnoent, r.created);
   switch (r.status) {
     case EngineStatus::kSuccess: {
       if (cmd.noreply) return;
@@ -362,17 +351,11 @@ void executeStats(TextCookie& c) {
   words.next(&argument);
   TextStatSink add(c.out);
   PrefixStats& prefixes = c.server.prefixStats();
-  if (group.empty()) {
-    generalStats(c.server, *c.bucket, add);
-  } else if (group == "settings") {
-    settingsStats(c.server, *c.bucket, add);
-  } else if (group == "items") {
-    itemsStats(c.server, *c.bucket, add);
-  } else if (group == "slabs") {
-    slabsStats(c.server, *c.bucket, add);
-  } else if (group == "sizes") {
-    sizesStats(add);
-  } else if (group == "conns") {
+  if (sharedStats(group, c.server, *c.bucket, add)) {
+    c.out.raw(text::kEnd);
+    return;
+  }
+  if (group == "conns") {
     executeStatsConns(c);
     return;
   } else if (group == "detail") {
@@ -401,9 +384,7 @@ void executeStats(TextCookie& c) {
     return;
   } else {
     c.out.raw(text::kErrorLine);  // memcached: an unknown group is ERROR
-    return;
   }
-  c.out.raw(text::kEnd);
 }
 
 void execute(TextCookie& c) {
