@@ -290,6 +290,12 @@ describe('Couchbase Node SDK range scans against the server', { timeout: GLOBAL_
 
   after(async () => {
     if (cluster) await withTimeout(cluster.close(), 10000, 'closing the main cluster').catch((e) => log(e.message));
+    // A scan the SDK never ended (see the mid-scan close below) keeps the
+    // SDK's handles, and so this process, alive; the results are in by now.
+    setTimeout(() => {
+      log('SDK handles still open 5 s after the last test; exiting');
+      process.exit(process.exitCode || 0);
+    }, 5000).unref();
   });
 
   it('RangeScan [doc::00100, doc::00200) returns exactly those documents, with content and CAS', async () => {
@@ -496,7 +502,11 @@ describe('Couchbase Node SDK range scans against the server', { timeout: GLOBAL_
   // or, if the last CONTINUE was already answered with RANGE_SCAN_MORE and the
   // next was not yet sent, only when the scan's own timeout fires
   // (unambiguous_timeout). The last is client-side, so this scan gets a short
-  // timeout and the test allows for it.
+  // timeout and the test allows for it. Rarely (once in CI, on a loaded
+  // machine) the emitter never ends at all: close() stopped the SDK's I/O
+  // context before that timer fired. That too is the client's business; what
+  // the server owes is that the scan is gone from its side (range_scans_open
+  // back to 0, its pinned items released) and that it keeps serving.
   it('closing the cluster mid-scan ends the scan; the server keeps serving new connections', async () => {
     const CLOSE_SCAN_TIMEOUT_MS = 4000;
     const c = await connect();
@@ -515,16 +525,31 @@ describe('Couchbase Node SDK range scans against the server', { timeout: GLOBAL_
       emitter.on('error', (e) => resolve({ error: e }));
       emitter.on('end', () => resolve({}));
     });
-    const outcome = await withTimeout(ended, 15000, 'scan on a cluster closed mid-scan');
+    const outcome = await withTimeout(ended, 15000, 'scan on a cluster closed mid-scan')
+      .catch((e) => (closedAt > 0 ? { neverEnded: e } : Promise.reject(e)));
     const endMs = Date.now() - closedAt;
     assert.ok(closedAt > 0, `the scan ended after ${n} results, before the cluster was closed` +
               (outcome.error ? `: ${describeError(outcome.error)}` : ''));
-    assert.ok(endMs < CLOSE_SCAN_TIMEOUT_MS + 3000,
-              `the scan took ${endMs} ms to end after cluster.close() (its timeout was ${CLOSE_SCAN_TIMEOUT_MS} ms)`);
+    if (!outcome.neverEnded) {
+      assert.ok(endMs < CLOSE_SCAN_TIMEOUT_MS + 3000,
+                `the scan took ${endMs} ms to end after cluster.close() (its timeout was ${CLOSE_SCAN_TIMEOUT_MS} ms)`);
+    }
     const closeErr = await closeDone;
     assert.equal(closeErr, null, `cluster.close() during a scan: ${closeErr && closeErr.message}`);
-    log(`cluster.close() mid-scan: scan ended after ${n} results, ${endMs} ms after closing, ` +
-        `${outcome.error ? `with ${describeError(outcome.error)}` : 'without an error'}`);
+    log(`cluster.close() mid-scan: ${outcome.neverEnded
+      ? `the SDK never ended the scan's emitter (${n} results; client-side, see above)`
+      : `scan ended after ${n} results, ${endMs} ms after closing, ` +
+        `${outcome.error ? `with ${describeError(outcome.error)}` : 'without an error'}`}`);
+
+    // The server dropped the scan with its connection: no scan stays open.
+    let open;
+    for (const deadline = Date.now() + 10000; Date.now() < deadline;) {
+      const { stats } = await memjsStatsAndGet(docKey(7));
+      open = stats && stats.range_scans_open;
+      if (open === '0') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(open, '0', 'range_scans_open after the cluster that held a scan was closed');
 
     // A fresh connection works: get, upsert, a scan, and STAT/get over memjs.
     const fresh = await connect();
