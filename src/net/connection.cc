@@ -315,7 +315,8 @@ bool Connection::continueHandshake() {
       // Requests may have come with the client's last handshake flight and
       // be waiting in OpenSSL's buffer: no edge will announce them.
       readable_ = true;
-      return true;
+      if (handler_) handler_->onTlsEstablished(*this);
+      return !closed_;
     case TlsStream::Result::kWantRead:
       readable_ = false;
       return false;
