@@ -367,5 +367,28 @@ TEST_F(TlsConnectionTest, GarbageInsteadOfAClientHelloClosesOnlyThatConnection) 
   EXPECT_EQ(exchange(frame, frame.size()), frame);
 }
 
+TEST_F(TlsConnectionTest, ACorruptRecordAfterTheHandshakeClosesOnlyThatConnection) {
+  connect(TLS1_3_VERSION);
+  const std::string frame = echoFrame("before");
+  ASSERT_EQ(exchange(frame, frame.size()), frame);
+  // An application-data record whose ciphertext fails authentication.
+  std::string record = "\x17\x03\x03";
+  record += '\0';
+  record += static_cast<char>(64);
+  record += std::string(64, '\x5a');
+  ASSERT_EQ(::send(client_fd_, record.data(), record.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(record.size()));
+  char buf[512];
+  ssize_t n;
+  while ((n = ::recv(client_fd_, buf, sizeof buf, 0)) > 0) {  // an alert, then EOF
+  }
+  EXPECT_EQ(n, 0);
+  EXPECT_EQ(counter(&WorkerCounters::tls_stream_errors), 1u);
+  for (int i = 0; i < 500 && counter(&WorkerCounters::tls_connections) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(counter(&WorkerCounters::tls_connections), 0u);
+}
+
 }  // namespace
 }  // namespace memkv::net
