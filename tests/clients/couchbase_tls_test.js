@@ -614,7 +614,7 @@ describe('Couchbase Node SDK over couchbases:// against the server', { timeout: 
          };
          const writers = Array.from({ length: 4 }, (_, w) => writer(w));
          await sleep(100);
-         const before = changes;
+         const changesBefore = changes;
          const started = Date.now();
          let results;
          try {
@@ -626,7 +626,7 @@ describe('Couchbase Node SDK over couchbases:// against the server', { timeout: 
            stop = true;
            await Promise.all(writers);
          }
-         const during = changes - before;
+         const during = changes - changesBefore;
          assert.deepEqual(writerErrors, [], 'the concurrent writer failed');
          assert.ok(during > 0, 'the writer made no change while the scan ran; the test proves nothing');
 
@@ -659,7 +659,7 @@ describe('Couchbase Node SDK over couchbases:// against the server', { timeout: 
      });
 
   it('a client trusting another CA fails with a certificate error in bounded time; the server keeps serving', async () => {
-    const before = await serverStats();
+    const statsBefore = await serverStats();
     // In a child process, so the SDK's C++ log (stderr) can be read: 4.7.1
     // retries the bootstrap until its timeout and reports only a timeout;
     // the reason is in the log.
@@ -712,8 +712,8 @@ describe('Couchbase Node SDK over couchbases:// against the server', { timeout: 
     // the client abandoned counts is the server's definition; memcached 1.6
     // -Z does not count it.)
     const afterStats = await serverStats();
-    log(`ssl_handshake_errors ${before.ssl_handshake_errors} -> ${afterStats.ssl_handshake_errors}, ` +
-        `tls_total_connections ${before.tls_total_connections} -> ${afterStats.tls_total_connections}`);
+    log(`ssl_handshake_errors ${statsBefore.ssl_handshake_errors} -> ${afterStats.ssl_handshake_errors}, ` +
+        `tls_total_connections ${statsBefore.tls_total_connections} -> ${afterStats.tls_total_connections}`);
     await op('upsert on the open session', coll.upsert(key('after-rogue'), { ok: 1 }));
     await withCluster(APP, {}, async (c) => {
       assert.deepEqual((await op('get on a new TLS session', c.bucket(BUCKET).defaultCollection().get(key('after-rogue')))).content, { ok: 1 });
