@@ -461,16 +461,21 @@ describe('Couchbase Node SDK over couchbases:// against the server', { timeout: 
 
   // Random bytes, so a record decrypted twice, skipped or reordered cannot
   // match. 16 KiB + 1 is one byte more than a full TLS record.
-  it('large values (16 KiB + 1 to ~1 MiB) come back byte for byte, alone and 24 at a time', async () => {
+  it('large values (16 KiB + 1 to ~1 MiB) come back byte for byte: alone, 24 at a time, to a paused reader', async () => {
     const transcoder = new RawBinaryTranscoder();
     const sizes = [16 * 1024 + 1, 64 * 1024 - 3, 300 * 1024, 1024 * 1024 - 4096];
     const values = new Map();
+    const statsBefore = await serverStats();
+    let sent = 0;     // value bytes the client wrote
+    let received = 0; // value bytes the server sent back
     for (const size of sizes) {
       const v = crypto.randomBytes(size);
       const k = key(`large:${size}`);
       values.set(k, v);
       await op(`upsert of ${size} bytes`, coll.upsert(k, v, { transcoder }));
       const got = await op(`get of ${size} bytes`, coll.get(k, { transcoder }));
+      sent += size;
+      received += size;
       assert.ok(Buffer.isBuffer(got.content) && got.content.equals(v),
                 `get of a ${size}-byte value returned ${got.content && got.content.length} bytes that differ`);
     }
@@ -485,6 +490,7 @@ describe('Couchbase Node SDK over couchbases:// against the server', { timeout: 
         const k = keys[j % keys.length];
         const got = await op(`concurrent get of ${k}`, coll.get(k, { transcoder }));
         assert.ok(got.content.equals(values.get(k)), `concurrent get of ${k}: bytes differ`);
+        received += got.content.length;
       }),
       ...small.map(async (k, i) => assert.deepEqual((await op(`get ${k}`, coll.get(k))).content, { i })),
     ]);
@@ -497,6 +503,48 @@ describe('Couchbase Node SDK over couchbases:// against the server', { timeout: 
       ...keys.map(async (k) => assert.ok((await op(`get ${k}`, coll.get(k, { transcoder }))).content.equals(values.get(k)))),
     ]);
     assert.ok((await op('get of 700 KiB', coll.get(key('large:mixed'), { transcoder }))).content.equals(big));
+    sent += big.length;
+    received += big.length + keys.reduce((n, k) => n + values.get(k).length, 0);
+
+    // A reader that stops reading for a second: the server's writes stop
+    // mid-record (the kernel takes part of one) and must go on with the same
+    // bytes once the client reads again.
+    const raw = await RawMcbp.open(true, CA);
+    try {
+      await raw.auth(APP);
+      const sel = await raw.call(0x89, { key: BUCKET }, 'SELECT_BUCKET');
+      assert.equal(sel.status, 0, `SELECT_BUCKET ${BUCKET}: status 0x${sel.status.toString(16)}`);
+      raw.sock.pause();
+      const order = Array.from({ length: 24 }, (_, j) => keys[(j * 3) % keys.length]);
+      for (const k of order) raw.send(0x00, { key: k }); // GET
+      await sleep(1000);
+      raw.sock.resume();
+      for (const k of order) {
+        const r = await withTimeout(raw.next(), 10000, `GET ${k} after the pause`);
+        assert.equal(r.status, 0, `GET ${k} after the pause: status 0x${r.status.toString(16)}`);
+        assert.ok(r.value.equals(values.get(k)), `GET ${k} after the pause: ${r.value.length} bytes that differ`);
+        received += r.value.length;
+      }
+    } finally {
+      raw.close();
+    }
+
+    // The values really crossed the TLS layer, in records of at most 16 KiB
+    // of plaintext each, and no record was malformed.
+    const statsAfter = await serverStats();
+    const delta = (s) => Number(statsAfter[s]) - Number(statsBefore[s]);
+    for (const s of ['tls_bytes_encrypted', 'tls_bytes_decrypted', 'tls_records_written', 'ssl_proto_errors']) {
+      assert.ok(statsAfter[s] !== undefined && Number.isFinite(delta(s)), `STAT ${s}: ${statsBefore[s]} -> ${statsAfter[s]}`);
+    }
+    assert.ok(delta('tls_bytes_encrypted') >= received,
+              `tls_bytes_encrypted grew by ${delta('tls_bytes_encrypted')}, less than the ${received} value bytes sent back`);
+    assert.ok(delta('tls_bytes_decrypted') >= sent,
+              `tls_bytes_decrypted grew by ${delta('tls_bytes_decrypted')}, less than the ${sent} value bytes written`);
+    assert.ok(delta('tls_records_written') >= Math.ceil(delta('tls_bytes_encrypted') / 16384),
+              `${delta('tls_records_written')} records for ${delta('tls_bytes_encrypted')} bytes: a TLS record holds at most 16 KiB`);
+    assert.equal(delta('ssl_proto_errors'), 0, 'TLS stream errors while moving large values');
+    log(`large values: ${delta('tls_bytes_encrypted')} bytes encrypted in ${delta('tls_records_written')} records, ` +
+        `${delta('tls_bytes_decrypted')} decrypted, ${delta('tls_bytes_staged')} staged`);
   });
 
   for (const mech of ['SCRAM-SHA512', 'SCRAM-SHA1', 'PLAIN']) {
