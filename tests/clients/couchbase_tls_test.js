@@ -11,8 +11,10 @@
 // with hostname verification, so the certificate's IP SAN is checked too);
 // the plain SDK test's walk-through over TLS (SASL PLAIN by default there,
 // SCRAM forced, CRUD, CAS, expiry, counters, locks, append, tokens, errors,
-// 1000 documents); values from 16 KiB + 1 to ~1 MiB, alone and many in flight
-// (several TLS records per value, writes the kernel takes in part); a full
+// 1000 documents); values from 16 KiB + 1 to ~1 MiB, alone, many in flight
+// and to a raw client that stops reading for a second (several TLS records per
+// value, writes the kernel takes in part), checked against the server's TLS
+// counters; a full
 // RangeScan of a few thousand documents while a second connection upserts and
 // removes others; and a client trusting another CA, which must fail with a
 // certificate error in bounded time while the server keeps serving.
