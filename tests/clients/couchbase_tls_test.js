@@ -358,8 +358,10 @@ describe('Couchbase Node SDK over couchbases:// against the server', { timeout: 
           const config = JSON.parse(r.value.toString());
           const nodes = config.nodesExt;
           assert.ok(Array.isArray(nodes) && nodes.length === 1, `${scope} config nodesExt: ${JSON.stringify(nodes)}`);
-          assert.deepEqual(nodes[0].services, { kv: port, kvSSL: tlsPort },
-                           `${scope} config nodesExt[0].services must name the plain and the TLS port`);
+          const { kv, kvSSL } = nodes[0].services || {};
+          assert.deepEqual({ kv, kvSSL }, { kv: port, kvSSL: tlsPort },
+                           `${scope} config nodesExt[0].services must name the plain and the TLS port: ` +
+                           JSON.stringify(nodes[0]));
         }
       } finally {
         c.close();
