@@ -12,6 +12,7 @@
 #   MEMKV_TEST_TLS_PORT_FILE  the file memkv writes its TLS port into
 #   MEMKV_TEST_TLS_CA         the CA that signed server.pem (SAN IP:127.0.0.1, DNS:localhost)
 #   MEMKV_TEST_TLS_ROGUE_CA   another CA, which did not sign the server's certificate
+#   MEMKV_TEST_TLS_CERT_DIR_USED  the certificates' directory (client-app.pem, ...)
 #
 # Environment:
 #   MEMKV_TEST_TLS_CERT_DIR  use (and fill, if empty) this certificate directory
@@ -65,6 +66,7 @@ done
 export MEMKV_TEST_TLS_PORT_FILE="$workdir/tls-port"
 export MEMKV_TEST_TLS_CA="$certs/ca.pem"
 export MEMKV_TEST_TLS_ROGUE_CA="$certs/rogue-ca.pem"
+export MEMKV_TEST_TLS_CERT_DIR_USED="$certs"  # client-<user>.pem/.key
 # with_server.sh splits MEMKV_EXTRA_ARGS on whitespace and -o on commas: the
 # paths must hold neither (mktemp's names do not).
 case "$certs$workdir" in
@@ -74,7 +76,11 @@ case "$certs$workdir" in
     ;;
 esac
 tls_args="--tls-port 0 --tls-port-file $MEMKV_TEST_TLS_PORT_FILE"
+# Client certificates are asked for but optional (ssl_verify_mode=1): SDK
+# users log in with passwords, and a certificate signed by the test CA logs
+# in as the user its CN names (--tls-cert-auth).
 tls_args+=" -o ssl_chain_cert=$certs/server.pem,ssl_key=$certs/server.key"
+tls_args+=",ssl_ca_cert=$certs/ca.pem,ssl_verify_mode=1 --tls-cert-auth"
 export MEMKV_EXTRA_ARGS="$tls_args${MEMKV_EXTRA_ARGS:+ $MEMKV_EXTRA_ARGS}"
 
 # Not exec: the certificates are removed once the run ends. Run in the

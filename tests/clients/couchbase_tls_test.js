@@ -61,6 +61,7 @@ function requireEnv(name) {
 const port = Number(requireEnv('PORT'));
 const CA = requireEnv('MEMKV_TEST_TLS_CA');
 const ROGUE_CA = requireEnv('MEMKV_TEST_TLS_ROGUE_CA');
+const CERT_DIR = requireEnv('MEMKV_TEST_TLS_CERT_DIR_USED');
 const APP = { username: requireEnv('MEMKV_TEST_APP_USER'), password: requireEnv('MEMKV_TEST_APP_PASSWORD') };
 const ADMIN = { username: requireEnv('MEMKV_TEST_ADMIN_USER'), password: requireEnv('MEMKV_TEST_ADMIN_PASSWORD') };
 const OTHER = { username: requireEnv('MEMKV_TEST_OTHER_USER'), password: requireEnv('MEMKV_TEST_OTHER_PASSWORD') };
@@ -585,6 +586,44 @@ describe('Couchbase Node SDK over couchbases:// against the server', { timeout: 
       } finally {
         await c.close();
       }
+    }
+  });
+
+  // --tls-cert-auth: the SDK's CertificateAuthenticator sends no SASL; the
+  // server takes the user from the certificate's CN. A certificate whose CN
+  // names no user is refused (the connection closes), in bounded time.
+  it('a client certificate logs in as the user its CN names; one naming no user is refused', async () => {
+    const certLogin = (name, bootstrapTimeout) => couchbase.connect(CONN_STR, {
+      authenticator: new couchbase.CertificateAuthenticator(path.join(CERT_DIR, `client-${name}.pem`),
+                                                            path.join(CERT_DIR, `client-${name}.key`)),
+      security: { trustStorePath: CA },
+      timeouts: { bootstrapTimeout, connectTimeout: bootstrapTimeout, kvTimeout: KV_TIMEOUT_MS },
+    });
+    await op('upsert as app (password)', coll.upsert(key('by-cert'), { v: 1 }));
+    const c = await op('connect with client-app.pem', certLogin('app', BOOTSTRAP_TIMEOUT_MS));
+    try {
+      const cc = c.bucket(BUCKET).defaultCollection();
+      assert.deepEqual((await op('get as app (certificate)', cc.get(key('by-cert')))).content, { v: 1 });
+      await op('upsert as app (certificate)', cc.upsert(key('by-cert'), { v: 2 }));
+    } finally {
+      await withTimeout(c.close(), 10000, 'cluster.close()').catch((e) => log(e.message));
+    }
+    assert.deepEqual((await op('get as app (password)', coll.get(key('by-cert')))).content, { v: 2 });
+
+    const started = Date.now();
+    let nobody;
+    try {
+      nobody = await certLogin('nobody', 3000);
+    } catch (e) {
+      assert.ok(Date.now() - started < 3000 + 4000, `refusing took ${Date.now() - started} ms`);
+      return;
+    }
+    try {
+      await expectError(nobody.bucket(BUCKET).defaultCollection().get(key('by-cert')),
+                        [AuthenticationFailureError, UnambiguousTimeoutError, BucketNotFoundError],
+                        'get with a certificate naming no user');
+    } finally {
+      await withTimeout(nobody.close(), 10000, 'cluster.close()').catch((e) => log(e.message));
     }
   });
 
