@@ -10,6 +10,7 @@ void RunStats::merge(const RunStats& other) {
   sets += other.sets;
   hits += other.hits;
   misses += other.misses;
+  handshakes += other.handshakes;
   latency.merge(other.latency);
   // Workers run side by side: the run lasted as long as the longest of them.
   window_s = std::max(window_s, other.window_s);

@@ -18,6 +18,7 @@
 #include "key_chooser.h"
 #include "run_stats.h"
 #include "split_mix.h"
+#include "tls_client.h"
 
 namespace memkv::bench {
 
@@ -45,6 +46,7 @@ struct SharedRun {
   std::span<const uint8_t> filler;  // value bytes when not verifying
   const std::atomic<bool>& stop;
   std::barrier<>& start_line;
+  const TlsClient* tls;  // null without --tls
 };
 
 uint64_t monotonicNanos();
