@@ -12,7 +12,9 @@ never wrongly:
 - --idle-conns (handshake, then one NOOP) and --handshakes (full handshakes
   on new connections);
 - a server whose certificate the given CA did not sign fails the handshake;
-- (no server needed) --tls against a server that never answers is bounded.
+- (no server needed) --tls against a server that never answers is bounded,
+  and against a scripted slow TLS reader the client's SSL_write retries
+  (WANT_WRITE mid-record) keep every byte: all values verify.
 
 Usage: memkv_bench_tls_test.py MEMKV_BENCH MEMKV MAKE_CERTS [MEMCACHED].
 MEMKV_TEST_TARGET=memkv|memcached runs one target only (default: both).
@@ -21,6 +23,7 @@ Exit 0 when every case passes. Time bounds scale with MEMKV_TEST_TIME_SCALE.
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -193,6 +196,82 @@ def run_target(target, certs, work):
             proc.wait()
 
 
+def slow_tls_memcached(certs):
+    """A text-protocol memcached over TLS (Python's ssl) behind a 4 KiB receive
+    buffer that reads nothing for a while after the handshake: the client's
+    SSL_write meets a full socket mid-record and must retry by OpenSSL's
+    rules."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(f"{certs}/server.pem", f"{certs}/server.key")
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    store = {}
+
+    def handler(raw):
+        try:
+            conn = ctx.wrap_socket(raw, server_side=True)
+            buf = b""
+            # Nothing read at first: the client's queue fills while the
+            # window is closed (few ACKs, so its send buffer stays small).
+            time.sleep(0.3)
+
+            def more():
+                d = conn.recv(16384)
+                if not d:
+                    raise OSError("closed")
+                return d
+
+            while True:
+                while b"\r\n" not in buf:
+                    buf += more()
+                line, buf = buf.split(b"\r\n", 1)
+                words = line.split()
+                if words[0] == b"set":
+                    n = int(words[4]) + 2
+                    while len(buf) < n:
+                        buf += more()
+                    store[words[1]] = (words[2], buf[: n - 2])
+                    buf = buf[n:]
+                    conn.sendall(b"STORED\r\n")
+                elif words[0] == b"get":
+                    out = b""
+                    for key in words[1:]:
+                        if key in store:
+                            flags, value = store[key]
+                            out += b"VALUE %s %s %d\r\n%s\r\n" % (key, flags, len(value), value)
+                    conn.sendall(out + b"END\r\n")
+        except (OSError, ssl.SSLError):
+            pass
+
+    def accept():
+        while True:
+            c, _ = ls.accept()
+            threading.Thread(target=handler, args=(c,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return ls.getsockname()[1]
+
+
+def case_slow_reader(certs):
+    port = slow_tls_memcached(certs)
+    # 16 SETs of 250 KiB in flight: 4 MiB, more than a fresh loopback
+    # connection's send buffer (about 2.5 MiB) holds while the window is shut.
+    rc, r, _, err = bench(port, "--tls-ca", f"{certs}/ca.pem", "--protocol", "text", "--keys", "6",
+                          "--value-size", "250k", "--verify", "--pipeline", "16", "--conns", "1",
+                          "--ratio", "0:1", "--requests", "48")
+    check("a slow reader: SSL_write retried after WANT_WRITE",
+          rc == 0 and clean(r) and r["requests"] == 48 and r["tls_write_retries"] > 0,
+          f"rc={rc} {r} {err}")
+    # What those retried writes stored reads back intact.
+    rc, r, _, err = bench(port, "--tls-ca", f"{certs}/ca.pem", "--protocol", "text", "--keys", "6",
+                          "--value-size", "250k", "--verify", "--pipeline", "4", "--conns", "1",
+                          "--ratio", "1:0", "--requests", "12")
+    check("  ... and every value written that way reads back verified",
+          rc == 0 and clean(r) and r["hits"] == 12, f"rc={rc} {r} {err}")
+
+
 def case_silent_server():
     """A server that accepts and never answers: the handshake is bounded."""
     ls = socket.socket()
@@ -216,6 +295,7 @@ with tempfile.TemporaryDirectory(prefix="memkv-bench-tls.") as work:
     subprocess.run(["bash", MAKE_CERTS, certs], check=True, capture_output=True,
                    timeout=60 * SCALE)
     case_silent_server()
+    case_slow_reader(certs)
     for target in TARGETS:
         run_target(target, certs, work)
 

@@ -67,6 +67,7 @@ void Connection::flush() {
   std::string error;
   const OutputQueue::Flush result = out_.flushTls(ssl_.get(), &error);
   write_wants_read_ = result == OutputQueue::Flush::kBlockedOnRead;
+  if (result == OutputQueue::Flush::kBlocked || write_wants_read_) worker_.onTlsWriteBlocked();
   if (result == OutputQueue::Flush::kError) fail(false, ("TLS write: " + error).c_str(), 0);
 }
 

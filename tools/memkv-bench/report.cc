@@ -112,9 +112,11 @@ void printJson(const BenchOptions& o, const RunStats& s, std::FILE* out) {
   std::fprintf(out, "\"window_s\":%.4f,\"ops\":%llu,\"gets\":%llu,\"sets\":%llu,", s.window_s,
                static_cast<unsigned long long>(s.ops()), static_cast<unsigned long long>(s.gets),
                static_cast<unsigned long long>(s.sets));
-  std::fprintf(out, "\"tls\":%s,\"tls_version\":\"%s\",\"handshakes\":%llu,",
+  std::fprintf(out,
+               "\"tls\":%s,\"tls_version\":\"%s\",\"handshakes\":%llu,\"tls_write_retries\":%llu,",
                o.tls ? "true" : "false", o.tls ? (o.tls_version == 12 ? "1.2" : "1.3") : "",
-               static_cast<unsigned long long>(s.handshakes));
+               static_cast<unsigned long long>(s.handshakes),
+               static_cast<unsigned long long>(s.tls_write_retries));
   std::fprintf(out, "\"hits\":%llu,\"misses\":%llu,\"ops_per_sec\":%.1f,\"hit_ratio\":%.6f,",
                static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
                r.ops_per_sec, r.hit_ratio);

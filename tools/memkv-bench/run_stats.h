@@ -30,7 +30,8 @@ struct RunStats {
   std::map<std::string, uint64_t> errors_by_reply;  // text: the reply line
   uint64_t connection_errors = 0;
   uint64_t protocol_errors = 0;
-  bool timed_out = false;  // --timeout cut the run short (a server stopped answering?)
+  uint64_t tls_write_retries = 0;  // SSL_writes that wanted a retry (proof the retry path ran)
+  bool timed_out = false;          // --timeout cut the run short (a server stopped answering?)
 
   // Keys read or written; in --handshakes mode, handshake cycles.
   uint64_t ops() const { return gets + sets + handshakes; }
