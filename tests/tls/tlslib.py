@@ -424,10 +424,11 @@ class Peer:
             pass
 
     def wait_out(self, pred, timeout, what):
-        """Waits until pred(stdout bytes) holds; fails with both streams shown."""
+        """Waits until pred(stdout so far, a bytearray: do not keep it) holds;
+        fails with both streams shown."""
         deadline = time.monotonic() + timeout
         with self.cv:
-            while not pred(bytes(self.out)):
+            while not pred(self.out):
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.proc.poll() is not None and
                                  not any(t.is_alive() for t in self.threads[:1])):
