@@ -22,7 +22,8 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from tlslib import (  # noqa: E402
     HOST, TARGET, check, get_reply, is_closed, main, memkv_only, read_exact, running, s_client,
-    scaled, set_value, text_cmd, tls_context, value_bytes, version_line, wait_until)
+    scaled, set_value, text_cmd, tls_context, value_bytes, version_line,
+    wait_stuck_sending, wait_until)
 
 BIG = value_bytes((1 << 20) - 4096, b"big")
 GETS = b"get big big big big big big big big\r\n"  # 8 copies of BIG in one reply
@@ -99,7 +100,8 @@ def abrupt_close():
             p.wait_out(lambda o: version_line().search(o), scaled(10), "VERSION")
             p.pause()
             p.send(GETS.replace(b"\r\n", b"\n"))
-            time.sleep(scaled(0.3))
+            check(wait_stuck_sending(srv.port, scaled(5)),
+                  "the server was not stuck sending to the paused s_client")
         finally:
             p.kill()
         check_bystander(srv, bystander)

@@ -13,12 +13,11 @@ of real clients (openssl s_client's R/k/K, gnutls-cli's ^renegotiate^/^rekey^):
 Usage: rekey_test.py [CASE...] (see tlslib.py for the environment).
 """
 import sys
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from tlslib import (  # noqa: E402
     check, count, get_reply, gnutls_cli, main, running, s_client, scaled, set_value,
-    text_cmd, value_bytes, version_line, wait_until)
+    text_cmd, value_bytes, version_line, wait_stuck_sending, wait_until)
 
 BIG = value_bytes((1 << 20) - 4096, b"big")  # ~1 MiB: fits the default 1 MiB item limit
 # s_client: 8 pipelined gets of BIG, more than the socket buffers hold while the
@@ -113,6 +112,12 @@ def key_update():
         check_served(srv)
 
 
+def check_mid_stream(srv):
+    """The server's socket holds unsent reply bytes: it is stuck mid-response."""
+    check(wait_stuck_sending(srv.port, scaled(5)),
+          "the server's send queue stayed empty: the reply was not held up")
+
+
 def big_gets(newline, n):
     return b"".join(b"get big" + newline for _ in range(n))
 
@@ -135,7 +140,7 @@ def check_s_client_key_update(srv, reply):
             start = len(p.out)
             p.pause()
             p.send(big_gets(b"\n", S_CLIENT_GETS))
-            time.sleep(scaled(0.3))
+            check_mid_stream(srv)
             p.send(cmd)
             p.resume()
             p.wait_out(lambda o: len(o) >= start + len(reply), scaled(30),
@@ -167,7 +172,7 @@ def check_gnutls_rekey(srv, reply):
             start = len(g.out)
             g.pause()
             g.send(big_gets(b"\r\n", GNUTLS_GETS))
-            time.sleep(scaled(0.3))
+            check_mid_stream(srv)
             g.send(cmd)
             g.resume()
             # gnutls-cli prints "- Rekey was completed" into the same stdout.

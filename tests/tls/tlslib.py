@@ -470,6 +470,30 @@ def gnutls_cli(port, *args):
     return Peer(["gnutls-cli", "--x509cafile", cert("ca.pem"), "-p", str(port), HOST] + list(args))
 
 
+def server_send_queue(port):
+    """Largest Send-Q (bytes the kernel holds unsent or unacknowledged) of the
+    established sockets whose local port is `port`: the server's side. A value
+    above 0 while the client does not read means the server is mid-response."""
+    out = subprocess.run(["ss", "-Htn", "state", "established", "( sport = :%d )" % port],
+                         capture_output=True, text=True, timeout=10, check=True).stdout
+    # Without a State column: Recv-Q Send-Q Local Peer.
+    return max((int(ln.split()[1]) for ln in out.splitlines() if ln.strip()), default=0)
+
+
+def wait_stuck_sending(port, timeout):
+    """True once the server's send queue on `port` stays above 0 for 0.2 s
+    (a reply held up by a client that does not read, not bytes in flight)."""
+    def stuck():
+        for i in range(3):
+            if i:
+                time.sleep(0.1)
+            if server_send_queue(port) == 0:
+                return False
+        return True
+
+    return wait_until(stuck, timeout, 0.05)
+
+
 def version_line():
     return re.compile(rb"VERSION [0-9][^\r\n]*\r\n")
 
