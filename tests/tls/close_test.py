@@ -7,9 +7,11 @@
                      shutdown): the server keeps serving, no connection is left
                      behind (curr_connections back to where it was).
   handshake_timeout  memkv only: a client that connects and sends nothing, or
-                     half a ClientHello, is closed after --tls-handshake-timeout
-                     (1 s here) and counted in tls_handshake_timeouts; a client
-                     that finished its handshake may stay idle.
+                     half a ClientHello, or trickles one byte by byte, or never
+                     answers the server's flight, is closed after
+                     --tls-handshake-timeout (1 s here) and counted in
+                     tls_handshake_timeouts; a client that finished its
+                     handshake may stay idle.
 
 Usage: close_test.py [CASE...] (see tlslib.py for the environment).
 """
@@ -17,6 +19,7 @@ import socket
 import ssl
 import struct
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -151,31 +154,60 @@ def client_hello():
     return hello
 
 
+def trickle(s, data, stop):
+    """Sends `data` one byte per 0.2 s until done, stopped or refused: a client
+    that keeps sending but never finishes its handshake."""
+    for b in data:
+        if stop.wait(0.2):
+            return
+        try:
+            s.sendall(bytes([b]))
+        except OSError:
+            return
+
+
 def handshake_timeout():
     memkv_only()
     with running(extra=["--tls-handshake-timeout=1"]) as srv:
         bystander = srv.connect()
         before = srv.stat("tls_handshake_timeouts")
-        silent = socket.create_connection((HOST, srv.port), timeout=scaled(10))
-        half = socket.create_connection((HOST, srv.port), timeout=scaled(10))
         hello = client_hello()
-        half.sendall(hello[:len(hello) // 2])
+        stop = threading.Event()
+        clients = []  # (what, socket, connected at)
+
+        def open_client(what):
+            s = socket.create_connection((HOST, srv.port), timeout=scaled(10))
+            clients.append((what, s, time.monotonic()))
+            return s
+
+        open_client("silent client")
+        open_client("half ClientHello").sendall(hello[:len(hello) // 2])
+        # A whole ClientHello, then nothing: the server's flight goes unanswered.
+        open_client("no Finished").sendall(hello)
+        trickler = threading.Thread(target=trickle, args=(open_client("trickling ClientHello"),
+                                                          hello, stop), daemon=True)
+        trickler.start()
         done = srv.connect()  # finished its handshake: the timeout is not for it
-        t0 = time.monotonic()
-        for name, s in (("silent client", silent), ("half ClientHello", half)):
-            left = scaled(6) - (time.monotonic() - t0)
-            check(is_closed(s, max(left, 0.1)), "%s still open after %.1f s" %
-                  (name, time.monotonic() - t0))
-            took = time.monotonic() - t0
-            check(took >= 0.8, "%s closed after %.2f s, before the 1 s timeout" % (name, took))
-            s.close()
-        time.sleep(max(0.0, 1.5 - (time.monotonic() - t0)))
+        t_done = time.monotonic()
+        try:
+            for what, s, t0 in clients:
+                left = t0 + scaled(6) - time.monotonic()
+                check(is_closed(s, max(left, 0.1)), "%s still open after %.1f s" %
+                      (what, time.monotonic() - t0))
+                took = time.monotonic() - t0
+                check(took >= 0.9, "%s closed after %.2f s, before the 1 s timeout" % (what, took))
+                s.close()
+        finally:
+            stop.set()
+            trickler.join(timeout=5)
+        time.sleep(max(0.0, t_done + 1.5 - time.monotonic()))
         check(version_line().fullmatch(text_cmd(done, b"version\r\n")),
               "a connection idle for 1.5 s after its handshake was closed")
         check_bystander(srv, bystander)
-        check(wait_until(lambda: srv.stat("tls_handshake_timeouts") == before + 2, scaled(5)),
-              "tls_handshake_timeouts %d -> %d, expected +2" %
-              (before, srv.stat("tls_handshake_timeouts")))
+        check(wait_until(lambda: srv.stat("tls_handshake_timeouts") == before + len(clients),
+                         scaled(5)),
+              "tls_handshake_timeouts %d -> %d, expected +%d" %
+              (before, srv.stat("tls_handshake_timeouts"), len(clients)))
         done.close()
         bystander.close()
     if TARGET == "memkv":

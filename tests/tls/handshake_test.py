@@ -3,7 +3,8 @@
 Python's ssl module as independent peers:
 
   versions      TLS 1.2 and 1.3 handshakes; text `version` and MCBP NOOP/VERSION
-                answered; the certificate chains to ca.pem, subject "memkv test server".
+                answered; the certificate chains to ca.pem, subject "memkv test server";
+                values of 0 B to ~1 MiB and pipelined commands come back byte for byte.
   min_version   ssl_min_version=3 refuses a TLS 1.2 client; the default refuses
                 TLS 1.0/1.1; refusals leave the server serving others.
   garbage       plaintext or random bytes instead of a ClientHello: closed, other
@@ -20,9 +21,9 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from tlslib import (  # noqa: E402
-    HOST, OP_NOOP, OP_VERSION, TARGET, Peer, cert, check, count, gnutls_cli, is_closed, main,
-    mcbp_read, mcbp_req, running, s_client, scaled, text_cmd, tls_connect, version_line,
-    wait_until)
+    HOST, OP_GET, OP_NOOP, OP_VERSION, TARGET, Peer, cert, check, count, get_reply, gnutls_cli,
+    is_closed, main, mcbp_read, mcbp_req, read_exact, running, s_client, scaled, set_value,
+    text_cmd, tls_connect, value_bytes, version_line, wait_until)
 
 V12, V13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
 
@@ -102,6 +103,7 @@ def versions():
             check_mcbp_via_s_client(srv.port, flag, expected)
         for v in (V12, V13):
             check_python_client(srv.port, v, expected)
+            check_values(srv.port, v)
 
 
 def check_mcbp_via_s_client(port, flag, expected):
@@ -139,6 +141,35 @@ def check_python_client(port, v, expected):
               "VERSION -> op %x status %x opaque %d value %r" % (op, st, opq, val))
     finally:
         s.close()
+
+
+def check_values(port, v):
+    """Values of 0 B to ~1 MiB, stored over text and read back over text and
+    MCBP, byte for byte; 200 small commands pipelined in one write."""
+    tag = b"v12" if v == V12 else b"v13"
+    sizes = (0, 1, 16383, 16384, 16385, 100000, (1 << 20) - 4096)
+    t = tls_connect(port, minv=v, maxv=v)
+    b = tls_connect(port, minv=v, maxv=v)
+    try:
+        for n in sizes:
+            key = b"%s-%d" % (tag, n)
+            value = value_bytes(n, key)
+            set_value(t, key, value)
+            check(text_cmd(t, b"get " + key + b"\r\n", b"END\r\n") == get_reply(key, value),
+                  "text get of %d bytes" % n)
+            b.sendall(mcbp_req(OP_GET, key=key, opaque=n))
+            op, st, opq, _, got = mcbp_read(b)
+            check((op, st, opq) == (OP_GET, 0, n) and got == value,
+                  "MCBP GET of %d bytes -> status %x, %d bytes" % (n, st, len(got)))
+        batch = b"".join(b"set %s-p%d 0 0 3\r\nabc\r\nget %s-p%d\r\n" % (tag, i, tag, i)
+                         for i in range(100))
+        want = b"".join(b"STORED\r\n" + get_reply(b"%s-p%d" % (tag, i), b"abc")
+                        for i in range(100))
+        t.sendall(batch)
+        check(read_exact(t, len(want)) == want, "pipelined replies differ")
+    finally:
+        t.close()
+        b.close()
 
 
 def check_errors_grew(srv, before, n):
