@@ -7,6 +7,9 @@ Python's ssl module as independent peers:
                 values of 0 B to ~1 MiB and pipelined commands come back byte for byte.
   min_version   ssl_min_version=3 refuses a TLS 1.2 client; the default refuses
                 TLS 1.0/1.1; refusals leave the server serving others.
+  ciphers       ssl_ciphers limits TLS 1.2 suites (a client offering none of them
+                is refused), TLS 1.3 unaffected.
+  no_resumption memkv only: no session tickets, no resumed sessions (TLS 1.2, 1.3).
   garbage       plaintext or random bytes instead of a ClientHello: closed, other
                 connections unaffected, ssl_handshake_errors grows.
   client_certs  ssl_verify_mode=2 + ssl_ca_cert: no client certificate or one from
@@ -14,6 +17,7 @@ Python's ssl module as independent peers:
 
 Usage: handshake_test.py [CASE...] (see tlslib.py for the environment).
 """
+import os
 import socket
 import ssl
 import struct
@@ -22,8 +26,8 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from tlslib import (  # noqa: E402
     HOST, OP_GET, OP_NOOP, OP_VERSION, TARGET, Peer, cert, check, count, get_reply, gnutls_cli,
-    is_closed, main, mcbp_read, mcbp_req, read_exact, running, s_client, scaled, set_value,
-    text_cmd, tls_connect, value_bytes, version_line, wait_until)
+    is_closed, main, mcbp_read, mcbp_req, memkv_only, read_exact, running, s_client, scaled,
+    set_value, text_cmd, tls_connect, value_bytes, version_line, wait_until)
 
 V12, V13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
 
@@ -209,6 +213,53 @@ def min_version():
         check_errors_grew(srv, errors0, 2)
 
 
+def ciphers():
+    # ssl_ciphers is the TLS <= 1.2 list (OpenSSL's cipher_list), as in memcached.
+    with running(ssl_opts={"ssl_ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256"}) as srv:
+        err = s_client_refused(srv.port, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384")
+        check("alert handshake failure" in err, "no handshake_failure alert: %r" % err)
+        check_served(srv)
+        p, _ = s_client_version(srv.port, "-tls1_2", "-cipher",
+                                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256")
+        err = bytes(p.err).decode("utf-8", "replace")
+        check("Ciphersuite: ECDHE-ECDSA-AES128-GCM-SHA256" in err, "negotiated: %r" % err)
+        p, _ = s_client_version(srv.port, "-tls1_3")
+        check("Protocol version: TLSv1.3" in bytes(p.err).decode("utf-8", "replace"),
+              "TLS 1.3 after ssl_ciphers")
+
+
+def no_resumption():
+    """memkv turns tickets and the session cache off (as kv_engine): a client
+    that offers its last session gets a full handshake."""
+    memkv_only()
+    with running() as srv:
+        p = Peer(["openssl", "s_client", "-connect", "%s:%d" % (HOST, srv.port), "-CAfile",
+                  cert("ca.pem"), "-verify_return_error", "-tls1_2", "-reconnect"])
+        try:
+            p.close_stdin()
+            check(p.wait_exit(scaled(20)) is not None, "s_client -reconnect hung")
+            out = bytes(p.out).decode("utf-8", "replace")
+            check(out.count("\nNew, TLSv1.2") == 6 and "Reused," not in out,
+                  "TLS 1.2 session resumed or not 6 handshakes: %s" % p.describe())
+        finally:
+            p.kill()
+        sess = srv.workdir + "/session.pem"
+        for args in (("-sess_out", sess), ("-sess_in", sess)):
+            if args[0] == "-sess_in" and not os.path.exists(sess):
+                break  # TLS 1.3 saves a session only when a ticket arrives: none did
+            p = s_client(srv.port, "-tls1_3", *args, brief=False)
+            try:
+                p.send(b"version\n")
+                p.wait_out(lambda o: version_line().search(o), scaled(10), "VERSION")
+                p.close_stdin()
+                check(p.wait_exit(scaled(10)) is not None, "s_client did not exit")
+                out = bytes(p.out).decode("utf-8", "replace")
+                check("New Session Ticket" not in out, "the server sent a session ticket")
+                check("Reused," not in out, "TLS 1.3 session resumed: %s" % p.describe())
+            finally:
+                p.kill()
+
+
 def garbage():
     with running() as srv:
         bystander = srv.connect()
@@ -282,5 +333,6 @@ def check_served_with_cert(srv):
 
 
 if __name__ == "__main__":
-    main({"versions": versions, "min_version": min_version, "garbage": garbage,
+    main({"versions": versions, "min_version": min_version, "ciphers": ciphers,
+          "no_resumption": no_resumption, "garbage": garbage,
           "client_certs": client_certs})
