@@ -10,6 +10,9 @@
                `refresh_certs` makes new connections see CN "memkv test server2";
                an existing connection keeps working;
                time_since_server_cert_refresh starts again.
+  bad_reload   memkv only: a reload from broken files (key mismatch, no PEM)
+               is refused (refresh_certs answers ERROR) and the old
+               certificate stays in service.
 
 Usage: listeners_test.py [CASE...] (see tlslib.py for the environment).
 """
@@ -158,5 +161,49 @@ def reload_once(trigger):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def full_log(srv):
+    with open(srv.log_path, errors="replace") as f:
+        return f.read()
+
+
+def bad_reload():
+    """memkv only: a reload that cannot load the new files keeps the old
+    certificate in service (memcached 1.6.18 answers refresh_certs with the
+    error but then fails every new handshake after a key mismatch)."""
+    memkv_only()
+    tmp = tempfile.mkdtemp(prefix="memkv-tls-certs.")
+    try:
+        for ext in ("pem", "key"):
+            shutil.copyfile(cert("server." + ext), os.path.join(tmp, "server." + ext))
+        with running(chain=os.path.join(tmp, "server.pem"), key=os.path.join(tmp, "server.key")) \
+                as srv:
+            existing = srv.connect()
+            # server2's chain with server's key (a mismatch), then a file that is no PEM.
+            for broken in ("mismatch", "garbage"):
+                path = os.path.join(tmp, "server.pem")
+                if broken == "mismatch":
+                    shutil.copyfile(cert("server2.pem"), path)
+                else:
+                    with open(path, "w") as f:
+                        f.write("not a certificate\n")
+                reply = text_cmd(existing, b"refresh_certs\r\n")
+                check(reply != b"OK\r\n" and reply.startswith(b"ERROR"),
+                      "refresh_certs with a %s answered %r" % (broken, reply))
+                # SIGHUP is handled asynchronously: wait for memkv's log line.
+                fails = full_log(srv).count("reload failed")
+                srv.proc.send_signal(signal.SIGHUP)
+                check(wait_until(lambda: full_log(srv).count("reload failed") > fails, scaled(5)),
+                      "no 'reload failed' logged after SIGHUP:\n" + srv.log())
+                check(subject_cn(srv.port) == "memkv test server",
+                      "after a failed reload (%s) new connections see %r" %
+                      (broken, subject_cn(srv.port)))
+                check(version_line().fullmatch(text_cmd(existing, b"version\r\n")),
+                      "the existing connection broke after a failed reload (%s)" % broken)
+            existing.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main({"tls_port": tls_port, "notls": notls, "cert_reload": cert_reload})
+    main({"tls_port": tls_port, "notls": notls, "cert_reload": cert_reload,
+          "bad_reload": bad_reload})
