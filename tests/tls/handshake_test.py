@@ -13,7 +13,8 @@ Python's ssl module as independent peers:
   garbage       plaintext or random bytes instead of a ClientHello: closed, other
                 connections unaffected, ssl_handshake_errors grows.
   client_certs  ssl_verify_mode=2 + ssl_ca_cert: no client certificate or one from
-                another CA is refused, client-app's certificate works.
+                another CA is refused, client-app's certificate works; with
+                ssl_verify_mode=1 no certificate is fine, a rogue one is refused.
 
 Usage: handshake_test.py [CASE...] (see tlslib.py for the environment).
 """
@@ -283,22 +284,21 @@ def garbage():
         bystander.close()
 
 
+ROGUE = ("-cert", cert("rogue-client.pem"), "-key", cert("rogue-client.key"))
+APP = ("-cert", cert("client-app.pem"), "-key", cert("client-app.key"))
+
+
 def client_certs():
     opts = {"ssl_verify_mode": 2, "ssl_ca_cert": cert("ca.pem")}
     with running(ssl_opts=opts) as srv:
-        for label, extra in (("no certificate", ()),
-                             ("rogue CA's certificate", ("-cert", cert("rogue-client.pem"),
-                                                         "-key", cert("rogue-client.key")))):
-            for flag in ("-tls1_2", "-tls1_3"):
-                s_client_refused(srv.port, flag, *extra)
-                for kw in ({}, {"certfile": cert("rogue-client.pem"),
-                                "keyfile": cert("rogue-client.key")}):
-                    check(python_refused(srv.port, V12 if flag == "-tls1_2" else V13, **kw),
-                          "python client with %s served" % (kw or "no certificate"))
+        for flag, v in (("-tls1_2", V12), ("-tls1_3", V13)):
+            s_client_refused(srv.port, flag)
+            s_client_refused(srv.port, flag, *ROGUE)
+            check(python_refused(srv.port, v), "no certificate, served over %s" % v)
+            check(python_refused(srv.port, v, certfile=ROGUE[1], keyfile=ROGUE[3]),
+                  "rogue CA's certificate served over %s" % v)
             check_served_with_cert(srv)
-        for flag in ("-tls1_2", "-tls1_3"):
-            s_client_version(srv.port, flag, "-cert", cert("client-app.pem"), "-key",
-                             cert("client-app.key"))
+            s_client_version(srv.port, flag, *APP)
         g = gnutls_cli(srv.port, "--x509certfile", cert("client-app.pem"), "--x509keyfile",
                        cert("client-app.key"))
         try:
@@ -306,6 +306,15 @@ def client_certs():
             g.wait_out(lambda o: version_line().search(o), scaled(10), "VERSION with a client cert")
         finally:
             g.kill()
+    # ssl_verify_mode=1: a certificate is asked for, not required; one sent must verify.
+    opts = {"ssl_verify_mode": 1, "ssl_ca_cert": cert("ca.pem")}
+    with running(ssl_opts=opts) as srv:
+        for flag, v in (("-tls1_2", V12), ("-tls1_3", V13)):
+            s_client_version(srv.port, flag)
+            s_client_version(srv.port, flag, *APP)
+            s_client_refused(srv.port, flag, *ROGUE)
+            check(python_refused(srv.port, v, certfile=ROGUE[1], keyfile=ROGUE[3]),
+                  "rogue CA's certificate served over %s (mode 1)" % v)
 
 
 def python_refused(port, v, **kw):
