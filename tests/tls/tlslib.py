@@ -107,7 +107,11 @@ class Server:
         self.proc = None
         self.plain_port = None
         self.tls_port = None
-        self._start()
+        try:
+            self._start()
+        except BaseException:
+            self.cleanup()  # a server that started but failed a check is killed
+            raise
         self.port = self.tls_port
 
     # -- lifecycle -----------------------------------------------------------
