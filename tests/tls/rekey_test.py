@@ -30,7 +30,8 @@ def check_served(srv):
     check(srv.alive(), "server died:\n" + srv.log())
     s = srv.connect()
     try:
-        check(version_line().fullmatch(text_cmd(s, b"version\r\n")), "a fresh client got no VERSION")
+        check(version_line().fullmatch(text_cmd(s, b"version\r\n")),
+              "a fresh client got no VERSION")
     finally:
         s.close()
 

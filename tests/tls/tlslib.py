@@ -390,10 +390,11 @@ class Peer:
         self.cv = threading.Condition()
         self.reading = threading.Event()
         self.reading.set()
-        self.threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.out, True),
-                                         daemon=True),
-                        threading.Thread(target=self._pump, args=(self.proc.stderr, self.err, False),
-                                         daemon=True)]
+        self.threads = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self.out, True),
+                             daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self.err, False),
+                             daemon=True)]
         for t in self.threads:
             t.start()
 
@@ -448,7 +449,8 @@ class Peer:
 
     def describe(self):
         return "rc=%s stdout(last 400)=%r stderr(last 1500)=%r" % (
-            self.proc.poll(), bytes(self.out[-400:]), bytes(self.err[-1500:]).decode("utf-8", "replace"))
+            self.proc.poll(), bytes(self.out[-400:]),
+            bytes(self.err[-1500:]).decode("utf-8", "replace"))
 
     def kill(self):
         if self.proc.poll() is None:
