@@ -28,6 +28,7 @@ from tlslib import (  # noqa: E402
     scaled, set_value, text_cmd, tls_context, value_bytes, version_line,
     wait_stuck_sending, wait_until)
 
+V12, V13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
 BIG = value_bytes((1 << 20) - 4096, b"big")
 GETS = b"get big big big big big big big big\r\n"  # 8 copies of BIG in one reply
 
@@ -71,23 +72,24 @@ def abrupt_close():
         baseline = conn_counts(srv)
         reply = get_reply(b"big", BIG)
 
-        for how in ("fin", "rst"):
+        for how, v in (("fin", V12), ("fin", V13), ("rst", V12), ("rst", V13)):
             # Idle, after a command.
-            s = srv.connect()
+            s = srv.connect(minv=v, maxv=v)
             check(text_cmd(s, b"version\r\n").startswith(b"VERSION "), "version")
             abandon(s, how)
             check_bystander(srv, bystander)
             # In the middle of an 8 MiB response: 64 KiB read, the rest pending.
-            s = srv.connect()
+            s = srv.connect(minv=v, maxv=v)
             s.sendall(GETS)
             head = read_exact(s, 65536)
             check(head == reply[:65536], "start of the get reply")
             abandon(s, how)
             check_bystander(srv, bystander)
-            check_no_leftovers(srv, baseline, "abandoned (%s) mid-response" % how)
+            check_no_leftovers(srv, baseline, "abandoned (%s, %s) mid-response" % (how, v.name))
             # Right after the handshake, before any request.
-            abandon(srv.connect(), how)
-            check_no_leftovers(srv, baseline, "abandoned (%s) after the handshake" % how)
+            abandon(srv.connect(minv=v, maxv=v), how)
+            check_no_leftovers(srv, baseline, "abandoned (%s, %s) after the handshake" %
+                               (how, v.name))
 
         # A raw TCP close in the middle of the handshake.
         raw = socket.create_connection((HOST, srv.port), timeout=scaled(10))
