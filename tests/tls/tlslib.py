@@ -10,7 +10,9 @@ Environment:
   MEMKV_BIN              the memkv binary (CTest sets it).
   MEMCACHED_BIN          reference server (default /usr/bin/memcached).
   TLS_CERTS              directory made by make_certs.sh (CTest's fixture).
-  MEMKV_TEST_TIME_SCALE  multiplier for every time bound (as tests/support).
+  MEMKV_TEST_TIME_SCALE  multiplier for every time bound (as tests/support);
+                         else MEMKV_TLS_DEFAULT_SCALE (CTest sets it per build
+                         type), else 1.
 
 A test script calls main({name: function}) and runs the cases named on its
 command line (all when none); each case gets a fresh Server.
@@ -30,7 +32,8 @@ import time
 import traceback
 
 TARGET = os.environ.get("MEMKV_TEST_TARGET", "memkv")
-SCALE = float(os.environ.get("MEMKV_TEST_TIME_SCALE", "1") or "1")
+SCALE = float(os.environ.get("MEMKV_TEST_TIME_SCALE") or
+              os.environ.get("MEMKV_TLS_DEFAULT_SCALE") or "1")
 CERTS = os.environ.get("TLS_CERTS", "")
 HOST = "127.0.0.1"
 
