@@ -444,11 +444,29 @@ class Peer:
                                          (self.argv[0], what, timeout, self.describe()))
                 self.cv.wait(min(left, 0.1))
 
+    def wait_err(self, text, timeout):
+        """Waits until stderr holds `text` (its pump runs apart from stdout's,
+        so stderr written first may be read later); returns whether it did."""
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while text not in self.err:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.threads[1].is_alive():
+                    return text in self.err
+                self.cv.wait(min(left, 0.1))
+            return True
+
     def wait_exit(self, timeout):
+        """The exit status, once both output streams are read to their end;
+        None if the process is still running after `timeout`."""
         try:
-            return self.proc.wait(timeout=timeout)
+            rc = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
+        self.reading.set()
+        for t in self.threads:
+            t.join(timeout=5)
+        return rc
 
     def describe(self):
         return "rc=%s stdout(last 400)=%r stderr(last 1500)=%r" % (
