@@ -74,6 +74,8 @@ def renegotiation():
             p.wait_out(lambda o: b"RENEGOTIATING" in p.err or p.proc.poll() is not None,
                        scaled(10), "s_client taking the R command")
             outcome = after_refusal(p, "s_client R")
+            p.close_stdin()  # s_client flushes its -msgfile when it ends
+            check(p.wait_exit(scaled(10)) is not None, "s_client did not end; " + p.describe())
             with open(msgs, "rb") as f:
                 log = f.read()
             check(count(rb"<<< TLS 1\.2, Handshake \[[^\]]*\], ServerHello\n", log) == 1,
