@@ -4,8 +4,8 @@
 #   bench/run.sh --suite quick|full [--rounds N] [--duration S] [--only REGEX]
 #
 # --only runs just the workloads whose label matches REGEX (bash =~), for
-# example --only '^\(f3\)', or --only '^\(t-' for the text-protocol rows; it
-# never rewrites bench/RESULTS.md.
+# example --only '^\(f3\)', --only '^\(t-' for the text-protocol rows or
+# --only '^\(tls-' for the TLS rows; it never rewrites bench/RESULTS.md.
 #
 # Both servers get the same -t/-m/-c/-I, listen on 127.0.0.1 ephemeral ports,
 # and are pinned away from the client when there are cores enough. Throughput
@@ -13,6 +13,10 @@
 # shared machine hits both alike; the table shows medians, and ratios are the
 # median of the per-round ratios (memkv / memcached). Server CPU comes from
 # /proc/PID/stat around each round. The full suite rewrites bench/RESULTS.md.
+# The (tls-*) rows start both servers with -Z and certificates that
+# tests/tls/make_certs.sh makes in the work directory; a server that cannot
+# start that way (memkv before its TLS) gets empty columns and a line under
+# the table instead of ending the suite.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,13 +36,17 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+# The TLS rows run fewer, shorter rounds in the full suite (about 2.5 minutes
+# for all of them) unless --rounds/--duration say otherwise.
 case $suite in
-  quick) rounds=${rounds:-2}; duration=${duration:-2}; warmup=0.5; hit_seconds=4 ;;
-  full) rounds=${rounds:-5}; duration=${duration:-5}; warmup=2; hit_seconds=10 ;;
+  quick) tls_rounds=${rounds:-2}; tls_duration=${duration:-2}
+    rounds=${rounds:-2}; duration=${duration:-2}; warmup=0.5; hit_seconds=4 ;;
+  full) tls_rounds=${rounds:-3}; tls_duration=${duration:-3}
+    rounds=${rounds:-5}; duration=${duration:-5}; warmup=2; hit_seconds=10 ;;
   *) echo "run.sh: --suite must be quick or full" >&2; exit 2 ;;
 esac
 
@@ -89,7 +97,10 @@ clk_tck=$(getconf CLK_TCK)
 
 # --- server lifecycle ------------------------------------------------------
 # start_server NAME ARGS...: starts memkv or memcached with the shared args
-# and sets PID and PORT. Bounded: 50 tries of 0.1 s to come up.
+# and sets PID and PORT. Bounded: 50 tries of 0.1 s to come up. A server
+# that does not come up ends the suite, unless start_may_fail=1: then the
+# call returns 1 (the log is in $work/NAME.log).
+start_may_fail=0
 start_server() {
   local name=$1; shift
   local port=""
@@ -101,6 +112,7 @@ start_server() {
     server_pids+=("$PID")
     for _ in $(seq 50); do
       [[ -s $work/memkv.port ]] && break
+      kill -0 "$PID" 2>/dev/null || break
       sleep 0.1
     done
     port=$(cat "$work/memkv.port" 2>/dev/null || true)
@@ -125,12 +137,29 @@ start_server() {
     done
   fi
   for _ in $(seq 50); do
+    [[ -n $port ]] || break
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { PORT=$port; return 0; }
+    kill -0 "$PID" 2>/dev/null || break
     sleep 0.1
   done
+  if [[ $start_may_fail == 1 ]]; then
+    kill "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+    return 1
+  fi
   echo "run.sh: $name did not start; log:" >&2
   cat "$work/$name.log" >&2
   exit 1
+}
+
+# start_or_note LABEL NAME ARGS...: start_server; when start_may_fail=1 and
+# the server does not come up, notes why under the table and returns 1.
+start_or_note() {
+  local label=$1 name=$2
+  shift 2
+  start_server "$name" "$@" && return 0
+  problems+=("$label: $name did not start with these flags; its columns are empty ($(tail -1 "$work/$name.log" 2>/dev/null | cut -c1-160))")
+  return 1
 }
 
 stop_server() {
@@ -181,14 +210,20 @@ throughput() {
   local label=$1 server_args=$2 client_args=$3
   local conns=$4 r name
   local per_thread=$(((conns + client_threads - 1) / client_threads))
+  # --handshakes rows have nothing to prefill; their ops are handshake cycles.
+  local prefill=--prefill handshakes=0
+  [[ " $client_args " == *" --handshakes "* ]] && { prefill=""; handshakes=1; }
   selected "$label" || return 0
   log "$label"
   declare -A pid port skip
   for name in memkv memcached; do
-    # shellcheck disable=SC2086
-    start_server "$name" $server_args
-    pid[$name]=$PID; port[$name]=$PORT; skip[$name]=0
     : >"$work/$name.rounds"
+    # shellcheck disable=SC2086
+    if ! start_or_note "$label" "$name" $server_args; then
+      pid[$name]=""; skip[$name]=1
+      continue
+    fi
+    pid[$name]=$PID; port[$name]=$PORT; skip[$name]=0
     if [[ " $client_args " == *" --protocol text "* ]] && ! speaks_text "$PORT"; then
       skip[$name]=1
       problems+=("$label: $name does not speak the text protocol (no VERSION reply to \"version\"); its columns are empty")
@@ -197,7 +232,7 @@ throughput() {
     # The warmup also prefills: bounded, so a server that stops answering
     # fails this row instead of hanging the suite.
     # shellcheck disable=SC2086
-    bench --server "127.0.0.1:${port[$name]}" --conns "$per_thread" $client_args --prefill \
+    bench --server "127.0.0.1:${port[$name]}" --conns "$per_thread" $client_args $prefill \
       --duration "$warmup" --timeout 120 --json >"$work/$name.warm.json"
     note_errors "$name warmup" "$work/$name.warm.json"
   done
@@ -221,7 +256,9 @@ throughput() {
     rss[$name]=nan
     [[ ${skip[$name]} == 1 ]] || rss[$name]=$(($(rss_kib "${pid[$name]}") / 1024))
   done
-  stop_server "${pid[memkv]}"; stop_server "${pid[memcached]}"
+  for name in memkv memcached; do
+    [[ -z ${pid[$name]} ]] || stop_server "${pid[$name]}"
+  done
 
   local a b
   a=$work/memkv.rounds; b=$work/memcached.rounds
@@ -237,11 +274,13 @@ throughput() {
     ops_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($7 > 0 ? $1 / $7 : "nan")}' | median)
     cpu_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($8 > 0 ? $2 / $8 : "nan")}' | median)
   fi
+  local hits_column
+  hits_column="$(fmt "$hits_a" %.0f) ($(fmt "$hit_a" %.3f)) / $(fmt "$hits_b" %.0f) ($(fmt "$hit_b" %.3f))"
+  [[ $handshakes == 0 ]] || hits_column=-
   row "$label" "$(fmt "$ops_a" %.0f)" "$(fmt "$ops_b" %.0f)" "$(fmt "$ops_ratio" %.2f)" \
     "$(fmt "$cpu_a" %.2f)" "$(fmt "$cpu_b" %.2f)" "$(fmt "$cpu_ratio" %.2f)" \
     "$(fmt "$p99_a" %.0f)" "$(fmt "$p99_b" %.0f)" \
-    "$(fmt "${rss[memkv]}" '%d MiB')" "$(fmt "${rss[memcached]}" '%d MiB')" \
-    "$(fmt "$hits_a" %.0f) ($(fmt "$hit_a" %.3f)) / $(fmt "$hits_b" %.0f) ($(fmt "$hit_b" %.3f))"
+    "$(fmt "${rss[memkv]}" '%d MiB')" "$(fmt "${rss[memcached]}" '%d MiB')" "$hits_column"
   # Multiget: ops are keys; say what that is in requests too.
   if [[ " $client_args " == *" --multiget "* ]]; then
     notes+=("$label: requests/s memkv $(fmt "$req_a" %.0f), memcached $(fmt "$req_b" %.0f); ops/s and CPU/op in the table count keys")
@@ -251,7 +290,8 @@ throughput() {
 
 # --- memory workloads ------------------------------------------------------
 # held LABEL N "SERVER ARGS" "HOLD ARGS" [SETTLE_S]: RSS per held connection,
-# for each server, SETTLE_S (default 1) seconds after the holder is READY.
+# for each server, SETTLE_S (default 1) seconds after the holder is READY;
+# also left in held_memkv and held_memcached (bytes, or nan).
 held() {
   local label=$1 n=$2 server_args=$3 hold_args=$4 settle=${5:-1} name
   local -A per
@@ -259,7 +299,10 @@ held() {
   log "$label"
   for name in memkv memcached; do
     # shellcheck disable=SC2086
-    start_server "$name" $server_args
+    if ! start_or_note "$label" "$name" $server_args; then
+      per[$name]=nan
+      continue
+    fi
     local spid=$PID before after out=$work/$name.hold
     sleep 0.5
     before=$(rss_kib "$spid")
@@ -290,6 +333,7 @@ held() {
   done
   row "$label" - - - - - - - - "$(fmt "${per[memkv]}" '%d B/conn')" \
     "$(fmt "${per[memcached]}" '%d B/conn')" -
+  held_memkv=${per[memkv]}; held_memcached=${per[memcached]}
 }
 
 items() {
@@ -408,6 +452,47 @@ items "(g) 1,000,000 items of 100 B: RSS per item" 1000000 "$common -m 1024 -c 1
 sdk_idle "(i) 2,000 idle SASL-authenticated conns (memkv only): RSS per conn" 2000 "--no-scan"
 sdk_idle "(i2) 2,000 idle SASL-authenticated conns that ran one range scan (memkv only): RSS per conn" \
   2000 ""
+# (tls-*) memkv -Z against memcached -Z, same run: both take memcached's TLS
+# flags and one certificate (EC P-256, tests/tls/make_certs.sh), and
+# memkv-bench --tls speaks TLS 1.3 and verifies the chain and the server's
+# name against the test CA. GETs after a prefill (the 32 B ones verified, on
+# 20,000 keys: a prefill at pipeline 1 over TLS is slow, and every GET hits);
+# (tls-e) is (e) over TLS; (tls-h) times full handshakes on new connections.
+tls_labels=(
+  "(tls-a) TLS: 32 B GETs, 50 conns, pipeline 1"
+  "(tls-b) TLS: 32 B GETs, 50 conns, pipeline 16"
+  "(tls-c) TLS: 100 KiB GETs, 10 conns"
+  "(tls-e) TLS: 2,000 idle TLS conns (handshake, one NOOP): RSS per conn"
+  "(tls-h) TLS: full handshakes, 8 conns each looping connect, handshake, NOOP, close"
+)
+tls_wanted=0
+for label in "${tls_labels[@]}"; do selected "$label" && tls_wanted=1; done
+if [[ $tls_wanted == 1 ]]; then
+  certs=$work/certs
+  bash "$ROOT/tests/tls/make_certs.sh" "$certs" >/dev/null
+  tls_server="-Z -o ssl_chain_cert=$certs/server.pem,ssl_key=$certs/server.key"
+  tls_client="--tls --tls-ca $certs/ca.pem"
+  tls_saved_rounds=$rounds; tls_saved_duration=$duration
+  rounds=$tls_rounds; duration=$tls_duration
+  start_may_fail=1
+  throughput "${tls_labels[0]}" "$common -m 64 -c 1024 $tls_server" \
+    "$tls_client --keys 20000 --value-size 32 --ratio 1:0 --verify" 50
+  throughput "${tls_labels[1]}" "$common -m 64 -c 1024 $tls_server" \
+    "$tls_client --keys 20000 --value-size 32 --ratio 1:0 --pipeline 16 --verify" 50
+  throughput "${tls_labels[2]}" "$common -m 1024 -c 1024 $tls_server" \
+    "$tls_client --keys 256 --value-size 100k --ratio 1:0" 10
+  held "${tls_labels[3]}" 2000 "$common -m 64 -c 11000 $tls_server" "$tls_client --idle-conns 2000"
+  if selected "${tls_labels[3]}" && [[ $held_memkv != nan && $held_memcached != nan ]]; then
+    notes+=("${tls_labels[3]}: memkv / memcached = $(awk -v a="$held_memkv" -v b="$held_memcached" 'BEGIN {printf (b > 0 ? "%.2f" : "-"), (b > 0 ? a / b : 0)}')")
+  fi
+  throughput "${tls_labels[4]}" "$common -m 64 -c 1024 $tls_server" "$tls_client --handshakes" 8
+  if selected "${tls_labels[4]}"; then
+    notes+=("${tls_labels[4]}: ops/s are handshake cycles per second (new connection, full TLS 1.3 handshake, one NOOP, close_notify), server CPU µs/op is per handshake, p99 runs from connect() to the NOOP's reply")
+  fi
+  notes+=("(tls-*) rows: $rounds rounds x ${duration}s; both servers -Z -o ssl_chain_cert=...,ssl_key=... with an EC P-256 certificate; memkv-bench --tls (TLS 1.3, server verified)")
+  start_may_fail=0
+  rounds=$tls_saved_rounds; duration=$tls_saved_duration
+fi
 # (h) 1000 B values: about 60,000 fit in 64 MiB, so 640,000 keys is ten times
 # that. A cache-aside client (GET, SET on miss) keeps the hot set filled.
 saved_duration=$duration

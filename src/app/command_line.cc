@@ -33,6 +33,7 @@ enum LongOnly : int {
   kTlsPort,
   kTlsPortFile,
   kTlsHandshakeTimeout,
+  kTlsCertAuth,
 };
 
 const char* const kUsage =
@@ -71,6 +72,9 @@ const char* const kUsage =
     "  --tls-port-file=<path>          write the bound TLS port here once listening\n"
     "  --tls-handshake-timeout=<sec>   close a TLS connection whose handshake has not\n"
     "                                  ended by then (default: 10)\n"
+    "  --tls-cert-auth                 a verified client certificate (ssl_verify_mode,\n"
+    "                                  ssl_ca_cert) authenticates its connection as the\n"
+    "                                  user its subject CN names (with --users-file)\n"
     "  --max-body-size=<num>           largest request body accepted (default: 20m)\n"
     "  --output-high-watermark=<num>   pause reading above this much queued output (default: 1m)\n"
     "  --read-buffer-pool-limit=<num>  per-thread buffer pool cap, 0 = none (default: 0)\n"
@@ -265,6 +269,7 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"tls-port", required_argument, nullptr, kTlsPort},
       {"tls-port-file", required_argument, nullptr, kTlsPortFile},
       {"tls-handshake-timeout", required_argument, nullptr, kTlsHandshakeTimeout},
+      {"tls-cert-auth", no_argument, nullptr, kTlsCertAuth},
       {nullptr, 0, nullptr, 0},
   };
   server::Settings s;
@@ -304,6 +309,9 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
         s.tls_port = static_cast<int>(*v);
         break;
       }
+      case kTlsCertAuth:
+        s.tls_cert_auth = true;
+        break;
       case kTlsPortFile:
         s.tls_port_file = std::string(arg);
         break;
@@ -464,6 +472,10 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
   if (optind < argc) return bad(std::string("Unexpected argument: ") + argv[optind]);
   if (item_size_given && s.item_size_max > s.memory_limit / 2) {
     return bad("Cannot set item size limit higher than 1/2 of memory max.");
+  }
+  if (s.tls_cert_auth && (s.ssl_verify_mode == 0 || s.users_file.empty())) {
+    return bad(
+        "--tls-cert-auth needs -o ssl_verify_mode=1|2|3,ssl_ca_cert=<file> and --users-file");
   }
   if (s.tlsConfigured() && s.ssl_chain_cert.empty()) {
     return bad("TLS (-Z, --tls-port) needs -o ssl_chain_cert=<file> (and ssl_key=<file>)");

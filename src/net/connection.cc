@@ -315,7 +315,8 @@ bool Connection::continueHandshake() {
       // Requests may have come with the client's last handshake flight and
       // be waiting in OpenSSL's buffer: no edge will announce them.
       readable_ = true;
-      return true;
+      if (handler_) handler_->onTlsEstablished(*this);
+      return !closed_;
     case TlsStream::Result::kWantRead:
       readable_ = false;
       return false;
@@ -449,9 +450,9 @@ void Connection::flushOutput() {
 }
 
 bool Connection::writeTls(const iovec* iov, size_t count) {
-  // What goes into the next record. OpenSSL encrypts from our bytes into its
-  // record buffer (the one copy encryption needs) and the kernel takes the
-  // record from there. Pieces shorter than a record would each make a record
+  // What goes into the next record. OpenSSL copies our bytes into its record
+  // buffer and encrypts them there (the one copy encryption needs) and the
+  // kernel takes the record from there. Pieces shorter than a record would each make a record
   // of their own (a header before a value held by reference, say): when two
   // or more whole pieces fit in one record they are gathered in the worker's
   // staging buffer first, one copy of a few KiB that saves a record and a

@@ -52,6 +52,9 @@ class ConnectionHandler {
   // Called on the worker's tick (owner thread, every few hundred ms) for
   // work that waits on time, such as an answer held back on purpose.
   virtual void onTick(Connection& /*conn*/, int64_t /*now_ms*/) {}
+  // The TLS handshake ended (owner thread, before any request is read):
+  // conn.tls() tells the peer's verified certificate.
+  virtual void onTlsEstablished(Connection& /*conn*/) {}
 };
 
 struct ConnectionLimits {

@@ -42,16 +42,22 @@ void Worker::adopt(int fd, std::shared_ptr<const TlsContext> tls) {
   loop_.post([this, fd, tls = std::move(tls)] { onAdopt(fd, tls.get()); });
 }
 
-void Worker::onAdopt(int fd, const TlsContext* tls) {
-  std::unique_ptr<TlsStream> stream;
+void Worker::adoptTls(int fd, std::unique_ptr<TlsStream> stream) {
+  // std::function needs a copyable closure: the stream travels in a shared
+  // holder (freed with the task if the loop never runs it).
+  auto holder = std::make_shared<std::unique_ptr<TlsStream>>(std::move(stream));
+  loop_.post([this, fd, holder] { onAdopt(fd, nullptr, std::move(*holder)); });
+}
+
+void Worker::onAdopt(int fd, const TlsContext* tls, std::unique_ptr<TlsStream> stream) {
   if (tls != nullptr && !draining_) {
     // The SSL holds its own reference to the context, so a reload that
     // drops this one leaves the connection's intact.
     stream = TlsStream::accept(*tls, fd);
-    if (stream && !tls_staging_) {
-      tls_staging_ = std::make_unique<uint8_t[]>(16384);
-      env_.tls_staging = tls_staging_.get();
-    }
+  }
+  if (stream && !tls_staging_) {
+    tls_staging_ = std::make_unique<uint8_t[]>(16384);
+    env_.tls_staging = tls_staging_.get();
   }
   if (draining_ || (tls != nullptr && !stream)) {
     ::close(fd);

@@ -38,6 +38,9 @@ class Worker final {
   // a TLS context the connection speaks TLS (the context is the one current
   // when the socket was accepted).
   void adopt(int fd, std::shared_ptr<const TlsContext> tls = nullptr);
+  // Thread-safe: as adopt(), with a TLS stream the caller set up on fd (a
+  // test's fault-injecting BIO); no SSL call may have been made on it yet.
+  void adoptTls(int fd, std::unique_ptr<TlsStream> stream);
   // Thread-safe: stop reading requests, send what is queued, close every
   // connection (forcibly after grace_ms), then end the thread.
   void shutdown(int grace_ms);
@@ -57,7 +60,7 @@ class Worker final {
   }
 
  private:
-  void onAdopt(int fd, const TlsContext* tls);
+  void onAdopt(int fd, const TlsContext* tls, std::unique_ptr<TlsStream> stream = nullptr);
   // final: the loop has ended, so nothing is scheduled any more.
   void reapClosed(bool final = false);
   void onTick();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <new>
 
+#include <spdlog/spdlog.h>
+
 #include "auth/sasl.h"
 #include "auth/users.h"
 #include "common/clock.h"
@@ -210,6 +212,27 @@ void McbpSession::authenticatedAs(const auth::User& user) {
   // Memcached clients authenticate and never select: give them the bucket
   // named after the user (Couchbase's rule), else "default", if allowed.
   if (!selectBucket(user.name())) selectBucket("default");
+}
+
+void McbpSession::onTlsEstablished(net::Connection& conn) {
+  if (!server_.settings().tls_cert_auth || !server_.authRequired() || conn.tls() == nullptr) {
+    return;
+  }
+  // No certificate (ssl_verify_mode=1 lets a client go without one): SASL
+  // as usual. A verified certificate is the credential: its subject CN must
+  // name a user, or the connection ends (kv_engine's rule); the client is
+  // not told why, and the log names neither certificate nor user.
+  const std::string name = conn.tls()->verifiedPeerName();
+  if (name.empty()) return;
+  const auth::User* user = server_.users()->find(name);
+  if (user == nullptr) {
+    spdlog::info("a client certificate named no user; connection closed");
+    server_.countAuthError();
+    conn.closeNow();
+    return;
+  }
+  server_.countAuthCommand();
+  authenticatedAs(*user);
 }
 
 void McbpSession::dropAuthentication() {

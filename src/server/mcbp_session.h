@@ -44,6 +44,8 @@ class McbpSession final : public net::ConnectionHandler {
                            size_t max_frames) override;
   bool expired(int64_t now_ms) const override;
   void inboxDrained(net::Connection& conn) override;
+  // --tls-cert-auth: the verified client certificate names the user.
+  void onTlsEstablished(net::Connection& conn) override;
 
   // Largest body accepted at all; beyond it framing is abandoned.
   static size_t maxBody(const Settings& settings);

@@ -66,6 +66,9 @@ struct Settings {
   int tls_port = -1;
   std::string tls_port_file;
   int tls_handshake_timeout_s = 10;
+  // --tls-cert-auth: a verified client certificate's subject CN names the
+  // user the connection acts as (with --users-file and ssl_verify_mode).
+  bool tls_cert_auth = false;
   bool tlsConfigured() const { return ssl_enabled || tls_port >= 0; }
 };
 

@@ -140,5 +140,55 @@ TEST(CommandLineTest, HelpAndVersionExitZero) {
   EXPECT_NE(version.message.find("memkv"), std::string::npos);
 }
 
+TEST(CommandLineTest, TlsOptionsHaveMemcachedsMeanings) {
+  const auto s =
+      ok({"-Z", "-o",
+          "ssl_chain_cert=/c.pem,ssl_key=/k.pem,ssl_ca_cert=/ca.pem,ssl_verify_mode=2,"
+          "ssl_min_version=3,ssl_ciphers=ECDHE-ECDSA-AES128-GCM-SHA256",
+          "--tls-port", "11207", "--tls-port-file", "/tmp/t", "--tls-handshake-timeout", "3"});
+  EXPECT_TRUE(s.ssl_enabled);
+  EXPECT_EQ(s.ssl_chain_cert, "/c.pem");
+  EXPECT_EQ(s.ssl_key, "/k.pem");
+  EXPECT_EQ(s.ssl_ca_cert, "/ca.pem");
+  EXPECT_EQ(s.ssl_verify_mode, 2);
+  EXPECT_EQ(s.ssl_min_version, 3);
+  EXPECT_EQ(s.ssl_ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256");
+  EXPECT_EQ(s.tls_port, 11207);
+  EXPECT_EQ(s.tls_port_file, "/tmp/t");
+  EXPECT_EQ(s.tls_handshake_timeout_s, 3);
+  // Off unless asked for.
+  const auto plain = ok({});
+  EXPECT_FALSE(plain.tlsConfigured());
+}
+
+TEST(CommandLineTest, TlsWithoutACertificateOrWithBadValuesIsRefused) {
+  EXPECT_EQ(exits({"-Z"}).code, 1);
+  EXPECT_EQ(exits({"--tls-port", "0"}).code, 1);
+  EXPECT_EQ(exits({"-Z", "-o", "ssl_chain_cert=/c,ssl_verify_mode=4"}).code, 1);
+  EXPECT_EQ(exits({"-Z", "-o", "ssl_chain_cert=/c,ssl_min_version=x"}).code, 1);
+  EXPECT_EQ(exits({"--tls-port", "70000", "-o", "ssl_chain_cert=/c"}).code, 1);
+  EXPECT_EQ(exits({"--tls-handshake-timeout", "0"}).code, 1);
+}
+
+TEST(CommandLineTest, ListenEntriesTakeAPortAndTheNotlsPrefix) {
+  const auto s = ok({"-l", "notls:127.0.0.1:11212,10.0.0.1,[::1]:11213,::1,localhost:7"});
+  ASSERT_EQ(s.listens.size(), 5u);
+  EXPECT_EQ(s.listens[0].host, "127.0.0.1");
+  EXPECT_EQ(s.listens[0].port, 11212);
+  EXPECT_TRUE(s.listens[0].notls);
+  EXPECT_EQ(s.listens[1].host, "10.0.0.1");
+  EXPECT_EQ(s.listens[1].port, -1);  // the -p port
+  EXPECT_FALSE(s.listens[1].notls);
+  EXPECT_EQ(s.listens[2].host, "::1");
+  EXPECT_EQ(s.listens[2].port, 11213);
+  EXPECT_EQ(s.listens[3].host, "::1");
+  EXPECT_EQ(s.listens[3].port, -1);
+  EXPECT_EQ(s.listens[4].host, "localhost");
+  EXPECT_EQ(s.listens[4].port, 7);
+  for (const char* bad : {"notls:", "[::1", "[::1]x", "h:99999", "h:", ":5"}) {
+    EXPECT_EQ(exits({"-l", bad}).code, 1) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace memkv::app

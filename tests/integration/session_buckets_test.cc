@@ -372,6 +372,8 @@ TEST_F(SessionBucketsTest, BucketConfigDescribesOneNodeOwningEveryVbucket) {
   ASSERT_EQ(config["nodesExt"].size(), 1u);
   const nlohmann::json& node = config["nodesExt"][0];
   EXPECT_EQ(node["services"]["kv"], server_->port());
+  // No TLS listener, so no kvSSL (an SDK over couchbases:// finds no node).
+  EXPECT_FALSE(node["services"].contains("kvSSL"));
   EXPECT_EQ(node["hostname"], "$HOST");
   EXPECT_EQ(node["thisNode"], true);
   const nlohmann::json& map = config["vBucketServerMap"];

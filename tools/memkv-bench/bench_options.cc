@@ -36,8 +36,17 @@ constexpr std::string_view kUsage = R"(memkv-bench: load generator for memkv and
   --stall-conns N          hold N connections that sent half a SET (binary or text), print READY
   --stall-value-size N     value size the stalled SETs announce (default 4096)
   --stall-percent P        percent of that value a stalled SET sends (default 50)
-Hold modes speak binary and keep their connections until --duration passes or
-SIGINT/SIGTERM.
+  --tls                    speak TLS (OpenSSL) on every connection; the handshake
+                           is made at connect time, before any timing starts
+  --tls-ca FILE            verify the server's chain against FILE and its name
+                           against the --server host; without it nothing is verified
+  --tls-version V          1.2 | 1.3: the one version offered (default 1.3)
+  --handshakes             with --tls: each of --conns connections per thread loops
+                           connect, full handshake, one NOOP, close_notify, close;
+                           ops and requests count handshakes, latency is connect to
+                           NOOP reply (--duration or --requests as usual)
+Hold modes speak binary (--idle-conns also over --tls: handshake, then the NOOP)
+and keep their connections until --duration passes or SIGINT/SIGTERM.
 Exit status: 0 ok; 1 verify mismatch, connection or protocol error, timeout; 2 usage.
 )";
 
@@ -141,12 +150,31 @@ bool applyOption(std::string_view name, std::string_view value, BenchOptions* o)
   if (name == "stall-conns") return parseInt(value, &o->stall_conns);
   if (name == "stall-value-size") return parseSize(value, &o->stall_value_size);
   if (name == "stall-percent") return parseInt(value, &o->stall_percent) && o->stall_percent < 100;
+  if (name == "tls-ca") {
+    o->tls_ca = std::string(value);
+    return !o->tls_ca.empty();
+  }
+  if (name == "tls-version") {
+    if (value == "1.2") o->tls_version = 12;
+    if (value == "1.3") o->tls_version = 13;
+    return value == "1.2" || value == "1.3";
+  }
   return false;
 }
 
 bool isFlag(std::string_view name) {
   return name == "json" || name == "verify" || name == "prefill" || name == "set-on-miss" ||
-         name == "help";
+         name == "tls" || name == "handshakes" || name == "help";
+}
+
+// Combinations the TLS client does not do; null when the options are fine.
+const char* tlsProblem(const BenchOptions& o) {
+  if (!o.tls && (!o.tls_ca.empty() || o.handshakes)) return "--tls-ca and --handshakes need --tls";
+  if (o.tls && o.stall_conns > 0) return "--stall-conns does not speak --tls";
+  if (o.handshakes && (o.holdMode() || o.prefill)) {
+    return "--handshakes goes with neither hold modes nor --prefill";
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -174,6 +202,8 @@ ParseResult parseOptions(int argc, char** argv) {
       if (name == "verify") o.verify = true;
       if (name == "prefill") o.prefill = true;
       if (name == "set-on-miss") o.set_on_miss = true;
+      if (name == "tls") o.tls = true;
+      if (name == "handshakes") o.handshakes = true;
       continue;
     }
     if (eq != std::string_view::npos) {
@@ -203,6 +233,10 @@ ParseResult parseOptions(int argc, char** argv) {
     }
   } else if (o.keys_per_get > 1) {
     result.message = "--multiget needs --protocol text";
+    return result;
+  }
+  if (const char* problem = tlsProblem(o)) {
+    result.message = problem;
     return result;
   }
   result.options = o;

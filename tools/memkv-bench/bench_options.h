@@ -39,6 +39,10 @@ struct BenchOptions {
   uint64_t stall_conns = 0;
   uint32_t stall_value_size = 4096;
   uint32_t stall_percent = 50;
+  bool tls = false;
+  std::string tls_ca;       // empty: the server's certificate is not verified
+  int tls_version = 13;     // 12 or 13: the one version offered
+  bool handshakes = false;  // --handshakes: new connection, full handshake, NOOP, close; repeat
 
   bool holdMode() const { return idle_conns > 0 || stall_conns > 0; }
 };

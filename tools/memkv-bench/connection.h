@@ -9,6 +9,12 @@
 // Owned by one Worker and touched only from its thread. A connection that
 // fails (reset, EOF, framing lost) closes itself, reports why to the worker,
 // and stays closed: a benchmark does not paper over a server dropping clients.
+//
+// Under --tls the connection owns an SSL whose handshake is already done;
+// bytes go through SSL_read / SSL_write instead of recv / sendmsg, and
+// either may need the other direction first (SSL_read wanting to write, for
+// a TLS 1.3 KeyUpdate answer; SSL_write wanting to read): the wants below
+// turn that into the right epoll interest.
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -16,6 +22,7 @@
 
 #include "output_queue.h"
 #include "protocol/opcode.h"
+#include "tls_client.h"
 
 namespace memkv::bench {
 
@@ -39,17 +46,19 @@ class Connection {
   int fd() const { return fd_; }
   bool open() const { return fd_ >= 0; }
   size_t inFlight() const { return count_; }
-  // True when output is queued and the worker should wait for EPOLLOUT.
-  bool wantsWrite() const { return !out_.empty(); }
+  // True when the worker should wait for EPOLLOUT: output is queued (and
+  // not waiting on a read), or a TLS read must write first.
+  bool wantsWrite() const { return (!out_.empty() && !write_wants_read_) || read_wants_write_; }
 
   // Tops the pipeline up with new requests and writes them.
   void issue(uint64_t now_ns);
   void onReadable(uint64_t now_ns);
-  void onWritable();
+  void onWritable(uint64_t now_ns);
 
  protected:
-  // Takes ownership of fd, a connected non-blocking socket.
-  Connection(int fd, int pipeline, Worker& worker);
+  // Takes ownership of fd, a connected non-blocking socket, and of ssl
+  // (null without --tls), an SSL on fd whose handshake is done.
+  Connection(int fd, SslPtr ssl, int pipeline, Worker& worker);
 
   // Appends one request to out_ and fills in what the reply parser needs.
   // `slot` is the request's ring position (stable until it completes).
@@ -82,8 +91,15 @@ class Connection {
 
  private:
   void flush();
+  enum class Read : uint8_t { kGot, kAgain, kFailed };
+  // One read into `room` bytes at the tail of in_; on kFailed fail() ran.
+  Read readPlain(size_t room, size_t* got);
+  Read readTls(size_t room, size_t* got);
 
   int fd_;
+  SslPtr ssl_;
+  bool read_wants_write_ = false;  // an SSL_read asked for writability
+  bool write_wants_read_ = false;  // an SSL_write asked for readability
   std::vector<InFlight> ring_;
   size_t head_ = 0;
   size_t count_ = 0;
@@ -94,6 +110,6 @@ class Connection {
   size_t in_end_ = 0;
 };
 
-std::unique_ptr<Connection> makeConnection(int fd, Worker& worker);
+std::unique_ptr<Connection> makeConnection(int fd, SslPtr ssl, Worker& worker);
 
 }  // namespace memkv::bench

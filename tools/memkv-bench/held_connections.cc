@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,10 +28,11 @@ namespace {
 constexpr size_t kConnectWindow = 256;
 constexpr int kMaxEvents = 512;
 
-enum class HeldState : uint8_t { kConnecting, kAwaitingNoop, kReady, kFailed };
+enum class HeldState : uint8_t { kConnecting, kHandshaking, kAwaitingNoop, kReady, kFailed };
 
 struct HeldConnection {
   int fd = -1;
+  SslPtr ssl;  // --tls only
   bool stall = false;
   HeldState state = HeldState::kConnecting;
   size_t received = 0;
@@ -39,8 +41,8 @@ struct HeldConnection {
 
 class Holder final {
  public:
-  Holder(const BenchOptions& options, const std::atomic<bool>& stop)
-      : options_(options), stop_(stop) {}
+  Holder(const BenchOptions& options, const TlsClient* tls, const std::atomic<bool>& stop)
+      : options_(options), tls_(tls), stop_(stop) {}
   ~Holder() {
     for (const HeldConnection& c : conns_) {
       if (c.fd >= 0) ::close(c.fd);
@@ -53,20 +55,27 @@ class Holder final {
  private:
   bool startConnect(size_t slot);
   void onEvent(size_t slot, uint32_t events);
+  void handshake(HeldConnection& c);
   void sendFirstBytes(HeldConnection& c);
+  void watch(HeldConnection& c, uint32_t events);
+  // What arrived: recv, or SSL_read under --tls. <= 0: closed or failed
+  // (errno or the TLS reason in *why); nothing to read yet: returns -1 with
+  // *again set.
+  ssize_t receive(HeldConnection& c, uint8_t* buffer, size_t size, bool* again, std::string* why);
   // Writes what the socket takes of the stalled SET; false if it broke.
   bool sendStallBytes(HeldConnection& c);
   void fail(HeldConnection& c, const char* why, int error);
   bool pump(uint64_t deadline_ns);
 
   const BenchOptions& options_;
+  const TlsClient* tls_;
   const std::atomic<bool>& stop_;
   int epoll_fd_ = -1;
   sockaddr_in address_{};
   std::vector<HeldConnection> conns_;
   size_t next_connect_ = 0;  // connections below this have been started
-  size_t connecting_ = 0;
-  size_t settled_ = 0;  // ready or failed
+  size_t connecting_ = 0;    // connects and TLS handshakes in flight
+  size_t settled_ = 0;       // ready or failed
   size_t failed_ = 0;
   size_t closed_by_server_ = 0;
   std::vector<uint8_t> stall_prefix_;  // a stalled SET's header, extras and key
@@ -94,7 +103,7 @@ bool Holder::startConnect(size_t slot) {
 }
 
 void Holder::fail(HeldConnection& c, const char* why, int error) {
-  if (c.state == HeldState::kConnecting) --connecting_;
+  if (c.state == HeldState::kConnecting || c.state == HeldState::kHandshaking) --connecting_;
   if (c.state == HeldState::kReady) {
     ++closed_by_server_;
   } else if (c.state != HeldState::kFailed) {
@@ -106,8 +115,59 @@ void Holder::fail(HeldConnection& c, const char* why, int error) {
     }
   }
   c.state = HeldState::kFailed;
+  c.ssl.reset();
   if (c.fd >= 0) ::close(c.fd);
   c.fd = -1;
+}
+
+void Holder::watch(HeldConnection& c, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = static_cast<size_t>(&c - conns_.data());
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void Holder::handshake(HeldConnection& c) {
+  ERR_clear_error();
+  errno = 0;
+  const int ret = SSL_connect(c.ssl.get());
+  if (ret == 1) {
+    --connecting_;
+    return sendFirstBytes(c);
+  }
+  switch (tlsStep(c.ssl.get(), ret)) {
+    case TlsStep::kWantRead:
+      return watch(c, EPOLLIN | EPOLLRDHUP);
+    case TlsStep::kWantWrite:
+      return watch(c, EPOLLOUT | EPOLLIN | EPOLLRDHUP);
+    default:
+      return fail(c, ("TLS handshake: " + tlsFailure(c.ssl.get())).c_str(), 0);
+  }
+}
+
+ssize_t Holder::receive(HeldConnection& c, uint8_t* buffer, size_t size, bool* again,
+                        std::string* why) {
+  *again = false;
+  if (!c.ssl) {
+    const ssize_t n = ::recv(c.fd, buffer, size, 0);
+    *again = n < 0 && (errno == EAGAIN || errno == EINTR);
+    return n;
+  }
+  size_t got = 0;
+  ERR_clear_error();
+  errno = 0;
+  if (SSL_read_ex(c.ssl.get(), buffer, size, &got) == 1) return static_cast<ssize_t>(got);
+  switch (tlsStep(c.ssl.get(), 0)) {
+    case TlsStep::kWantRead:
+    case TlsStep::kWantWrite:  // an idle client's socket has room: the next event retries
+      *again = true;
+      return -1;
+    case TlsStep::kClosed:
+      return 0;
+    default:
+      *why = "TLS read: " + tlsFailure(c.ssl.get());
+      return -1;
+  }
 }
 
 bool Holder::sendStallBytes(HeldConnection& c) {
@@ -142,16 +202,24 @@ void Holder::sendFirstBytes(HeldConnection& c) {
   if (c.stall) {
     if (!sendStallBytes(c)) return;
     if (c.stall_sent == 0) return fail(c, "first write", 0);
+  } else if (c.ssl) {
+    uint8_t bytes[mcbp::kHeaderSize];
+    encodeNoop(bytes, 1);
+    // One record into an empty socket buffer: it goes whole, or the connection is broken.
+    size_t written = 0;
+    ERR_clear_error();
+    errno = 0;
+    if (SSL_write_ex(c.ssl.get(), bytes, sizeof bytes, &written) != 1) {
+      return fail(c, ("first write: " + tlsFailure(c.ssl.get())).c_str(), 0);
+    }
+    watch(c, EPOLLIN | EPOLLRDHUP);
   } else {
     uint8_t bytes[mcbp::kHeaderSize];
     encodeNoop(bytes, 1);
     // Small enough for an empty socket buffer: one send, or the connection is broken.
     const ssize_t n = ::send(c.fd, bytes, sizeof bytes, MSG_NOSIGNAL);
     if (n != static_cast<ssize_t>(sizeof bytes)) return fail(c, "first write", n < 0 ? errno : 0);
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.u64 = static_cast<size_t>(&c - conns_.data());
-    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+    watch(c, EPOLLIN | EPOLLRDHUP);
   }
   if (c.stall) {
     c.state = HeldState::kReady;
@@ -169,15 +237,24 @@ void Holder::onEvent(size_t slot, uint32_t events) {
     socklen_t length = sizeof error;
     getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &length);
     if (error != 0) return fail(c, "connect", error);
-    --connecting_;
-    sendFirstBytes(c);
-    return;
+    if (tls_ == nullptr) {
+      --connecting_;
+      return sendFirstBytes(c);
+    }
+    c.ssl = tls_->newSsl(c.fd);
+    if (!c.ssl) return fail(c, "SSL_new", 0);
+    c.state = HeldState::kHandshaking;
+    return handshake(c);
   }
+  if (c.state == HeldState::kHandshaking) return handshake(c);
   if ((events & EPOLLOUT) && c.stall && c.stall_sent < stall_total_ && !sendStallBytes(c)) return;
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) == 0) return;
   uint8_t buffer[512];
-  const ssize_t n = ::recv(c.fd, buffer, sizeof buffer, 0);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  bool again = false;
+  std::string why;
+  const ssize_t n = receive(c, buffer, sizeof buffer, &again, &why);
+  if (again) return;
+  if (!why.empty()) return fail(c, why.c_str(), 0);
   if (n <= 0) return fail(c, "closed by server", n < 0 ? errno : 0);
   if (c.state != HeldState::kAwaitingNoop) return;  // unexpected bytes: keep holding
   c.received += static_cast<size_t>(n);
@@ -250,8 +327,9 @@ int Holder::run() {
 
 }  // namespace
 
-int holdConnections(const BenchOptions& options, const std::atomic<bool>& stop) {
-  Holder holder(options, stop);
+int holdConnections(const BenchOptions& options, const TlsClient* tls,
+                    const std::atomic<bool>& stop) {
+  Holder holder(options, tls, stop);
   return holder.run();
 }
 

@@ -1,5 +1,6 @@
-// memkv-bench: an MCBP load generator. See bench_options.cc for the flags and
-// bench/run.sh for how the benchmark suite drives it.
+// memkv-bench: an MCBP and text load generator, over TCP or TLS. See
+// bench_options.cc for the flags and bench/run.sh for how the benchmark
+// suite drives it.
 #include <sys/resource.h>
 
 #include <atomic>
@@ -7,15 +8,18 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "bench_options.h"
+#include "handshake_loop.h"
 #include "held_connections.h"
 #include "key_chooser.h"
 #include "report.h"
 #include "run_stats.h"
 #include "split_mix.h"
+#include "tls_client.h"
 #include "worker.h"
 
 namespace {
@@ -50,7 +54,21 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, onSignal);
   std::signal(SIGPIPE, SIG_IGN);
 
-  if (options.holdMode()) return holdConnections(options, g_stop);
+  std::unique_ptr<TlsClient> tls;
+  if (options.tls) {
+    std::string error;
+    tls = TlsClient::create(options, &error);
+    if (!tls) {
+      std::fprintf(stderr, "memkv-bench: %s\n", error.c_str());
+      return 2;
+    }
+  }
+  if (options.holdMode()) return holdConnections(options, tls.get(), g_stop);
+  if (options.handshakes) {
+    const RunStats total = runHandshakes(options, *tls, g_stop);
+    (options.json ? printJson : printText)(options, total, stdout);
+    return total.failed() ? 1 : 0;
+  }
 
   const KeyChooser keys(options.keys, options.key_distribution);
   std::vector<uint8_t> filler(options.value_max);
@@ -58,7 +76,7 @@ int main(int argc, char** argv) {
   for (uint8_t& b : filler) b = static_cast<uint8_t>(fill_rng.next());
 
   std::barrier<> start_line(options.threads);
-  const SharedRun shared{options, keys, filler, g_stop, start_line};
+  const SharedRun shared{options, keys, filler, g_stop, start_line, tls.get()};
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < options.threads; ++i) workers.push_back(std::make_unique<Worker>(shared, i));
   std::vector<std::thread> threads;

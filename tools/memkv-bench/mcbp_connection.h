@@ -4,6 +4,7 @@
 // Same threading and ownership as Connection.
 #include <cstdint>
 #include <span>
+#include <utility>
 
 #include "connection.h"
 #include "protocol/response.h"
@@ -12,7 +13,8 @@ namespace memkv::bench {
 
 class McbpConnection final : public Connection {
  public:
-  McbpConnection(int fd, int pipeline, Worker& worker) : Connection(fd, pipeline, worker) {}
+  McbpConnection(int fd, SslPtr ssl, int pipeline, Worker& worker)
+      : Connection(fd, std::move(ssl), pipeline, worker) {}
 
  private:
   void encode(const PlannedRequest& plan, size_t slot, InFlight* request) override;

@@ -7,6 +7,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include <openssl/err.h>
+
+#include "tls_client.h"
+
 namespace memkv::bench {
 
 uint8_t* OutputQueue::reserve(size_t n) {
@@ -61,20 +65,52 @@ OutputQueue::Flush OutputQueue::flush(int fd, int* error) {
       *error = errno;
       return Flush::kError;
     }
-    auto left = static_cast<size_t>(n);
-    while (left > 0) {
-      const size_t in_first = slices_[first_].length - first_written_;
-      if (left < in_first) {
-        first_written_ += left;
-        break;
-      }
-      left -= in_first;
-      ++first_;
-      first_written_ = 0;
-    }
+    advance(static_cast<size_t>(n));
   }
   reset();
   return Flush::kDrained;
+}
+
+OutputQueue::Flush OutputQueue::flushTls(SSL* ssl, std::string* error) {
+  while (!empty()) {
+    const Slice& s = slices_[first_];
+    const uint8_t* base = s.borrowed != nullptr ? s.borrowed : arena_.get() + s.offset;
+    // A slice only grows at its tail, so a retried length still fits in it.
+    const size_t length = tls_retry_bytes_ > 0 ? tls_retry_bytes_ : s.length - first_written_;
+    size_t written = 0;
+    ERR_clear_error();
+    errno = 0;
+    if (SSL_write_ex(ssl, base + first_written_, length, &written) != 1) {
+      switch (tlsStep(ssl, 0)) {
+        case TlsStep::kWantWrite:
+          tls_retry_bytes_ = length;
+          return Flush::kBlocked;
+        case TlsStep::kWantRead:
+          tls_retry_bytes_ = length;
+          return Flush::kBlockedOnRead;
+        default:
+          *error = tlsFailure(ssl);
+          return Flush::kError;
+      }
+    }
+    tls_retry_bytes_ = 0;
+    advance(written);
+  }
+  reset();
+  return Flush::kDrained;
+}
+
+void OutputQueue::advance(size_t n) {
+  while (n > 0) {
+    const size_t in_first = slices_[first_].length - first_written_;
+    if (n < in_first) {
+      first_written_ += n;
+      return;
+    }
+    n -= in_first;
+    ++first_;
+    first_written_ = 0;
+  }
 }
 
 }  // namespace memkv::bench

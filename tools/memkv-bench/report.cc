@@ -51,6 +51,14 @@ void printText(const BenchOptions& o, const RunStats& s, std::FILE* out) {
                "keys/get %u\n",
                o.host.c_str(), o.port, protocolName(o.protocol), o.threads, o.conns_per_thread,
                o.pipeline, o.get_weight, o.set_weight, o.keys_per_get);
+  if (o.tls) {
+    std::fprintf(out, "tls %s%s\n", o.tls_version == 12 ? "1.2" : "1.3",
+                 o.tls_ca.empty() ? " (server not verified)" : "");
+  }
+  if (o.handshakes) {
+    std::fprintf(out, "handshakes %llu  %.0f handshakes/s (connect, full handshake, NOOP, close)\n",
+                 static_cast<unsigned long long>(s.handshakes), r.ops_per_sec);
+  }
   std::fprintf(out, "window %.2f s  ops (keys) %llu (gets %llu, sets %llu)  %.0f ops/s\n",
                s.window_s, static_cast<unsigned long long>(s.ops()),
                static_cast<unsigned long long>(s.gets), static_cast<unsigned long long>(s.sets),
@@ -104,6 +112,11 @@ void printJson(const BenchOptions& o, const RunStats& s, std::FILE* out) {
   std::fprintf(out, "\"window_s\":%.4f,\"ops\":%llu,\"gets\":%llu,\"sets\":%llu,", s.window_s,
                static_cast<unsigned long long>(s.ops()), static_cast<unsigned long long>(s.gets),
                static_cast<unsigned long long>(s.sets));
+  std::fprintf(out,
+               "\"tls\":%s,\"tls_version\":\"%s\",\"handshakes\":%llu,\"tls_write_retries\":%llu,",
+               o.tls ? "true" : "false", o.tls ? (o.tls_version == 12 ? "1.2" : "1.3") : "",
+               static_cast<unsigned long long>(s.handshakes),
+               static_cast<unsigned long long>(s.tls_write_retries));
   std::fprintf(out, "\"hits\":%llu,\"misses\":%llu,\"ops_per_sec\":%.1f,\"hit_ratio\":%.6f,",
                static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
                r.ops_per_sec, r.hit_ratio);

@@ -10,6 +10,7 @@ void RunStats::merge(const RunStats& other) {
   sets += other.sets;
   hits += other.hits;
   misses += other.misses;
+  handshakes += other.handshakes;
   latency.merge(other.latency);
   // Workers run side by side: the run lasted as long as the longest of them.
   window_s = std::max(window_s, other.window_s);
@@ -22,6 +23,7 @@ void RunStats::merge(const RunStats& other) {
   for (const auto& [line, count] : other.errors_by_reply) errors_by_reply[line] += count;
   connection_errors += other.connection_errors;
   protocol_errors += other.protocol_errors;
+  tls_write_retries += other.tls_write_retries;
   timed_out = timed_out || other.timed_out;
 }
 

@@ -18,6 +18,7 @@ struct RunStats {
   uint64_t sets = 0;
   uint64_t hits = 0;
   uint64_t misses = 0;
+  uint64_t handshakes = 0;  // --handshakes: completed cycles (each also one request)
   LatencyHistogram latency;
   double window_s = 0;  // measured wall time of this worker
   uint64_t cpu_ns = 0;  // this worker's CPU time inside the window
@@ -29,9 +30,11 @@ struct RunStats {
   std::map<std::string, uint64_t> errors_by_reply;  // text: the reply line
   uint64_t connection_errors = 0;
   uint64_t protocol_errors = 0;
-  bool timed_out = false;  // --timeout cut the run short (a server stopped answering?)
+  uint64_t tls_write_retries = 0;  // SSL_writes that wanted a retry (proof the retry path ran)
+  bool timed_out = false;          // --timeout cut the run short (a server stopped answering?)
 
-  uint64_t ops() const { return gets + sets; }  // keys read or written
+  // Keys read or written; in --handshakes mode, handshake cycles.
+  uint64_t ops() const { return gets + sets + handshakes; }
   bool failed() const {
     return verify_failures + connection_errors + protocol_errors > 0 || timed_out;
   }

@@ -69,8 +69,9 @@ char* appendText(char* p, std::string_view text) {
 
 }  // namespace
 
-TextConnection::TextConnection(int fd, int pipeline, Worker& worker)
-    : Connection(fd, pipeline, worker), keys_per_get_(worker.options().keys_per_get) {
+TextConnection::TextConnection(int fd, SslPtr ssl, int pipeline, Worker& worker)
+    : Connection(fd, std::move(ssl), pipeline, worker),
+      keys_per_get_(worker.options().keys_per_get) {
   if (keys_per_get_ > 1) keys_.resize(static_cast<size_t>(pipeline) * keys_per_get_);
 }
 

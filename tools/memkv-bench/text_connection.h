@@ -20,7 +20,7 @@ namespace memkv::bench {
 
 class TextConnection final : public Connection {
  public:
-  TextConnection(int fd, int pipeline, Worker& worker);
+  TextConnection(int fd, SslPtr ssl, int pipeline, Worker& worker);
 
  private:
   // kStop: wait for more input, or the connection failed.

@@ -36,8 +36,9 @@ uint64_t secondsToNanos(double s) {
   return static_cast<uint64_t>(s * 1e9);
 }
 
-// A blocking connect (startup only), then non-blocking with Nagle off: the
-// client must not hold small requests back waiting for ACKs.
+// A blocking connect (startup only) with Nagle off: the client must not hold
+// small requests back waiting for ACKs. The caller makes it non-blocking
+// once any TLS handshake is done.
 int connectTo(const std::string& host, uint16_t port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -58,10 +59,11 @@ int connectTo(const std::string& host, uint16_t port) {
   if (fd < 0) return -1;
   const int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  const int flags = fcntl(fd, F_GETFL);
-  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
   return fd;
 }
+
+// A silent server must not hang startup: handshakes are bounded too.
+constexpr double kHandshakeTimeoutSeconds = 10;
 
 }  // namespace
 
@@ -86,7 +88,22 @@ bool Worker::connectAll() {
       ++stats_.connection_errors;
       return false;
     }
-    conns_.push_back(makeConnection(fd, *this));
+    SslPtr ssl;
+    if (shared_.tls != nullptr) {
+      ssl = shared_.tls->newSsl(fd);
+      std::string error = "SSL_new failed";
+      if (!ssl || !handshakeBlocking(ssl.get(), fd, std::min(kHandshakeTimeoutSeconds, o.timeout_s),
+                                     &error)) {
+        std::fprintf(stderr, "memkv-bench: TLS handshake with %s:%u: %s\n", o.host.c_str(), o.port,
+                     error.c_str());
+        ssl.reset();
+        ::close(fd);
+        ++stats_.connection_errors;
+        return false;
+      }
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    conns_.push_back(makeConnection(fd, std::move(ssl), *this));
     polling_out_.push_back(false);
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -268,7 +285,7 @@ void Worker::loop() {
     for (int i = 0; i < n; ++i) {
       const size_t slot = events[i].data.u64;
       Connection& conn = *conns_[slot];
-      if (events[i].events & EPOLLOUT) conn.onWritable();
+      if (events[i].events & EPOLLOUT) conn.onWritable(monotonicNanos());
       if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) conn.onReadable(monotonicNanos());
       updateInterest(slot);
     }

@@ -18,6 +18,7 @@
 #include "key_chooser.h"
 #include "run_stats.h"
 #include "split_mix.h"
+#include "tls_client.h"
 
 namespace memkv::bench {
 
@@ -45,6 +46,7 @@ struct SharedRun {
   std::span<const uint8_t> filler;  // value bytes when not verifying
   const std::atomic<bool>& stop;
   std::barrier<>& start_line;
+  const TlsClient* tls;  // null without --tls
 };
 
 uint64_t monotonicNanos();
@@ -71,6 +73,8 @@ class Worker final {
   // --verify: checks a hit's value; flags empty when the reply had none.
   void checkHit(uint64_t key_index, std::optional<uint32_t> flags, std::span<const uint8_t> value);
   void onErrorStatus(uint16_t status) { ++stats_.errors_by_status[status]; }
+  // An SSL_write wanted the socket (or a read) first and will be retried.
+  void onTlsWriteBlocked() { ++stats_.tls_write_retries; }
   void onErrorReply(std::string_view line);
   void onConnectionFailed(bool protocol_error, const char* why, int error);
 
