@@ -9,8 +9,9 @@ packages=(
   libgtest-dev libgmock-dev libspdlog-dev libfmt-dev libssl-dev nlohmann-json3-dev
   clang clang-format libclang-rt-14-dev
   memcached libmemcached-tools
-  # TLS tests (tests/tls): gnutls-cli, a TLS client that is not OpenSSL.
-  gnutls-bin
+  # TLS tests (tests/tls): the openssl command (test certificates,
+  # s_client) and gnutls-cli, a TLS client that is not OpenSSL.
+  openssl gnutls-bin
   nodejs npm
   # Real-client tests (tests/clients): Debian 12's own memcached clients.
   python3-pymemcache php-cli php-memcached libcache-memcached-perl
