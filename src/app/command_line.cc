@@ -30,6 +30,9 @@ enum LongOnly : int {
   kAuthThreads,
   kReadMemoryLimit,
   kReadStallTimeout,
+  kTlsPort,
+  kTlsPortFile,
+  kTlsHandshakeTimeout,
 };
 
 const char* const kUsage =
@@ -53,12 +56,21 @@ const char* const kUsage =
     "  -v, --verbose             more logging (-vv for more)\n"
     "  -u, --user=<user>         accepted for compatibility\n"
     "  -o, --extended=<k=v,...>  extended options (read_buf_mem_limit=<MB>: as\n"
-    "                            --read-memory-limit, in megabytes)\n"
+    "                            --read-memory-limit, in megabytes; TLS: ssl_chain_cert,\n"
+    "                            ssl_key, ssl_ca_cert, ssl_verify_mode (0 none, 1 request,\n"
+    "                            2 require, 3 once), ssl_min_version (0 TLS 1.0 .. 3 TLS\n"
+    "                            1.3; default 2), ssl_ciphers)\n"
+    "  -Z, --enable-ssl          TLS on every listener (-l notls:HOST:PORT stays plain)\n"
     "  -h, --help                this text\n"
     "  -V, --version             print the version\n"
     "\n"
     "memkv options:\n"
     "  --port-file=<path>              write the bound TCP port here once listening\n"
+    "  --tls-port=<num>                an extra TLS listener on each -l address (0 picks\n"
+    "                                  one; needs -o ssl_chain_cert,ssl_key)\n"
+    "  --tls-port-file=<path>          write the bound TLS port here once listening\n"
+    "  --tls-handshake-timeout=<sec>   close a TLS connection whose handshake has not\n"
+    "                                  ended by then (default: 10)\n"
     "  --max-body-size=<num>           largest request body accepted (default: 20m)\n"
     "  --output-high-watermark=<num>   pause reading above this much queued output (default: 1m)\n"
     "  --read-buffer-pool-limit=<num>  per-thread buffer pool cap, 0 = none (default: 0)\n"
@@ -139,11 +151,69 @@ std::optional<ExitNow> applyExtended(std::string_view list, server::Settings& s)
       if (!mb) return bad("read_buf_mem_limit must be a number of megabytes");
       if (*mb != 0 && *mb < (1u << 20)) return bad("read_buf_mem_limit must be 0 or at least 1");
       s.read_memory_limit = *mb;
+    } else if (key == "ssl_chain_cert") {
+      s.ssl_chain_cert = std::string(value);
+    } else if (key == "ssl_key") {
+      s.ssl_key = std::string(value);
+    } else if (key == "ssl_ca_cert") {
+      s.ssl_ca_cert = std::string(value);
+    } else if (key == "ssl_ciphers") {
+      s.ssl_ciphers = std::string(value);
+    } else if (key == "ssl_verify_mode") {
+      auto v = parseInt(value, 0, 3);
+      if (!v) return bad("ssl_verify_mode must be 0, 1, 2 or 3");
+      s.ssl_verify_mode = static_cast<int>(*v);
+    } else if (key == "ssl_min_version") {
+      auto v = parseInt(value, 0, 3);
+      if (!v) return bad("ssl_min_version must be 0 (TLS 1.0) to 3 (TLS 1.3)");
+      s.ssl_min_version = static_cast<int>(*v);
+    } else if (key == "ssl_keyformat" || key == "ssl_wbuf_size" || key == "ssl_session_cache" ||
+               key == "ssl_kernel_tls") {
+      // PEM only, record-sized staging, no resumption, no kTLS here
+      // (docs/architecture.md section 6.4).
+      spdlog::warn("-o {}: not supported by memkv, ignored", key);
     } else {
       spdlog::warn("-o {}: not used by memkv, ignored", key);
     }
   }
   return std::nullopt;
+}
+
+// memcached's -l forms: HOST, HOST:PORT, [V6], [V6]:PORT, a bare IPv6
+// address, each optionally prefixed "notls:".
+std::optional<server::ListenSpec> parseListen(std::string_view text) {
+  server::ListenSpec spec;
+  if (text.starts_with("notls:")) {
+    spec.notls = true;
+    text.remove_prefix(6);
+  }
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    spec.host = std::string(text.substr(1, close - 1));
+    const std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return std::nullopt;
+      port = rest.substr(1);
+    }
+  } else if (const size_t colon = text.find(':');
+             colon != std::string_view::npos &&
+             text.find(':', colon + 1) == std::string_view::npos) {
+    spec.host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+  } else {
+    spec.host = std::string(text);  // a name, IPv4, or a bare IPv6 address
+  }
+  if (spec.host.empty()) return std::nullopt;
+  if (!port.empty()) {
+    auto v = parseInt(port, 0, 65535);
+    if (!v) return std::nullopt;
+    spec.port = static_cast<int>(*v);
+  } else if (text.ends_with(':')) {
+    return std::nullopt;
+  }
+  return spec;
 }
 
 std::vector<std::string> splitCommas(std::string_view text) {
@@ -191,6 +261,10 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"output-stall-timeout", required_argument, nullptr, kOutputStallTimeout},
       {"read-memory-limit", required_argument, nullptr, kReadMemoryLimit},
       {"read-stall-timeout", required_argument, nullptr, kReadStallTimeout},
+      {"enable-ssl", no_argument, nullptr, 'Z'},
+      {"tls-port", required_argument, nullptr, kTlsPort},
+      {"tls-port-file", required_argument, nullptr, kTlsPortFile},
+      {"tls-handshake-timeout", required_argument, nullptr, kTlsHandshakeTimeout},
       {nullptr, 0, nullptr, 0},
   };
   server::Settings s;
@@ -198,7 +272,7 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
   optind = 1;
   opterr = 0;
   int opt;
-  while ((opt = ::getopt_long(argc, argv, ":p:U:l:t:m:c:I:b:R:CFAMvu:o:hV", kLongOptions,
+  while ((opt = ::getopt_long(argc, argv, ":p:U:l:t:m:c:I:b:R:CFAMZvu:o:hV", kLongOptions,
                               nullptr)) != -1) {
     const std::string_view arg = optarg ? optarg : "";
     switch (opt) {
@@ -214,7 +288,31 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       case 'l':
         s.listen_hosts = splitCommas(arg);
         if (s.listen_hosts.empty()) return bad("-l needs at least one address");
+        s.listens.clear();
+        for (const std::string& entry : s.listen_hosts) {
+          auto spec = parseListen(entry);
+          if (!spec) return bad("Invalid listen address: '" + entry + "'");
+          s.listens.push_back(*spec);
+        }
         break;
+      case 'Z':
+        s.ssl_enabled = true;
+        break;
+      case kTlsPort: {
+        auto v = parseInt(arg, 0, 65535);
+        if (!v) return bad("Invalid TLS port: '" + std::string(arg) + "'");
+        s.tls_port = static_cast<int>(*v);
+        break;
+      }
+      case kTlsPortFile:
+        s.tls_port_file = std::string(arg);
+        break;
+      case kTlsHandshakeTimeout: {
+        auto v = parseInt(arg, 1, 3600);
+        if (!v) return bad("--tls-handshake-timeout must be 1 to 3600 seconds");
+        s.tls_handshake_timeout_s = static_cast<int>(*v);
+        break;
+      }
       case 't': {
         auto v = parseInt(arg, 1, 1024);
         if (!v) return bad("Number of threads must be between 1 and 1024");
@@ -366,6 +464,9 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
   if (optind < argc) return bad(std::string("Unexpected argument: ") + argv[optind]);
   if (item_size_given && s.item_size_max > s.memory_limit / 2) {
     return bad("Cannot set item size limit higher than 1/2 of memory max.");
+  }
+  if (s.tlsConfigured() && s.ssl_chain_cert.empty()) {
+    return bad("TLS (-Z, --tls-port) needs -o ssl_chain_cert=<file> (and ssl_key=<file>)");
   }
   return s;
 }

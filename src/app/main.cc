@@ -22,6 +22,7 @@
 #include "net/event_loop.h"
 #include "net/listener.h"
 #include "net/read_budget.h"
+#include "net/tls.h"
 #include "net/worker.h"
 #include "protocol/limits.h"
 #include "server/mcbp_session.h"
@@ -56,13 +57,19 @@ bool writePortFile(const std::string& path, uint16_t port) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-// Turns SIGTERM/SIGINT into a readable descriptor on the main loop.
+// Turns SIGTERM/SIGINT (stop) and SIGHUP (reload TLS certificates) into a
+// readable descriptor on the main loop.
 class SignalHandler final : public memkv::net::EventHandler {
  public:
-  SignalHandler(int fd, std::function<void()> on_stop) : fd_(fd), on_stop_(std::move(on_stop)) {}
+  SignalHandler(int fd, std::function<void()> on_stop, std::function<void()> on_hup)
+      : fd_(fd), on_stop_(std::move(on_stop)), on_hup_(std::move(on_hup)) {}
   void onEvent(uint32_t) override {
     signalfd_siginfo info;
     while (::read(fd_, &info, sizeof info) == sizeof info) {
+      if (info.ssi_signo == SIGHUP) {
+        on_hup_();
+        continue;
+      }
       if (!stopping_) {
         stopping_ = true;
         spdlog::info("signal {}: shutting down", info.ssi_signo);
@@ -74,8 +81,21 @@ class SignalHandler final : public memkv::net::EventHandler {
  private:
   int fd_;
   std::function<void()> on_stop_;
+  std::function<void()> on_hup_;
   bool stopping_ = false;
 };
+
+// SIGHUP: new TLS connections get the certificate and key read now;
+// existing ones keep theirs.
+void reloadTls(memkv::net::TlsConfig* tls) {
+  if (tls == nullptr) return;
+  std::string error;
+  if (tls->reload(&error)) {
+    spdlog::info("TLS certificates reloaded");
+  } else {
+    spdlog::error("TLS certificate reload failed, keeping the old ones: {}", error);
+  }
+}
 
 int run(const Settings& settings) {
   raiseDescriptorLimit(settings.max_connections);
@@ -85,6 +105,7 @@ int run(const Settings& settings) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   const int signal_fd = ::signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
@@ -99,8 +120,26 @@ int run(const Settings& settings) {
     spdlog::info("{} users from {}; authentication required", users->size(), settings.users_file);
   }
 
+  std::unique_ptr<memkv::net::TlsConfig> tls;
+  if (settings.tlsConfigured()) {
+    memkv::net::TlsOptions options;
+    options.chain_cert = settings.ssl_chain_cert;
+    options.key = settings.ssl_key;
+    options.ca_cert = settings.ssl_ca_cert;
+    options.verify_mode = settings.ssl_verify_mode;
+    options.min_version = settings.ssl_min_version;
+    options.ciphers = settings.ssl_ciphers;
+    std::string error;
+    tls = memkv::net::TlsConfig::create(options, &error);
+    if (!tls) {
+      std::fprintf(stderr, "memkv: TLS: %s\n", error.c_str());
+      return 1;
+    }
+  }
+
   memkv::SystemClock clock;
   memkv::server::ServerContext context(settings, clock, std::move(users));
+  context.setTls(tls.get());
   context.verbosity().store(settings.verbosity);
 
   memkv::net::ConnectionLimits limits;
@@ -109,6 +148,7 @@ int run(const Settings& settings) {
   limits.requests_per_event = settings.requests_per_event;
   limits.output_stall_timeout_ms = int64_t{settings.output_stall_timeout_s} * 1000;
   limits.read_stall_timeout_ms = int64_t{settings.read_stall_timeout_s} * 1000;
+  limits.tls_handshake_timeout_ms = int64_t{settings.tls_handshake_timeout_s} * 1000;
 
   // One budget for every partially received request on every worker. Never
   // below what one connection alone needs to finish the largest frame (the
@@ -147,16 +187,36 @@ int run(const Settings& settings) {
   memkv::net::Listener listener(main_loop, worker_ptrs, live_connections, settings.max_connections,
                                 settings.backlog);
   context.setListener(&listener);
+  listener.setTls(tls.get());
   try {
-    for (const std::string& host : settings.listen_hosts) listener.listen({host, settings.port});
+    for (const memkv::server::ListenSpec& l : settings.listens) {
+      const uint16_t port = static_cast<uint16_t>(l.port >= 0 ? l.port : settings.port);
+      listener.listen({l.host, port, settings.ssl_enabled && !l.notls});
+    }
+    if (settings.tls_port >= 0) {
+      // One TLS listener per -l host; with port 0 all share the first one's
+      // ephemeral port, as clients expect one kvSSL port.
+      int tls_port = settings.tls_port;
+      for (const memkv::server::ListenSpec& l : settings.listens) {
+        listener.listen({l.host, static_cast<uint16_t>(tls_port), true});
+        tls_port = listener.firstPort(true);
+      }
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "memkv: %s\n", e.what());
     return 1;
   }
   const auto ports = listener.boundPorts();
   context.setBoundPort(ports.front());
+  context.setPorts(listener.firstPort(false), listener.firstPort(true));
   if (!settings.port_file.empty() && !writePortFile(settings.port_file, ports.front())) {
     std::fprintf(stderr, "memkv: cannot write port file '%s'\n", settings.port_file.c_str());
+    return 1;
+  }
+  if (!settings.tls_port_file.empty() &&
+      !writePortFile(settings.tls_port_file, listener.firstPort(true))) {
+    std::fprintf(stderr, "memkv: cannot write TLS port file '%s'\n",
+                 settings.tls_port_file.c_str());
     return 1;
   }
 
@@ -165,7 +225,8 @@ int run(const Settings& settings) {
   // The handler only ends the loop: closing the listeners from inside the
   // dispatch would free handlers that later events of the same epoll batch
   // still name.
-  SignalHandler signals(signal_fd, [&] { main_loop.stop(); });
+  SignalHandler signals(
+      signal_fd, [&] { main_loop.stop(); }, [&] { reloadTls(tls.get()); });
   main_loop.add(signal_fd, EPOLLIN, &signals);
   main_loop.setTick(1000, [&] {
     listener.resumePaused();

@@ -17,11 +17,23 @@ namespace memkv::net {
 
 namespace {
 constexpr size_t kMaxIov = IOV_MAX;
+// TLS sends one record per write, so it looks at no more pieces than fit in
+// a record of the smallest useful size.
+constexpr size_t kTlsMaxIov = 64;
+constexpr size_t kTlsRecord = 16384;  // the largest TLS record's plaintext
+}  // namespace
+
+Connection::Connection(int fd, ConnectionEnv& env, std::unique_ptr<TlsStream> tls)
+    : fd_(fd), env_(env), output_(env.pool), tls_(std::move(tls)) {
+  if (tls_) {
+    tls_->accepted_ms = env_.loop.nowMs();
+    env_.counters.tls_connections.add(1);
+    env_.counters.tls_total_connections.add(1);
+  }
 }
 
-Connection::Connection(int fd, ConnectionEnv& env) : fd_(fd), env_(env), output_(env.pool) {}
-
 Connection::~Connection() {
+  if (tls_) env_.counters.tls_connections.sub(1);
   if (inbox_) {
     inbox_->close();
     env_.counters.inboxes.sub(1);
@@ -100,6 +112,11 @@ bool Connection::inputStalled(int64_t now_ms) {
   return now_ms - read_progress_ms_ > env_.limits.read_stall_timeout_ms;
 }
 
+bool Connection::handshakeExpired(int64_t now_ms) const {
+  return tls_ && !tls_->established() &&
+         now_ms - tls_->accepted_ms > env_.limits.tls_handshake_timeout_ms;
+}
+
 void Connection::onEvent(uint32_t events) {
   env_.loop.owner().check("Connection::onEvent");
   // Clear the flag first: a connection closed while scheduled must still
@@ -111,9 +128,22 @@ void Connection::onEvent(uint32_t events) {
   if (events & (EPOLLERR)) {
     closeNow();
   } else {
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) readable_ = true;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
+      readable_ = true;
+      tls_write_wants_read_ = false;
+    }
     if (events & (EPOLLRDHUP | EPOLLHUP)) peer_shutdown_seen_ = true;
-    if (events & EPOLLOUT) writable_ = true;
+    if (events & EPOLLOUT) {
+      writable_ = true;
+      if (tls_read_wants_write_) {
+        tls_read_wants_write_ = false;
+        readable_ = true;
+      }
+    }
+    if (tls_ && !tls_->established() && !continueHandshake()) {
+      if (closed_) finishClose();
+      return;
+    }
     if (writable_ && !output_.empty()) flushOutput();
     if (inbox_ && inbox_->queuedBytes() != 0 &&
         output_.size() <= env_.limits.output_low_watermark) {
@@ -278,6 +308,63 @@ void Connection::settleReadBuffer() {
   env_.counters.spill_bytes.add(pending);
 }
 
+bool Connection::continueHandshake() {
+  switch (tls_->handshake()) {
+    case TlsStream::Result::kDone:
+      env_.counters.tls_handshakes.add(1);
+      // Requests may have come with the client's last handshake flight and
+      // be waiting in OpenSSL's buffer: no edge will announce them.
+      readable_ = true;
+      return true;
+    case TlsStream::Result::kWantRead:
+      readable_ = false;
+      return false;
+    case TlsStream::Result::kWantWrite:
+      writable_ = false;
+      return false;
+    case TlsStream::Result::kClosed:
+    case TlsStream::Result::kError:
+      // Not a TLS client, a refused version or certificate, or gone.
+      env_.counters.tls_handshake_errors.add(1);
+      closeNow();
+      return false;
+  }
+  return false;
+}
+
+Connection::ReadOutcome Connection::readTls() {
+  size_t got = 0;
+  switch (tls_->read(rbuf_ + rend_, rcap_ - rend_, &got)) {
+    case TlsStream::Result::kDone:
+      rend_ += got;
+      read_progress_ms_ = env_.loop.nowMs();
+      env_.counters.bytes_read.add(got);
+      env_.counters.tls_bytes_decrypted.add(got);
+      tls_write_wants_read_ = false;
+      // As for plain reads: stop before a read that could only say "want
+      // read" when the socket was empty at OpenSSL's last read and nothing
+      // decrypted or undecrypted waits in OpenSSL.
+      if (tls_->socketDrained() && !tls_->hasBuffered() && !peer_shutdown_seen_) {
+        readable_ = false;
+      }
+      return ReadOutcome::kData;
+    case TlsStream::Result::kWantRead:
+      return ReadOutcome::kAgain;
+    case TlsStream::Result::kWantWrite:
+      // OpenSSL must send something first (an alert, a KeyUpdate) and the
+      // socket is full: read again once it is writable.
+      tls_read_wants_write_ = true;
+      writable_ = false;
+      return ReadOutcome::kAgain;
+    case TlsStream::Result::kClosed:
+      return ReadOutcome::kEof;
+    case TlsStream::Result::kError:
+      env_.counters.tls_stream_errors.add(1);
+      return ReadOutcome::kError;
+  }
+  return ReadOutcome::kError;
+}
+
 Connection::ReadOutcome Connection::readSome() {
   const bool was_waiting = waiting_for_buffer_;
   waiting_for_buffer_ = !ensureReadSpace();
@@ -285,6 +372,7 @@ Connection::ReadOutcome Connection::readSome() {
     if (!was_waiting) env_.counters.read_waits.add(1);
     return ReadOutcome::kAgain;
   }
+  if (tls_) return readTls();
   const size_t space = rcap_ - rend_;
   const ssize_t n = ::recv(fd_, rbuf_ + rend_, space, 0);
   if (n > 0) {
@@ -312,7 +400,7 @@ void Connection::flushOutput() {
   // client takes some of it.
   if (output_was_empty_ && !output_.empty()) output_progress_ms_ = env_.loop.nowMs();
   output_was_empty_ = output_.empty();
-  while (writable_ && !output_.empty()) {
+  while (writable_ && !output_.empty() && !tls_write_wants_read_) {
     if (written_this_event_ >= env_.limits.bytes_per_event) {
       // Fairness: the rest goes out after the worker's other connections ran.
       if (!scheduled_) {
@@ -320,6 +408,11 @@ void Connection::flushOutput() {
         env_.loop.schedule(this);
       }
       return;
+    }
+    if (tls_) {
+      const size_t count = output_.gather(iov, kTlsMaxIov);
+      if (!writeTls(iov, count)) return;
+      continue;
     }
     const size_t count = output_.gather(iov, kMaxIov);
     msghdr msg{};
@@ -353,6 +446,62 @@ void Connection::flushOutput() {
     scheduled_ = true;
     env_.loop.schedule(this);
   }
+}
+
+bool Connection::writeTls(const iovec* iov, size_t count) {
+  // What goes into the next record. OpenSSL encrypts from our bytes into its
+  // record buffer (the one copy encryption needs) and the kernel takes the
+  // record from there. Pieces shorter than a record would each make a record
+  // of their own (a header before a value held by reference, say): when two
+  // or more whole pieces fit in one record they are gathered in the worker's
+  // staging buffer first, one copy of a few KiB that saves a record and a
+  // write(2). A retry passes exactly the bytes of the record OpenSSL still
+  // holds (its rule; the output's front cannot have changed meanwhile).
+  const size_t retry = tls_->retryLength();
+  const uint8_t* data = static_cast<const uint8_t*>(iov[0].iov_base);
+  size_t len = std::min(iov[0].iov_len, kTlsRecord);
+  if (retry > 0) len = retry;
+  size_t staged = 0;
+  if (env_.tls_staging != nullptr && count > 1 &&
+      (retry > iov[0].iov_len || (retry == 0 && iov[0].iov_len + iov[1].iov_len <= kTlsRecord))) {
+    const size_t limit = retry > 0 ? retry : kTlsRecord;
+    for (size_t i = 0; i < count && staged < limit; ++i) {
+      const size_t take = std::min(iov[i].iov_len, limit - staged);
+      if (retry == 0 && take < iov[i].iov_len) break;  // whole pieces only
+      std::memcpy(env_.tls_staging + staged, iov[i].iov_base, take);
+      staged += take;
+    }
+    data = env_.tls_staging;
+    len = staged;
+    env_.counters.tls_bytes_staged.add(staged);
+  } else if (retry > iov[0].iov_len) {
+    closeNow();  // cannot rebuild the pending record (no staging buffer)
+    return false;
+  }
+  size_t n = 0;
+  switch (tls_->write(data, len, &n)) {
+    case TlsStream::Result::kDone:
+      output_.drain(n);
+      env_.counters.bytes_written.add(n);
+      env_.counters.tls_bytes_encrypted.add(n);
+      env_.counters.tls_records_written.add(1);
+      written_this_event_ += n;
+      output_progress_ms_ = env_.loop.nowMs();
+      output_was_empty_ = output_.empty();
+      return true;
+    case TlsStream::Result::kWantWrite:
+      writable_ = false;
+      return false;
+    case TlsStream::Result::kWantRead:
+      tls_write_wants_read_ = true;
+      return false;
+    case TlsStream::Result::kClosed:
+    case TlsStream::Result::kError:
+      env_.counters.tls_stream_errors.add(1);
+      closeNow();
+      return false;
+  }
+  return false;
 }
 
 void Connection::reportOutputQueued() {
@@ -396,6 +545,7 @@ void Connection::finishClose() {
   if (fd_ < 0) return;
   if (inbox_) inbox_->close();
   env_.loop.remove(fd_);
+  if (tls_) tls_->shutdown();
   ::close(fd_);
   fd_ = -1;
   releaseReadBuffer();

@@ -20,6 +20,7 @@
 #include "net/event_loop.h"
 #include "net/inbox.h"
 #include "net/output_chain.h"
+#include "net/tls.h"
 #include "net/worker_counters.h"
 
 namespace memkv::net {
@@ -61,6 +62,7 @@ struct ConnectionLimits {
   size_t inbox_budget = 1 << 20;              // bytes background producers may queue
   int64_t output_stall_timeout_ms = 360'000;  // output not moving this long: disconnect
   int64_t read_stall_timeout_ms = 30'000;     // partial request not growing: close (0: never)
+  int64_t tls_handshake_timeout_ms = 10'000;  // TLS handshake not done by then: close
 };
 
 // What every connection of one worker shares; owned by the worker (or a
@@ -74,12 +76,17 @@ struct ConnectionEnv {
   // Where closeNow() reports a connection, to be destroyed after the current
   // dispatch (never from inside the reply path).
   std::vector<Connection*>& closed_list;
+  // The worker's 16 KiB where small output pieces are gathered into one TLS
+  // record (null: write each piece as its own record). Used only inside
+  // one write call: OpenSSL has encrypted the bytes when it returns.
+  uint8_t* tls_staging = nullptr;
 };
 
 class Connection final : public EventHandler {
  public:
-  // Takes ownership of fd (non-blocking).
-  Connection(int fd, ConnectionEnv& env);
+  // Takes ownership of fd (non-blocking); with tls, the connection speaks TLS
+  // on it, beginning with the server side of the handshake.
+  Connection(int fd, ConnectionEnv& env, std::unique_ptr<TlsStream> tls = nullptr);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -104,6 +111,13 @@ class Connection final : public EventHandler {
   // that announced a value and stopped sending holds read memory). Owner
   // thread (the worker's tick).
   bool inputStalled(int64_t now_ms);
+  // A TLS connection whose handshake has not ended within the timeout (a
+  // silent or slow handshaker holds a connection slot and OpenSSL's
+  // handshake state). Owner thread (the worker's tick).
+  bool handshakeExpired(int64_t now_ms) const;
+  bool isTls() const { return tls_ != nullptr; }
+  // The TLS stream (null for plain connections). Owner thread.
+  const TlsStream* tls() const { return tls_.get(); }
   bool outputFull() const { return output_.size() >= env_.limits.output_high_watermark; }
   // Stop / resume handling this connection's requests (the bytes wait in
   // its buffer and the kernel). Calls nest: reading resumes when every
@@ -151,6 +165,12 @@ class Connection final : public EventHandler {
   void settleReadBuffer();
   void releaseReadBuffer();
   void flushOutput();
+  // TLS: the handshake's next step; true once it has ended.
+  bool continueHandshake();
+  ReadOutcome readTls();
+  // TLS: writes output record by record; false when it must stop (the
+  // socket is full, the stream failed).
+  bool writeTls(const iovec* iov, size_t count);
   void pullInbox();
 
   int fd_;
@@ -158,6 +178,7 @@ class Connection final : public EventHandler {
   std::unique_ptr<ConnectionHandler> handler_;
   OutputChain output_;
   std::shared_ptr<Inbox> inbox_;
+  std::unique_ptr<TlsStream> tls_;
   int64_t output_progress_ms_ = 0;  // when output appeared or last moved
   int64_t read_progress_ms_ = 0;    // when a partial request last grew
   int kernel_queue_ = -1;           // SIOCOUTQ at the last stall check
@@ -186,6 +207,10 @@ class Connection final : public EventHandler {
   bool closed_ = false;
   bool peer_shutdown_seen_ = false;  // EPOLLRDHUP/EPOLLHUP arrived
   bool waiting_for_buffer_ = false;
+  // TLS reads and writes may each need the other direction's readiness
+  // (a KeyUpdate answered while reading, a handshake message while writing).
+  bool tls_read_wants_write_ = false;
+  bool tls_write_wants_read_ = false;
 };
 
 }  // namespace memkv::net

@@ -29,6 +29,9 @@ Listener::~Listener() {
 }
 
 void Listener::listen(const ListenAddress& address) {
+  if (address.tls && tls_ == nullptr) {
+    throw std::runtime_error("a TLS listener needs ssl_chain_cert and ssl_key");
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -66,7 +69,7 @@ void Listener::listen(const ListenAddress& address) {
     } else {
       actual = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
     }
-    auto socket = std::make_unique<Socket>(*this, fd, actual);
+    auto socket = std::make_unique<Socket>(*this, fd, actual, address.tls);
     // Level-triggered: a backlog left while paused (EMFILE) is seen again.
     loop_.add(fd, EPOLLIN, socket.get());
     sockets_.push_back(std::move(socket));
@@ -83,6 +86,13 @@ std::vector<uint16_t> Listener::boundPorts() const {
   std::vector<uint16_t> ports;
   for (const auto& s : sockets_) ports.push_back(s->port());
   return ports;
+}
+
+uint16_t Listener::firstPort(bool tls) const {
+  for (const auto& s : sockets_) {
+    if (s->tls() == tls) return s->port();
+  }
+  return 0;
 }
 
 void Listener::close() {
@@ -128,7 +138,7 @@ void Listener::acceptFrom(Socket& socket) {
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     live_.fetch_add(1, std::memory_order_relaxed);
-    workers_[next_worker_]->adopt(fd);
+    workers_[next_worker_]->adopt(fd, socket.tls() ? tls_->current() : nullptr);
     next_worker_ = (next_worker_ + 1) % workers_.size();
   }
 }

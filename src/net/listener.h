@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "net/event_loop.h"
+#include "net/tls.h"
 #include "net/worker.h"
 
 namespace memkv::net {
@@ -16,6 +17,7 @@ namespace memkv::net {
 struct ListenAddress {
   std::string host;  // numeric IPv4/IPv6 or a name; "" or "*" means any
   uint16_t port = 0;
+  bool tls = false;  // connections speak TLS (needs setTls)
 };
 
 class Listener final {
@@ -27,10 +29,15 @@ class Listener final {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
+  // Where TLS listeners take their context, at each accept (so a reload
+  // reaches new connections). Must outlive the listener; before listen().
+  void setTls(const TlsConfig* tls) { tls_ = tls; }
   // Binds and listens; throws std::runtime_error with a clear message.
   void listen(const ListenAddress& address);
   // Ports actually bound, in order (useful with port 0).
   std::vector<uint16_t> boundPorts() const;
+  // The first bound plain / TLS port; 0 if there is none.
+  uint16_t firstPort(bool tls) const;
   // Stops accepting and closes the listening sockets. Loop thread only.
   void close();
   // Re-arms sockets paused when descriptors ran out. Loop thread (its tick).
@@ -41,16 +48,19 @@ class Listener final {
  private:
   class Socket final : public EventHandler {
    public:
-    Socket(Listener& owner, int fd, uint16_t port) : owner_(owner), fd_(fd), port_(port) {}
+    Socket(Listener& owner, int fd, uint16_t port, bool tls)
+        : owner_(owner), fd_(fd), port_(port), tls_(tls) {}
     void onEvent(uint32_t events) override;
     int fd() const { return fd_; }
     uint16_t port() const { return port_; }
+    bool tls() const { return tls_; }
     bool paused = false;
 
    private:
     Listener& owner_;
     int fd_;
     uint16_t port_;
+    bool tls_;
   };
   void acceptFrom(Socket& socket);
 
@@ -62,6 +72,7 @@ class Listener final {
   size_t next_worker_ = 0;
   std::atomic<size_t>& live_;
   std::atomic<uint64_t> rejected_{0};
+  const TlsConfig* tls_ = nullptr;
 };
 
 }  // namespace memkv::net

@@ -38,17 +38,27 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Worker::adopt(int fd) {
-  loop_.post([this, fd] { onAdopt(fd); });
+void Worker::adopt(int fd, std::shared_ptr<const TlsContext> tls) {
+  loop_.post([this, fd, tls = std::move(tls)] { onAdopt(fd, tls.get()); });
 }
 
-void Worker::onAdopt(int fd) {
-  if (draining_) {
+void Worker::onAdopt(int fd, const TlsContext* tls) {
+  std::unique_ptr<TlsStream> stream;
+  if (tls != nullptr && !draining_) {
+    // The SSL holds its own reference to the context, so a reload that
+    // drops this one leaves the connection's intact.
+    stream = TlsStream::accept(*tls, fd);
+    if (stream && !tls_staging_) {
+      tls_staging_ = std::make_unique<uint8_t[]>(16384);
+      env_.tls_staging = tls_staging_.get();
+    }
+  }
+  if (draining_ || (tls != nullptr && !stream)) {
     ::close(fd);
     live_connections_.fetch_sub(1, std::memory_order_relaxed);
     return;
   }
-  auto* conn = new Connection(fd, env_);
+  auto* conn = new Connection(fd, env_, std::move(stream));
   conn->setHandler(factory_(*conn));
   conn->next_ = connections_;
   if (connections_) connections_->prev_ = conn;
@@ -87,6 +97,12 @@ void Worker::onTick() {
     if (c->outputStalled(now)) {
       // A client that stopped reading: its queued output is dropped, not kept.
       counters_.stall_disconnects.add(1);
+      c->closeNow();
+      continue;
+    }
+    if (c->handshakeExpired(now)) {
+      // A silent or slow TLS handshaker: the slot and OpenSSL's state go.
+      counters_.tls_handshake_timeouts.add(1);
       c->closeNow();
       continue;
     }

@@ -34,8 +34,10 @@ class Worker final {
   // The factory must be set before start().
   void setHandlerFactory(HandlerFactory factory) { factory_ = std::move(factory); }
   void start();
-  // Thread-safe: hands a connected, non-blocking socket to this worker.
-  void adopt(int fd);
+  // Thread-safe: hands a connected, non-blocking socket to this worker; with
+  // a TLS context the connection speaks TLS (the context is the one current
+  // when the socket was accepted).
+  void adopt(int fd, std::shared_ptr<const TlsContext> tls = nullptr);
   // Thread-safe: stop reading requests, send what is queued, close every
   // connection (forcibly after grace_ms), then end the thread.
   void shutdown(int grace_ms);
@@ -55,7 +57,7 @@ class Worker final {
   }
 
  private:
-  void onAdopt(int fd);
+  void onAdopt(int fd, const TlsContext* tls);
   // final: the loop has ended, so nothing is scheduled any more.
   void reapClosed(bool final = false);
   void onTick();
@@ -70,6 +72,8 @@ class Worker final {
   Connection* connections_ = nullptr;  // intrusive list, owned
   std::vector<Connection*> closed_;
   ConnectionEnv env_{loop_, pool_, limits_, counters_, closed_};
+  // env_.tls_staging's memory, made with the first TLS connection.
+  std::unique_ptr<uint8_t[]> tls_staging_;
   bool draining_ = false;
   int64_t drain_deadline_ms_ = 0;
   std::thread thread_;

@@ -28,6 +28,18 @@ struct WorkerCounters {
   Counter read_waits;              // a connection began waiting for read memory
   Counter read_stall_disconnects;  // a partial request stopped growing for the timeout
   Counter inboxes;                 // connections holding an Inbox now
+
+  // TLS (docs/architecture.md section 6.4).
+  Counter tls_connections;         // TLS connections now
+  Counter tls_total_connections;   // TLS connections accepted
+  Counter tls_handshakes;          // handshakes completed (each a new session)
+  Counter tls_handshake_errors;    // handshakes that failed
+  Counter tls_handshake_timeouts;  // handshakes not done within the timeout
+  Counter tls_stream_errors;       // fatal TLS errors after the handshake
+  Counter tls_bytes_encrypted;     // plaintext bytes sent inside records
+  Counter tls_bytes_decrypted;     // plaintext bytes received
+  Counter tls_records_written;
+  Counter tls_bytes_staged;  // plaintext copied to gather small pieces into one record
 };
 
 }  // namespace memkv::net

@@ -21,6 +21,9 @@ inline constexpr std::string_view kOutOfMemory = "SERVER_ERROR out of memory sto
 inline constexpr std::string_view kNonNumeric =
     "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n";
 inline constexpr std::string_view kFlushDisabled = "CLIENT_ERROR flush_all not allowed\r\n";
+// refresh_certs could not load the files (the log says why; the client is
+// not told which file or what failed).
+inline constexpr std::string_view kRefreshCertsFailed = "ERROR: failed to refresh certificates\r\n";
 inline constexpr std::string_view kShutdownDisabled = "ERROR: shutdown not enabled\r\n";
 inline constexpr std::string_view kBadShutdownMode = "CLIENT_ERROR invalid shutdown mode\r\n";
 inline constexpr std::string_view kUnauthenticated = "CLIENT_ERROR unauthenticated\r\n";

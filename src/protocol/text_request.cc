@@ -222,6 +222,7 @@ constexpr CommandName kCommands[] = {
     {"shutdown", CommandKind::kShutdown},
     {"cache_memlimit", CommandKind::kCacheMemlimit},
     {"stats", CommandKind::kStats},
+    {"refresh_certs", CommandKind::kRefreshCerts},
     {"mn", CommandKind::kMetaNoop},
     {"mg", CommandKind::kMetaGet},
     {"ms", CommandKind::kMetaSet},

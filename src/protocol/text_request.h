@@ -87,6 +87,7 @@ enum class CommandKind : uint8_t {
   kShutdown,
   kCacheMemlimit,
   kStats,
+  kRefreshCerts,    // refresh_certs: reload the TLS certificate and key
   kMetaNoop,        // mn
   kMetaGet,         // mg
   kMetaSet,         // ms

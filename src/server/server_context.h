@@ -88,6 +88,17 @@ class ServerContext final {
   // The first TCP port actually listened on (differs from -p 0).
   void setBoundPort(uint16_t port) { bound_port_ = port; }
   uint16_t boundPort() const { return bound_port_; }
+  // The first plain and TLS ports listened on (0: none of that kind): what
+  // the cluster map advertises as kv and kvSSL.
+  void setPorts(uint16_t plain, uint16_t tls) {
+    plain_port_ = plain;
+    tls_port_ = tls;
+  }
+  uint16_t plainPort() const { return plain_port_; }
+  uint16_t tlsPort() const { return tls_port_; }
+  // The TLS configuration (null without TLS); must outlive the context.
+  void setTls(net::TlsConfig* tls) { tls_ = tls; }
+  net::TlsConfig* tls() const { return tls_; }
   uint64_t rejectedConnections() const { return listener_ ? listener_->rejectedConnections() : 0; }
 
   std::atomic<int>& verbosity() { return verbosity_; }
@@ -126,6 +137,9 @@ class ServerContext final {
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   const net::Listener* listener_ = nullptr;
   const net::ReadBudget* read_budget_ = nullptr;
+  uint16_t plain_port_ = 0;
+  uint16_t tls_port_ = 0;
+  net::TlsConfig* tls_ = nullptr;
   uint16_t bound_port_ = 0;
   std::atomic<int> verbosity_{0};
   PrefixStats prefix_stats_;

@@ -39,10 +39,15 @@ void sendJson(Cookie& c, const std::string& json) {
 }
 
 // The node as the client should see it: "$HOST" is replaced by the address
-// it dialed, so the config is right whichever interface it came in on.
-nlohmann::json thisNode(uint16_t port) {
+// it dialed, so the config is right whichever interface it came in on. kv is
+// the plain port and kvSSL the TLS one, each only if it exists: an SDK over
+// couchbases:// uses kvSSL and skips a node without it.
+nlohmann::json thisNode(const ServerContext& server) {
+  nlohmann::json services = nlohmann::json::object();
+  if (server.plainPort() != 0) services["kv"] = server.plainPort();
+  if (server.tlsPort() != 0) services["kvSSL"] = server.tlsPort();
   return nlohmann::json::array(
-      {{{"thisNode", true}, {"hostname", "$HOST"}, {"services", {{"kv", port}}}}});
+      {{{"thisNode", true}, {"hostname", "$HOST"}, {"services", std::move(services)}}});
 }
 
 // Online guessing is slowed per connection: the AUTH_ERROR of the n-th
@@ -318,7 +323,8 @@ void executeDeleteBucket(Cookie& c) {
 }
 
 void executeClusterConfig(Cookie& c) {
-  const uint16_t port = c.server.boundPort();
+  // The legacy server list names one port: the plain one if there is one.
+  const uint16_t port = c.server.plainPort() != 0 ? c.server.plainPort() : c.server.boundPort();
   const auto rev = static_cast<int64_t>(c.server.buckets().revision());
   nlohmann::json config;
   BucketEntry* entry = c.session.bucket();
@@ -326,7 +332,7 @@ void executeClusterConfig(Cookie& c) {
     // The cluster-level session: a global config, no vbucket map.
     config = {{"rev", rev},
               {"revEpoch", 1},
-              {"nodesExt", thisNode(port)},
+              {"nodesExt", thisNode(c.server)},
               {"clusterCapabilitiesVer", nlohmann::json::array({1, 0})},
               {"clusterCapabilities", nlohmann::json::object()}};
   } else {
@@ -345,7 +351,7 @@ void executeClusterConfig(Cookie& c) {
               // What memkv implements and nothing more.
               {"bucketCapabilities", nlohmann::json::array({"cbhello", "touch", "cccp", "nodesExt",
                                                             "collections", "rangeScan"})},
-              {"nodesExt", thisNode(port)},
+              {"nodesExt", thisNode(c.server)},
               {"vBucketServerMap",
                {{"hashAlgorithm", "CRC"},
                 {"numReplicas", 0},

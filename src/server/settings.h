@@ -9,6 +9,14 @@
 
 namespace memkv::server {
 
+// One -l entry: memcached's HOST, HOST:PORT, [V6]:PORT, with an optional
+// "notls:" prefix (a plain listener when -Z makes the others TLS).
+struct ListenSpec {
+  std::string host;
+  int port = -1;  // -1: the -p port
+  bool notls = false;
+};
+
 struct Settings {
   std::vector<std::string> listen_hosts{"127.0.0.1"};  // -l
   uint16_t port = 11211;                               // -p
@@ -43,6 +51,22 @@ struct Settings {
   // --read-stall-timeout: close a partial request that has not grown for
   // this long (0: never). A live client never pauses 30 s inside a request.
   int read_stall_timeout_s = 30;
+
+  // TLS: memcached's -Z and -o ssl_* options (same meanings), plus memkv's
+  // --tls-port (an extra TLS listener on each -l host, Couchbase's 11207
+  // convention; -1: none) and --tls-handshake-timeout.
+  std::vector<ListenSpec> listens{{"127.0.0.1", -1, false}};  // -l, parsed
+  bool ssl_enabled = false;                                   // -Z
+  std::string ssl_chain_cert;
+  std::string ssl_key;
+  std::string ssl_ca_cert;
+  std::string ssl_ciphers;
+  int ssl_verify_mode = 0;  // 0 none, 1 request, 2 require, 3 once
+  int ssl_min_version = 2;  // 0 TLS 1.0 .. 3 TLS 1.3
+  int tls_port = -1;
+  std::string tls_port_file;
+  int tls_handshake_timeout_s = 10;
+  bool tlsConfigured() const { return ssl_enabled || tls_port >= 0; }
 };
 
 }  // namespace memkv::server

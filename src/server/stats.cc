@@ -142,6 +142,37 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
       curr_connections == 0
           ? 0
           : struct_bytes + (pool_in_use + spill_bytes + large_frame_bytes) / curr_connections);
+  if (server.tls() != nullptr) tlsStats(server, add);
+}
+
+void tlsStats(ServerContext& server, StatWriter& add) {
+  net::WorkerCounters sum;
+  for (const auto& w : server.workers()) {
+    const net::WorkerCounters& n = *w->net;
+    sum.tls_connections.add(n.tls_connections.get());
+    sum.tls_total_connections.add(n.tls_total_connections.get());
+    sum.tls_handshakes.add(n.tls_handshakes.get());
+    sum.tls_handshake_errors.add(n.tls_handshake_errors.get());
+    sum.tls_handshake_timeouts.add(n.tls_handshake_timeouts.get());
+    sum.tls_stream_errors.add(n.tls_stream_errors.get());
+    sum.tls_bytes_encrypted.add(n.tls_bytes_encrypted.get());
+    sum.tls_bytes_decrypted.add(n.tls_bytes_decrypted.get());
+    sum.tls_records_written.add(n.tls_records_written.get());
+    sum.tls_bytes_staged.add(n.tls_bytes_staged.get());
+  }
+  // memcached's names first; a "session" is a full handshake (no resumption).
+  add("ssl_handshake_errors", sum.tls_handshake_errors.get());
+  add("ssl_proto_errors", sum.tls_stream_errors.get());
+  add("ssl_new_sessions", sum.tls_handshakes.get());
+  add("time_since_server_cert_refresh", server.tls()->secondsSinceRefresh());
+  add("tls_curr_connections", sum.tls_connections.get());
+  add("tls_total_connections", sum.tls_total_connections.get());
+  add("tls_handshake_timeouts", sum.tls_handshake_timeouts.get());
+  add("tls_bytes_encrypted", sum.tls_bytes_encrypted.get());
+  add("tls_bytes_decrypted", sum.tls_bytes_decrypted.get());
+  add("tls_records_written", sum.tls_records_written.get());
+  // Plaintext copied once more to gather small pieces into one record.
+  add("tls_bytes_staged", sum.tls_bytes_staged.get());
 }
 
 void settingsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) {
@@ -168,6 +199,19 @@ void settingsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& ad
   add("output_stall_timeout", s.output_stall_timeout_s);
   add("detail_enabled", server.prefixStats().enabled() ? "yes" : "no");
   add("shutdown_enabled", s.shutdown_enabled ? "yes" : "no");
+  add("ssl_enabled", s.ssl_enabled ? "yes" : "no");
+  if (s.tlsConfigured()) {
+    add("ssl_chain_cert", s.ssl_chain_cert);
+    add("ssl_key", s.ssl_key);
+    add("ssl_ca_cert", s.ssl_ca_cert);
+    add("ssl_verify_mode", s.ssl_verify_mode);
+    add("ssl_min_version", s.ssl_min_version);
+    add("ssl_ciphers", s.ssl_ciphers.empty() ? "NULL" : s.ssl_ciphers);
+    add("ssl_session_cache", "no");
+    add("ssl_kernel_tls", "no");
+    add("tls_port", server.tlsPort());
+    add("tls_handshake_timeout", s.tls_handshake_timeout_s);
+  }
 }
 
 void itemsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) {

@@ -32,6 +32,8 @@ class StatWriter {
 // The general group ("stats" / STAT with no key): server, bucket and memkv's
 // send-path counters. `bucket` is the connection's bucket.
 void generalStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
+// TLS counters, in the general group when TLS is configured.
+void tlsStats(ServerContext& server, StatWriter& add);
 // "settings". maxbytes is the bucket's quota now (cache_memlimit moves it).
 void settingsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
 // "items" and "slabs": memkv allocates each item exactly (no slab classes),

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "net/worker.h"
 
@@ -274,6 +275,24 @@ void executeCacheMemlimit(TextCookie& c) {
   }
 }
 
+// memcached's refresh_certs: new TLS connections get the certificate and
+// key read now (a few small files, read on this worker as memcached does).
+void executeRefreshCerts(TextCookie& c) {
+  net::TlsConfig* tls = c.server.tls();
+  if (tls == nullptr) {
+    c.out.raw(text::kErrorLine);  // as a server without TLS: no such command
+    return;
+  }
+  std::string error;
+  if (tls->reload(&error)) {
+    spdlog::info("TLS certificates reloaded (refresh_certs)");
+    reply(c, text::kOk);
+  } else {
+    spdlog::error("refresh_certs failed, keeping the old certificates: {}", error);
+    c.out.raw(text::kRefreshCertsFailed);
+  }
+}
+
 // "<fd>:addr", "<fd>:listen_addr" and "<fd>:state" of one connection, on
 // its owner's thread.
 void describeConnection(net::Connection& conn, std::string* out) {
@@ -438,6 +457,9 @@ void execute(TextCookie& c) {
     case CommandKind::kStats:
       executeStats(c);
       return;
+    case CommandKind::kRefreshCerts:
+      executeRefreshCerts(c);
+      return;
     case CommandKind::kMetaNoop:
       c.out.raw(text::kMetaNoopReply);
       return;
@@ -467,6 +489,7 @@ bool needsBucket(CommandKind kind) {
     case CommandKind::kVerbosity:
     case CommandKind::kQuit:
     case CommandKind::kShutdown:
+    case CommandKind::kRefreshCerts:
     case CommandKind::kMetaNoop:
       return false;
     default:
