@@ -19,6 +19,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <string>
 #include <thread>
@@ -244,7 +245,23 @@ TEST_F(TlsPipelineTest, RandomPipelinesThroughPartialTlsWritesAreByteExact) {
   const auto t0 = Clock::now();
   bool sending = true;
   std::string failure;
+  // memcached 1.6.18 -Z leaves requests it has already decrypted unanswered until the socket
+  // brings something new (seen here: every request sent, the last few never answered); any new
+  // request wakes it. Against memcached only, a stall is ended by a NOOP (and counted).
+  int nudges = 0;
+  bool nudge = false;
   auto more = [&](std::string* wire) {
+    if (nudge) {
+      Expected e;
+      e.opcode = op::kNoop;
+      e.opaque = 0xfeed0000u + static_cast<uint32_t>(nudges);
+      e.what = "the NOOP that ended memcached's stall";
+      *wire += encode(makeKeyOnly(op::kNoop, "", e.opaque));
+      outstanding += e.wireSize();
+      expected.push_back(std::move(e));
+      nudge = false;
+      return;
+    }
     if (sending && (pipelines >= target || Clock::now() - t0 >= budget)) sending = false;
     if (!sending || outstanding >= kBacklog) return;
     batch.clear();
@@ -274,8 +291,18 @@ TEST_F(TlsPipelineTest, RandomPipelinesThroughPartialTlsWritesAreByteExact) {
     ++responses;
     return true;
   };
-  const ReadStatus st = reader.stream(
-      more, [&] { return !sending && expected.empty(); }, verify, scaled(milliseconds(10000)));
+  const milliseconds idle = scaled(milliseconds(isMemcached() ? 1000 : 10000));
+  ReadStatus st = ReadStatus::kOk;
+  for (;;) {
+    st = reader.stream(
+        more, [&] { return !sending && expected.empty(); }, verify, idle);
+    if (st != ReadStatus::kTimeout || !isMemcached() || nudges == 20) break;
+    ++nudges;
+    nudge = true;
+  }
+  if (nudges > 0)
+    std::cout << "memcached stalled " << nudges
+              << " times on requests it had read; NOOPs woke it\n";
   ASSERT_TRUE(failure.empty()) << failure << " [seed " << seed << "]";
   ASSERT_EQ(st, ReadStatus::kOk) << reader.lastError() << " after " << responses << " responses, "
                                  << expected.size() << " outstanding [seed " << seed << "]";
@@ -513,6 +540,11 @@ struct LeaveCase {
   bool orderly;           // close_notify before the close, or just the close
 };
 
+// For gtest's listing (ctest -N) and failure messages.
+void PrintTo(const LeaveCase& c, std::ostream* os) {
+  *os << "--output-high-watermark=" << c.watermark << (c.orderly ? ", close_notify" : ", abrupt");
+}
+
 class TlsLeavingClientTest : public TlsServerTest, public ::testing::WithParamInterface<LeaveCase> {
  protected:
   TlsLeavingClientTest() : TlsServerTest(args(GetParam())) {}
@@ -569,7 +601,9 @@ TEST_P(TlsLeavingClientTest, PendingOutputIsReleased) {
   if (!isMemcached()) {
     const uint64_t queued = statU64(client_, "output_bytes_queued");
     std::cout << "output_bytes_queued " << queued / kKiB << " KiB with the client gone quiet\n";
-    if (all_queued) EXPECT_GE(queued, 90 * kMiB) << "the 100 responses were not all queued";
+    if (all_queued) {
+      EXPECT_GE(queued, 90 * kMiB) << "the 100 responses were not all queued";
+    }
   }
   leaver.close(GetParam().orderly);
 
@@ -613,9 +647,9 @@ TEST_P(TlsLeavingClientTest, PendingOutputIsReleased) {
 INSTANTIATE_TEST_SUITE_P(Cases, TlsLeavingClientTest,
                          ::testing::Values(LeaveCase{"1m", true}, LeaveCase{"1m", false},
                                            LeaveCase{"256m", true}, LeaveCase{"256m", false}),
-                         [](const ::testing::TestParamInfo<LeaveCase>& info) {
-                           return std::string("HighWatermark") + info.param.watermark +
-                                  (info.param.orderly ? "CloseNotify" : "Abrupt");
+                         [](const ::testing::TestParamInfo<LeaveCase>& param_info) {
+                           return std::string("HighWatermark") + param_info.param.watermark +
+                                  (param_info.param.orderly ? "CloseNotify" : "Abrupt");
                          });
 
 }  // namespace

@@ -42,7 +42,9 @@ inline const std::string& tlsCertDir() {
 
 // What a client that trusts the test CA (and checks the server's SAN) uses.
 inline TlsClientConfig trustingClient() {
-  return TlsClientConfig{.ca_file = tlsCertDir() + "/ca.pem"};
+  TlsClientConfig config;
+  config.ca_file = tlsCertDir() + "/ca.pem";
+  return config;
 }
 
 // The server flags that turn every listener into a TLS one: memcached's -Z, which memkv shares.
