@@ -161,7 +161,7 @@ TlsLayer::~TlsLayer() {
   ERR_clear_error();
 }
 
-ssize_t TlsLayer::fail(int rc, short retry_events) {
+ssize_t TlsLayer::fail(int rc) {
   const int err = SSL_get_error(ssl_, rc);
   switch (err) {
     case SSL_ERROR_WANT_READ:
@@ -181,7 +181,6 @@ ssize_t TlsLayer::fail(int rc, short retry_events) {
       return -1;  // errno as the socket left it (ECONNRESET, EPIPE: the peer is gone)
     default:
       last_error_ = "TLS error " + std::to_string(err) + ": " + drainErrors();
-      (void)retry_events;
       errno = EPROTO;
       return -1;
   }
@@ -194,7 +193,7 @@ ssize_t TlsLayer::send(const char* data, std::size_t n) {
   const int len = static_cast<int>(std::min<std::size_t>(n, 1 << 30));
   const int rc = SSL_write(ssl_, data, len);
   if (rc > 0) return rc;
-  return fail(rc, POLLOUT);
+  return fail(rc);
 }
 
 ssize_t TlsLayer::recv(char* data, std::size_t n) {
@@ -203,7 +202,7 @@ ssize_t TlsLayer::recv(char* data, std::size_t n) {
   const int len = static_cast<int>(std::min<std::size_t>(n, 1 << 30));
   const int rc = SSL_read(ssl_, data, len);
   if (rc > 0) return rc;
-  return fail(rc, POLLIN);
+  return fail(rc);
 }
 
 short TlsLayer::waitEvents(short wanted) const {
@@ -212,10 +211,6 @@ short TlsLayer::waitEvents(short wanted) const {
 
 bool TlsLayer::pending() const {
   return SSL_has_pending(ssl_) == 1;
-}
-
-std::string TlsLayer::protocolVersion() const {
-  return SSL_get_version(ssl_);
 }
 
 bool connectTls(McbpClient* client, uint16_t port, const TlsClientConfig& config,
@@ -329,7 +324,6 @@ ReadStatus TlsSlowReader::loop(std::string* queue, const std::function<void(std:
     ++recv_calls_;
     if (n > 0) {
       read_wait = POLLIN;
-      bytes_received_ += static_cast<uint64_t>(n);
       deadline = Clock::now() + idle_timeout;
       if (!sink(chunk.data(), static_cast<std::size_t>(n))) return ReadStatus::kError;
       if (options_.sleep_per_mille > 0 &&

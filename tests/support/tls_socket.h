@@ -7,6 +7,8 @@
 // meets WANT_WRITE in the middle of its records, retries and partial writes all the time.
 //
 // Threads: a layer, a client and a reader each belong to the one thread that uses them.
+// The first handshake makes the process ignore SIGPIPE (OpenSSL's socket BIO writes with
+// write(2); a reset peer then shows as EPIPE instead of killing the test).
 #pragma once
 
 #include <sys/types.h>
@@ -48,7 +50,8 @@ class TlsLayer final : public StreamLayer {
 
   // As the socket calls. An orderly close_notify reads as EOF (0), and so does a close without
   // one (what an abrupt peer does; MCBP frames carry their lengths, so truncation shows anyway).
-  // A TLS failure is -1 with errno EPROTO (see lastError()).
+  // A TLS failure is -1 with errno EPROTO, a socket failure -1 with the socket's errno (see
+  // lastError()).
   ssize_t send(const char* data, std::size_t n) override;
   ssize_t recv(char* data, std::size_t n) override;
   short waitEvents(short wanted) const override;
@@ -59,11 +62,11 @@ class TlsLayer final : public StreamLayer {
   // becoming readable, so a poll() loop must call recv() before it waits.
   bool pending() const;
   std::string lastError() const { return last_error_; }
-  std::string protocolVersion() const;
 
  private:
   TlsLayer(SSL* ssl, SSL_CTX* ctx) : ssl_(ssl), ctx_(ctx) {}
-  ssize_t fail(int rc, short retry_events);
+  // The result of a failed SSL_read/SSL_write as a socket call's (-1 with errno, or 0 on EOF).
+  ssize_t fail(int rc);
 
   SSL* ssl_;
   SSL_CTX* ctx_;
@@ -107,7 +110,6 @@ class TlsSlowReader {
 
   std::string lastError() const { return last_error_; }
   std::size_t bufferedBytes() const { return stream_.buffered(); }
-  uint64_t bytesReceived() const { return bytes_received_; }
   uint64_t recvCalls() const { return recv_calls_; }
 
  private:
@@ -124,7 +126,6 @@ class TlsSlowReader {
   std::mt19937_64 rng_;
   ResponseStream stream_;
   std::string last_error_;
-  uint64_t bytes_received_ = 0;
   uint64_t recv_calls_ = 0;
 };
 
