@@ -16,6 +16,8 @@ packages=(
   # Real-client tests (tests/clients): Debian 12's own memcached clients.
   python3-pymemcache php-cli php-memcached libcache-memcached-perl
   golang-go golang-github-bradfitz-gomemcache-dev ruby ruby-dalli nutcracker
+  # TLS tests (tests/tls): stunnel wraps the plaintext-only libmemcached tools in TLS.
+  stunnel4
 )
 
 missing=()

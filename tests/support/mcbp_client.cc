@@ -54,17 +54,20 @@ McbpClient::~McbpClient() {
   close();
 }
 
-McbpClient::McbpClient(McbpClient&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+McbpClient::McbpClient(McbpClient&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), layer_(std::move(other.layer_)) {}
 
 McbpClient& McbpClient::operator=(McbpClient&& other) noexcept {
   if (this != &other) {
     close();
     fd_ = std::exchange(other.fd_, -1);
+    layer_ = std::move(other.layer_);
   }
   return *this;
 }
 
 void McbpClient::close() {
+  layer_.reset();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
@@ -99,19 +102,27 @@ bool McbpClient::connect(uint16_t port, std::chrono::milliseconds timeout) {
   return true;
 }
 
+ssize_t McbpClient::ioSend(const char* data, std::size_t n) {
+  return layer_ ? layer_->send(data, n) : ::send(fd_, data, n, MSG_NOSIGNAL);
+}
+
+ssize_t McbpClient::ioRecv(char* data, std::size_t n) {
+  return layer_ ? layer_->recv(data, n) : ::recv(fd_, data, n, 0);
+}
+
 bool McbpClient::sendRaw(std::string_view bytes, std::chrono::milliseconds timeout) {
   if (fd_ < 0) return false;
   const auto deadline = Clock::now() + timeout;
   std::size_t off = 0;
   while (off < bytes.size()) {
-    const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    const ssize_t n = ioSend(bytes.data() + off, bytes.size() - off);
     if (n > 0) {
       off += static_cast<std::size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      const int ev = waitFor(fd_, POLLOUT, deadline);
+      const int ev = waitFor(fd_, ioEvents(POLLOUT), deadline);
       if (ev <= 0 || (ev & (POLLERR | POLLHUP)) != 0) return false;
       continue;
     }
@@ -123,7 +134,7 @@ bool McbpClient::sendRaw(std::string_view bytes, std::chrono::milliseconds timeo
 bool McbpClient::readExact(char* buf, std::size_t n, Clock::time_point deadline, ReadStatus* st) {
   std::size_t off = 0;
   while (off < n) {
-    const ssize_t got = ::recv(fd_, buf + off, n - off, 0);
+    const ssize_t got = ioRecv(buf + off, n - off);
     if (got > 0) {
       off += static_cast<std::size_t>(got);
       continue;
@@ -134,7 +145,7 @@ bool McbpClient::readExact(char* buf, std::size_t n, Clock::time_point deadline,
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      const int ev = waitFor(fd_, POLLIN, deadline);
+      const int ev = waitFor(fd_, ioEvents(POLLIN), deadline);
       if (ev == 0) {
         *st = ReadStatus::kTimeout;
         return false;
@@ -183,12 +194,12 @@ bool McbpClient::connectionClosed(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   char buf[4096];
   for (;;) {
-    const ssize_t got = ::recv(fd_, buf, sizeof(buf), 0);
+    const ssize_t got = ioRecv(buf, sizeof(buf));
     if (got == 0) return true;
     if (got > 0) continue;
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (waitFor(fd_, POLLIN, deadline) == 0) return false;
+      if (waitFor(fd_, ioEvents(POLLIN), deadline) == 0) return false;
       continue;
     }
     return errno == ECONNRESET || errno == EPIPE;

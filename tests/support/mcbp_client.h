@@ -2,9 +2,12 @@
 // timeout so that a misbehaving server fails a test instead of hanging it.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -31,6 +34,20 @@ class McbpError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A byte layer between a client and its connected non-blocking socket (TLS:
+// tests/support/tls_socket.h). send() and recv() behave as send(2)/recv(2) on that socket:
+// bytes moved, 0 on EOF (recv only), or -1 with errno; EAGAIN means "call again with the same
+// arguments once poll() reports waitEvents()".
+class StreamLayer {
+ public:
+  virtual ~StreamLayer() = default;
+  virtual ssize_t send(const char* data, std::size_t n) = 0;
+  virtual ssize_t recv(char* data, std::size_t n) = 0;
+  // What to wait for after an EAGAIN from an operation that wanted `wanted` (a TLS read may
+  // have to write first, and the other way round).
+  virtual short waitEvents(short wanted) const { return wanted; }
+};
+
 class McbpClient {
  public:
   McbpClient() = default;
@@ -45,6 +62,9 @@ class McbpClient {
   bool connected() const { return fd_ >= 0; }
   void close();
   int fd() const { return fd_; }
+  // Puts `layer` between this client and its (connected) socket: every later send and recv
+  // goes through it. close() destroys the layer before it closes the socket.
+  void setLayer(std::unique_ptr<StreamLayer> layer) { layer_ = std::move(layer); }
 
   // Writes all bytes; false if the peer is gone or the write does not finish within the timeout.
   bool sendRaw(std::string_view bytes, std::chrono::milliseconds timeout = kDefaultIoTimeout);
@@ -95,7 +115,12 @@ class McbpClient {
   bool readExact(char* buf, std::size_t n, std::chrono::steady_clock::time_point deadline,
                  ReadStatus* st);
 
+  ssize_t ioSend(const char* data, std::size_t n);
+  ssize_t ioRecv(char* data, std::size_t n);
+  short ioEvents(short wanted) const { return layer_ ? layer_->waitEvents(wanted) : wanted; }
+
   int fd_ = -1;
+  std::unique_ptr<StreamLayer> layer_;
 };
 
 }  // namespace memkv::test

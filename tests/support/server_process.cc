@@ -50,16 +50,21 @@ uint16_t pickFreePort() {
   return 0;
 }
 
-bool canConnect(uint16_t port) {
+bool probeConnect(const ServerProcess::Connector& connector, McbpClient* c, uint16_t port,
+                  milliseconds timeout) {
+  return connector ? connector(c, port, timeout) : c->connect(port, timeout);
+}
+
+bool canConnect(const ServerProcess::Connector& connector, uint16_t port) {
   McbpClient c;
-  return c.connect(port, milliseconds(500));
+  return probeConnect(connector, &c, port, milliseconds(500));
 }
 
 // True if the server on `port` reports `pid` in STAT: guards against having connected to
 // another test's server that won a race for the same port.
-bool serverHasPid(uint16_t port, pid_t pid) {
+bool serverHasPid(const ServerProcess::Connector& connector, uint16_t port, pid_t pid) {
   McbpClient c;
-  if (!c.connect(port, milliseconds(1000))) return false;
+  if (!probeConnect(connector, &c, port, milliseconds(1000))) return false;
   if (!c.send(makeKeyOnly(op::kStat, "", 0))) return false;
   bool match = false;
   for (int i = 0; i < 1000; ++i) {
@@ -156,8 +161,8 @@ bool ServerProcess::startMemcachedOnce(std::string* error) {
   const auto deadline = Clock::now() + kStartupTimeout;
   while (Clock::now() < deadline) {
     if (exitedEarly(error)) return false;
-    if (canConnect(port)) {
-      if (!serverHasPid(port, pid_)) {
+    if (canConnect(connector_, port)) {
+      if (!serverHasPid(connector_, port, pid_)) {
         *error = "port " + std::to_string(port) + " is served by another process";
         killAndReap();
         return false;

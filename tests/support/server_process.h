@@ -10,10 +10,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace memkv::test {
+
+class McbpClient;
 
 enum class ServerKind { kMemkv, kMemcached };
 
@@ -39,6 +42,12 @@ class ServerProcess {
   // terminate() if still running; quietly.
   void stop();
 
+  // How memcached's startup probe connects (default: plain TCP). A TLS test sets a TLS connect:
+  // memcached -Z answers nothing in clear text. memkv is found through its port file instead.
+  using Connector =
+      std::function<bool(McbpClient* client, uint16_t port, std::chrono::milliseconds timeout)>;
+  void setConnector(Connector connector) { connector_ = std::move(connector); }
+
   ServerKind kind() const { return kind_; }
   uint16_t port() const { return port_; }
   pid_t pid() const { return pid_; }
@@ -56,6 +65,7 @@ class ServerProcess {
   ServerKind kind_;
   std::vector<std::string> extra_args_;
   std::vector<std::string> argv_;
+  Connector connector_;
   std::string temp_dir_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
