@@ -355,5 +355,49 @@ TEST(InboxTest, ConnectionLetsGoOfAnIdleInboxAndMakesANewOneWhenNeeded) {
   EXPECT_EQ(worker.counters().inboxes.get(), 0u);
 }
 
+// Output a background producer queued that waits on a full socket shows in
+// the worker's output_queued (STAT output_bytes_queued): it was missed when
+// the flush stopped at EAGAIN, so a stalled range scan looked like no output.
+TEST(InboxTest, OutputWaitingOnAFullSocketIsCountedAsQueued) {
+  ConnectionLimits limits;
+  std::atomic<size_t> live{0};
+  Worker worker(limits, 0, live);
+  std::promise<Connection*> adopted;
+  worker.setHandlerFactory([&](Connection& conn) {
+    adopted.set_value(&conn);
+    return std::make_unique<EchoHandler>();
+  });
+  worker.start();
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
+  const int sndbuf = 16 << 10;
+  ::setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  live++;
+  worker.adopt(fds[1]);
+  Connection* conn = adopted.get_future().get();
+  std::promise<std::shared_ptr<Inbox>> taken;
+  worker.post([&] { taken.set_value(conn->inbox()); });
+  std::shared_ptr<Inbox> inbox = taken.get_future().get();
+  // One 512 KiB frame the client never reads: far beyond the socket's
+  // buffers, and one delivery (a second one would report it in passing).
+  constexpr size_t kFrame = 512 << 10;
+  auto* bytes = new uint8_t[kFrame]();
+  ASSERT_NE(
+      inbox->push({bytes, kFrame, [](void* ctx) { delete[] static_cast<uint8_t*>(ctx); }, bytes}),
+      Inbox::Push::kClosed);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (worker.counters().output_queued.get() < kFrame / 2 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(worker.counters().output_queued.get(), kFrame / 2);
+  inbox.reset();
+  ::close(fds[0]);
+  worker.shutdown(100);
+  worker.join();
+  EXPECT_EQ(worker.counters().output_queued.get(), 0u);
+}
+
 }  // namespace
 }  // namespace memkv::net
