@@ -526,8 +526,10 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
   net::InputResult r;
   ServerContext& server = session.server();
   TextWriter out(conn, session.worker().commands);
-  if (!session.authenticated()) {
-    // With a users file memkv authenticates with SASL over MCBP only.
+  if (server.authRequired()) {
+    // With a users file memkv authenticates with SASL over MCBP only, and
+    // text commands have no privilege checks: a text connection is refused
+    // even when a client certificate authenticated it (--tls-cert-auth).
     out.raw(text::kUnauthenticated);
     conn.closeAfterFlush();
     r.consumed = input.size();
