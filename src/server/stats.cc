@@ -146,33 +146,25 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
 }
 
 void tlsStats(ServerContext& server, StatWriter& add) {
-  net::WorkerCounters sum;
-  for (const auto& w : server.workers()) {
-    const net::WorkerCounters& n = *w->net;
-    sum.tls_connections.add(n.tls_connections.get());
-    sum.tls_total_connections.add(n.tls_total_connections.get());
-    sum.tls_handshakes.add(n.tls_handshakes.get());
-    sum.tls_handshake_errors.add(n.tls_handshake_errors.get());
-    sum.tls_handshake_timeouts.add(n.tls_handshake_timeouts.get());
-    sum.tls_stream_errors.add(n.tls_stream_errors.get());
-    sum.tls_bytes_encrypted.add(n.tls_bytes_encrypted.get());
-    sum.tls_bytes_decrypted.add(n.tls_bytes_decrypted.get());
-    sum.tls_records_written.add(n.tls_records_written.get());
-    sum.tls_bytes_staged.add(n.tls_bytes_staged.get());
-  }
+  const auto total = [&server](const Counter net::WorkerCounters::*field) {
+    uint64_t n = 0;
+    for (const auto& w : server.workers()) n += (w->net->*field).get();
+    return n;
+  };
+  using C = net::WorkerCounters;
   // memcached's names first; a "session" is a full handshake (no resumption).
-  add("ssl_handshake_errors", sum.tls_handshake_errors.get());
-  add("ssl_proto_errors", sum.tls_stream_errors.get());
-  add("ssl_new_sessions", sum.tls_handshakes.get());
+  add("ssl_handshake_errors", total(&C::tls_handshake_errors));
+  add("ssl_proto_errors", total(&C::tls_stream_errors));
+  add("ssl_new_sessions", total(&C::tls_handshakes));
   add("time_since_server_cert_refresh", server.tls()->secondsSinceRefresh());
-  add("tls_curr_connections", sum.tls_connections.get());
-  add("tls_total_connections", sum.tls_total_connections.get());
-  add("tls_handshake_timeouts", sum.tls_handshake_timeouts.get());
-  add("tls_bytes_encrypted", sum.tls_bytes_encrypted.get());
-  add("tls_bytes_decrypted", sum.tls_bytes_decrypted.get());
-  add("tls_records_written", sum.tls_records_written.get());
+  add("tls_curr_connections", total(&C::tls_connections));
+  add("tls_total_connections", total(&C::tls_total_connections));
+  add("tls_handshake_timeouts", total(&C::tls_handshake_timeouts));
+  add("tls_bytes_encrypted", total(&C::tls_bytes_encrypted));
+  add("tls_bytes_decrypted", total(&C::tls_bytes_decrypted));
+  add("tls_records_written", total(&C::tls_records_written));
   // Plaintext copied once more to gather small pieces into one record.
-  add("tls_bytes_staged", sum.tls_bytes_staged.get());
+  add("tls_bytes_staged", total(&C::tls_bytes_staged));
 }
 
 void settingsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) {
