@@ -11,17 +11,13 @@
 
 #include <utility>
 
+#include "support/deadline.h"
+
 namespace memkv::test {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int msLeft(Clock::time_point deadline) {
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left < 0 ? 0 : static_cast<int>(left);
-}
 
 // Waits for `events` on fd; returns poll's revents, 0 on timeout, -1 on error.
 int waitFor(int fd, short events, Clock::time_point deadline) {

@@ -12,17 +12,13 @@
 #include <algorithm>
 #include <thread>
 
+#include "support/deadline.h"
+
 namespace memkv::test {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int msLeft(Clock::time_point deadline) {
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left < 0 ? 0 : static_cast<int>(left);
-}
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "support/deadline.h"
 #include "support/test_env.h"
 
 namespace memkv::test {
@@ -20,12 +21,6 @@ using Clock = std::chrono::steady_clock;
 
 std::chrono::milliseconds defaultTimeout() {
   return scaled(std::chrono::milliseconds(5000));
-}
-
-int msLeft(Clock::time_point deadline) {
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left < 0 ? 0 : static_cast<int>(left);
 }
 
 // Waits for `events`; returns poll's revents, 0 on timeout, -1 on error.

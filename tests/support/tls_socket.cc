@@ -17,17 +17,13 @@
 #include <mutex>
 #include <thread>
 
+#include "support/deadline.h"
+
 namespace memkv::test {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int msLeft(Clock::time_point deadline) {
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left < 0 ? 0 : static_cast<int>(left);
-}
 
 // OpenSSL's error queue as one line (and emptied, so the next failure starts clean).
 std::string drainErrors() {
