@@ -29,7 +29,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { RawMcbpClient } = require('./raw_mcbp');
+const { RawMcbpClient, withTimeout } = require('./raw_mcbp');
 
 const GLOBAL_TIMEOUT_MS = Number(process.env.COUCHBASE_TLS_TEST_TIMEOUT_MS || 110000);
 const BOOTSTRAP_TIMEOUT_MS = 5000;
@@ -146,16 +146,6 @@ async function op(what, promise) {
   } catch (e) {
     assert.fail(`${what} failed: ${describeError(e)}`);
   }
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    }),
-  ]);
 }
 
 function connectAs(user, { connStr = CONN_STR, trust = CA, bootstrapTimeout = BOOTSTRAP_TIMEOUT_MS,

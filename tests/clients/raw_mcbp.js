@@ -121,4 +121,4 @@ class RawMcbpClient {
   }
 }
 
-module.exports = { RawMcbpClient };
+module.exports = { RawMcbpClient, withTimeout };
