@@ -6,17 +6,16 @@
 #include <random>
 
 #include "common/crc32.h"
+#include "common/keyed_hash.h"
 #include "engine/counter_value.h"
 
 namespace memkv::engine {
 
 namespace {
-// How many victims one allocation may evict before giving up: with values
-// pinned by slow sends, eviction can make no room, and the write must fail
-// instead of spinning.
-constexpr int kMaxEvictionsPerAllocation = 256;
-// Rounds of "make room, try again" before a write gives up with ENOMEM
-// (other writers may take the room first).
+// Rounds of "evict a segment, try again" before a write gives up with
+// ENOMEM: with values pinned by slow sends (or other writers taking the
+// room first), eviction can make no room, and the write must fail instead
+// of spinning.
 constexpr int kMaxMakeRoomRounds = 16;
 // Flushed items one reclaim step unlinks under one vbucket lock (and the
 // LRU lock) before letting go and freeing them: a few microseconds of hold.
@@ -26,7 +25,7 @@ constexpr size_t kReclaimBatch = 256;
 Bucket::Bucket(const BucketConfig& config, const Clock& clock)
     : config_(config),
       clock_(clock),
-      memory_(*MemoryAccount::create(config.memory_limit)),
+      store_(*ItemStore::create(config.memory_limit, config.segment_size)),
       vbuckets_(std::make_unique<std::array<VBucket, kVBucketCount>>()) {
   // Each vbucket's history starts with a random uuid, so a mutation token
   // from an earlier life of this bucket (or another server) never matches.
@@ -41,7 +40,7 @@ Bucket::Bucket(const BucketConfig& config, const Clock& clock)
 
 Bucket::~Bucket() {
   purge();
-  memory_.retire();
+  store_.retire();
 }
 
 uint32_t Bucket::absoluteExpiry(uint32_t expiry, uint32_t now) const {
@@ -52,9 +51,8 @@ uint32_t Bucket::absoluteExpiry(uint32_t expiry, uint32_t now) const {
 }
 
 Bucket::Located Bucket::locate(std::string_view key) {
-  const uint32_t hash = crc32(key.data(), key.size());
-  const uint16_t vb = vbucketOf(hash, kVBucketCount);
-  return {(*vbuckets_)[vb], hash, vb};
+  const uint16_t vb = vbucketOf(crc32(key.data(), key.size()), kVBucketCount);
+  return {(*vbuckets_)[vb], keyedHash(key), vb};
 }
 
 // Why a CAS mark per vbucket rather than a flag or a time in each Item: an
@@ -143,11 +141,9 @@ bool Bucket::reclaimFlushed(size_t budget) {
         taken = vb.table.removeIf([&vb](const Item& item) { return isFlushed(vb, &item); },
                                   [&batch, &taken](Item* item) { batch[taken++] = item; }, limit,
                                   &reclaim_slot_);
-        std::lock_guard lru_guard(lru_.mutex());
         for (size_t i = 0; i < taken; ++i) {
           if (vb.locks) vb.locks->erase(batch[i]);
-          lru_.unlink(batch[i]);
-          batch[i]->linked_ = false;
+          batch[i]->setLinked(false);
         }
         vb.dead_items -= taken;
         flushed_items_.fetch_sub(taken, std::memory_order_relaxed);
@@ -181,36 +177,39 @@ void Bucket::purge() {
     curr_items_.fetch_sub(vb.table.size() - vb.dead_items, std::memory_order_relaxed);
     flushed_items_.fetch_sub(vb.dead_items, std::memory_order_relaxed);
     vb.dead_items = 0;
-    std::lock_guard lru_guard(lru_.mutex());
     vb.table.clear([&](Item* item) {
-      lru_.unlink(item);
-      item->linked_ = false;
+      item->setLinked(false);
       item->unref();
     });
   }
 }
 
-void Bucket::linkLocked(VBucket& vb, Item* item) {
-  vb.table.insert(item);
-  item->linked_ = true;
+void Bucket::linkLocked(VBucket& vb, Item* item, uint64_t hash) {
+  vb.table.insert(item, hash);
+  item->setLinked(true);
   item->setAccessTime(clock_.now());
-  {
-    std::lock_guard guard(lru_.mutex());
-    lru_.pushFront(item);
-    item->setLruStamp(lru_sequence_.fetch_add(1, std::memory_order_relaxed) + 1);
-  }
+  ItemStore::published(item);
   curr_items_.fetch_add(1, std::memory_order_relaxed);
   total_items_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Bucket::unlinkLocked(VBucket& vb, Item* item) {
-  if (vb.locks) vb.locks->erase(item);
-  vb.table.remove(item);
-  item->linked_ = false;
-  {
-    std::lock_guard guard(lru_.mutex());
-    lru_.unlink(item);
+MutationResult Bucket::publishLocked(VBucket& vb, Item* fresh, Item* old, uint64_t hash,
+                                     uint64_t cas) {
+  fresh->assignCas(cas);
+  const uint64_t seqno = ++vb.high_seqno;
+  fresh->assignSeqno(seqno);
+  if (old) {
+    fresh->setFreq(old->freq());
+    unlinkLocked(vb, old, hash);
   }
+  linkLocked(vb, fresh, hash);
+  return {EngineStatus::kSuccess, cas, seqno, vb.uuid};
+}
+
+void Bucket::unlinkLocked(VBucket& vb, Item* item, uint64_t hash) {
+  if (vb.locks) vb.locks->erase(item);
+  vb.table.remove(item, hash);
+  item->setLinked(false);
   if (isFlushed(vb, item)) {
     --vb.dead_items;
     flushed_items_.fetch_sub(1, std::memory_order_relaxed);
@@ -220,12 +219,12 @@ void Bucket::unlinkLocked(VBucket& vb, Item* item) {
   item->unref();  // the table's reference
 }
 
-Item* Bucket::findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_t now,
+Item* Bucket::findLive(VBucket& vb, uint64_t hash, std::string_view key, uint32_t now,
                        bool* expired, bool* flushed) {
   settleFlush(vb, now);
   Item* item = vb.table.find(hash, key);
   if (item && isFlushed(vb, item)) {
-    unlinkLocked(vb, item);
+    unlinkLocked(vb, item, hash);
     if (flushed) *flushed = true;
     return nullptr;
   }
@@ -233,7 +232,7 @@ Item* Bucket::findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_
     if ((item->metaState() & Item::kFetched) == 0) {
       expired_unfetched_.fetch_add(1, std::memory_order_relaxed);
     }
-    unlinkLocked(vb, item);
+    unlinkLocked(vb, item, hash);
     reclaimed_.fetch_add(1, std::memory_order_relaxed);
     if (expired) *expired = true;
     return nullptr;
@@ -241,75 +240,21 @@ Item* Bucket::findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_
   return item;
 }
 
-bool Bucket::evictOne(bool live_too) {
-  Item* victim;
-  {
-    std::lock_guard guard(lru_.mutex());
-    victim = lru_.tail();
-    if (!victim) return false;
-    victim->ref();  // keeps it alive between the two locks
-  }
-  ItemRef hold = ItemRef::adopt(victim);
-  VBucket& vb = (*vbuckets_)[victim->vbucket()];
-  const uint32_t now = clock_.now();
-  std::lock_guard guard(vb.mutex);
-  settleFlush(vb, now);
-  if (!victim->linked_) return true;  // someone else unlinked it: try again
-  // Flushed items sit behind every live one (nothing bumps them), so after
-  // a flush the tail is freed as reclaim, not eviction, even with -M.
-  if (isFlushed(vb, victim)) {
-    unlinkLocked(vb, victim);
-    return true;
-  }
-  const bool fetched = (victim->metaState() & Item::kFetched) != 0;
-  if (victim->expiredAt(now)) {
-    unlinkLocked(vb, victim);
-    reclaimed_.fetch_add(1, std::memory_order_relaxed);
-    if (!fetched) expired_unfetched_.fetch_add(1, std::memory_order_relaxed);
-    return true;
-  }
-  if (!live_too) return false;
-  unlinkLocked(vb, victim);
-  evictions_.fetch_add(1, std::memory_order_relaxed);
-  if (!fetched) evicted_unfetched_.fetch_add(1, std::memory_order_relaxed);
-  return true;
-}
-
-void Bucket::touchLru(Item* item) {
-  const uint32_t distance = lru_sequence_.load(std::memory_order_relaxed) - item->lruStamp();
-  const uint64_t items = curr_items_.load(std::memory_order_relaxed);
-  if (distance < std::max<uint64_t>(1, items / 4)) return;
-  std::unique_lock guard(lru_.mutex(), std::try_to_lock);
-  if (!guard.owns_lock()) return;  // busy: a later read will bump it
-  lru_.moveToFront(item);
-  item->setLruStamp(lru_sequence_.fetch_add(1, std::memory_order_relaxed) + 1);
-}
-
 Item* Bucket::allocateWithoutEviction(std::string_view key, size_t value_length,
                                       const Item::Meta& meta, const Located& where) {
-  const size_t bytes = Item::footprint(key.size(), value_length);
-  if (!memory_.tryCharge(bytes)) return nullptr;
-  Item* item = Item::create(key, value_length, meta, where.hash, where.vbucket, &memory_);
-  if (!item) {
-    memory_.credit(bytes);
-    malloc_fails_.fetch_add(1, std::memory_order_relaxed);
-  }
-  return item;
-}
-
-bool Bucket::makeRoom(size_t bytes) {
-  for (int i = 0; i < kMaxEvictionsPerAllocation; ++i) {
-    if (memory_.used() + bytes <= memory_.limit()) return true;
-    if (!evictOne(config_.evict)) return false;
-  }
-  return memory_.used() + bytes <= memory_.limit();
+  // S3-FIFO: a key evicted from the small queue not long ago was wanted
+  // again, so it goes straight to main. With -M there is no policy, only
+  // compaction, which then meets segments in the order they were written.
+  const auto queue = !config_.evict || store_.takeGhost(where.hash) ? ItemStore::Queue::kMain
+                                                                    : ItemStore::Queue::kSmall;
+  return store_.allocate(key, value_length, meta, where.vbucket, queue, /*reserve=*/false);
 }
 
 Item* Bucket::allocate(std::string_view key, size_t value_length, const Item::Meta& meta,
                        const Located& where) {
   for (int round = 0; round < kMaxMakeRoomRounds; ++round) {
     if (Item* item = allocateWithoutEviction(key, value_length, meta, where)) return item;
-    if (!makeRoom(Item::footprint(key.size(), value_length))) return nullptr;
+    if (!makeRoom()) return nullptr;
   }
   return nullptr;
 }
@@ -394,11 +339,7 @@ MutationResult Bucket::storeWhole(const StoreRequest& request, uint32_t now) {
     if (stale) fresh->addMetaState(Item::kStale | (old->metaState() & Item::kTokenSent));
   }
   if (request.binary_key) fresh->addMetaState(Item::kBinaryKey);
-  const uint64_t cas = casFor(at.vb, request.new_cas);
-  fresh->assignCas(cas);
-  if (old) unlinkLocked(at.vb, old);
-  linkLocked(at.vb, fresh_ref.release());
-  return mutated(at.vb, cas);
+  return publishLocked(at.vb, fresh_ref.release(), old, at.hash, casFor(at.vb, request.new_cas));
 }
 
 // Read-modify-write operations (APPEND, PREPEND, INCR, DECR) hold the
@@ -411,7 +352,6 @@ MutationResult Bucket::storeWhole(const StoreRequest& request, uint32_t now) {
 MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
   Located at = locate(request.key);
   for (int round = 0; round < kMaxMakeRoomRounds; ++round) {
-    size_t needed;
     {
       std::lock_guard guard(at.vb.mutex);
       Item* old = findLive(at.vb, at.hash, request.key, now, nullptr);
@@ -432,15 +372,10 @@ MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
         const auto& second = append ? request.value : old_value;
         if (!first.empty()) std::memcpy(out, first.data(), first.size());
         if (!second.empty()) std::memcpy(out + first.size(), second.data(), second.size());
-        const uint64_t cas = casFor(at.vb, request.new_cas);
-        fresh->assignCas(cas);
-        unlinkLocked(at.vb, old);
-        linkLocked(at.vb, fresh);
-        return mutated(at.vb, cas);
+        return publishLocked(at.vb, fresh, old, at.hash, casFor(at.vb, request.new_cas));
       }
-      needed = Item::footprint(request.key.size(), length);
     }
-    if (!makeRoom(needed)) return {EngineStatus::kEnomem};
+    if (!makeRoom()) return {EngineStatus::kEnomem};
   }
   return {EngineStatus::kEnomem};
 }
@@ -453,7 +388,7 @@ MutationResult Bucket::remove(std::string_view key, uint64_t cas) {
   if (!item) return {EngineStatus::kKeyEnoent};
   const EngineStatus allowed = checkCas(at.vb, item, cas, now);
   if (allowed != EngineStatus::kSuccess) return {allowed};
-  unlinkLocked(at.vb, item);
+  unlinkLocked(at.vb, item, at.hash);
   return mutated(at.vb, nextCas(at.vb));
 }
 
@@ -462,7 +397,6 @@ CounterResult Bucket::counter(const CounterRequest& request) {
   Located at = locate(request.key);
   char digits[24];
   for (int round = 0; round < kMaxMakeRoomRounds; ++round) {
-    size_t needed;
     {
       std::lock_guard guard(at.vb.mutex);
       Item* old = findLive(at.vb, at.hash, request.key, now, nullptr);
@@ -497,13 +431,10 @@ CounterResult Bucket::counter(const CounterRequest& request) {
       if (fresh) {
         std::memcpy(fresh->mutableValue(), digits, digits_length);
         std::memset(fresh->mutableValue() + digits_length, ' ', length - digits_length);
-        const uint64_t cas = casFor(at.vb, request.new_cas);
-        fresh->assignCas(cas);
-        if (old) unlinkLocked(at.vb, old);
-        linkLocked(at.vb, fresh);
-        const MutationResult m = mutated(at.vb, cas);
+        const MutationResult m =
+            publishLocked(at.vb, fresh, old, at.hash, casFor(at.vb, request.new_cas));
         return {EngineStatus::kSuccess,
-                cas,
+                m.cas,
                 value,
                 old == nullptr,
                 m.seqno,
@@ -511,9 +442,8 @@ CounterResult Bucket::counter(const CounterRequest& request) {
                 meta.expiry,
                 length};
       }
-      needed = Item::footprint(request.key.size(), length);
     }
-    if (!makeRoom(needed)) return {EngineStatus::kEnomem};
+    if (!makeRoom()) return {EngineStatus::kEnomem};
   }
   return {EngineStatus::kEnomem};
 }
@@ -620,19 +550,25 @@ BucketStats Bucket::stats() {
     slots += vb.table.slotCount();
   }
   uint32_t power = 0;
+  const ItemStore::Usage usage = store_.usage();
   while ((size_t{1} << (power + 1)) <= slots) ++power;
   return {curr_items_.load(std::memory_order_relaxed),
           total_items_.load(std::memory_order_relaxed),
-          memory_.used(),
-          memory_.limit(),
+          store_.itemBytes(),
+          store_.limit(),
           evictions_.load(std::memory_order_relaxed),
           reclaimed_.load(std::memory_order_relaxed),
           flushes_.load(std::memory_order_relaxed),
           flushed_items_.load(std::memory_order_relaxed),
           expired_unfetched_.load(std::memory_order_relaxed),
           evicted_unfetched_.load(std::memory_order_relaxed),
-          malloc_fails_.load(std::memory_order_relaxed),
-          power};
+          store_.systemFailures(),
+          power,
+          usage.in_use + usage.cached,
+          usage.small,
+          store_.segmentSize(),
+          segments_evicted_.load(std::memory_order_relaxed),
+          items_moved_.load(std::memory_order_relaxed)};
 }
 
 void Bucket::resetStats() {
@@ -642,7 +578,8 @@ void Bucket::resetStats() {
   flushes_.store(0, std::memory_order_relaxed);
   expired_unfetched_.store(0, std::memory_order_relaxed);
   evicted_unfetched_.store(0, std::memory_order_relaxed);
-  malloc_fails_.store(0, std::memory_order_relaxed);
+  segments_evicted_.store(0, std::memory_order_relaxed);
+  items_moved_.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace memkv::engine

@@ -15,8 +15,7 @@
 
 #include "common/clock.h"
 #include "engine/item.h"
-#include "engine/lru_list.h"
-#include "engine/memory_account.h"
+#include "engine/item_store.h"
 #include "engine/vbucket.h"
 
 namespace memkv::engine {
@@ -51,6 +50,7 @@ struct BucketConfig {
   size_t memory_limit = 64 << 20;   // -m
   size_t max_value_size = 1 << 20;  // -I
   bool evict = true;                // false with -M: refuse with ENOMEM instead
+  size_t segment_size = 0;          // the item store's (0: picked from the limit)
 };
 
 struct StoreRequest {
@@ -192,8 +192,15 @@ struct BucketStats {
   uint64_t flushed_unreclaimed;
   uint64_t expired_unfetched;  // expired, or evicted, before anyone read them
   uint64_t evicted_unfetched;
-  uint64_t malloc_fails;      // the allocator refused an item the quota allowed
+  uint64_t malloc_fails;      // the system refused memory the limit allowed
   uint32_t hash_power_level;  // log2 of all vbuckets' hash slots together
+  // The item store (item_store.h): memory held, and how items fared when
+  // their segment was evicted.
+  uint64_t store_bytes;  // segments in use and cached, and large blocks
+  uint64_t small_queue_bytes;
+  uint64_t segment_size;
+  uint64_t segments_evicted;
+  uint64_t items_moved;  // copied to main's open segment instead of evicted
 };
 
 class Bucket final {
@@ -254,7 +261,7 @@ class Bucket final {
   // The bucket's clock (Unix seconds), for reporting times left.
   uint32_t now() const { return clock_.now(); }
   // The item memory quota (-m) from now on (memcached's cache_memlimit).
-  void setMemoryLimit(size_t bytes) { memory_.setLimit(bytes); }
+  void setMemoryLimit(size_t bytes) { store_.setLimit(bytes); }
 
   // memcached's expiry rule: 0 never, <= 30 days relative, else absolute.
   // A time already past becomes "now - 1"-ish (expired at once).
@@ -263,7 +270,7 @@ class Bucket final {
  private:
   struct Located {
     VBucket& vb;
-    uint32_t hash;
+    uint64_t hash;  // keyedHash(key): the slot in vb's table, and the ghost's
     uint16_t vbucket;
   };
   Located locate(std::string_view key);
@@ -281,24 +288,34 @@ class Bucket final {
   }
   // Finds a live item; unlinks and forgets an expired or flushed one.
   // vb.mutex held.
-  Item* findLive(VBucket& vb, uint32_t hash, std::string_view key, uint32_t now, bool* expired,
+  Item* findLive(VBucket& vb, uint64_t hash, std::string_view key, uint32_t now, bool* expired,
                  bool* flushed = nullptr);
-  // Charges the budget (evicting when allowed) and allocates. No vbucket
-  // lock may be held: eviction takes them.
+  // Allocates, evicting segments when the store is full (and eviction is
+  // on). No vbucket lock may be held: eviction takes them.
   Item* allocate(std::string_view key, size_t value_length, const Item::Meta& meta,
                  const Located& where);
-  // Charges and allocates only if it fits now; safe under a vbucket lock.
+  // Allocates only if it fits now; safe under a vbucket lock.
   Item* allocateWithoutEviction(std::string_view key, size_t value_length, const Item::Meta& meta,
                                 const Located& where);
-  // Frees dead items (flushed, expired) and, when eviction is on, live
-  // ones from the LRU tail until `bytes` would fit; false if it could not.
+  // Takes the store's next victim segment and empties it (bucket_evict.cc):
+  // dead items (flushed, expired) go; a live one read since the policy last
+  // looked is copied to main, the rest evicted (with -M: every live one is
+  // copied, or the segment stays). False when no segment could be taken.
   // No vbucket lock may be held.
-  bool makeRoom(size_t bytes);
-  // Frees the LRU tail if it is dead, or if `live_too`; false if it did not.
-  bool evictOne(bool live_too);
-  void linkLocked(VBucket& vb, Item* item);
-  // A read of a linked item (vb.mutex held): refresh its LRU position.
-  void touchLru(Item* item);
+  bool makeRoom();
+  // Copies a linked item to main's open segment in its place (vb.mutex
+  // held); false when even the evictor's reserve is full.
+  bool moveLocked(VBucket& vb, Item* item, uint64_t hash, uint8_t freq);
+  // Unlinks a live item to make room, remembering its key in the ghost if
+  // it leaves from the small queue (vb.mutex held).
+  void evictLocked(VBucket& vb, Item* item, uint64_t hash, bool to_ghost);
+  // Unlinks a flushed or expired item (vb.mutex held); false if it lives.
+  bool reclaimIfDeadLocked(VBucket& vb, Item* item, uint64_t hash, uint32_t now);
+  // Puts a new item in the table (vb.mutex held; takes over the caller's
+  // reference).
+  void linkLocked(VBucket& vb, Item* item, uint64_t hash);
+  // A read of a linked item: the eviction policy's frequency counts it.
+  static void touchLru(Item* item) { item->noteAccess(); }
   // Any read marks the item fetched and records the access (mg h and l, for
   // whichever protocol read it, as memcached). Written only when changed:
   // the common re-read of a hot item stores nothing.
@@ -306,7 +323,7 @@ class Bucket final {
     if ((item->metaState() & Item::kFetched) == 0) item->addMetaState(Item::kFetched);
     if (item->accessTime() != static_cast<uint16_t>(now)) item->setAccessTime(now);
   }
-  void unlinkLocked(VBucket& vb, Item* item);
+  void unlinkLocked(VBucket& vb, Item* item, uint64_t hash);
   uint64_t nextCas(VBucket& vb) { return ++vb.last_cas; }
   // The CAS a meta client asked for (E), or the next one. A wanted CAS moves
   // the vbucket's counter forward so later ones stay above it; one at or
@@ -328,6 +345,10 @@ class Bucket final {
   static MutationResult mutated(VBucket& vb, uint64_t cas) {
     return {EngineStatus::kSuccess, cas, ++vb.high_seqno, vb.uuid};
   }
+  // Publishes `fresh` with this CAS and the next seqno in place of `old`
+  // (if any), keeping old's standing with the eviction policy (vb.mutex
+  // held; takes over the caller's reference to fresh).
+  MutationResult publishLocked(VBucket& vb, Item* fresh, Item* old, uint64_t hash, uint64_t cas);
 
   // The live items of a vbucket that `keep` accepts, sorted by key.
   template <typename Keep>
@@ -338,9 +359,7 @@ class Bucket final {
 
   const BucketConfig config_;
   const Clock& clock_;
-  MemoryAccount& memory_;  // retired (not deleted) with the bucket; see MemoryAccount
-  LruList lru_;
-  std::atomic<uint32_t> lru_sequence_{0};  // moves to the LRU front; written under its mutex
+  ItemStore& store_;  // retired (not deleted) with the bucket; see ItemStore::retire
   std::unique_ptr<std::array<VBucket, kVBucketCount>> vbuckets_;
   // Flushes are numbered; a delayed one is published as (id << 32 | time)
   // and applied per vbucket on first touch after its time (settleFlush).
@@ -364,7 +383,8 @@ class Bucket final {
   std::atomic<uint64_t> flushes_{0};
   std::atomic<uint64_t> expired_unfetched_{0};
   std::atomic<uint64_t> evicted_unfetched_{0};
-  std::atomic<uint64_t> malloc_fails_{0};
+  std::atomic<uint64_t> segments_evicted_{0};
+  std::atomic<uint64_t> items_moved_{0};
 };
 
 }  // namespace memkv::engine

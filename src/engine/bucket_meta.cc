@@ -29,14 +29,11 @@ MetaGetResult Bucket::metaGet(const MetaGetRequest& request) {
         const Item::Meta meta{0, absoluteExpiry(request.vivify_expiry, now), 0, 0};
         Item* fresh = allocateWithoutEviction(request.key, 0, meta, at);
         if (fresh != nullptr) {
-          const uint64_t cas = casFor(at.vb, request.vivify_cas);
-          fresh->assignCas(cas);
           fresh->setMetaState(Item::kTokenSent |
                               (request.binary_key ? uint8_t{Item::kBinaryKey} : uint8_t{0}));
-          linkLocked(at.vb, fresh);
-          mutated(at.vb, cas);
+          result.cas =
+              publishLocked(at.vb, fresh, nullptr, at.hash, casFor(at.vb, request.vivify_cas)).cas;
           result.won = true;
-          result.cas = cas;
           result.expiry_before = fresh->expiry();
           result.item = ItemRef::share(fresh);
           return result;
@@ -67,7 +64,7 @@ MetaGetResult Bucket::metaGet(const MetaGetRequest& request) {
         return result;
       }
     }
-    if (!makeRoom(Item::footprint(request.key.size(), 0))) return result;
+    if (!makeRoom()) return result;
   }
   return result;
 }
@@ -76,7 +73,6 @@ MutationResult Bucket::metaDelete(const MetaDeleteRequest& request) {
   const uint32_t now = clock_.now();
   Located at = locate(request.key);
   for (int round = 0; round < kMetaRounds; ++round) {
-    size_t needed;
     {
       std::lock_guard guard(at.vb.mutex);
       Item* old = findLive(at.vb, at.hash, request.key, now, nullptr);
@@ -84,7 +80,7 @@ MutationResult Bucket::metaDelete(const MetaDeleteRequest& request) {
       const EngineStatus allowed = checkCas(at.vb, old, request.cas, now);
       if (allowed != EngineStatus::kSuccess) return {allowed};
       if (!request.invalidate && !request.empty_value) {
-        unlinkLocked(at.vb, old);
+        unlinkLocked(at.vb, old, at.hash);
         return mutated(at.vb, nextCas(at.vb));
       }
       // Items are immutable (docs/architecture.md invariant 8): the new CAS
@@ -101,18 +97,13 @@ MutationResult Bucket::metaDelete(const MetaDeleteRequest& request) {
       Item* fresh = allocateWithoutEviction(request.key, value.size(), meta, at);
       if (fresh != nullptr) {
         if (!value.empty()) std::memcpy(fresh->mutableValue(), value.data(), value.size());
-        const uint64_t cas = casFor(at.vb, request.new_cas);
-        fresh->assignCas(cas);
         // I: stale, and the recache token is up for grabs again.
         fresh->setMetaState((request.invalidate ? uint8_t{Item::kStale} : uint8_t{0}) |
                             (old->metaState() & Item::kBinaryKey));
-        unlinkLocked(at.vb, old);
-        linkLocked(at.vb, fresh);
-        return mutated(at.vb, cas);
+        return publishLocked(at.vb, fresh, old, at.hash, casFor(at.vb, request.new_cas));
       }
-      needed = Item::footprint(request.key.size(), value.size());
     }
-    if (!makeRoom(needed)) return {EngineStatus::kEnomem};
+    if (!makeRoom()) return {EngineStatus::kEnomem};
   }
   return {EngineStatus::kEnomem};
 }

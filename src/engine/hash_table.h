@@ -1,7 +1,9 @@
 #pragma once
 // A chained hash table of Items for one vbucket. Not thread-safe: the owning
 // VBucket's mutex guards every call. The table holds one reference on each
-// item it contains.
+// item it contains. Slots are picked by the key's keyed hash (keyedHash,
+// random per process), which callers compute once per request; items do
+// not store it: a growing table hashes their keys again.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -15,11 +17,15 @@ class HashTable final {
  public:
   HashTable();
 
-  Item* find(uint32_t hash, std::string_view key) const;
+  Item* find(uint64_t hash, std::string_view key) const;
   // Adds an item whose key is not present; takes over one reference.
-  void insert(Item* item);
+  // `hash` is keyedHash(item->key()), here and below.
+  void insert(Item* item, uint64_t hash);
   // Removes an item that is present; hands its reference to the caller.
-  void remove(Item* item);
+  void remove(Item* item, uint64_t hash);
+  // Puts `fresh` (same key) in the chain where `old` was: the table's
+  // reference moves from old (handed to the caller) to fresh.
+  void replace(Item* old, Item* fresh, uint64_t hash);
   // Removes every item, passing each (with the table's reference) to fn.
   template <typename Fn>
   void clear(Fn&& fn) {
@@ -81,9 +87,7 @@ class HashTable final {
   size_t slotCount() const { return mask_ + 1; }
 
  private:
-  // vbucket = bits 16..25 of the CRC, identical for every key here, so the
-  // slot index folds bits 26..31 onto the low bits instead.
-  size_t slotOf(uint32_t hash) const { return (hash ^ (hash >> 10)) & mask_; }
+  size_t slotOf(uint64_t hash) const { return hash & mask_; }
   void grow();
 
   std::unique_ptr<Item*[]> slots_;

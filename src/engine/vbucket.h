@@ -48,6 +48,14 @@ class LockTable final {
     entries_[entry.item] = entry;
   }
   void erase(const Item* item) { entries_.erase(item); }
+  // The evictor copied a locked item: the lock follows the copy.
+  void rekey(const Item* old, const Item* fresh) {
+    auto node = entries_.extract(old);
+    if (node.empty()) return;
+    node.key() = fresh;
+    node.mapped().item = fresh;
+    entries_.insert(std::move(node));
+  }
 
  private:
   std::unordered_map<const Item*, LockEntry> entries_;

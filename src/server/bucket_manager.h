@@ -3,8 +3,8 @@
 // selected it; DELETE_BUCKET marks it deleted, empties it and drops the
 // manager's reference, and every session notices on its next command (one
 // relaxed load) and lets go. Values still being sent keep their items, and
-// the bucket's memory account outlives it until the last one is sent (see
-// engine::MemoryAccount), so a send in flight always finishes safely.
+// the bucket's item store outlives it until the last one is sent (see
+// engine::ItemStore::retire), so a send in flight always finishes safely.
 #include <atomic>
 #include <cstdint>
 #include <map>

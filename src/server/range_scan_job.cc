@@ -172,7 +172,7 @@ ContinueJob::Turn ContinueJob::sendFrame() {
     if (!key_only) {
       storeBe32(p + rs::kMetaFlagsOffset, item.flags());
       storeBe32(p + rs::kMetaExpiryOffset, items[i].expiry);
-      storeBe64(p + rs::kMetaSeqnoOffset, 0);  // memkv keeps no per-document seqno
+      storeBe64(p + rs::kMetaSeqnoOffset, item.seqno());
       storeBe64(p + rs::kMetaCasOffset, item.cas());
       p[rs::kMetaDatatypeOffset] = item.datatype() & datatype_mask_;
       p += rs::kDocumentMetaSize;

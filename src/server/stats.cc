@@ -104,6 +104,14 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
   add("hash_power_level", bucket.hash_power_level);
   // Flushed items not freed yet: out of curr_items, still in bytes.
   add("flushed_unreclaimed", bucket.flushed_unreclaimed);
+  // memkv's item store (docs/architecture.md section 5): all the memory
+  // items hold against -m, the S3-FIFO small queue's share of it, and what
+  // eviction did with the segments it emptied.
+  add("item_store_bytes", bucket.store_bytes);
+  add("item_store_small_queue_bytes", bucket.small_queue_bytes);
+  add("item_store_segment_size", bucket.segment_size);
+  add("item_store_segments_evicted", bucket.segments_evicted);
+  add("item_store_items_moved", bucket.items_moved);
   // memkv's send path (docs/architecture.md invariants 3-5).
   add("bytes_copied", totals.bytes_copied);
   add("bytes_referenced", totals.bytes_referenced);

@@ -7,8 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "common/crc32.h"
+#include "common/keyed_hash.h"
 #include "engine/item.h"
+#include "engine/item_store.h"
 
 namespace memkv::engine {
 namespace {
@@ -18,19 +19,22 @@ class HashTableRemoveIfTest : public ::testing::Test {
   void SetUp() override {
     for (int i = 0; i < kItems; ++i) {
       const std::string key = "key-" + std::to_string(i);
-      Item* item = Item::create(key, 0, {}, crc32(key.data(), key.size()), 0, nullptr);
+      Item* item = store_.allocate(key, 0, {}, 0, ItemStore::Queue::kSmall, false);
       ASSERT_NE(item, nullptr);
-      table_.insert(item);
+      table_.insert(item, keyedHash(key));
+      ItemStore::published(item);
     }
   }
   void TearDown() override {
     table_.clear([](Item* item) { item->unref(); });
+    store_.retire();
   }
   static bool even(const Item& item) {
     return std::stoi(std::string(item.key().substr(4))) % 2 == 0;
   }
 
   static constexpr int kItems = 4096;
+  ItemStore& store_ = *ItemStore::create(8 << 20, 0);
   HashTable table_;
 };
 

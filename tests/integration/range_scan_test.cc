@@ -260,6 +260,7 @@ TEST_F(RangeScanTest, KeyOnlyAndDocumentsCarryEverything) {
     ASSERT_EQ(r.status, status::kSuccess);
     e.cas = r.cas;
     e.expiry = exptime;
+    e.seqno = i + 1;  // the vbucket's mutations, in order (a fresh server)
     expected[e.key] = e;
   }
   // A JSON document stored with the JSON datatype.
@@ -268,7 +269,7 @@ TEST_F(RangeScanTest, KeyOnlyAndDocumentsCarryEverything) {
     set.data_type = cb::datatype::kJson;
     const Response r = json_client.call(set);
     ASSERT_EQ(r.status, status::kSuccess);
-    ScanItem e{keys.back(), 5, 0, 0, r.cas, cb::datatype::kJson, "{\"a\":[1,2,3]}"};
+    ScanItem e{keys.back(), 5, 0, sizes.size() + 1, r.cas, cb::datatype::kJson, "{\"a\":[1,2,3]}"};
     expected[e.key] = e;
   }
   std::vector<std::string> sorted_keys;
@@ -296,7 +297,7 @@ TEST_F(RangeScanTest, KeyOnlyAndDocumentsCarryEverything) {
       EXPECT_TRUE(got.value == e.value) << "value differs";
       EXPECT_EQ(got.flags, e.flags);
       EXPECT_EQ(got.cas, e.cas);
-      EXPECT_EQ(got.seqno, 0u);
+      EXPECT_EQ(got.seqno, e.seqno);
       EXPECT_EQ(got.datatype, json_granted ? e.datatype : cb::datatype::kRaw);
       if (e.expiry == 0) {
         EXPECT_EQ(got.expiry, 0u);

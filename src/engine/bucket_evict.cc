@@ -1,0 +1,151 @@
+// Eviction: the bucket empties the item store's victim segments (see
+// item_store.h for the queues, and docs/architecture.md section 5 for why a
+// log and S3-FIFO).
+#include <cstring>
+
+#include "common/keyed_hash.h"
+#include "engine/bucket.h"
+
+namespace memkv::engine {
+
+bool Bucket::moveLocked(VBucket& vb, Item* item, uint64_t hash, uint8_t freq) {
+  const Item::Meta meta{item->flags(), item->expiry(), item->cas(), item->datatype()};
+  const auto value = item->value();
+  Item* copy = store_.allocate(item->key(), value.size(), meta, item->vbucket(),
+                               ItemStore::Queue::kMain, /*reserve=*/true);
+  if (copy == nullptr) return false;
+  if (!value.empty()) std::memcpy(copy->mutableValue(), value.data(), value.size());
+  copy->assignSeqno(item->seqno());
+  copy->setMetaState(item->metaState());
+  copy->setAccessTime(item->accessTime());
+  copy->setFreq(freq);
+  vb.table.replace(item, copy, hash);
+  copy->setLinked(true);
+  ItemStore::published(copy);
+  if (vb.locks) vb.locks->rekey(item, copy);
+  item->setLinked(false);
+  item->unref();  // the table's reference, now the copy's
+  items_moved_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+bool Bucket::reclaimIfDeadLocked(VBucket& vb, Item* item, uint64_t hash, uint32_t now) {
+  if (isFlushed(vb, item)) {
+    unlinkLocked(vb, item, hash);
+    return true;
+  }
+  if (!item->expiredAt(now)) return false;
+  unlinkLocked(vb, item, hash);
+  reclaimed_.fetch_add(1, std::memory_order_relaxed);
+  if ((item->metaState() & Item::kFetched) == 0) {
+    expired_unfetched_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return true;
+}
+
+void Bucket::evictLocked(VBucket& vb, Item* item, uint64_t hash, bool to_ghost) {
+  if (to_ghost) store_.addGhost(hash);
+  unlinkLocked(vb, item, hash);
+  evictions_.fetch_add(1, std::memory_order_relaxed);
+  if ((item->metaState() & Item::kFetched) == 0) {
+    evicted_unfetched_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+bool Bucket::makeRoom() {
+  ItemStore::Segment* victim = store_.takeVictim();
+  if (victim == nullptr) return false;
+  segments_evicted_.fetch_add(1, std::memory_order_relaxed);
+  const uint32_t now = clock_.now();
+  const bool from_small = victim->queue == ItemStore::Queue::kSmall;
+  // Calls fn(vb, item, hash) under the vbucket lock for each linked item
+  // of the victim that is not dead (flushed and expired ones go here).
+  auto forEachLive = [&](auto&& fn) {
+    ItemStore::forEachItem(victim, [&](Item* item) {
+      VBucket& vb = (*vbuckets_)[item->vbucket()];
+      std::lock_guard guard(vb.mutex);
+      settleFlush(vb, now);
+      if (!item->linked()) return;  // replaced or deleted; pinned by a reader
+      const uint64_t hash = keyedHash(item->key());
+      if (!reclaimIfDeadLocked(vb, item, hash, now)) fn(vb, item, hash);
+    });
+  };
+
+  // Compaction: the victim's live items are all copied to main, none
+  // evicted. With -M that is the only way to reuse memory; with eviction it
+  // is how overwritten and deleted items give their room back without
+  // costing live ones while the live data fits (memcached frees such chunks
+  // at once and evicts nothing). Only worth it, and sure to fit in the
+  // evictor's reserve, when at most half the victim is live; a denser
+  // victim stays whole with -M, and otherwise goes to the policy.
+  size_t live = 0;
+  if (!config_.evict) {
+    forEachLive([&](VBucket&, Item* item, uint64_t) { live += item->footprint(); });
+  } else {
+    // Unlocked and approximate: items still referenced, linked or not.
+    ItemStore::forEachItem(victim, [&](Item* item) { live += item->footprint(); });
+  }
+  const bool sparse = live <= victim->capacity / 2 && !(victim->large && live != 0);
+  if (!config_.evict && !sparse) {
+    store_.requeueVictim(victim);
+    return true;
+  }
+  if (!config_.evict || (sparse && store_.itemBytes() + victim->capacity <= store_.limit())) {
+    bool kept = false;
+    forEachLive([&](VBucket& vb, Item* item, uint64_t hash) {
+      if (kept || moveLocked(vb, item, hash, item->freq())) return;
+      if (!config_.evict) {
+        kept = true;
+        return;
+      }
+      evictLocked(vb, item, hash, false);
+    });
+    if (kept) {
+      store_.requeueVictim(victim);
+    } else {
+      store_.releaseVictim(victim);
+    }
+    return true;
+  }
+
+  // S3-FIFO: an item read while in the small queue earns a place in main;
+  // one in main gets another round per read (up to three), each round
+  // costing it one. A main victim must free at least half its bytes, or a
+  // cache of hot items would copy segments round and round without making
+  // room: when more than half were read, only the most read stay. (From
+  // small, a copy moves the item on, so it is progress in itself; a large
+  // block is kept by requeueing it, no copy.)
+  uint8_t keep_from = 1;
+  if (!from_small && !victim->large) {
+    size_t bytes_at[Item::kMaxFreq + 1] = {};
+    ItemStore::forEachItem(victim,
+                           [&](Item* item) { bytes_at[item->freq()] += item->footprint(); });
+    size_t kept = 0;
+    keep_from = Item::kMaxFreq + 1;
+    while (keep_from > 1 && kept + bytes_at[keep_from - 1] <= victim->capacity / 2) {
+      kept += bytes_at[--keep_from];
+    }
+  }
+  bool requeue = false;
+  forEachLive([&](VBucket& vb, Item* item, uint64_t hash) {
+    const uint8_t freq = item->freq();
+    if (freq >= keep_from) {
+      const uint8_t next = from_small ? 0 : freq - 1;
+      if (victim->large) {
+        item->setFreq(next);  // the block itself goes back to main
+        requeue = true;
+        return;
+      }
+      if (moveLocked(vb, item, hash, next)) return;
+    }
+    evictLocked(vb, item, hash, from_small);
+  });
+  if (requeue) {
+    store_.requeueVictim(victim);
+  } else {
+    store_.releaseVictim(victim);
+  }
+  return true;
+}
+
+}  // namespace memkv::engine
