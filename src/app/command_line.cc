@@ -171,6 +171,10 @@ std::optional<ExitNow> applyExtended(std::string_view list, server::Settings& s)
       auto v = parseInt(value, 0, 3);
       if (!v) return bad("ssl_min_version must be 0 (TLS 1.0) to 3 (TLS 1.3)");
       s.ssl_min_version = static_cast<int>(*v);
+    } else if (key == "lru_crawler") {
+      s.expiry_crawler = true;
+    } else if (key == "no_lru_crawler") {
+      s.expiry_crawler = false;
     } else if (key == "ssl_keyformat" || key == "ssl_wbuf_size" || key == "ssl_session_cache" ||
                key == "ssl_kernel_tls") {
       // PEM only, record-sized staging, no resumption, no kTLS here

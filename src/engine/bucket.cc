@@ -17,9 +17,6 @@ namespace {
 // room first), eviction can make no room, and the write must fail instead
 // of spinning.
 constexpr int kMaxMakeRoomRounds = 16;
-// Flushed items one reclaim step unlinks under one vbucket lock (and the
-// LRU lock) before letting go and freeing them: a few microseconds of hold.
-constexpr size_t kReclaimBatch = 256;
 }  // namespace
 
 Bucket::Bucket(const BucketConfig& config, const Clock& clock)

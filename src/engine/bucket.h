@@ -240,6 +240,13 @@ class Bucket final {
   // and the next flush() asks for a new one. For a background thread (the
   // server's ExecutorPool), so memory comes back without traffic.
   bool reclaimFlushed(size_t budget);
+  // The expiry crawler's step: walks up to `slots` hash slots from where
+  // the last step stopped (all vbuckets in turn) and unlinks the expired
+  // items it finds, so their memory comes back without anyone reading them
+  // (counted in reclaimed and expired_unfetched). Batches under each
+  // vbucket lock, frees outside. Returns how many it reclaimed. For a
+  // background thread; one crawl at a time.
+  size_t reclaimExpired(size_t slots);
   // Frees every item now, live or not: O(items) under the vbucket locks, so
   // never on a worker thread (DELETE_BUCKET runs it on the ExecutorPool).
   void purge();
@@ -268,6 +275,9 @@ class Bucket final {
   uint32_t absoluteExpiry(uint32_t expiry, uint32_t now) const;
 
  private:
+  // Items one reclaim step (flush sweep, expiry crawl) unlinks under one
+  // vbucket lock before letting go and freeing them: a few microseconds.
+  static constexpr size_t kReclaimBatch = 256;
   struct Located {
     VBucket& vb;
     uint64_t hash;  // keyedHash(key): the slot in vb's table, and the ghost's
@@ -374,6 +384,9 @@ class Bucket final {
   uint16_t reclaim_cursor_ = 0;           // guarded by reclaim_mutex_
   size_t reclaim_slot_ = 0;  // where the sweep goes on in that vbucket; guarded by reclaim_mutex_
   std::atomic<bool> sweep_wanted_{false};  // asked for by flush(), not ended yet
+  std::mutex crawl_mutex_;                 // one expiry crawl step at a time
+  uint16_t crawl_vbucket_ = 0;             // guarded by crawl_mutex_
+  size_t crawl_slot_ = 0;                  // guarded by crawl_mutex_
 
   std::atomic<uint64_t> curr_items_{0};     // linked and not flushed
   std::atomic<uint64_t> flushed_items_{0};  // linked and flushed

@@ -1,6 +1,8 @@
 // Eviction: the bucket empties the item store's victim segments (see
 // item_store.h for the queues, and docs/architecture.md section 5 for why a
 // log and S3-FIFO).
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "common/keyed_hash.h"
@@ -50,6 +52,52 @@ void Bucket::evictLocked(VBucket& vb, Item* item, uint64_t hash, bool to_ghost) 
   if ((item->metaState() & Item::kFetched) == 0) {
     evicted_unfetched_.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+size_t Bucket::reclaimExpired(size_t slots) {
+  std::lock_guard crawl(crawl_mutex_);
+  const uint32_t now = clock_.now();
+  std::array<Item*, kReclaimBatch> batch;
+  size_t reclaimed = 0;
+  size_t vbuckets_done = 0;
+  while (slots > 0 && vbuckets_done < kVBucketCount) {
+    VBucket& vb = (*vbuckets_)[crawl_vbucket_];
+    size_t taken = 0;
+    size_t walked = 0;
+    bool finished;
+    {
+      std::lock_guard guard(vb.mutex);
+      settleFlush(vb, now);
+      const size_t table_slots = vb.table.slotCount();
+      const size_t start = crawl_slot_;
+      taken = vb.table.removeIf(
+          [&](const Item& item) { return !isFlushed(vb, &item) && item.expiredAt(now); },
+          [&](Item* item) { batch[taken++] = item; }, kReclaimBatch, &crawl_slot_,
+          std::min(slots, table_slots - std::min(start, table_slots)), &walked);
+      for (size_t i = 0; i < taken; ++i) {
+        Item* item = batch[i];
+        if (vb.locks) vb.locks->erase(item);
+        item->setLinked(false);
+        if ((item->metaState() & Item::kFetched) == 0) {
+          expired_unfetched_.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+      curr_items_.fetch_sub(taken, std::memory_order_relaxed);
+      reclaimed_.fetch_add(taken, std::memory_order_relaxed);
+      // Done with this table when the walk reached its end (a table that
+      // grew meanwhile is walked again from the next step's cursor).
+      finished = taken < kReclaimBatch && start + walked >= table_slots;
+    }
+    for (size_t i = 0; i < taken; ++i) batch[i]->unref();  // frees, outside the lock
+    reclaimed += taken;
+    slots -= std::min(slots, std::max<size_t>(walked, 1));
+    if (finished) {
+      crawl_vbucket_ = static_cast<uint16_t>((crawl_vbucket_ + 1) % kVBucketCount);
+      crawl_slot_ = 0;
+      ++vbuckets_done;
+    }
+  }
+  return reclaimed;
 }
 
 bool Bucket::makeRoom() {

@@ -4,6 +4,7 @@
 // item it contains. Slots are picked by the key's keyed hash (keyedHash,
 // random per process), which callers compute once per request; items do
 // not store it: a growing table hashes their keys again.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -48,12 +49,16 @@ class HashTable final {
   // should go on: a caller that frees a table in batches walks it about once
   // in all, not once per batch. Returns how many it removed; fewer than
   // `limit` means no accepted item is left.
+  // With `max_slots`, the walk also stops after that many slots, and
+  // *walked (if given) says how many it walked.
   template <typename Drop, typename Fn>
-  size_t removeIf(Drop&& drop, Fn&& fn, size_t limit, size_t* cursor) {
+  size_t removeIf(Drop&& drop, Fn&& fn, size_t limit, size_t* cursor, size_t max_slots = ~size_t{0},
+                  size_t* walked_out = nullptr) {
     size_t removed = 0;
-    const size_t slots = mask_ + 1;
+    const size_t slots = std::min(mask_ + 1, max_slots);
     size_t slot = *cursor & mask_;
-    for (size_t walked = 0; walked < slots; ++walked, slot = (slot + 1) & mask_) {
+    size_t walked = 0;
+    for (; walked < slots; ++walked, slot = (slot + 1) & mask_) {
       Item** link = &slots_[slot];
       while (*link != nullptr) {
         Item* it = *link;
@@ -63,6 +68,7 @@ class HashTable final {
         }
         if (removed == limit) {
           *cursor = slot;  // more here: the next call starts with this slot
+          if (walked_out) *walked_out = walked;
           return removed;
         }
         *link = it->hash_next_;
@@ -73,6 +79,7 @@ class HashTable final {
       }
     }
     *cursor = slot;
+    if (walked_out) *walked_out = walked;
     return removed;
   }
   // Calls fn(const Item*) for every item.

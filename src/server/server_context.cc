@@ -13,6 +13,7 @@ ServerContext::ServerContext(const Settings& settings, const Clock& clock,
       users_(std::move(users)),
       started_(::time(nullptr)) {
   buckets_.create("default", defaultBucketConfig());
+  if (settings.expiry_crawler) crawler_ = std::make_unique<ExpiryCrawler>(buckets_, executors_);
 }
 
 ServerContext::~ServerContext() {

@@ -18,6 +18,7 @@
 #include "net/worker_counters.h"
 #include "server/bucket_manager.h"
 #include "server/command_counters.h"
+#include "server/expiry_crawler.h"
 #include "server/prefix_stats.h"
 #include "server/range_scan.h"
 #include "server/settings.h"
@@ -132,6 +133,9 @@ class ServerContext final {
   std::atomic<uint64_t> auth_cmds_{0};
   std::atomic<uint64_t> auth_errors_{0};
   RangeScanRegistry range_scans_;
+  // Null with -o no_lru_crawler. Its tasks run on executors_, which the
+  // destructor shuts down before members go.
+  std::unique_ptr<ExpiryCrawler> crawler_;
   std::unique_ptr<const auth::UserDatabase> users_;
   const time_t started_;
   std::vector<std::unique_ptr<WorkerContext>> workers_;

@@ -42,6 +42,9 @@ struct Settings {
   size_t executor_threads = 2;                         // --executor-threads
   size_t auth_threads = 1;                             // --auth-threads (SASL's own pool)
   int range_scan_lifetime_s = 180;                     // --range-scan-lifetime
+  // The expiry crawler (server/expiry_crawler.h): -o lru_crawler (default)
+  // or -o no_lru_crawler, as memcached names its own.
+  bool expiry_crawler = true;
 
   // Every byte of partially received requests, server-wide (0: none):
   // -o read_buf_mem_limit=<MB> or --read-memory-limit. 256 MiB bounds what
