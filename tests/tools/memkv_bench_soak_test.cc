@@ -165,5 +165,76 @@ TEST(MemkvBenchSoak, ChurnWithRandomSizesUnderSmallMemoryStaysCorrectAndBounded)
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
+// The hit-ratio workloads' own accounting, against the real server: the sweep's GETs all
+// miss (its keys were never set) and are kept out of the hot keys' numbers, the sweep ends
+// and hot GETs after it are counted apart, and after the shift the fresh keys miss first
+// (per-interval counts show it), with every value of both sizes verified.
+TEST(MemkvBenchSoak, SweepAndShiftAreCountedApartFromTheHotKeys) {
+  ServerProcess server({"-m", std::to_string(kMemoryLimitMiB)});
+  std::string error;
+  ASSERT_TRUE(server.start(&error)) << toString(server.kind()) << ": " << error;
+  const double timeout_s = std::chrono::duration<double>(scaled(milliseconds(60000))).count();
+  const std::vector<std::string> args{"--server",
+                                      "127.0.0.1:" + std::to_string(server.port()),
+                                      "--threads",
+                                      "2",
+                                      "--conns",
+                                      "4",
+                                      "--pipeline",
+                                      "4",
+                                      "--keys",
+                                      "2000",
+                                      "--key-dist",
+                                      "zipf:0.9",
+                                      "--value-size",
+                                      "24-200",
+                                      "--prefill",
+                                      "--ratio",
+                                      "1:0",
+                                      "--set-on-miss",
+                                      "--verify",
+                                      "--sweep-keys",
+                                      "3001",
+                                      "--sweep-start",
+                                      "0.5",
+                                      "--shift-at",
+                                      "2",
+                                      "--shift-value-size",
+                                      "1k-4k",
+                                      "--report-interval",
+                                      "1",
+                                      "--duration",
+                                      "4",
+                                      "--timeout",
+                                      std::to_string(timeout_s),
+                                      "--json"};
+  const BenchRun run = runBench(args, server.pid(), scaled(milliseconds(90000)));
+  ASSERT_NE(run.wait_status, -1) << "memkv-bench did not finish in time";
+  const auto r = nlohmann::json::parse(run.output, nullptr, false);
+  ASSERT_FALSE(r.is_discarded()) << "memkv-bench printed no JSON: " << run.output;
+  EXPECT_TRUE(WIFEXITED(run.wait_status) && WEXITSTATUS(run.wait_status) == 0) << run.output;
+  EXPECT_EQ(r.value("verify_failures", -1), 0) << run.output;
+
+  const auto& sweep = r["sweep"];
+  EXPECT_EQ(sweep.value("gets_issued", 0), 3001) << run.output;
+  EXPECT_EQ(sweep["own"].value("gets", 0), 3001) << run.output;
+  EXPECT_EQ(sweep["own"].value("hits", -1), 0) << run.output;
+  ASSERT_TRUE(sweep["end_s"].is_number()) << "the sweep did not end: " << run.output;
+  EXPECT_GE(sweep["end_s"].get<double>(), 0.5);
+  EXPECT_GT(sweep["hot_after"].value("gets", 0), 0) << run.output;
+  // Everything that is not the sweep's is hot, and nothing is counted twice.
+  EXPECT_EQ(r["hot"].value("gets", 0) + sweep["own"].value("gets", 0), r.value("gets", 0));
+  EXPECT_EQ(r["hot"].value("hits", 0), r.value("hits", 0));
+
+  // Intervals [1, 2) and [2, 3): the last one before the shift hits (prefilled keys), the
+  // first one after it misses more (none of the fresh keys was set yet).
+  const auto& intervals = r["intervals"];
+  ASSERT_GE(intervals.size(), 3u) << run.output;
+  const double before = intervals[1]["hot"].value("hit_ratio", 0.0);
+  const double after = intervals[2]["hot"].value("hit_ratio", 1.0);
+  EXPECT_GT(before, after) << run.output;
+  EXPECT_GT(intervals[2]["hot"].value("misses", 0), 100) << run.output;
+}
+
 }  // namespace
 }  // namespace memkv::test
