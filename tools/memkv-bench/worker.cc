@@ -167,7 +167,9 @@ void Worker::startRun(uint64_t now_ns) {
   if (o.sweep_keys > 0) sweep_start_ns_ = now_ns + secondsToNanos(o.sweep_start_s);
   sweep_next_ = static_cast<uint64_t>(index_);
   if (o.shift) shift_ns_ = now_ns + secondsToNanos(o.shift_at_s);
-  interval_ns_ = std::max<uint64_t>(secondsToNanos(o.report_interval_s), o.report_interval_s > 0);
+  // At least 1 ns: a tiny --report-interval must not become a division by zero.
+  if (o.report_interval_s > 0)
+    interval_ns_ = std::max<uint64_t>(secondsToNanos(o.report_interval_s), 1);
   measure_start_ns_ = now_ns + secondsToNanos(o.warmup_s);
   if (o.requests > 0) {
     const auto threads = static_cast<uint64_t>(o.threads);
