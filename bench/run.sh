@@ -5,7 +5,8 @@
 #
 # --only runs just the workloads whose label matches REGEX (bash =~), for
 # example --only '^\(f3\)', --only '^\(t-' for the text-protocol rows or
-# --only '^\(tls-' for the TLS rows; it never rewrites bench/RESULTS.md.
+# --only '^\(tls-' for the TLS rows, --only '^\((h2|h3)\)' for the scan-pollution
+# and value-size-shift rows; it never rewrites bench/RESULTS.md.
 #
 # Both servers get the same -t/-m/-c/-I, listen on 127.0.0.1 ephemeral ports,
 # and are pinned away from the client when there are cores enough. Throughput
