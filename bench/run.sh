@@ -5,7 +5,8 @@
 #
 # --only runs just the workloads whose label matches REGEX (bash =~), for
 # example --only '^\(f3\)', --only '^\(t-' for the text-protocol rows or
-# --only '^\(tls-' for the TLS rows; it never rewrites bench/RESULTS.md.
+# --only '^\(tls-' for the TLS rows, --only '^\((h2|h3)\)' for the scan-pollution
+# and value-size-shift rows; it never rewrites bench/RESULTS.md.
 #
 # Both servers get the same -t/-m/-c/-I, listen on 127.0.0.1 ephemeral ports,
 # and are pinned away from the client when there are cores enough. Throughput
@@ -44,8 +45,12 @@ done
 # for all of them) unless --rounds/--duration say otherwise.
 case $suite in
   quick) tls_rounds=${rounds:-2}; tls_duration=${duration:-2}
+    h2_rounds=${rounds:-1}; h2_warm=4; h2_seconds=8
+    h3_rounds=${rounds:-1}; h3_shift=10; h3_after=30; h3_interval=10
     rounds=${rounds:-2}; duration=${duration:-2}; warmup=0.5; hit_seconds=4 ;;
   full) tls_rounds=${rounds:-3}; tls_duration=${duration:-3}
+    h2_rounds=${rounds:-3}; h2_warm=6; h2_seconds=15
+    h3_rounds=${rounds:-2}; h3_shift=10; h3_after=60; h3_interval=10
     rounds=${rounds:-5}; duration=${duration:-5}; warmup=2; hit_seconds=10 ;;
   *) echo "run.sh: --suite must be quick or full" >&2; exit 2 ;;
 esac
@@ -336,6 +341,25 @@ held() {
   held_memkv=${per[memkv]}; held_memcached=${per[memcached]}
 }
 
+# server_stat PORT NAME: one general statistic from the text protocol's
+# "stats" (both servers answer it); empty when missing. Bounded: 2 s a line.
+server_stat() {
+  local stat_port=$1 name=$2 line value="" fd
+  exec {fd}<>"/dev/tcp/127.0.0.1/$stat_port" || return 0
+  printf 'stats\r\n' >&"$fd"
+  while IFS= read -r -t 2 line <&"$fd"; do
+    line=${line%$'\r'}
+    [[ $line == END ]] && break
+    [[ $line == "STAT $name "* ]] && value=${line#"STAT $name "}
+  done
+  exec {fd}>&-
+  echo "$value"
+}
+
+# items LABEL N "SERVER ARGS": RSS per item after setting N keys of 10 bytes
+# ("k:" and 8 digits) with 100 B values, divided by the items the server
+# says it holds (curr_items), not by N: a server that evicted or refused some
+# must not look cheaper per item. A count other than N is listed as a problem.
 items() {
   local label=$1 n=$2 server_args=$3 name
   local -A per
@@ -344,18 +368,74 @@ items() {
   for name in memkv memcached; do
     # shellcheck disable=SC2086
     start_server "$name" $server_args
-    local spid=$PID before after
+    local spid=$PID before after stored
     sleep 0.5
     before=$(rss_kib "$spid")
-    bench --server "127.0.0.1:$PORT" --conns 50 --pipeline 16 --keys "$n" --value-size 100 \
-      --prefill --duration 0 --json >"$work/$name.items.json"
+    bench --server "127.0.0.1:$PORT" --conns 50 --pipeline 16 --keys "$n" --key-prefix k: \
+      --key-digits 8 --value-size 100 --prefill --duration 0 --json >"$work/$name.items.json"
     note_errors "$name $label" "$work/$name.items.json"
     after=$(rss_kib "$spid")
-    per[$name]=$(((after - before) * 1024 / n))
+    stored=$(server_stat "$PORT" curr_items)
+    if [[ -z $stored || $stored == 0 ]]; then
+      per[$name]=nan
+      problems+=("$label: $name reported no curr_items")
+    else
+      per[$name]=$(((after - before) * 1024 / stored))
+      [[ $stored == "$n" ]] || problems+=("$label: $name holds $stored of the $n items set")
+    fi
     stop_server "$spid"
   done
   row "$label" - - - - - - - - "$(fmt "${per[memkv]}" '%d B/item')" \
     "$(fmt "${per[memcached]}" '%d B/item')" -
+}
+
+# hit_rounds LABEL "SERVER ARGS" "CLIENT ARGS" CONNS SECONDS: workloads whose
+# cache state is what they measure (a one-time sweep, a shift of value
+# sizes). Each round starts both servers fresh and runs one memkv-bench of
+# SECONDS (its --warmup and --duration are in CLIENT ARGS) per server, memkv
+# then memcached, round after round; each result stays in
+# $work/NAME.hit.ROUND.json for the row's notes. The row: medians of ops/s,
+# p99 and RSS at the end, and the hot keys' (all but the sweep's) hits/s and
+# hit ratio in the measured window. CPU columns are empty: the warmup's
+# operations run on the same servers but are not counted.
+hit_rounds() {
+  local label=$1 server_args=$2 client_args=$3 conns=$4 seconds=$5 r name
+  local per_thread=$(((conns + client_threads - 1) / client_threads))
+  for name in memkv memcached; do : >"$work/$name.hit.rounds"; done
+  for r in $(seq "$hit_round_count"); do
+    for name in memkv memcached; do
+      local out=$work/$name.hit.$r.json rss
+      # shellcheck disable=SC2086
+      start_server "$name" $server_args
+      # shellcheck disable=SC2086
+      bench --server "127.0.0.1:$PORT" --conns "$per_thread" $client_args \
+        --timeout $((seconds + 60)) --json >"$out"
+      rss=$(($(rss_kib "$PID") / 1024))
+      stop_server "$PID"
+      note_errors "$name round $r" "$out"
+      jq -r --argjson rss "$rss" \
+        '[.ops_per_sec, .latency_us.p99, .hot.hit_ratio, .hot_hits_per_sec, $rss] | @tsv' \
+        "$out" >>"$work/$name.hit.rounds" || problems+=("$label: $name round $r gave no result")
+    done
+  done
+  local a=$work/memkv.hit.rounds b=$work/memcached.hit.rounds ops_ratio=nan
+  if [[ -s $a && -s $b ]]; then
+    ops_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($6 > 0 ? $1 / $6 : "nan")}' | median)
+  fi
+  row "$label" "$(fmt "$(cut -f1 "$a" | median)" %.0f)" \
+    "$(fmt "$(cut -f1 "$b" | median)" %.0f)" "$(fmt "$ops_ratio" %.2f)" - - - \
+    "$(fmt "$(cut -f2 "$a" | median)" %.0f)" "$(fmt "$(cut -f2 "$b" | median)" %.0f)" \
+    "$(fmt "$(cut -f5 "$a" | median)" '%d MiB')" "$(fmt "$(cut -f5 "$b" | median)" '%d MiB')" \
+    "$(fmt "$(cut -f4 "$a" | median)" %.0f) ($(fmt "$(cut -f3 "$a" | median)" %.3f)) / $(fmt "$(cut -f4 "$b" | median)" %.0f) ($(fmt "$(cut -f3 "$b" | median)" %.3f))"
+}
+
+# hit_median NAME JQ: the median over this row's rounds of JQ applied to
+# NAME's results (nan where a round gave none).
+hit_median() {
+  local name=$1 filter=$2 r
+  for r in $(seq "$hit_round_count"); do
+    jq -r "$filter // \"nan\"" "$work/$name.hit.$r.json" 2>/dev/null || echo nan
+  done | { grep -v nan || true; } | median
 }
 
 # sdk_idle LABEL N "SCRIPT ARGS": memkv only (memcached has no SASL users file
@@ -446,7 +526,7 @@ held "(t-f) text: 2,000 stalled half-requests (set of 100 B): RSS per conn" 2000
 held "(f3) 300 stalled 90% SETs (1 MiB value), read limit 64 MiB: RSS per conn" 300 \
   "$common -m 1024 -c 1024 -o read_buf_mem_limit=64" \
   "--stall-conns 300 --stall-value-size 1047552 --stall-percent 90" 3
-items "(g) 1,000,000 items of 100 B: RSS per item" 1000000 "$common -m 1024 -c 1024"
+items "(g) 1,000,000 items of 100 B, 10-byte keys: RSS per item" 1000000 "$common -m 1024 -c 1024"
 # (i) what a Couchbase SDK connection costs idle, against (e): authenticated,
 # then also after one range scan (its Inbox and background state are let go).
 sdk_idle "(i) 2,000 idle SASL-authenticated conns (memkv only): RSS per conn" 2000 "--no-scan"
@@ -501,6 +581,46 @@ throughput "(h) hit ratio: zipf 0.99, 640k keys x 1000 B, -m 64, get + set on mi
   "$common -m 64 -c 1024" \
   "--keys 640000 --key-dist zipf:0.99 --value-size 1000 --ratio 1:0 --set-on-miss --pipeline 4 --verify" 50
 duration=$saved_duration
+# (h2) (h) plus scan pollution: once the cache is warm (h2_warm s of (h)'s
+# traffic), a one-time sequential pass over 120,000 cold keys, about twice
+# the ~57,000 1000 B items that fit in 64 MiB (memcached's 1184 B chunks):
+# enough to flush the whole cache from a plain LRU, so whatever of the hot
+# set survives is the eviction policy's doing. The sweep takes every other
+# request until done (GET, then SET on its miss), the measured window starts
+# with it; the row's hits column is the hot keys' (all but the sweep's).
+h2_label="(h2) hit ratio with scan pollution: (h) plus a one-time sweep of 120k cold keys"
+if selected "$h2_label"; then
+  log "$h2_label"
+  hit_round_count=$h2_rounds
+  hit_rounds "$h2_label" "$common -m 64 -c 1024" \
+    "--keys 640000 --key-dist zipf:0.99 --value-size 1000 --ratio 1:0 --set-on-miss --pipeline 4 --verify --sweep-keys 120000 --sweep-start $h2_warm --warmup $h2_warm --duration $h2_seconds" \
+    50 $((h2_warm + h2_seconds))
+  notes+=("(h2): hot-key hit ratio during the sweep memkv $(fmt "$(hit_median memkv .sweep.hot_during.hit_ratio)" %.3f) / memcached $(fmt "$(hit_median memcached .sweep.hot_during.hit_ratio)" %.3f), after it $(fmt "$(hit_median memkv .sweep.hot_after.hit_ratio)" %.3f) / $(fmt "$(hit_median memcached .sweep.hot_after.hit_ratio)" %.3f) ($(fmt "$(hit_median memkv .sweep.hot_after_hits_per_sec)" %.0f) / $(fmt "$(hit_median memcached .sweep.hot_after_hits_per_sec)" %.0f) hits/s); the sweep ran from ${h2_warm} s to $(fmt "$(hit_median memkv .sweep.end_s)" %.1f) s / $(fmt "$(hit_median memcached .sweep.end_s)" %.1f) s; $hit_round_count fresh round(s) per server, ${h2_warm} s warmup + ${h2_seconds} s measured")
+fi
+# (h3) value sizes shift mid-run, cache-aside, zipf 0.99 on 1M keys: first
+# 80-120 B values (~1M x ~180 B is ~3x of 64 MiB), then from h3_shift s on a
+# fresh 1M keys with 8-12 KiB values (~150x). --prefill sets all 1M small
+# values first, so all of -m belongs to small items at the shift (without it
+# memcached still had unallocated pages there). memcached keeps its defaults
+# (slab_reassign and slab_automove=1 are on in 1.6): automove hands pages to
+# the starved classes about one per second (63 of 64 moved in ~60 s when
+# measured), so the run goes on h3_after s past the shift, reported per
+# h3_interval s window (the measured window is the time after the shift).
+h3_label="(h3) hit ratio when value sizes shift: 80-120 B to 8-12 KiB mid-run, 1M keys zipf 0.99, -m 64"
+if selected "$h3_label"; then
+  log "$h3_label"
+  hit_round_count=$h3_rounds
+  hit_rounds "$h3_label" "$common -m 64 -c 1024" \
+    "--keys 1000000 --key-dist zipf:0.99 --value-size 80-120 --shift-at $h3_shift --shift-value-size 8k-12k --ratio 1:0 --set-on-miss --pipeline 4 --verify --warmup $h3_shift --duration $h3_after --report-interval $h3_interval --prefill" \
+    50 $((h3_shift + h3_after + 120))
+  h3_windows=()
+  for ((i = h3_shift / h3_interval; i < (h3_shift + h3_after) / h3_interval; i++)); do
+    h3_windows+=("$(( i * h3_interval - h3_shift ))-$(( (i + 1) * h3_interval - h3_shift )) s $(fmt "$(hit_median memkv ".intervals[$i].hot.hit_ratio")" %.3f)/$(fmt "$(hit_median memcached ".intervals[$i].hot.hit_ratio")" %.3f)")
+  done
+  h3_before=$((h3_shift / h3_interval - 1))
+  h3_text=$(printf '%s, ' "${h3_windows[@]}")
+  notes+=("(h3): hot hit ratio memkv/memcached per ${h3_interval} s after the shift (medians of $hit_round_count round(s)): ${h3_text%, }; in the ${h3_interval} s before it $(fmt "$(hit_median memkv ".intervals[$h3_before].hot.hit_ratio")" %.3f)/$(fmt "$(hit_median memcached ".intervals[$h3_before].hot.hit_ratio")" %.3f)")
+fi
 
 elapsed=$(($(date +%s) - started))
 table=$(

@@ -21,7 +21,9 @@ constexpr std::string_view kUsage = R"(memkv-bench: load generator for memkv and
                            keys (N per GET), requests count lines sent
   --keys N                 key space size (default 100000)
   --key-dist D             uniform | zipf:THETA, 0 < THETA < 1 (default uniform)
-  --key-prefix S           key prefix (default "key:"); keys are prefix + 12 digits
+  --key-prefix S           key prefix (default "key:"); keys are prefix + the index
+  --key-digits N           digits of the zero-padded index (default 12), so a key is
+                           prefix + N bytes long; every key index must fit
   --value-size N|MIN-MAX   value bytes, k/m suffixes allowed (default 32)
   --duration SECONDS       measured run time (default 10)
   --requests N             run until N requests completed instead of a duration
@@ -31,6 +33,18 @@ constexpr std::string_view kUsage = R"(memkv-bench: load generator for memkv and
   --verify                 check every value read; any mismatch fails the run
   --set-on-miss            after a GET miss, SET that key (a cache-aside client)
   --seed N                 random seed (default 1)
+  --sweep-keys N           scan pollution: one pass, in order, over N cold keys
+                           (indices after the --keys set, never drawn by it), one
+                           GET (and --set-on-miss SET) every other request until
+                           done; its gets are reported apart from the others
+  --sweep-start SECONDS    when the sweep starts, counted from the run's start
+                           (after --prefill, warmup included) (default 0)
+  --shift-at SECONDS       from then on (same clock) requests use a fresh key
+                           space of the same size and distribution (indices after
+                           the sweep's), whose values are --shift-value-size
+  --shift-value-size N|MIN-MAX  value bytes of the shifted keys (default --value-size)
+  --report-interval SECONDS  hit ratio of the non-sweep gets per interval of the
+                           run, by send time on the same clock (warmup included)
   --json                   print one JSON object instead of text
   --idle-conns N           hold N idle connections (one NOOP each), print READY
   --stall-conns N          hold N connections that sent half a SET (binary or text), print READY
@@ -102,15 +116,16 @@ bool parseDistribution(std::string_view text, BenchOptions* o) {
   return true;
 }
 
-bool parseValueSize(std::string_view text, BenchOptions* o) {
+// "N" or "MIN-MAX", each a parseSize.
+bool parseValueSize(std::string_view text, uint32_t* min, uint32_t* max) {
   const size_t dash = text.find('-');
   if (dash == std::string_view::npos) {
-    if (!parseSize(text, &o->value_min)) return false;
-    o->value_max = o->value_min;
+    if (!parseSize(text, min)) return false;
+    *max = *min;
     return true;
   }
-  return parseSize(text.substr(0, dash), &o->value_min) &&
-         parseSize(text.substr(dash + 1), &o->value_max) && o->value_min <= o->value_max;
+  return parseSize(text.substr(0, dash), min) && parseSize(text.substr(dash + 1), max) &&
+         *min <= *max;
 }
 
 bool parseProtocol(std::string_view text, BenchOptions* o) {
@@ -140,7 +155,24 @@ bool applyOption(std::string_view name, std::string_view value, BenchOptions* o)
     o->key_prefix = std::string(value);
     return o->key_prefix.size() <= 200;
   }
-  if (name == "value-size") return parseValueSize(value, o);
+  if (name == "key-digits") {
+    return parseInt(value, &o->key_digits) && o->key_digits > 0 &&
+           o->key_digits <= KeyChooser::kMaxIndexDigits;
+  }
+  if (name == "value-size") return parseValueSize(value, &o->value_min, &o->value_max);
+  if (name == "sweep-keys") return parseInt(value, &o->sweep_keys);
+  if (name == "sweep-start") return parseDouble(value, &o->sweep_start_s);
+  if (name == "shift-at") {
+    o->shift = true;
+    return parseDouble(value, &o->shift_at_s);
+  }
+  if (name == "shift-value-size") {
+    return parseValueSize(value, &o->shift_value_min, &o->shift_value_max) &&
+           o->shift_value_max > 0;
+  }
+  if (name == "report-interval") {
+    return parseDouble(value, &o->report_interval_s) && o->report_interval_s > 0;
+  }
   if (name == "duration") return parseDouble(value, &o->duration_s);
   if (name == "requests") return parseInt(value, &o->requests);
   if (name == "warmup") return parseDouble(value, &o->warmup_s);
@@ -165,6 +197,27 @@ bool applyOption(std::string_view name, std::string_view value, BenchOptions* o)
 bool isFlag(std::string_view name) {
   return name == "json" || name == "verify" || name == "prefill" || name == "set-on-miss" ||
          name == "tls" || name == "handshakes" || name == "help";
+}
+
+// Combinations the hit-ratio workloads do not make sense with, and key
+// indices that would not fit the key's digits; null when fine.
+const char* keySpaceProblem(const BenchOptions& o) {
+  uint64_t limit = 1;
+  for (size_t i = 0; i < o.key_digits; ++i) limit *= 10;
+  const KeySpaces spaces = o.keySpaces();
+  // Indices run up to spaces.end() - 1, which must be below 10^digits;
+  // compared term by term so that no sum can overflow.
+  if (o.keys > limit || o.sweep_keys > limit - o.keys ||
+      (o.shift && o.keys > limit - spaces.shiftBase())) {
+    return "the key spaces (--keys, --sweep-keys, --shift-at) need more --key-digits";
+  }
+  if ((o.sweep_keys > 0 || o.shift) && o.keys_per_get > 1) {
+    return "--sweep-keys and --shift-at go without --multiget";
+  }
+  if (o.verify && o.shift && o.shift_value_min < kValueHeaderSize) {
+    return "--verify needs values of at least 24 bytes (the value's own header)";
+  }
+  return nullptr;
 }
 
 // Combinations the TLS client does not do; null when the options are fine.
@@ -218,6 +271,17 @@ ParseResult parseOptions(int argc, char** argv) {
       result.message = "bad option --" + std::string(name) + " " + std::string(value);
       return result;
     }
+  }
+  if (o.shift_value_max == 0) {
+    o.shift_value_min = o.value_min;
+    o.shift_value_max = o.value_max;
+  } else if (!o.shift) {
+    result.message = "--shift-value-size needs --shift-at";
+    return result;
+  }
+  if (const char* problem = keySpaceProblem(o)) {
+    result.message = problem;
+    return result;
   }
   if (o.verify && o.value_min < kValueHeaderSize) {
     result.message = "--verify needs values of at least 24 bytes (the value's own header)";

@@ -1,6 +1,7 @@
 #pragma once
 // memkv-bench's command line, parsed once at startup into plain values that
 // the workers copy; nothing reads argv after this.
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,8 +25,18 @@ struct BenchOptions {
   uint64_t keys = 100000;
   KeyDistribution key_distribution;
   std::string key_prefix = "key:";
+  size_t key_digits = KeyChooser::kIndexDigits;
   uint32_t value_min = 32;
   uint32_t value_max = 32;
+  // Hit-ratio workloads. Times count from the start of the run phase (after
+  // any prefill; the warmup is part of it), the same clock for all three.
+  uint64_t sweep_keys = 0;  // > 0: one pass over this many cold keys (KeySpaces)
+  double sweep_start_s = 0;
+  bool shift = false;  // --shift-at given
+  double shift_at_s = 0;
+  uint32_t shift_value_min = 0;  // parseOptions makes these value_min/max when not given
+  uint32_t shift_value_max = 0;
+  double report_interval_s = 0;  // > 0: hit ratio per interval of the run
   double duration_s = 10.0;
   uint64_t requests = 0;  // 0: run for duration_s instead
   double warmup_s = 0.0;
@@ -45,6 +56,8 @@ struct BenchOptions {
   bool handshakes = false;  // --handshakes: new connection, full handshake, NOOP, close; repeat
 
   bool holdMode() const { return idle_conns > 0 || stall_conns > 0; }
+  KeySpaces keySpaces() const { return {keys, sweep_keys, shift}; }
+  uint32_t largestValue() const { return shift ? std::max(value_max, shift_value_max) : value_max; }
 };
 
 struct ParseResult {

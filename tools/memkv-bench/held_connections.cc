@@ -291,7 +291,7 @@ int Holder::run() {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (options_.stall_conns > 0) {
     char key[256];
-    const size_t key_length = formatKey(options_.key_prefix, 0, key);
+    const size_t key_length = formatKey(options_.key_prefix, 0, key, options_.key_digits);
     const std::string_view key_view(key, key_length);
     if (options_.protocol == Protocol::kText) {
       const std::string line = "set " + std::string(key_view) + " 0 0 " +

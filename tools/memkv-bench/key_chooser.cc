@@ -28,14 +28,14 @@ uint64_t KeyChooser::next(SplitMix& rng) const {
   return std::min(rank, keys_ - 1);
 }
 
-size_t formatKey(std::string_view prefix, uint64_t index, char* out) {
+size_t formatKey(std::string_view prefix, uint64_t index, char* out, size_t digits) {
   std::memcpy(out, prefix.data(), prefix.size());
-  char* digits = out + prefix.size();
-  for (size_t i = KeyChooser::kIndexDigits; i-- > 0;) {
-    digits[i] = static_cast<char>('0' + index % 10);
+  char* text = out + prefix.size();
+  for (size_t i = digits; i-- > 0;) {
+    text[i] = static_cast<char>('0' + index % 10);
     index /= 10;
   }
-  return prefix.size() + KeyChooser::kIndexDigits;
+  return prefix.size() + digits;
 }
 
 }  // namespace memkv::bench

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   }
 
   const KeyChooser keys(options.keys, options.key_distribution);
-  std::vector<uint8_t> filler(options.value_max);
+  std::vector<uint8_t> filler(options.largestValue());
   SplitMix fill_rng(options.seed);
   for (uint8_t& b : filler) b = static_cast<uint8_t>(fill_rng.next());
 

@@ -14,7 +14,7 @@ namespace memkv::bench {
 void McbpConnection::encode(const PlannedRequest& plan, size_t /*slot*/, InFlight* request) {
   const BenchOptions& options = worker_.options();
   char key[256];
-  const size_t key_length = formatKey(options.key_prefix, plan.key_index, key);
+  const size_t key_length = formatKey(options.key_prefix, plan.key_index, key, options.key_digits);
   const std::string_view key_view(key, key_length);
   const uint32_t opaque = next_opaque_++;
   request->opaque = opaque;

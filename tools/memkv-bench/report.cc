@@ -1,5 +1,6 @@
 #include "report.h"
 
+#include <algorithm>
 #include <string>
 
 #include "protocol/status.h"
@@ -42,6 +43,101 @@ std::string statusLabel(uint16_t status) {
   return text.empty() ? std::string(hex) : std::string(hex) + " " + std::string(text);
 }
 
+unsigned long long ull(uint64_t v) {
+  return static_cast<unsigned long long>(v);
+}
+
+// Seconds of the measured window after the sweep ended (run clock: the window
+// runs from warmup_s to warmup_s + window_s), for hits/s after the sweep.
+double afterSweepSeconds(const BenchOptions& o, const RunStats& s) {
+  if (s.sweep_unfinished) return 0;
+  const double end = o.warmup_s + s.window_s;
+  return std::max(0.0, end - std::max(s.sweep_end_s, o.warmup_s));
+}
+
+double perSecond(uint64_t n, double seconds) {
+  return seconds > 0 ? static_cast<double>(n) / seconds : 0;
+}
+
+void printHitSlicesText(const BenchOptions& o, const RunStats& s, std::FILE* out) {
+  if (o.sweep_keys == 0 && !o.shift && o.report_interval_s == 0) return;
+  std::fprintf(
+      out, "hot keys (all but the sweep's): hit ratio %.4f (hits %llu, misses %llu)  %.0f hits/s\n",
+      s.hot.ratio(), ull(s.hot.hits), ull(s.hot.misses), perSecond(s.hot.hits, s.window_s));
+  if (o.sweep_keys > 0) {
+    std::fprintf(out, "sweep: %llu keys from %.1f s, %llu gets issued, ", ull(o.sweep_keys),
+                 o.sweep_start_s, ull(s.sweep_gets_issued));
+    if (s.sweep_unfinished) {
+      std::fprintf(out, "not finished in the run\n");
+    } else {
+      std::fprintf(out, "ended at %.2f s\n", s.sweep_end_s);
+    }
+    std::fprintf(out, "  sweep gets in the window: hits %llu, misses %llu\n", ull(s.sweep.hits),
+                 ull(s.sweep.misses));
+    std::fprintf(out,
+                 "  hot hit ratio during the sweep %.4f (%llu gets), after it %.4f (%llu gets, "
+                 "%.0f hits/s)\n",
+                 s.during_sweep.ratio(), ull(s.during_sweep.gets), s.after_sweep.ratio(),
+                 ull(s.after_sweep.gets), perSecond(s.after_sweep.hits, afterSweepSeconds(o, s)));
+  }
+  if (o.shift) {
+    std::fprintf(out, "shift at %.1f s to a fresh key space, values %u-%u B\n", o.shift_at_s,
+                 o.shift_value_min, o.shift_value_max);
+  }
+  for (size_t i = 0; i < s.intervals.size(); ++i) {
+    const IntervalCounts& c = s.intervals[i];
+    const double start = static_cast<double>(i) * o.report_interval_s;
+    std::fprintf(
+        out, "interval %.1f-%.1f s: %.0f requests/s, hot hit ratio %.4f (hits %llu, misses %llu)\n",
+        start, start + o.report_interval_s, perSecond(c.requests, o.report_interval_s),
+        c.hot.ratio(), ull(c.hot.hits), ull(c.hot.misses));
+  }
+}
+
+void printHitCountsJson(const char* name, const HitCounts& c, std::FILE* out) {
+  std::fprintf(out, "\"%s\":{\"gets\":%llu,\"hits\":%llu,\"misses\":%llu,\"hit_ratio\":%.6f}", name,
+               ull(c.gets), ull(c.hits), ull(c.misses), c.ratio());
+}
+
+// The hit-ratio fields: "hot" always; "sweep", "shift" and "intervals"
+// (each with start_s, end_s on the run clock) when asked for.
+void printHitSlicesJson(const BenchOptions& o, const RunStats& s, std::FILE* out) {
+  printHitCountsJson("hot", s.hot, out);
+  std::fprintf(out, ",\"hot_hits_per_sec\":%.1f,", perSecond(s.hot.hits, s.window_s));
+  if (o.sweep_keys > 0) {
+    std::fprintf(out, "\"sweep\":{\"keys\":%llu,\"start_s\":%.3f,\"gets_issued\":%llu,",
+                 ull(o.sweep_keys), o.sweep_start_s, ull(s.sweep_gets_issued));
+    if (s.sweep_unfinished) {
+      std::fprintf(out, "\"end_s\":null,");
+    } else {
+      std::fprintf(out, "\"end_s\":%.3f,", s.sweep_end_s);
+    }
+    printHitCountsJson("own", s.sweep, out);
+    std::fputc(',', out);
+    printHitCountsJson("hot_during", s.during_sweep, out);
+    std::fputc(',', out);
+    printHitCountsJson("hot_after", s.after_sweep, out);
+    std::fprintf(out, ",\"hot_after_hits_per_sec\":%.1f},",
+                 perSecond(s.after_sweep.hits, afterSweepSeconds(o, s)));
+  }
+  if (o.shift) {
+    std::fprintf(out, "\"shift\":{\"at_s\":%.3f,\"value_min\":%u,\"value_max\":%u},", o.shift_at_s,
+                 o.shift_value_min, o.shift_value_max);
+  }
+  if (o.report_interval_s > 0) {
+    std::fprintf(out, "\"intervals\":[");
+    for (size_t i = 0; i < s.intervals.size(); ++i) {
+      const IntervalCounts& c = s.intervals[i];
+      const double start = static_cast<double>(i) * o.report_interval_s;
+      std::fprintf(out, "%s{\"start_s\":%.3f,\"end_s\":%.3f,\"requests\":%llu,", i > 0 ? "," : "",
+                   start, start + o.report_interval_s, ull(c.requests));
+      printHitCountsJson("hot", c.hot, out);
+      std::fputc('}', out);
+    }
+    std::fprintf(out, "],");
+  }
+}
+
 }  // namespace
 
 void printText(const BenchOptions& o, const RunStats& s, std::FILE* out) {
@@ -67,6 +163,7 @@ void printText(const BenchOptions& o, const RunStats& s, std::FILE* out) {
                r.requests_per_sec);
   std::fprintf(out, "hit ratio %.4f (hits %llu, misses %llu)\n", r.hit_ratio,
                static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses));
+  printHitSlicesText(o, s, out);
   const LatencyHistogram& h = s.latency;
   std::fprintf(out, "latency us: mean %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
                h.mean() / 1e3, micros(h.percentile(0.50)), micros(h.percentile(0.90)),
@@ -122,6 +219,7 @@ void printJson(const BenchOptions& o, const RunStats& s, std::FILE* out) {
                r.ops_per_sec, r.hit_ratio);
   std::fprintf(out, "\"requests\":%llu,\"requests_per_sec\":%.1f,",
                static_cast<unsigned long long>(s.requests), r.requests_per_sec);
+  printHitSlicesJson(o, s, out);
   std::fprintf(out,
                "\"latency_us\":{\"mean\":%.2f,\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
                "\"p999\":%.2f,\"max\":%.2f},",

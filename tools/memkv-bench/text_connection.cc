@@ -82,7 +82,7 @@ uint64_t TextConnection::keyAt(size_t i) const {
 
 void TextConnection::encode(const PlannedRequest& plan, size_t slot, InFlight* request) {
   const BenchOptions& options = worker_.options();
-  const size_t key_room = options.key_prefix.size() + KeyChooser::kIndexDigits;
+  const size_t key_room = options.key_prefix.size() + options.key_digits;
   if (plan.opcode == mcbp::Opcode::Get) {
     request->keys = keys_per_get_;
     // "get" + (" " + key) per key + "\r\n"
@@ -92,13 +92,14 @@ void TextConnection::encode(const PlannedRequest& plan, size_t slot, InFlight* r
       const uint64_t key_index = i == 0 ? plan.key_index : worker_.drawKey();
       if (keys_per_get_ > 1) keys_[slot * keys_per_get_ + i] = key_index;
       *p++ = ' ';
-      p += formatKey(options.key_prefix, key_index, p);
+      p += formatKey(options.key_prefix, key_index, p, options.key_digits);
     }
     appendText(p, kCrLf);
     return;
   }
   char key[256];
-  const std::string_view key_view(key, formatKey(options.key_prefix, plan.key_index, key));
+  const std::string_view key_view(
+      key, formatKey(options.key_prefix, plan.key_index, key, options.key_digits));
   const uint64_t version = options.verify ? worker_.nextVersion() : 0;
   char line[320];
   const int line_length =
@@ -207,7 +208,7 @@ TextConnection::Step TextConnection::onValue(std::string_view line, size_t line_
 
 bool TextConnection::matchKey(std::string_view key, uint64_t* key_index) {
   const std::string& prefix = worker_.options().key_prefix;
-  if (!key.starts_with(prefix) || key.size() != prefix.size() + KeyChooser::kIndexDigits ||
+  if (!key.starts_with(prefix) || key.size() != prefix.size() + worker_.options().key_digits ||
       !parseNumber(key.substr(prefix.size()), key_index)) {
     return false;
   }

@@ -65,6 +65,14 @@ int connectTo(const std::string& host, uint16_t port) {
 // A silent server must not hang startup: handshakes are bounded too.
 constexpr double kHandshakeTimeoutSeconds = 10;
 
+// --report-interval: intervals past this many are not counted (a week of 1 s
+// intervals is far beyond any run; the bound keeps memory bounded anyway).
+constexpr size_t kMaxIntervals = 1 << 20;
+
+uint32_t drawLength(SplitMix& rng, uint32_t min, uint32_t max) {
+  return min + static_cast<uint32_t>(rng.below(uint64_t{max - min} + 1));
+}
+
 }  // namespace
 
 uint64_t monotonicNanos() {
@@ -74,7 +82,10 @@ uint64_t monotonicNanos() {
 }
 
 Worker::Worker(const SharedRun& shared, int index)
-    : shared_(shared), index_(index), rng_(shared.options.seed * 0x2545f4914f6cdd1dULL + index) {}
+    : shared_(shared),
+      spaces_(shared.options.keySpaces()),
+      index_(index),
+      rng_(shared.options.seed * 0x2545f4914f6cdd1dULL + index) {}
 
 bool Worker::connectAll() {
   const BenchOptions& o = shared_.options;
@@ -138,6 +149,12 @@ void Worker::run() {
   if (window_end > measure_start_ns_ && measure_start_ns_ > 0) {
     stats_.window_s = static_cast<double>(window_end - measure_start_ns_) / 1e9;
   }
+  if (o.sweep_keys > 0 && phase_ == Phase::kRun) {
+    stats_.sweep_unfinished = sweep_end_ns_ == 0;
+    if (sweep_end_ns_ != 0) {
+      stats_.sweep_end_s = static_cast<double>(sweep_end_ns_ - run_start_ns_) / 1e9;
+    }
+  }
   phase_ = Phase::kDone;
   conns_.clear();
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
@@ -146,6 +163,13 @@ void Worker::run() {
 void Worker::startRun(uint64_t now_ns) {
   const BenchOptions& o = shared_.options;
   phase_ = Phase::kRun;
+  run_start_ns_ = now_ns;
+  if (o.sweep_keys > 0) sweep_start_ns_ = now_ns + secondsToNanos(o.sweep_start_s);
+  sweep_next_ = static_cast<uint64_t>(index_);
+  if (o.shift) shift_ns_ = now_ns + secondsToNanos(o.shift_at_s);
+  // At least 1 ns: a tiny --report-interval must not become a division by zero.
+  if (o.report_interval_s > 0)
+    interval_ns_ = std::max<uint64_t>(secondsToNanos(o.report_interval_s), 1);
   measure_start_ns_ = now_ns + secondsToNanos(o.warmup_s);
   if (o.requests > 0) {
     const auto threads = static_cast<uint64_t>(o.threads);
@@ -160,29 +184,70 @@ void Worker::startRun(uint64_t now_ns) {
   }
 }
 
-bool Worker::planNext(PlannedRequest* out) {
+uint32_t Worker::valueLength(uint64_t key_index) {
+  const BenchOptions& o = shared_.options;
+  if (spaces_.spaceOf(key_index) == KeySpaces::Space::kShifted) {
+    return drawLength(rng_, o.shift_value_min, o.shift_value_max);
+  }
+  return drawLength(rng_, o.value_min, o.value_max);
+}
+
+bool Worker::takeSweepTurn(uint64_t now_ns) {
+  if (sweep_next_ >= shared_.options.sweep_keys || now_ns < sweep_start_ns_) return false;
+  sweep_turn_ = !sweep_turn_;
+  return sweep_turn_;
+}
+
+void Worker::noteSweepEnd(uint64_t now_ns) {
+  if (sweep_end_ns_ != 0 || now_ns < sweep_start_ns_ || sweep_outstanding_ > 0 ||
+      sweep_next_ < shared_.options.sweep_keys) {
+    return;
+  }
+  sweep_end_ns_ = now_ns;
+}
+
+bool Worker::planNext(uint64_t now_ns, PlannedRequest* out) {
   const BenchOptions& o = shared_.options;
   if (phase_ == Phase::kPrefill) {
     if (prefill_next_ >= shared_.keys.keys()) return false;
-    const uint32_t spread = o.value_max - o.value_min;
-    *out = {mcbp::Opcode::Set, prefill_next_,
-            o.value_min + static_cast<uint32_t>(rng_.below(uint64_t{spread} + 1))};
+    *out = {mcbp::Opcode::Set, prefill_next_, valueLength(prefill_next_)};
     prefill_next_ += static_cast<uint64_t>(o.threads);
     return true;
   }
   if (phase_ != Phase::kRun || budget_left_ == 0) return false;
   if (budget_left_ != UINT64_MAX) --budget_left_;
-  const uint32_t spread = o.value_max - o.value_min;
   if (!missed_keys_.empty()) {
-    *out = {mcbp::Opcode::Set, missed_keys_.back(),
-            o.value_min + static_cast<uint32_t>(rng_.below(uint64_t{spread} + 1))};
+    const uint64_t key = missed_keys_.back();
     missed_keys_.pop_back();
+    *out = {mcbp::Opcode::Set, key, valueLength(key)};
     return true;
   }
+  if (o.sweep_keys > 0) {
+    noteSweepEnd(now_ns);  // a worker with no sweep keys of its own ends here
+    if (takeSweepTurn(now_ns)) {
+      *out = {mcbp::Opcode::Get, spaces_.sweepBase() + sweep_next_, 0};
+      sweep_next_ += static_cast<uint64_t>(o.threads);
+      ++sweep_outstanding_;
+      ++stats_.sweep_gets_issued;
+      return true;
+    }
+  }
+  const uint64_t base = now_ns >= shift_ns_ ? spaces_.shiftBase() : 0;
+  const uint64_t key = base + shared_.keys.next(rng_);
   const bool get = rng_.below(uint64_t{o.get_weight} + o.set_weight) < o.get_weight;
-  *out = {get ? mcbp::Opcode::Get : mcbp::Opcode::Set, shared_.keys.next(rng_),
-          get ? 0 : o.value_min + static_cast<uint32_t>(rng_.below(uint64_t{spread} + 1))};
+  *out = {get ? mcbp::Opcode::Get : mcbp::Opcode::Set, key, get ? 0 : valueLength(key)};
   return true;
+}
+
+void Worker::countInterval(const InFlight& request, const Answer& answer, bool sweep) {
+  const uint64_t index = (request.sent_ns - run_start_ns_) / interval_ns_;
+  if (request.sent_ns < run_start_ns_ || index >= kMaxIntervals) return;
+  if (stats_.intervals.size() <= index) stats_.intervals.resize(index + 1);
+  IntervalCounts& interval = stats_.intervals[index];
+  ++interval.requests;
+  if (!sweep && request.opcode == mcbp::Opcode::Get) {
+    interval.hot.add(answer.keys, answer.hits, answer.misses);
+  }
 }
 
 void Worker::onResponse(const InFlight& request, const Answer& answer, uint64_t now_ns) {
@@ -191,28 +256,47 @@ void Worker::onResponse(const InFlight& request, const Answer& answer, uint64_t 
     ++stats_.prefill_sets;
     return;
   }
+  const bool sweep = spaces_.spaceOf(request.key_index) == KeySpaces::Space::kSweep;
+  if (sweep) {
+    --sweep_outstanding_;
+    noteSweepEnd(now_ns);
+  }
+  if (interval_ns_ > 0) countInterval(request, answer, sweep);
   if (!inWindow(request.sent_ns, now_ns)) return;
   stats_.latency.record(now_ns - request.sent_ns);
   ++stats_.requests;
-  if (request.opcode == mcbp::Opcode::Get) {
-    stats_.gets += answer.keys;
-    stats_.hits += answer.hits;
-    stats_.misses += answer.misses;
-  } else {
+  if (request.opcode != mcbp::Opcode::Get) {
     ++stats_.sets;
+    return;
+  }
+  stats_.gets += answer.keys;
+  stats_.hits += answer.hits;
+  stats_.misses += answer.misses;
+  if (sweep) {
+    stats_.sweep.add(answer.keys, answer.hits, answer.misses);
+    return;
+  }
+  stats_.hot.add(answer.keys, answer.hits, answer.misses);
+  if (sweep_end_ns_ != 0 && request.sent_ns >= sweep_end_ns_) {
+    stats_.after_sweep.add(answer.keys, answer.hits, answer.misses);
+  } else if (request.sent_ns >= sweep_start_ns_) {
+    stats_.during_sweep.add(answer.keys, answer.hits, answer.misses);
   }
 }
 
 void Worker::onMiss(uint64_t key_index) {
   // Bounded by the keys in flight: each miss queues one SET, which the next
   // planNext takes before anything new.
-  if (phase_ == Phase::kRun && shared_.options.set_on_miss) missed_keys_.push_back(key_index);
+  if (phase_ != Phase::kRun || !shared_.options.set_on_miss) return;
+  missed_keys_.push_back(key_index);
+  if (spaces_.spaceOf(key_index) == KeySpaces::Space::kSweep) ++sweep_outstanding_;
 }
 
 void Worker::checkHit(uint64_t key_index, std::optional<uint32_t> flags,
                       std::span<const uint8_t> value) {
   char key[256];
-  const size_t key_length = formatKey(shared_.options.key_prefix, key_index, key);
+  const size_t key_length =
+      formatKey(shared_.options.key_prefix, key_index, key, shared_.options.key_digits);
   const ValueCheck check =
       flags ? checkValue(keyHash({key, key_length}), *flags, value) : ValueCheck::kTooShort;
   if (check == ValueCheck::kOk) return;

@@ -4,6 +4,12 @@
 // run is: connect, optional prefill (each thread sets the keys i with
 // i % threads == its index), a barrier so every thread starts the measured
 // phase together, then warmup and the measured window (or a request budget).
+//
+// Hit-ratio workloads ride on the same loop: a one-time sweep over cold keys
+// (each thread takes the sweep keys i with i % threads == its index, in
+// order, on every other new request once --sweep-start passed), and a shift
+// to a fresh key space with other value sizes at --shift-at. A key's index
+// says its space (KeySpaces), so a reply is attributed without more state.
 #include <atomic>
 #include <barrier>
 #include <cstdint>
@@ -63,7 +69,8 @@ class Worker final {
   const BenchOptions& options() const { return shared_.options; }
   std::span<const uint8_t> filler() const { return shared_.filler; }
   uint64_t nextVersion() { return (static_cast<uint64_t>(index_ + 1) << 48) | ++version_seq_; }
-  bool planNext(PlannedRequest* out);
+  // The next request to send at now_ns, or false when there is none.
+  bool planNext(uint64_t now_ns, PlannedRequest* out);
   // Another key from the key distribution (a multiget's keys after its first).
   uint64_t drawKey() { return shared_.keys.next(rng_); }
   // The request is done: latency, and counts if it falls in the window.
@@ -85,11 +92,19 @@ class Worker final {
   void startRun(uint64_t now_ns);
   void loop();
   void updateInterest(size_t slot);
+  // A value length for a SET of this key: the shifted space has its own sizes.
+  uint32_t valueLength(uint64_t key_index);
+  // Whether this new request is the sweep's (every other one while it runs).
+  bool takeSweepTurn(uint64_t now_ns);
+  // Marks the end of this worker's part of the sweep once all of it was answered.
+  void noteSweepEnd(uint64_t now_ns);
+  void countInterval(const InFlight& request, const Answer& answer, bool sweep);
   bool inWindow(uint64_t sent_ns, uint64_t now_ns) const {
     return phase_ == Phase::kRun && sent_ns >= measure_start_ns_ && now_ns <= measure_end_ns_;
   }
 
   const SharedRun& shared_;
+  const KeySpaces spaces_;
   int index_;
   SplitMix rng_;
   int epoll_fd_ = -1;
@@ -105,6 +120,14 @@ class Worker final {
   uint64_t measure_start_ns_ = 0;
   uint64_t measure_end_ns_ = UINT64_MAX;
   uint64_t hard_deadline_ns_ = UINT64_MAX;
+  uint64_t run_start_ns_ = 0;  // the clock --sweep-start, --shift-at and intervals count on
+  uint64_t sweep_start_ns_ = UINT64_MAX;
+  uint64_t sweep_next_ = 0;         // the next sweep key (an offset into the sweep's space)
+  uint64_t sweep_outstanding_ = 0;  // sweep GETs in flight, plus their SETs queued or in flight
+  uint64_t sweep_end_ns_ = 0;       // 0 until this worker's part of the sweep ended
+  bool sweep_turn_ = false;
+  uint64_t shift_ns_ = UINT64_MAX;
+  uint64_t interval_ns_ = 0;  // 0: no --report-interval
   uint64_t cpu_at_start_ns_ = 0;
   bool cpu_started_ = false;
   uint64_t last_response_ns_ = 0;
