@@ -136,6 +136,31 @@ TEST_F(StoreBucketTest, ShiftingToValuesInBlocksOfTheirOwnDoesNotCalcify) {
   shiftSizes(this, bucket_.get(), 1500);
 }
 
+// Catches memory of large blocks (malloc'd, outside segments) that is not
+// given back to serve segments: after large values are deleted, small
+// ones must fill about as much as the limit holds.
+TEST_F(StoreBucketTest, MemoryOfDeletedLargeValuesServesSmallOnes) {
+  makeStore(64);
+  const size_t limit = 64 * kSegment;
+  int large = 0;
+  for (; large < 300; ++large) {
+    const std::string key = "L" + std::to_string(100000 + large);
+    ASSERT_EQ(set(key, valueOf(key, 0, 2000)).status, S::kSuccess);
+  }
+  for (int i = 0; i < large; ++i) {
+    bucket_->remove("L" + std::to_string(100000 + i), 0);  // evicted ones are gone already
+  }
+  const int writes = static_cast<int>(2 * 64 * kPerSegment);
+  for (int i = 0; i < writes; ++i) {
+    ASSERT_EQ(set(cold(i), valueOf(cold(i), 0, 100)).status, S::kSuccess) << i;
+  }
+  int held = 0;
+  for (int i = 0; i < writes; ++i) held += get(cold(i)) == valueOf(cold(i), 0, 100);
+  const BucketStats stats = bucket_->stats();
+  EXPECT_GT(held, static_cast<int>(64 * kPerSegment * 8 / 10));
+  EXPECT_LE(stats.store_bytes, limit);
+}
+
 // Catches: `bytes` drifting from the items that exist (a move, an
 // eviction, a refused store, an append or a counter charging or crediting
 // the wrong amount), and items or bytes left after purge.
