@@ -161,6 +161,31 @@ TEST_F(StoreBucketTest, MemoryOfDeletedLargeValuesServesSmallOnes) {
   EXPECT_LE(stats.store_bytes, limit);
 }
 
+// Catches a write that gives up before eviction made the room it needs.
+//
+// BUG (src/engine/bucket.cc, Bucket::allocate and kMaxMakeRoomRounds):
+// each makeRoom() frees at most one segment and a write tries 16 times, so
+// in a full cache a value needing more than ~15 segments (here 20 and 40
+// of a 64-segment limit; in production -m 64 -I 32m and a 20 MiB value)
+// is refused with ENOMEM although eviction is on and it fits the limit.
+// (Each refused attempt still evicted 16 segments, which other writers
+// refill under traffic.) memcached evicts until the item fits.
+TEST_F(StoreBucketTest, DISABLED_AValueOfManySegmentsIsStoredInAFullCache) {
+  makeStore(64, true, /*max_value=*/200 << 10);
+  for (int i = 0; i < static_cast<int>(3 * 64 * kPerSegment); ++i) {
+    ASSERT_EQ(set(cold(i), valueOf(cold(i), 0, 100)).status, S::kSuccess);
+  }
+  for (const size_t segments : {20, 40}) {
+    const std::string key = "big" + std::to_string(segments);
+    const std::string value = valueOf(key, 0, segments * kSegment);
+    EXPECT_EQ(set(key, value).status, S::kSuccess) << segments << " segments";
+    EXPECT_TRUE(get(key) == value);
+    for (int i = 0; i < static_cast<int>(2 * 64 * kPerSegment); ++i) {
+      ASSERT_EQ(set(cold(i), valueOf(cold(i), 1, 100)).status, S::kSuccess);
+    }
+  }
+}
+
 // Catches: `bytes` drifting from the items that exist (a move, an
 // eviction, a refused store, an append or a counter charging or crediting
 // the wrong amount), and items or bytes left after purge.
