@@ -212,6 +212,42 @@ TEST_F(StoreBucketTest, DISABLED_WithoutEvictionDeletedNewItemsMakeRoomAtOnce) {
   for (int i = 0; i < kept; ++i) ASSERT_EQ(get(cold(i)), valueOf(cold(i), 0, 100)) << i;
 }
 
+// Catches a copy to main (moveLocked) that loses what the item was: its
+// CAS, seqno (range scans report it), flags, expiry, or its GET_LOCKED
+// lock (the lock table is keyed by item, so it must follow the copy).
+TEST_F(StoreBucketTest, AnItemCopiedToMainKeepsItsCasSeqnoFlagsExpiryAndLock) {
+  makeStore(32);
+  const std::string value = valueOf("moved", 0, 200);
+  const MutationResult stored = set("moved", value, 1000, 0, 0xabcd);
+  ASSERT_EQ(stored.status, S::kSuccess);
+  ASSERT_EQ(set("locked", valueOf("locked", 0, 100)).status, S::kSuccess);
+  const LockResult lock = bucket_->getLocked("locked", 30);
+  ASSERT_EQ(lock.status, S::kSuccess);
+  // Read: each goes to main when its small segment is evicted.
+  const ItemRef before = bucket_->get("moved").item;
+  const ItemRef locked_before = bucket_->get("locked").item;
+  for (int i = 0; i < static_cast<int>(4 * 32 * kPerSegment); ++i) {
+    ASSERT_EQ(set(cold(i), valueOf(cold(i), 0, 100)).status, S::kSuccess);
+  }
+  const LookupResult after = bucket_->get("moved");
+  ASSERT_TRUE(after.item);
+  ASSERT_NE(after.item.get(), before.get()) << "not copied: the test tested nothing";
+  EXPECT_EQ(str(after.item->value()), value);
+  EXPECT_EQ(after.cas, stored.cas);
+  EXPECT_EQ(after.item->seqno(), stored.seqno);
+  EXPECT_EQ(after.item->flags(), 0xabcdu);
+  EXPECT_EQ(after.item->expiry(), kStart + 1000);
+  const std::vector<ScanItem> scan =
+      bucket_->snapshotRange(vbucketOfKey("moved"), {"moved", false, "moved", false});
+  ASSERT_EQ(scan.size(), 1u);
+  EXPECT_EQ(scan[0].item->seqno(), stored.seqno);
+
+  ASSERT_NE(bucket_->get("locked").item.get(), locked_before.get()) << "not copied";
+  EXPECT_EQ(set("locked", "other").status, S::kLocked) << "the lock was lost by the copy";
+  EXPECT_EQ(bucket_->unlock("locked", lock.cas), S::kSuccess);
+  EXPECT_EQ(set("locked", "other").status, S::kSuccess);
+}
+
 // Catches: `bytes` drifting from the items that exist (a move, an
 // eviction, a refused store, an append or a counter charging or crediting
 // the wrong amount), and items or bytes left after purge.
