@@ -211,6 +211,33 @@ TEST_F(ItemStoreTest, VictimsAreTheOldestSealedSegmentsSmallFirst) {
   for (const ItemRef& ref : refs_) ASSERT_EQ(str(ref->value()), std::string(100, 'v'));
 }
 
+// Catches a requeued victim (its items kept: hot, or -M) put back at the
+// old end of main, where the next walk would take it again at once, or
+// into the wrong queue.
+TEST_F(ItemStoreTest, ARequeuedVictimGoesToTheNewestEndOfMain) {
+  make(20);
+  std::vector<ItemStore::Segment*> main;
+  for (size_t i = 0; i < 3 * kPerSegment + 1; ++i) {
+    Item* item = add(key5(i), 100, Queue::kMain);
+    ASSERT_NE(item, nullptr);
+    if (i % kPerSegment == 0) main.push_back(ItemStore::segmentOf(item));
+  }
+  ItemStore::Segment* first = store_->takeVictim();
+  ASSERT_EQ(first, main[0]);
+  store_->requeueVictim(first);
+  EXPECT_EQ(store_->usage().small, 0u);
+  ItemStore::Segment* second = store_->takeVictim();
+  EXPECT_EQ(second, main[1]);
+  store_->requeueVictim(second);
+  EXPECT_EQ(store_->takeVictim(), main[2]);
+  store_->releaseVictim(main[2]);
+  EXPECT_EQ(store_->takeVictim(), main[0]);
+  store_->releaseVictim(main[0]);
+  EXPECT_EQ(store_->takeVictim(), main[1]);
+  store_->releaseVictim(main[1]);
+  EXPECT_EQ(store_->takeVictim(), nullptr);
+}
+
 // Catches: an evictor that walks a segment while an item in it is still
 // being written (its header and value not final yet).
 TEST_F(ItemStoreTest, TakeVictimWaitsForPendingItems) {
