@@ -11,13 +11,7 @@
 
 namespace memkv::engine {
 
-namespace {
-// Rounds of "evict a segment, try again" before a write gives up with
-// ENOMEM: with values pinned by slow sends (or other writers taking the
-// room first), eviction can make no room, and the write must fail instead
-// of spinning.
-constexpr int kMaxMakeRoomRounds = 16;
-}  // namespace
+namespace {}  // namespace
 
 Bucket::Bucket(const BucketConfig& config, const Clock& clock)
     : config_(config),
@@ -237,23 +231,38 @@ Item* Bucket::findLive(VBucket& vb, uint64_t hash, std::string_view key, uint32_
   return item;
 }
 
-Item* Bucket::allocateWithoutEviction(std::string_view key, size_t value_length,
-                                      const Item::Meta& meta, const Located& where) {
+ItemStore::Queue Bucket::queueFor(const Located& where) {
   // S3-FIFO: a key evicted from the small queue not long ago was wanted
   // again, so it goes straight to main. With -M there is no policy, only
   // compaction, which then meets segments in the order they were written.
-  const auto queue = !config_.evict || store_.takeGhost(where.hash) ? ItemStore::Queue::kMain
-                                                                    : ItemStore::Queue::kSmall;
-  return store_.allocate(key, value_length, meta, where.vbucket, queue, /*reserve=*/false);
+  return !config_.evict || store_.takeGhost(where.hash) ? ItemStore::Queue::kMain
+                                                        : ItemStore::Queue::kSmall;
+}
+
+bool Bucket::makeRoomFor(RoomTries& tries) {
+  if (tries.rounds == 0) {
+    tries.last = store_.usage();
+    // Every segment held once (more than the limit after it was lowered).
+    tries.max_rounds =
+        std::max(store_.limit(), tries.last.in_use + tries.last.cached) / store_.segmentSize() +
+        kMaxMakeRoomRounds;
+  }
+  if (++tries.rounds > tries.max_rounds || tries.idle >= kMaxMakeRoomRounds) return false;
+  if (!makeRoom()) return false;
+  const ItemStore::Usage now = store_.usage();
+  const bool progress = now.in_use < tries.last.in_use || now.small < tries.last.small;
+  tries.idle = progress ? 0 : tries.idle + 1;
+  tries.last = now;
+  return true;
 }
 
 Item* Bucket::allocate(std::string_view key, size_t value_length, const Item::Meta& meta,
                        const Located& where) {
-  for (int round = 0; round < kMaxMakeRoomRounds; ++round) {
-    if (Item* item = allocateWithoutEviction(key, value_length, meta, where)) return item;
-    if (!makeRoom()) return nullptr;
+  const ItemStore::Queue queue = queueFor(where);
+  for (RoomTries tries;;) {
+    if (Item* item = allocateWithoutEviction(key, value_length, meta, where, queue)) return item;
+    if (!makeRoomFor(tries)) return nullptr;
   }
-  return nullptr;
 }
 
 LookupResult Bucket::get(std::string_view key) {
@@ -294,10 +303,12 @@ LookupResult Bucket::getAndTouch(std::string_view key, uint32_t expiry) {
 MutationResult Bucket::store(const StoreRequest& request) {
   if (request.value.size() > config_.max_value_size) return {EngineStatus::kE2big};
   const uint32_t now = clock_.now();
-  if (request.mode == StoreMode::kAppend || request.mode == StoreMode::kPrepend) {
-    return storeConcat(request, now);
-  }
-  return storeWhole(request, now);
+  const bool concat = request.mode == StoreMode::kAppend || request.mode == StoreMode::kPrepend;
+  const MutationResult result = concat ? storeConcat(request, now) : storeWhole(request, now);
+  // Here, holding no lock and no unpublished item: a compaction waits for
+  // the pending items of its victim, and one of them could be ours.
+  compactIfDue();
+  return result;
 }
 
 MutationResult Bucket::storeWhole(const StoreRequest& request, uint32_t now) {
@@ -348,7 +359,8 @@ MutationResult Bucket::storeWhole(const StoreRequest& request, uint32_t now) {
 // and the operation starts over a bounded number of times.
 MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
   Located at = locate(request.key);
-  for (int round = 0; round < kMaxMakeRoomRounds; ++round) {
+  const ItemStore::Queue queue = queueFor(at);
+  for (RoomTries tries;;) {
     {
       std::lock_guard guard(at.vb.mutex);
       Item* old = findLive(at.vb, at.hash, request.key, now, nullptr);
@@ -361,7 +373,7 @@ MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
       if (length > config_.max_value_size) return {EngineStatus::kNotStored};
       // Joined bytes are no longer known to be JSON: the result is raw.
       Item::Meta meta{old->flags(), old->expiry(), 0, 0};
-      Item* fresh = allocateWithoutEviction(request.key, length, meta, at);
+      Item* fresh = allocateWithoutEviction(request.key, length, meta, at, queue);
       if (fresh) {
         uint8_t* out = fresh->mutableValue();
         const bool append = request.mode == StoreMode::kAppend;
@@ -372,9 +384,8 @@ MutationResult Bucket::storeConcat(const StoreRequest& request, uint32_t now) {
         return publishLocked(at.vb, fresh, old, at.hash, casFor(at.vb, request.new_cas));
       }
     }
-    if (!makeRoom()) return {EngineStatus::kEnomem};
+    if (!makeRoomFor(tries)) return {EngineStatus::kEnomem};
   }
-  return {EngineStatus::kEnomem};
 }
 
 MutationResult Bucket::remove(std::string_view key, uint64_t cas) {
@@ -393,7 +404,8 @@ CounterResult Bucket::counter(const CounterRequest& request) {
   const uint32_t now = clock_.now();
   Located at = locate(request.key);
   char digits[24];
-  for (int round = 0; round < kMaxMakeRoomRounds; ++round) {
+  const ItemStore::Queue queue = queueFor(at);
+  for (RoomTries tries;;) {
     {
       std::lock_guard guard(at.vb.mutex);
       Item* old = findLive(at.vb, at.hash, request.key, now, nullptr);
@@ -424,7 +436,7 @@ CounterResult Bucket::counter(const CounterRequest& request) {
       // 1 reads back as "9 "). The reply carries the bare number.
       const size_t length =
           old && old->value().size() > digits_length ? old->value().size() : digits_length;
-      Item* fresh = allocateWithoutEviction(request.key, length, meta, at);
+      Item* fresh = allocateWithoutEviction(request.key, length, meta, at, queue);
       if (fresh) {
         std::memcpy(fresh->mutableValue(), digits, digits_length);
         std::memset(fresh->mutableValue() + digits_length, ' ', length - digits_length);
@@ -440,9 +452,8 @@ CounterResult Bucket::counter(const CounterRequest& request) {
                 length};
       }
     }
-    if (!makeRoom()) return {EngineStatus::kEnomem};
+    if (!makeRoomFor(tries)) return {EngineStatus::kEnomem};
   }
-  return {EngineStatus::kEnomem};
 }
 
 EngineStatus Bucket::checkCas(VBucket& vb, const Item* old, uint64_t cas, uint32_t now) {
@@ -565,7 +576,8 @@ BucketStats Bucket::stats() {
           usage.small,
           store_.segmentSize(),
           segments_evicted_.load(std::memory_order_relaxed),
-          items_moved_.load(std::memory_order_relaxed)};
+          items_moved_.load(std::memory_order_relaxed),
+          segments_compacted_.load(std::memory_order_relaxed)};
 }
 
 void Bucket::resetStats() {
@@ -577,6 +589,7 @@ void Bucket::resetStats() {
   evicted_unfetched_.store(0, std::memory_order_relaxed);
   segments_evicted_.store(0, std::memory_order_relaxed);
   items_moved_.store(0, std::memory_order_relaxed);
+  segments_compacted_.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace memkv::engine

@@ -200,7 +200,8 @@ struct BucketStats {
   uint64_t small_queue_bytes;
   uint64_t segment_size;
   uint64_t segments_evicted;
-  uint64_t items_moved;  // copied to main's open segment instead of evicted
+  uint64_t items_moved;         // copied to main's open segment instead of evicted
+  uint64_t segments_compacted;  // taken early because most of their items were dead
 };
 
 class Bucket final {
@@ -300,19 +301,52 @@ class Bucket final {
   // vb.mutex held.
   Item* findLive(VBucket& vb, uint64_t hash, std::string_view key, uint32_t now, bool* expired,
                  bool* flushed = nullptr);
+  // Where a new item of this key goes (S3-FIFO): main if the ghost
+  // remembers the key (the entry is consumed: ask once per operation),
+  // else small; main for all with -M.
+  ItemStore::Queue queueFor(const Located& where);
   // Allocates, evicting segments when the store is full (and eviction is
   // on). No vbucket lock may be held: eviction takes them.
   Item* allocate(std::string_view key, size_t value_length, const Item::Meta& meta,
                  const Located& where);
   // Allocates only if it fits now; safe under a vbucket lock.
   Item* allocateWithoutEviction(std::string_view key, size_t value_length, const Item::Meta& meta,
-                                const Located& where);
+                                const Located& where, ItemStore::Queue queue) {
+    return store_.allocate(key, value_length, meta, where.vbucket, queue, /*reserve=*/false);
+  }
+  // How long one operation keeps making room: up to one victim per segment
+  // of the limit (a value of many segments, a lowered limit, a small queue
+  // whose victims only move to main), but no more than kMaxMakeRoomRounds
+  // in a row that neither shrank the memory in use nor the small queue
+  // (values pinned by sends, a -M cache full of live items): then ENOMEM.
+  struct RoomTries {
+    size_t rounds = 0;
+    size_t max_rounds = 0;
+    int idle = 0;
+    ItemStore::Usage last{};
+  };
+  static constexpr int kMaxMakeRoomRounds = 16;
+  // makeRoom(), counting progress in `tries`; false when the operation
+  // should give up. No vbucket lock may be held.
+  bool makeRoomFor(RoomTries& tries);
   // Takes the store's next victim segment and empties it (bucket_evict.cc):
   // dead items (flushed, expired) go; a live one read since the policy last
   // looked is copied to main, the rest evicted (with -M: every live one is
   // copied, or the segment stays). False when no segment could be taken.
   // No vbucket lock may be held.
   bool makeRoom();
+  // Calls fn(vb, item, hash) under the vbucket lock for each linked item of
+  // a victim that is not dead (flushed and expired ones are reclaimed).
+  template <typename Fn>
+  void forEachLiveItem(ItemStore::Segment* victim, uint32_t now, Fn&& fn);
+  // Copies a victim's live items to main and frees it; when a copy finds
+  // no room, evicts that item or (if !evict_on_failure) keeps the rest
+  // with their segment, requeued.
+  void compact(ItemStore::Segment* victim, uint32_t now, bool evict_on_failure);
+  // Once per segment the store opens: compacts the oldest segment if most
+  // of its items are dead (ItemStore::takeSparseVictim). No lock held, and
+  // no item of the caller's pending (the victim's evictor waits for those).
+  void compactIfDue();
   // Copies a linked item to main's open segment in its place (vb.mutex
   // held); false when even the evictor's reserve is full.
   bool moveLocked(VBucket& vb, Item* item, uint64_t hash, uint8_t freq);
@@ -398,6 +432,8 @@ class Bucket final {
   std::atomic<uint64_t> evicted_unfetched_{0};
   std::atomic<uint64_t> segments_evicted_{0};
   std::atomic<uint64_t> items_moved_{0};
+  std::atomic<uint64_t> segments_compacted_{0};
+  std::atomic<uint64_t> compaction_checked_{0};  // segmentsOpened() when last checked
 };
 
 }  // namespace memkv::engine

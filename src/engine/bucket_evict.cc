@@ -100,24 +100,58 @@ size_t Bucket::reclaimExpired(size_t slots) {
   return reclaimed;
 }
 
+template <typename Fn>
+void Bucket::forEachLiveItem(ItemStore::Segment* victim, uint32_t now, Fn&& fn) {
+  ItemStore::forEachItem(victim, [&](Item* item) {
+    VBucket& vb = (*vbuckets_)[item->vbucket()];
+    std::lock_guard guard(vb.mutex);
+    settleFlush(vb, now);
+    if (!item->linked()) return;  // replaced or deleted; pinned by a reader
+    const uint64_t hash = keyedHash(item->key());
+    if (!reclaimIfDeadLocked(vb, item, hash, now)) fn(vb, item, hash);
+  });
+}
+
+void Bucket::compact(ItemStore::Segment* victim, uint32_t now, bool evict_on_failure) {
+  bool kept = false;
+  forEachLiveItem(victim, now, [&](VBucket& vb, Item* item, uint64_t hash) {
+    if (kept || moveLocked(vb, item, hash, item->freq())) return;
+    if (evict_on_failure) {
+      evictLocked(vb, item, hash, false);
+    } else {
+      kept = true;  // the rest stay where they are, with their segment
+    }
+  });
+  if (kept) {
+    store_.requeueVictim(victim);
+  } else {
+    store_.releaseVictim(victim);
+  }
+}
+
+void Bucket::compactIfDue() {
+  const uint64_t opened = store_.segmentsOpened();
+  uint64_t checked = compaction_checked_.load(std::memory_order_relaxed);
+  if (opened == checked ||
+      !compaction_checked_.compare_exchange_strong(checked, opened, std::memory_order_relaxed)) {
+    return;
+  }
+  if (ItemStore::Segment* victim = store_.takeSparseVictim()) {
+    segments_compacted_.fetch_add(1, std::memory_order_relaxed);
+    compact(victim, clock_.now(), /*evict_on_failure=*/false);
+  }
+}
+
 bool Bucket::makeRoom() {
-  ItemStore::Segment* victim = store_.takeVictim();
+  // With -M only compaction makes room: a segment where deletes left the
+  // most dead items, whatever its age, before the oldest.
+  ItemStore::Segment* victim = config_.evict ? nullptr : store_.takeSparseVictim(/*anywhere=*/true);
+  if (victim == nullptr) victim = store_.takeVictim();
   if (victim == nullptr) return false;
   segments_evicted_.fetch_add(1, std::memory_order_relaxed);
   const uint32_t now = clock_.now();
   const bool from_small = victim->queue == ItemStore::Queue::kSmall;
-  // Calls fn(vb, item, hash) under the vbucket lock for each linked item
-  // of the victim that is not dead (flushed and expired ones go here).
-  auto forEachLive = [&](auto&& fn) {
-    ItemStore::forEachItem(victim, [&](Item* item) {
-      VBucket& vb = (*vbuckets_)[item->vbucket()];
-      std::lock_guard guard(vb.mutex);
-      settleFlush(vb, now);
-      if (!item->linked()) return;  // replaced or deleted; pinned by a reader
-      const uint64_t hash = keyedHash(item->key());
-      if (!reclaimIfDeadLocked(vb, item, hash, now)) fn(vb, item, hash);
-    });
-  };
+  auto forEachLive = [&](auto&& fn) { forEachLiveItem(victim, now, fn); };
 
   // Compaction: the victim's live items are all copied to main, none
   // evicted. With -M that is the only way to reuse memory; with eviction it
@@ -139,20 +173,7 @@ bool Bucket::makeRoom() {
     return true;
   }
   if (!config_.evict || (sparse && store_.itemBytes() + victim->capacity <= store_.limit())) {
-    bool kept = false;
-    forEachLive([&](VBucket& vb, Item* item, uint64_t hash) {
-      if (kept || moveLocked(vb, item, hash, item->freq())) return;
-      if (!config_.evict) {
-        kept = true;
-        return;
-      }
-      evictLocked(vb, item, hash, false);
-    });
-    if (kept) {
-      store_.requeueVictim(victim);
-    } else {
-      store_.releaseVictim(victim);
-    }
+    compact(victim, now, /*evict_on_failure=*/config_.evict);
     return true;
   }
 

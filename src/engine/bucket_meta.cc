@@ -7,18 +7,13 @@
 
 namespace memkv::engine {
 
-namespace {
-// Holds when an earlier round had to make room, like the other
-// allocate-under-the-lock paths in bucket.cc.
-constexpr int kMetaRounds = 16;
-}  // namespace
-
 MetaGetResult Bucket::metaGet(const MetaGetRequest& request) {
   const uint32_t now = clock_.now();
   Located at = locate(request.key);
   MetaGetResult result;
   result.now = now;
-  for (int round = 0; round < kMetaRounds; ++round) {
+  const ItemStore::Queue queue = queueFor(at);
+  for (RoomTries tries;;) {
     {
       std::lock_guard guard(at.vb.mutex);
       Item* item = findLive(at.vb, at.hash, request.key, now, &result.expired);
@@ -27,7 +22,7 @@ MetaGetResult Bucket::metaGet(const MetaGetRequest& request) {
         // N: the first reader of a missing key gets an empty placeholder
         // and the token to fill it; readers after it see Z.
         const Item::Meta meta{0, absoluteExpiry(request.vivify_expiry, now), 0, 0};
-        Item* fresh = allocateWithoutEviction(request.key, 0, meta, at);
+        Item* fresh = allocateWithoutEviction(request.key, 0, meta, at, queue);
         if (fresh != nullptr) {
           fresh->setMetaState(Item::kTokenSent |
                               (request.binary_key ? uint8_t{Item::kBinaryKey} : uint8_t{0}));
@@ -64,15 +59,15 @@ MetaGetResult Bucket::metaGet(const MetaGetRequest& request) {
         return result;
       }
     }
-    if (!makeRoom()) return result;
+    if (!makeRoomFor(tries)) return result;
   }
-  return result;
 }
 
 MutationResult Bucket::metaDelete(const MetaDeleteRequest& request) {
   const uint32_t now = clock_.now();
   Located at = locate(request.key);
-  for (int round = 0; round < kMetaRounds; ++round) {
+  const ItemStore::Queue queue = queueFor(at);
+  for (RoomTries tries;;) {
     {
       std::lock_guard guard(at.vb.mutex);
       Item* old = findLive(at.vb, at.hash, request.key, now, nullptr);
@@ -94,7 +89,7 @@ MutationResult Bucket::metaDelete(const MetaDeleteRequest& request) {
       }
       const Item::Meta meta{request.empty_value ? request.flags : old->flags(), expiry, 0,
                             request.empty_value ? uint8_t{0} : old->datatype()};
-      Item* fresh = allocateWithoutEviction(request.key, value.size(), meta, at);
+      Item* fresh = allocateWithoutEviction(request.key, value.size(), meta, at, queue);
       if (fresh != nullptr) {
         if (!value.empty()) std::memcpy(fresh->mutableValue(), value.data(), value.size());
         // I: stale, and the recache token is up for grabs again.
@@ -103,9 +98,8 @@ MutationResult Bucket::metaDelete(const MetaDeleteRequest& request) {
         return publishLocked(at.vb, fresh, old, at.hash, casFor(at.vb, request.new_cas));
       }
     }
-    if (!makeRoom()) return {EngineStatus::kEnomem};
+    if (!makeRoomFor(tries)) return {EngineStatus::kEnomem};
   }
-  return {EngineStatus::kEnomem};
 }
 
 }  // namespace memkv::engine

@@ -112,6 +112,7 @@ ItemStore::Segment* ItemStore::newSegmentLocked(Queue queue, bool reserve) {
   segment->prev = segment->next = nullptr;
   segment->used = kHeader;
   segment->capacity = static_cast<uint32_t>(segment_size_);
+  segment->items = 0;
   segment->live.store(1, std::memory_order_relaxed);
   segment->writers.store(0, std::memory_order_relaxed);
   segment->queue = queue;
@@ -154,6 +155,7 @@ Item* ItemStore::allocate(std::string_view key, size_t value_length, const Item:
     segment->store = this;
     segment->used = static_cast<uint32_t>(block);
     segment->capacity = static_cast<uint32_t>(block);
+    segment->items = 1;
     segment->live.store(2, std::memory_order_relaxed);  // the item, and the queue's bias
     segment->writers.store(1, std::memory_order_relaxed);
     segment->queue = queue;
@@ -178,9 +180,11 @@ Item* ItemStore::allocate(std::string_view key, size_t value_length, const Item:
       if (!fresh) return nullptr;             // the open segment stays open
       if (segment) pushFrontLocked(segment);  // sealed: now evictable
       open_[q] = segment = fresh;
+      segments_opened_.fetch_add(1, std::memory_order_relaxed);
     }
     at = segment->used;
     segment->used += static_cast<uint32_t>(bytes);
+    ++segment->items;
     segment->live.fetch_add(1, std::memory_order_relaxed);
     segment->writers.fetch_add(1, std::memory_order_relaxed);
   }
@@ -208,6 +212,18 @@ void ItemStore::destroyItem(Item* item) {
   if (segment->live.fetch_sub(1, std::memory_order_acq_rel) == 1) store->recycle(segment);
 }
 
+void ItemStore::waitForWriters(Segment* victim) {
+  // A writer between allocate() and link finishes in bounded time (a value
+  // copy and one vbucket lock; it never waits for eviction meanwhile).
+  while (victim->writers.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+}
+
+ItemStore::Segment* ItemStore::detachLocked(Segment* victim) {
+  unlinkLocked(victim);
+  queue_bytes_[static_cast<size_t>(victim->queue)] -= victim->capacity;
+  return victim;
+}
+
 ItemStore::Segment* ItemStore::takeVictim() {
   Segment* victim = nullptr;
   {
@@ -221,12 +237,31 @@ ItemStore::Segment* ItemStore::takeVictim() {
       victim = oldest_[main] ? oldest_[main] : oldest_[small];
     }
     if (!victim) return nullptr;
-    unlinkLocked(victim);
-    queue_bytes_[static_cast<size_t>(victim->queue)] -= victim->capacity;
+    detachLocked(victim);
   }
-  // A writer between allocate() and link finishes in bounded time (a value
-  // copy and one vbucket lock; it never waits for eviction meanwhile).
-  while (victim->writers.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  waitForWriters(victim);
+  return victim;
+}
+
+ItemStore::Segment* ItemStore::takeSparseVictim(bool anywhere) {
+  // live counts the items not destroyed yet, plus the queue's one.
+  auto sparse = [](const Segment* s) {
+    return !s->large && (s->live.load(std::memory_order_relaxed) - 1) * 2 <= s->items;
+  };
+  Segment* victim = nullptr;
+  {
+    std::lock_guard guard(mutex_);
+    for (Segment* oldest : oldest_) {
+      for (Segment* s = oldest; s != nullptr; s = anywhere ? s->prev : nullptr) {
+        if (sparse(s)) {
+          victim = detachLocked(s);
+          break;
+        }
+      }
+      if (victim) break;
+    }
+  }
+  if (victim) waitForWriters(victim);
   return victim;
 }
 

@@ -47,6 +47,7 @@ class ItemStore final {
     Segment* next;  // towards older
     uint32_t used;  // end of the last item (from the segment's start)
     uint32_t capacity;
+    uint32_t items;  // allocated in it (under the store mutex until sealed)
     // Items not destroyed yet, plus one while the segment is queued or
     // open: whoever takes it to zero hands the segment back.
     std::atomic<uint32_t> live;
@@ -82,6 +83,15 @@ class ItemStore final {
   // than its share (a tenth of the limit), else of main; out of its queue,
   // and with no item pending. nullptr when no segment can be taken.
   Segment* takeVictim();
+  // The oldest sealed segment of either queue if at most half of its items
+  // are alive (overwritten and deleted ones are not), taken like a victim;
+  // nullptr otherwise. Compacting it keeps memory near the live data when
+  // a workload overwrites a small key set, where a log would otherwise grow
+  // to the limit. `anywhere`: the oldest such segment of any age (for -M,
+  // where only compaction makes room; a walk over segment headers).
+  Segment* takeSparseVictim(bool anywhere = false);
+  // Segments opened so far: callers look for sparse ones once per segment.
+  uint64_t segmentsOpened() const { return segments_opened_.load(std::memory_order_relaxed); }
   // Calls fn(Item*) for each item of a victim that may still be linked.
   template <typename Fn>
   static void forEachItem(Segment* segment, Fn&& fn) {
@@ -136,12 +146,16 @@ class ItemStore final {
   bool fitsLocked(size_t bytes, bool reserve) const;
   void pushFrontLocked(Segment* segment);
   void unlinkLocked(Segment* segment);
+  // Out of its queue, then waits until no item in it is pending.
+  Segment* detachLocked(Segment* victim);
+  static void waitForWriters(Segment* victim);
   void freeBlock(Segment* segment);  // mutex not held
 
   const size_t segment_size_;
   std::atomic<size_t> limit_;
   std::atomic<size_t> item_bytes_{0};
   std::atomic<uint64_t> system_failures_{0};
+  std::atomic<uint64_t> segments_opened_{0};
 
   std::mutex mutex_;
   // Guarded by mutex_:

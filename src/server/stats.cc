@@ -112,6 +112,7 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
   add("item_store_segment_size", bucket.segment_size);
   add("item_store_segments_evicted", bucket.segments_evicted);
   add("item_store_items_moved", bucket.items_moved);
+  add("item_store_segments_compacted", bucket.segments_compacted);
   // memkv's send path (docs/architecture.md invariants 3-5).
   add("bytes_copied", totals.bytes_copied);
   add("bytes_referenced", totals.bytes_referenced);

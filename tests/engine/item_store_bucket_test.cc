@@ -51,7 +51,7 @@ class StoreBucketTest : public BucketFixture {
 // Catches eviction that cannot make room when every item was read once
 // (cache-aside: set, then get).
 //
-// BUG (src/engine/bucket_evict.cc with kMaxMakeRoomRounds in bucket.cc):
+// Found as a bug (fixed: Bucket::makeRoomFor counts progress, not rounds):
 // when the cache first fills, the small queue holds nearly all of it, and
 // each small victim whose items were all read copies all of them to main
 // (with the evictor's reserve): it frees nothing net. A write gives up
@@ -60,7 +60,7 @@ class StoreBucketTest : public BucketFixture {
 // memory, come only once small is down to its tenth (~50 rounds here).
 // Measured: the write at which the cache fills is refused with 16
 // segments taken and 0 items evicted. Enable once a write cannot fail so.
-TEST_F(StoreBucketTest, DISABLED_ACacheOfItemsEachReadOnceKeepsAcceptingWrites) {
+TEST_F(StoreBucketTest, ACacheOfItemsEachReadOnceKeepsAcceptingWrites) {
   makeStore(64);
   int refused = 0;
   int first_refused = -1;
@@ -163,14 +163,14 @@ TEST_F(StoreBucketTest, MemoryOfDeletedLargeValuesServesSmallOnes) {
 
 // Catches a write that gives up before eviction made the room it needs.
 //
-// BUG (src/engine/bucket.cc, Bucket::allocate and kMaxMakeRoomRounds):
+// Found as a bug (fixed: a write may take one victim per segment held):
 // each makeRoom() frees at most one segment and a write tries 16 times, so
 // in a full cache a value needing more than ~15 segments (here 20 and 40
 // of a 64-segment limit; in production -m 64 -I 32m and a 20 MiB value)
 // is refused with ENOMEM although eviction is on and it fits the limit.
 // (Each refused attempt still evicted 16 segments, which other writers
 // refill under traffic.) memcached evicts until the item fits.
-TEST_F(StoreBucketTest, DISABLED_AValueOfManySegmentsIsStoredInAFullCache) {
+TEST_F(StoreBucketTest, AValueOfManySegmentsIsStoredInAFullCache) {
   makeStore(64, true, /*max_value=*/200 << 10);
   for (int i = 0; i < static_cast<int>(3 * 64 * kPerSegment); ++i) {
     ASSERT_EQ(set(cold(i), valueOf(cold(i), 0, 100)).status, S::kSuccess);
@@ -189,13 +189,13 @@ TEST_F(StoreBucketTest, DISABLED_AValueOfManySegmentsIsStoredInAFullCache) {
 // Catches -M (no eviction) failing writes while deleted items' memory is
 // there to reuse: memcached frees a deleted item's memory at once.
 //
-// BUG (src/engine/bucket_evict.cc with kMaxMakeRoomRounds in bucket.cc):
-// with -M a write looks at 16 victims at most, oldest first, and requeues
+// Found as a bug (fixed: with -M makeRoom takes the sparsest-by-age
+// segment anywhere first): with -M a write looks at 16 victims at most, oldest first, and requeues
 // each dense one; when the deleted items are all in newer segments (the
 // newest 40% of the keys here), a write after the deletes fails with
 // ENOMEM (measured: the first of 315, after 630 deletes) until the queue
 // has rotated to them.
-TEST_F(StoreBucketTest, DISABLED_WithoutEvictionDeletedNewItemsMakeRoomAtOnce) {
+TEST_F(StoreBucketTest, WithoutEvictionDeletedNewItemsMakeRoomAtOnce) {
   makeStore(64, /*evict=*/false);
   int stored = 0;
   while (set(cold(stored), valueOf(cold(stored), 0, 100)).status == S::kSuccess) ++stored;
@@ -443,14 +443,14 @@ TEST_F(StoreBucketTest, AKeyBackFromTheGhostGoesToMainWhenMainHasRoom) {
   ghostSurvivesSweep(this, /*main_has_room=*/true);
 }
 
-// BUG (src/engine/bucket.cc, Bucket::allocate): takeGhost() runs in each
+// Found as a bug (fixed): takeGhost() runs in each
 // allocateWithoutEviction attempt and consumes the ghost entry; when that
 // first attempt fails because main needs a new segment (the cache is full:
 // the only time the ghost matters), the retry after makeRoom() no longer
 // finds the key in the ghost and allocates it in small. Here main has no
 // open segment yet, so the returning key lands in small and is swept out
-// with the one-time keys. Enable once the ghost is looked up once per write.
-TEST_F(StoreBucketTest, DISABLED_AKeyBackFromTheGhostGoesToMainWhenMainMustGrow) {
+// with the one-time keys. Fixed: Bucket::queueFor runs once per write.
+TEST_F(StoreBucketTest, AKeyBackFromTheGhostGoesToMainWhenMainMustGrow) {
   ghostSurvivesSweep(this, /*main_has_room=*/false);
 }
 
@@ -488,12 +488,13 @@ TEST_F(StoreBucketTest, ALoweredLimitIsReachedByEviction) {
   EXPECT_GT(stats.evictions, 0u);
 }
 
-// BUG (src/engine/bucket.cc, kMaxMakeRoomRounds): after the limit drops
+// Found as a bug (fixed: the bound counts the segments held, not the
+// new limit): after the limit drops
 // from 64 segments to 16, a write needs ~48 segments evicted before it
 // fits, but gives up with ENOMEM after 16 makeRoom() rounds: the first
 // writes after `cache_memlimit` fail (SERVER_ERROR out of memory) although
 // eviction is on and nothing is pinned. memcached keeps serving.
-TEST_F(StoreBucketTest, DISABLED_NoWriteIsRefusedAfterTheLimitIsLowered) {
+TEST_F(StoreBucketTest, NoWriteIsRefusedAfterTheLimitIsLowered) {
   EXPECT_EQ(writeAfterLowering(this), 0);
 }
 
