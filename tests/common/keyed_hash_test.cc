@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <set>
 #include <string>
 
@@ -28,16 +29,40 @@ TEST(KeyedHashTest, TheKeyChangesEveryHash) {
   EXPECT_EQ(same, 0);
 }
 
-// The process key is random: it is not the all-zero key an attacker would
-// precompute collisions for, and it stays the same for the process's life.
-TEST(KeyedHashTest, ProcessKeyIsRandomAndStable) {
-  const SipKey& key = processHashKey();
-  EXPECT_FALSE(key.k0 == 0 && key.k1 == 0);
+// The process key is random: keyedHash is not the all-zero key's SipHash an
+// attacker could precompute collisions for, and it stays the same for the
+// process's life.
+TEST(KeyedHashTest, ProcessHashIsKeyedAndStable) {
   EXPECT_EQ(keyedHash("abc"), keyedHash("abc"));
   EXPECT_NE(keyedHash("abc"), sipHash13(SipKey{0, 0}, "abc", 3));
-  std::set<uint64_t> low_bits;
-  for (int i = 0; i < 1000; ++i) low_bits.insert(keyedHash("k" + std::to_string(i)) & 1023);
-  EXPECT_GT(low_bits.size(), 500u);  // spread over slots, not clustered
+  std::cout << "keyedHash uses " << (keyedHashUsesAes() ? "AES rounds" : "SipHash-1-3") << "\n";
+}
+
+// Whatever the path (AES or SipHash), every byte and the length count:
+// keys one byte apart at any position, and keys that differ only by
+// trailing zero bytes (the AES path pads its last block with zeros), all
+// hash apart, and the low bits a table uses for slots are spread.
+TEST(KeyedHashTest, EveryByteAndTheLengthCount) {
+  std::set<uint64_t> seen;
+  std::set<uint64_t> slots;
+  size_t count = 0;
+  for (size_t length = 1; length <= 70; ++length) {
+    const std::string base(length, 'k');
+    for (size_t at = 0; at < length; ++at) {
+      std::string key = base;
+      key[at] = 'q';
+      seen.insert(keyedHash(key));
+      slots.insert(keyedHash(key) & 4095);
+      ++count;
+    }
+    seen.insert(keyedHash(base));
+    seen.insert(keyedHash(std::string(length, '\0')));
+    count += 2;
+  }
+  EXPECT_EQ(seen.size(), count);
+  EXPECT_GT(slots.size(), 1500u);  // of 4096 slots, ~2,500 keys: about 1,860 expected
+  EXPECT_NE(keyedHash(std::string_view("a\0", 2)), keyedHash("a"));
+  EXPECT_NE(keyedHash(""), keyedHash(std::string_view("\0", 1)));
 }
 
 }  // namespace
