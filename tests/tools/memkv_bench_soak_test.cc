@@ -147,8 +147,14 @@ TEST(MemkvBenchSoak, ChurnWithRandomSizesUnderSmallMemoryStaysCorrectAndBounded)
   std::printf("server peak RSS %.1f MiB (bound %.1f MiB)\n",
               static_cast<double>(run.peak_rss) / kMiB, static_cast<double>(bound) / kMiB);
   EXPECT_GT(run.peak_rss, 0);
-  EXPECT_LE(run.peak_rss, bound) << "RSS grew past -m " << kMemoryLimitMiB << " MiB plus "
-                                 << kFixedOverheadMiB << " MiB";
+  if (sanitizedBuild()) {
+    // ASan holds freed blocks in its quarantine (256 MiB) and TSan has an allocator of its own:
+    // the process's RSS says nothing about the server's. The item store's own count below does.
+    std::printf("(RSS bound not checked: sanitizer allocators add redzones and quarantine)\n");
+  } else {
+    EXPECT_LE(run.peak_rss, bound)
+        << "RSS grew past -m " << kMemoryLimitMiB << " MiB plus " << kFixedOverheadMiB << " MiB";
+  }
 
   // Still alive and answering, and -m was enforced by evicting.
   McbpClient client;
@@ -158,6 +164,10 @@ TEST(MemkvBenchSoak, ChurnWithRandomSizesUnderSmallMemoryStaysCorrectAndBounded)
   std::printf("evictions %llu, curr_items %llu\n", static_cast<unsigned long long>(evictions),
               static_cast<unsigned long long>(statU64(client, "curr_items")));
   EXPECT_GT(evictions, 0u);
+  if (server.kind() == ServerKind::kMemkv) {
+    // Every byte of item memory, free segments included, stays within -m (sanitizers or not).
+    EXPECT_LE(statU64(client, "item_store_bytes"), static_cast<uint64_t>(kMemoryLimitMiB * kMiB));
+  }
   client.close();
 
   const int status = server.terminate(scaled(milliseconds(20000)));
