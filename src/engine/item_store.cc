@@ -79,6 +79,7 @@ void ItemStore::pushFrontLocked(Segment* segment) {
   const auto q = static_cast<size_t>(segment->queue);
   segment->prev = nullptr;
   segment->next = newest_[q];
+  segment->queued = true;
   if (newest_[q]) newest_[q]->prev = segment;
   newest_[q] = segment;
   if (!oldest_[q]) oldest_[q] = segment;
@@ -89,6 +90,7 @@ void ItemStore::unlinkLocked(Segment* segment) {
   (segment->prev ? segment->prev->next : newest_[q]) = segment->next;
   (segment->next ? segment->next->prev : oldest_[q]) = segment->prev;
   segment->prev = segment->next = nullptr;
+  segment->queued = false;
 }
 
 ItemStore::Segment* ItemStore::newSegmentLocked(Queue queue, bool reserve) {
@@ -117,6 +119,7 @@ ItemStore::Segment* ItemStore::newSegmentLocked(Queue queue, bool reserve) {
   segment->writers.store(0, std::memory_order_relaxed);
   segment->queue = queue;
   segment->large = false;
+  segment->queued = false;
   in_use_ += segment_size_;
   queue_bytes_[static_cast<size_t>(queue)] += segment_size_;
   return segment;
@@ -160,6 +163,7 @@ Item* ItemStore::allocate(std::string_view key, size_t value_length, const Item:
     segment->writers.store(1, std::memory_order_relaxed);
     segment->queue = queue;
     segment->large = true;
+    segment->queued = false;
     Item* item = new (static_cast<char*>(mem) + kHeader)
         Item(key, value_length, meta, vbucket, Item::kPending | Item::kLarge, 0);
     item_bytes_.fetch_add(bytes, std::memory_order_relaxed);
@@ -209,7 +213,23 @@ void ItemStore::destroyItem(Item* item) {
   }
   // The item's bytes stay as they are (the evictor may still read its
   // header) until the segment is recycled.
-  if (segment->live.fetch_sub(1, std::memory_order_acq_rel) == 1) store->recycle(segment);
+  const uint32_t was = segment->live.fetch_sub(1, std::memory_order_acq_rel);
+  if (was == 1) {
+    store->recycle(segment);
+  } else if (was == 2 && segment->large) {
+    store->dropDeadLarge(segment);  // only its queue's share is left
+  }
+}
+
+void ItemStore::dropDeadLarge(Segment* segment) {
+  {
+    std::lock_guard guard(mutex_);
+    // Taken as a victim meanwhile (or retired): its walker lets go of it.
+    if (!segment->queued) return;
+    unlinkLocked(segment);
+    queue_bytes_[static_cast<size_t>(segment->queue)] -= segment->capacity;
+  }
+  releaseVictim(segment);
 }
 
 void ItemStore::waitForWriters(Segment* victim) {

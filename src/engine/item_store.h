@@ -57,6 +57,7 @@ class ItemStore final {
     std::atomic<uint32_t> writers;
     Queue queue;
     bool large;
+    bool queued;  // in a queue's list (the store mutex guards it)
   };
   static constexpr size_t kHeader = 64;
   static_assert(sizeof(Segment) <= kHeader);
@@ -141,6 +142,10 @@ class ItemStore final {
   static void destroyItem(Item* item);
   // A segment whose last item went: cached for reuse, or unmapped.
   void recycle(Segment* segment);
+  // A large block whose item went while it sits in its queue: freed now,
+  // not when eviction reaches it (overwritten 1 MiB values would otherwise
+  // hold the whole limit).
+  void dropDeadLarge(Segment* segment);
   // A fresh segment for an open slot, or nullptr (mutex held).
   Segment* newSegmentLocked(Queue queue, bool reserve);
   bool fitsLocked(size_t bytes, bool reserve) const;
