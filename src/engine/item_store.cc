@@ -213,23 +213,33 @@ void ItemStore::destroyItem(Item* item) {
   }
   // The item's bytes stay as they are (the evictor may still read its
   // header) until the segment is recycled.
-  const uint32_t was = segment->live.fetch_sub(1, std::memory_order_acq_rel);
-  if (was == 1) {
+  if (segment->large) {
+    store->destroyLarge(segment);
+  } else if (segment->live.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     store->recycle(segment);
-  } else if (was == 2 && segment->large) {
-    store->dropDeadLarge(segment);  // only its queue's share is left
   }
 }
 
-void ItemStore::dropDeadLarge(Segment* segment) {
+void ItemStore::destroyLarge(Segment* segment) {
+  uint32_t was;
+  bool unqueued = false;
   {
+    // Under the mutex: while this thread looks at the block, whoever holds
+    // its last share (its queue, or an evictor that took it) cannot free it
+    // (recycle takes the mutex first).
     std::lock_guard guard(mutex_);
-    // Taken as a victim meanwhile (or retired): its walker lets go of it.
-    if (!segment->queued) return;
-    unlinkLocked(segment);
-    queue_bytes_[static_cast<size_t>(segment->queue)] -= segment->capacity;
+    was = segment->live.fetch_sub(1, std::memory_order_acq_rel);
+    if (was == 2 && segment->queued) {
+      unlinkLocked(segment);
+      queue_bytes_[static_cast<size_t>(segment->queue)] -= segment->capacity;
+      unqueued = true;
+    }
   }
-  releaseVictim(segment);
+  if (unqueued) {
+    releaseVictim(segment);  // the queue's share: the last one
+  } else if (was == 1) {
+    recycle(segment);
+  }
 }
 
 void ItemStore::waitForWriters(Segment* victim) {

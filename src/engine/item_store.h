@@ -142,10 +142,11 @@ class ItemStore final {
   static void destroyItem(Item* item);
   // A segment whose last item went: cached for reuse, or unmapped.
   void recycle(Segment* segment);
-  // A large block whose item went while it sits in its queue: freed now,
-  // not when eviction reaches it (overwritten 1 MiB values would otherwise
-  // hold the whole limit).
-  void dropDeadLarge(Segment* segment);
+  // A large block's item went: if the block sits in its queue it is freed
+  // now, not when eviction reaches it (overwritten 1 MiB values would
+  // otherwise hold the whole limit); if an evictor holds it, its release
+  // frees it.
+  void destroyLarge(Segment* segment);
   // A fresh segment for an open slot, or nullptr (mutex held).
   Segment* newSegmentLocked(Queue queue, bool reserve);
   bool fitsLocked(size_t bytes, bool reserve) const;
