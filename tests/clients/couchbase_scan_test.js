@@ -23,6 +23,8 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 
+const { withTimeout } = require('./raw_mcbp');
+
 const GLOBAL_TIMEOUT_MS = Number(process.env.COUCHBASE_SCAN_TEST_TIMEOUT_MS || 85000);
 const BOOTSTRAP_TIMEOUT_MS = 5000;
 const KV_TIMEOUT_MS = 5000;
@@ -93,17 +95,6 @@ async function op(what, promise) {
   } catch (e) {
     assert.fail(`${what} failed: ${describeError(e)}`);
   }
-}
-
-// Rejects after `ms` with a message naming `what`.
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    }),
-  ]);
 }
 
 async function connect() {
