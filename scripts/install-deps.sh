@@ -18,6 +18,9 @@ packages=(
   golang-go golang-github-bradfitz-gomemcache-dev ruby ruby-dalli nutcracker
   # TLS tests (tests/tls): stunnel wraps the plaintext-only libmemcached tools in TLS.
   stunnel4
+  # Metrics (issue 15): the HTTP library behind /metrics, and a real
+  # Prometheus server plus promtool for the scrape tests.
+  libcpp-httplib-dev prometheus
 )
 
 missing=()
@@ -45,6 +48,12 @@ if [ "$(id -u)" -eq 0 ]; then
     systemctl disable --now memcached >/dev/null 2>&1 || true
   fi
   if [ -x /etc/init.d/memcached ]; then /etc/init.d/memcached stop >/dev/null 2>&1 || true; fi
+  # Likewise Debian's prometheus package starts a server on 9090; tests start
+  # their own on ephemeral ports.
+  if command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+  if [ -x /etc/init.d/prometheus ]; then /etc/init.d/prometheus stop >/dev/null 2>&1 || true; fi
 else
   echo "install-deps: missing Debian packages. Run:" >&2
   echo "  sudo apt-get install -y ${missing[*]}" >&2

@@ -34,6 +34,9 @@ enum LongOnly : int {
   kTlsPortFile,
   kTlsHandshakeTimeout,
   kTlsCertAuth,
+  kMetricsPort,
+  kMetricsListen,
+  kMetricsPortFile,
 };
 
 const char* const kUsage =
@@ -75,6 +78,11 @@ const char* const kUsage =
     "  --tls-cert-auth                 a verified client certificate (ssl_verify_mode,\n"
     "                                  ssl_ca_cert) authenticates its connection as the\n"
     "                                  user its subject CN names (with --users-file)\n"
+    "  --metrics-port=<num>            serve Prometheus metrics at http://HOST:PORT/metrics\n"
+    "                                  (0 picks a port; default: off); with --users-file it\n"
+    "                                  needs HTTP Basic auth of a user with a stats role\n"
+    "  --metrics-listen=<host>         address for --metrics-port (default: 127.0.0.1)\n"
+    "  --metrics-port-file=<path>      write the bound metrics port here once listening\n"
     "  --max-body-size=<num>           largest request body accepted (default: 20m)\n"
     "  --output-high-watermark=<num>   pause reading above this much queued output (default: 1m)\n"
     "  --read-buffer-pool-limit=<num>  per-thread buffer pool cap, 0 = none (default: 0)\n"
@@ -274,6 +282,9 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"tls-port-file", required_argument, nullptr, kTlsPortFile},
       {"tls-handshake-timeout", required_argument, nullptr, kTlsHandshakeTimeout},
       {"tls-cert-auth", no_argument, nullptr, kTlsCertAuth},
+      {"metrics-port", required_argument, nullptr, kMetricsPort},
+      {"metrics-listen", required_argument, nullptr, kMetricsListen},
+      {"metrics-port-file", required_argument, nullptr, kMetricsPortFile},
       {nullptr, 0, nullptr, 0},
   };
   server::Settings s;
@@ -318,6 +329,19 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
         break;
       case kTlsPortFile:
         s.tls_port_file = std::string(arg);
+        break;
+      case kMetricsPort: {
+        auto v = parseInt(arg, 0, 65535);
+        if (!v) return bad("Invalid metrics port number: '" + std::string(arg) + "'");
+        s.metrics_port = static_cast<int>(*v);
+        break;
+      }
+      case kMetricsListen:
+        if (arg.empty()) return bad("--metrics-listen needs an address");
+        s.metrics_listen = std::string(arg);
+        break;
+      case kMetricsPortFile:
+        s.metrics_port_file = std::string(arg);
         break;
       case kTlsHandshakeTimeout: {
         auto v = parseInt(arg, 1, 3600);

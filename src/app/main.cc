@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/command_line.h"
+#include "app/metrics_http.h"
 #include "auth/users.h"
 #include "common/clock.h"
 #include "common/logging.h"
@@ -220,6 +221,26 @@ int run(const Settings& settings) {
     return 1;
   }
 
+  // Prometheus' endpoint, on its own thread (app/metrics_http.h).
+  std::unique_ptr<memkv::app::MetricsHttpServer> metrics;
+  if (settings.metrics_port >= 0) {
+    metrics = std::make_unique<memkv::app::MetricsHttpServer>(context);
+    std::string error;
+    if (!metrics->start(settings.metrics_listen, static_cast<uint16_t>(settings.metrics_port),
+                        &error)) {
+      std::fprintf(stderr, "memkv: %s\n", error.c_str());
+      return 1;
+    }
+    context.setMetricsPort(metrics->port());
+    if (!settings.metrics_port_file.empty() &&
+        !writePortFile(settings.metrics_port_file, metrics->port())) {
+      std::fprintf(stderr, "memkv: cannot write metrics port file '%s'\n",
+                   settings.metrics_port_file.c_str());
+      return 1;
+    }
+    spdlog::info("metrics on http://{}:{}/metrics", settings.metrics_listen, metrics->port());
+  }
+
   for (auto& w : workers) w->start();
 
   // The handler only ends the loop: closing the listeners from inside the
@@ -238,6 +259,7 @@ int run(const Settings& settings) {
                settings.threads);
 
   main_loop.run();
+  if (metrics) metrics->stop();
   listener.close();
   for (auto& w : workers) w->shutdown(settings.shutdown_grace_ms);
   for (auto& w : workers) w->join();

@@ -108,8 +108,18 @@ void McbpSession::unpark() {
   }
   bg.parked = false;
   bg.unpark_after_inbox = false;
+  if (bg.timed_since_ns != 0) {
+    worker_.timings[bg.timed_family].record(timingNowNs() - bg.timed_since_ns);
+    bg.timed_since_ns = 0;
+  }
   connection_.enableReading();
   releaseIdleBackground();
+}
+
+void McbpSession::timeParked(CommandFamily family, uint64_t since_ns) {
+  if (!bg_ || !bg_->parked) return;
+  bg_->timed_family = family;
+  bg_->timed_since_ns = since_ns;
 }
 
 uint32_t McbpSession::recordAuthFailure() {
@@ -264,6 +274,7 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
   // (authentication completes asynchronously, never inside this loop).
   size_t max_key = maxKey();
   size_t max_body = authenticated() ? maxBody(server_.settings()) : kPreAuthMaxBody;
+  uint64_t since_ns = 0;
   while (r.frames < max_frames && !conn.closing() && !conn.outputFull() && !parked()) {
     const std::span<const uint8_t> rest = input.subspan(r.consumed);
     if (rest.size() < mcbp::kHeaderSize) break;
@@ -331,7 +342,18 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
       r.next_frame_size = header.frameSize();
       break;
     }
+    // Timed from when the previous command of this batch ended (or the
+    // batch began): one clock read per command.
+    if (since_ns == 0) since_ns = timingNowNs();
     dispatch(mcbp::splitFrame(header, rest.first(header.frameSize())), out);
+    const CommandFamily family = commandFamily(spec.base);
+    if (parked()) {
+      timeParked(family, since_ns);
+    } else {
+      const uint64_t now_ns = timingNowNs();
+      worker_.timings[family].record(now_ns - since_ns);
+      since_ns = now_ns;
+    }
     r.consumed += header.frameSize();
     ++r.frames;
     if (header.opcode == static_cast<uint8_t>(Opcode::Hello)) max_key = maxKey();

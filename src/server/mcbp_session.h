@@ -79,6 +79,9 @@ class McbpSession final : public net::ConnectionHandler {
   void park();
   void unpark();
   bool parked() const { return bg_ && bg_->parked; }
+  // The command that just parked the session began at since_ns: its time
+  // is recorded under `family` when unpark() ends the park.
+  void timeParked(CommandFamily family, uint64_t since_ns);
   // Failed SASL attempts on this connection (owner thread). recordAuthFailure()
   // counts one and returns the count. holdAuthError() keeps the parked
   // connection parked until the tick at or after reply_at_ms (a steady-clock
@@ -110,6 +113,9 @@ class McbpSession final : public net::ConnectionHandler {
     bool close_after_auth_error = false;
     int64_t auth_error_at_ms = 0;  // 0: no AUTH_ERROR held back
     mcbp::RequestHeader auth_error_to{};
+    // The parked command's timing, recorded when unpark() ends the park.
+    uint64_t timed_since_ns = 0;  // 0: not timed
+    CommandFamily timed_family = CommandFamily::kOther;
   };
   Background& background();
   void releaseIdleBackground();

@@ -18,6 +18,7 @@
 #include "net/worker_counters.h"
 #include "server/bucket_manager.h"
 #include "server/command_counters.h"
+#include "server/command_timings.h"
 #include "server/expiry_crawler.h"
 #include "server/prefix_stats.h"
 #include "server/range_scan.h"
@@ -37,6 +38,7 @@ inline constexpr std::string_view kMemcachedVersion = "1.6.0";
 // One per worker thread: its counters, written only by that thread.
 struct WorkerContext {
   CommandCounters commands;
+  CommandTimings timings;
   const net::WorkerCounters* net = nullptr;
   // The worker itself, for work that must run on its thread (`stats conns`
   // visits its connections there); null in harnesses without one.
@@ -96,6 +98,9 @@ class ServerContext final {
     tls_port_ = tls;
   }
   uint16_t plainPort() const { return plain_port_; }
+  // The metrics endpoint's port (0: none), for `stats settings`.
+  void setMetricsPort(uint16_t port) { metrics_port_ = port; }
+  uint16_t metricsPort() const { return metrics_port_; }
   uint16_t tlsPort() const { return tls_port_; }
   // The TLS configuration (null without TLS); must outlive the context.
   void setTls(net::TlsConfig* tls) { tls_ = tls; }
@@ -121,10 +126,10 @@ class ServerContext final {
   };
   Totals totalsSinceReset() const;
   void resetTotals();
-
- private:
+  // Since the server started, whatever `stats reset` did.
   Totals rawTotals() const;
 
+ private:
   const Settings settings_;
   BucketManager buckets_;
   engine::ExecutorPool executors_;
@@ -143,6 +148,7 @@ class ServerContext final {
   const net::ReadBudget* read_budget_ = nullptr;
   uint16_t plain_port_ = 0;
   uint16_t tls_port_ = 0;
+  uint16_t metrics_port_ = 0;
   net::TlsConfig* tls_ = nullptr;
   uint16_t bound_port_ = 0;
   std::atomic<int> verbosity_{0};

@@ -72,6 +72,12 @@ struct Settings {
   // --tls-cert-auth: a verified client certificate's subject CN names the
   // user the connection acts as (with --users-file and ssl_verify_mode).
   bool tls_cert_auth = false;
+  // --metrics-port (-1: no metrics endpoint), --metrics-listen,
+  // --metrics-port-file: Prometheus' /metrics over HTTP (app/metrics_http.h).
+  int metrics_port = -1;
+  std::string metrics_listen = "127.0.0.1";
+  std::string metrics_port_file;
+
   bool tlsConfigured() const { return ssl_enabled || tls_port >= 0; }
 };
 

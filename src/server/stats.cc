@@ -18,8 +18,9 @@ std::string rusageTime(const timeval& tv) {
 
 }  // namespace
 
-void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWriter& add) {
-  const auto totals = server.totalsSinceReset();
+void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWriter& add,
+                  CountFrom from) {
+  const auto totals = from == CountFrom::kReset ? server.totalsSinceReset() : server.rawTotals();
   const auto bucket = stats_bucket.stats();
   const time_t now = ::time(nullptr);
   uint64_t curr_connections = 0;
@@ -200,6 +201,7 @@ void settingsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& ad
   add("output_stall_timeout", s.output_stall_timeout_s);
   add("detail_enabled", server.prefixStats().enabled() ? "yes" : "no");
   add("shutdown_enabled", s.shutdown_enabled ? "yes" : "no");
+  add("metrics_port", server.metricsPort());
   add("ssl_enabled", s.ssl_enabled ? "yes" : "no");
   if (s.tlsConfigured()) {
     add("ssl_chain_cert", s.ssl_chain_cert);
@@ -251,6 +253,21 @@ void slabsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) 
   add("total_malloced", b.bytes);
 }
 
+void timingsStats(ServerContext& server, StatWriter& add) {
+  std::string name;
+  for (size_t f = 0; f < kCommandFamilies; ++f) {
+    const TimingTotals t = timingTotals(server, static_cast<CommandFamily>(f));
+    if (t.count == 0) continue;
+    const std::string_view family = kCommandFamilyNames[f];
+    add(fmt::format("{}:count", family), t.count);
+    add(fmt::format("{}:sum_ns", family), t.sum_ns);
+    for (size_t i = 0; i < kLatencyBoundsNs.size(); ++i) {
+      add(fmt::format("{}:le_us:{}", family, kLatencyBoundsNs[i] / 1000), t.cumulative[i]);
+    }
+    add(fmt::format("{}:le_us:inf", family), t.count);
+  }
+}
+
 void sizesStats(StatWriter& add) {
   add("sizes_status", "disabled");
 }
@@ -267,6 +284,8 @@ bool sharedStats(std::string_view group, ServerContext& server, engine::Bucket& 
     slabsStats(server, bucket, add);
   } else if (group == "sizes") {
     sizesStats(add);
+  } else if (group == "timings") {
+    timingsStats(server, add);
   } else {
     return false;
   }

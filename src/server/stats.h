@@ -29,9 +29,15 @@ class StatWriter {
   std::string buffer_;
 };
 
+// Counters since `stats reset` (what STAT and `stats` show, as memcached) or
+// since the server started (what /metrics shows: Prometheus counters never
+// go down).
+enum class CountFrom : uint8_t { kReset, kStart };
+
 // The general group ("stats" / STAT with no key): server, bucket and memkv's
 // send-path counters. `bucket` is the connection's bucket.
-void generalStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
+void generalStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add,
+                  CountFrom from = CountFrom::kReset);
 // TLS counters, in the general group when TLS is configured.
 void tlsStats(ServerContext& server, StatWriter& add);
 // "settings". maxbytes is the bucket's quota now (cache_memlimit moves it).
@@ -41,10 +47,14 @@ void settingsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& ad
 // memcached shows no empty class. docs/architecture.md, "STAT".
 void itemsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
 void slabsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
+// "timings": every command family's latency histogram, added up over the
+// workers (command_timings.h): FAMILY:count, FAMILY:sum_ns and cumulative
+// FAMILY:le_us:BOUND; families that served nothing are left out.
+void timingsStats(ServerContext& server, StatWriter& add);
 // "sizes": memcached's item size histogram, off unless started with it.
 void sizesStats(StatWriter& add);
 // The groups both protocols answer alike ("", settings, items, slabs,
-// sizes): writes the group and returns true, or false for any other group.
+// sizes, timings): writes the group and returns true, or false for any other group.
 bool sharedStats(std::string_view group, ServerContext& server, engine::Bucket& bucket,
                  StatWriter& add);
 

@@ -537,6 +537,7 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
   }
   // One command struct for the whole batch: the parser resets it per line.
   text::TextCommand command;
+  uint64_t since_ns = 0;
   while (r.frames < max_frames && !conn.closing() && !conn.outputFull() && !session.parked()) {
     const std::span<const uint8_t> rest = input.subspan(r.consumed);
     if (rest.empty()) break;
@@ -580,6 +581,8 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
       }
       case text::ParseStatus::kCommand: {
         ++r.frames;
+        // Timed as McbpSession::onInput times MCBP commands.
+        if (since_ns == 0) since_ns = timingNowNs();
         BucketEntry* bucket = session.bucket();
         try {
           if (bucket == nullptr && needsBucket(command.kind)) {
@@ -597,6 +600,14 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
           }
         } catch (const std::bad_alloc&) {
           conn.closeNow();
+        }
+        const CommandFamily family = commandFamily(command);
+        if (session.parked()) {
+          session.timeParked(family, since_ns);
+        } else {
+          const uint64_t now_ns = timingNowNs();
+          session.worker().timings[family].record(now_ns - since_ns);
+          since_ns = now_ns;
         }
         r.consumed += p.consumed;
         break;
