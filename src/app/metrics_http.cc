@@ -112,6 +112,9 @@ struct MetricsHttpServer::Impl {
   // series that user may see. The client learns only 401 or 403.
   int authorize(const httplib::Request& req, server::MetricsRequest* request) {
     if (!server.authRequired()) return 200;
+    // HTTP clients first ask without credentials and answer the challenge:
+    // that is not a failed authentication.
+    if (!req.has_header("Authorization")) return 401;
     std::string name, password;
     const auth::User* user = nullptr;
     if (parseBasic(req.get_header_value("Authorization"), &name, &password)) {
