@@ -41,7 +41,7 @@ void executeVersion(Cookie& c) {
 
 void executeQuit(Cookie& c) {
   if (!c.quiet()) c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
-  c.connection.closeAfterFlush();
+  c.connection.closeAfterFlush(net::CloseReason::kQuit);
 }
 
 void executeFlush(Cookie& c) {
