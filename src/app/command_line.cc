@@ -37,6 +37,7 @@ enum LongOnly : int {
   kMetricsPort,
   kMetricsListen,
   kMetricsPortFile,
+  kLogFile,
 };
 
 const char* const kUsage =
@@ -57,7 +58,9 @@ const char* const kUsage =
     "  -F, --disable-flush-all   refuse FLUSH\n"
     "  -A, --enable-shutdown     allow the text command `shutdown`\n"
     "  -M, --disable-evictions   refuse writes with ENOMEM when memory is full\n"
-    "  -v, --verbose             more logging (-vv for more)\n"
+    "  -v, --verbose             more logging: none warnings and errors, -v also\n"
+    "                            startup and reloads, -vv also connections (accept,\n"
+    "                            close and why), -vvv also every command\n"
     "  -u, --user=<user>         accepted for compatibility\n"
     "  -o, --extended=<k=v,...>  extended options (read_buf_mem_limit=<MB>: as\n"
     "                            --read-memory-limit, in megabytes; TLS: ssl_chain_cert,\n"
@@ -70,6 +73,8 @@ const char* const kUsage =
     "\n"
     "memkv options:\n"
     "  --port-file=<path>              write the bound TCP port here once listening\n"
+    "  --log-file=<path>               append log lines here (created 0640) instead of\n"
+    "                                  stderr; SIGUSR1 reopens it (for logrotate)\n"
     "  --tls-port=<num>                an extra TLS listener on each -l address (0 picks\n"
     "                                  one; needs -o ssl_chain_cert,ssl_key)\n"
     "  --tls-port-file=<path>          write the bound TLS port here once listening\n"
@@ -285,6 +290,7 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"metrics-port", required_argument, nullptr, kMetricsPort},
       {"metrics-listen", required_argument, nullptr, kMetricsListen},
       {"metrics-port-file", required_argument, nullptr, kMetricsPortFile},
+      {"log-file", required_argument, nullptr, kLogFile},
       {nullptr, 0, nullptr, 0},
   };
   server::Settings s;
@@ -462,6 +468,10 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
         s.output_stall_timeout_s = static_cast<int>(*v);
         break;
       }
+      case kLogFile:
+        if (arg.empty()) return bad("--log-file needs a path");
+        s.log_file = std::string(arg);
+        break;
       case kUsersFile:
         if (arg.empty()) return bad("--users-file needs a path");
         s.users_file = std::string(arg);

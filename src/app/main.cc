@@ -18,6 +18,7 @@
 #include "app/metrics_http.h"
 #include "auth/users.h"
 #include "common/clock.h"
+#include "common/log_rate_limit.h"
 #include "common/logging.h"
 #include "engine/bucket.h"
 #include "net/event_loop.h"
@@ -58,8 +59,9 @@ bool writePortFile(const std::string& path, uint16_t port) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-// Turns SIGTERM/SIGINT (stop) and SIGHUP (reload TLS certificates) into a
-// readable descriptor on the main loop.
+// Turns SIGTERM/SIGINT (stop), SIGHUP (reload TLS certificates) and SIGUSR1
+// (reopen --log-file, logrotate's convention) into a readable descriptor on
+// the main loop.
 class SignalHandler final : public memkv::net::EventHandler {
  public:
   SignalHandler(int fd, std::function<void()> on_stop, std::function<void()> on_hup)
@@ -69,6 +71,11 @@ class SignalHandler final : public memkv::net::EventHandler {
     while (::read(fd_, &info, sizeof info) == sizeof info) {
       if (info.ssi_signo == SIGHUP) {
         on_hup_();
+        continue;
+      }
+      if (info.ssi_signo == SIGUSR1) {
+        // On the main loop, not in signal context: the reopen takes a mutex.
+        memkv::reopenLogFile();
         continue;
       }
       if (!stopping_) {
@@ -107,6 +114,7 @@ int run(const Settings& settings) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGHUP);
+  sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   const int signal_fd = ::signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
@@ -254,6 +262,8 @@ int run(const Settings& settings) {
     // Range scans a client abandoned without cancelling.
     context.rangeScans().expireIdle(main_loop.nowMs(),
                                     int64_t{settings.range_scan_lifetime_s} * 1000);
+    // A flood of rate-limited lines that ended still reports its count.
+    memkv::logSuppressedSummaries();
   });
   spdlog::info("memkv {} listening on port {} with {} threads", MEMKV_VERSION, ports.front(),
                settings.threads);
@@ -282,6 +292,10 @@ int main(int argc, char** argv) {
     return exit_now->code;
   }
   const Settings& settings = std::get<Settings>(parsed);
-  memkv::setupLogging(settings.verbosity);
+  std::string error;
+  if (!memkv::setupLogging(settings.verbosity, settings.log_file, &error)) {
+    std::fprintf(stderr, "memkv: --log-file %s\n", error.c_str());
+    return 1;
+  }
   return run(settings);
 }

@@ -50,6 +50,36 @@ class TcpCork {
 };
 }  // namespace
 
+std::string_view closeReasonText(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::kNone:
+      return "unknown";
+    case CloseReason::kClientClosed:
+      return "client closed";
+    case CloseReason::kSocketError:
+      return "socket error";
+    case CloseReason::kQuit:
+      return "quit";
+    case CloseReason::kProtocolError:
+      return "protocol error";
+    case CloseReason::kAuthFailure:
+      return "authentication failed";
+    case CloseReason::kIdleTimeout:
+      return "not authenticated in time";
+    case CloseReason::kOutputStall:
+      return "output stall";
+    case CloseReason::kReadStall:
+      return "read stall";
+    case CloseReason::kTlsHandshakeTimeout:
+      return "TLS handshake timeout";
+    case CloseReason::kShutdown:
+      return "server shutdown";
+    case CloseReason::kServerError:
+      return "server error";
+  }
+  return "unknown";
+}
+
 Connection::Connection(int fd, ConnectionEnv& env, std::unique_ptr<TlsStream> tls)
     : fd_(fd), env_(env), output_(env.pool), tls_(std::move(tls)) {
   if (tls_) {
@@ -153,7 +183,7 @@ void Connection::onEvent(uint32_t events) {
   if (closed_) return;
   written_this_event_ = 0;
   if (events & (EPOLLERR)) {
-    closeNow();
+    closeNow(CloseReason::kSocketError);
   } else {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
       readable_ = true;
@@ -199,14 +229,14 @@ void Connection::serve() {
       break;
     }
     if (r == ReadOutcome::kError) {
-      closeNow();
+      closeNow(CloseReason::kSocketError);
       break;
     }
     if (r == ReadOutcome::kEof) {
       readable_ = false;
       // Answer what the peer already sent, then go.
       if (rend_ > rstart_) processInput(&budget);
-      if (!closed_) closeAfterFlush();
+      if (!closed_) closeAfterFlush(CloseReason::kClientClosed);
       break;
     }
   }
@@ -354,7 +384,7 @@ bool Connection::continueHandshake() {
     case TlsStream::Result::kError:
       // Not a TLS client, a refused version or certificate, or gone.
       env_.counters.tls_handshake_errors.add(1);
-      closeNow();
+      closeNow(CloseReason::kSocketError);
       return false;
   }
   return false;
@@ -465,7 +495,7 @@ void Connection::flushOutput() {
         // full socket, the moment it matters most.
         reportOutputQueued();
       } else {
-        closeNow();
+        closeNow(CloseReason::kSocketError);
       }
       return;
     }
@@ -516,7 +546,7 @@ bool Connection::writeTls(const iovec* iov, size_t count) {
     len = staged;
     env_.counters.tls_bytes_staged.add(staged);
   } else if (retry > iov[0].iov_len) {
-    closeNow();  // cannot rebuild the pending record (no staging buffer)
+    closeNow(CloseReason::kServerError);  // cannot rebuild the pending record (no staging buffer)
     return false;
   }
   size_t n = 0;
@@ -539,7 +569,7 @@ bool Connection::writeTls(const iovec* iov, size_t count) {
     case TlsStream::Result::kClosed:
     case TlsStream::Result::kError:
       env_.counters.tls_stream_errors.add(1);
-      closeNow();
+      closeNow(CloseReason::kSocketError);
       return false;
   }
   return false;
@@ -571,13 +601,15 @@ void Connection::enableReading() {
   }
 }
 
-void Connection::closeAfterFlush() {
+void Connection::closeAfterFlush(CloseReason reason) {
+  if (close_reason_ == CloseReason::kNone) close_reason_ = reason;
   close_after_flush_ = true;
-  if (output_.empty()) closeNow();
+  if (output_.empty()) closeNow(reason);
 }
 
-void Connection::closeNow() {
+void Connection::closeNow(CloseReason reason) {
   if (closed_) return;
+  if (close_reason_ == CloseReason::kNone) close_reason_ = reason;
   closed_ = true;
   env_.closed_list.push_back(this);
 }

@@ -14,12 +14,14 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "net/buffer_pool.h"
 #include "net/event_loop.h"
 #include "net/inbox.h"
 #include "net/output_chain.h"
+#include "net/peer_address.h"
 #include "net/tls.h"
 #include "net/worker_counters.h"
 
@@ -85,6 +87,26 @@ struct ConnectionEnv {
   uint8_t* tls_staging = nullptr;
 };
 
+// Why a connection ended, for its close line in the log (-vv). The first
+// reason given wins: a QUIT's closeAfterFlush() stays a quit when the flush
+// then closes it.
+enum class CloseReason : uint8_t {
+  kNone,
+  kClientClosed,         // the peer closed its side (EOF)
+  kSocketError,          // a read or write failed, EPOLLERR, a broken TLS stream
+  kQuit,                 // the client asked (QUIT)
+  kProtocolError,        // a frame or line the server will not read on from
+  kAuthFailure,          // too many failed logins, or no way to authenticate
+  kIdleTimeout,          // not authenticated within --auth-timeout
+  kOutputStall,          // stopped reading its replies (--output-stall-timeout)
+  kReadStall,            // stopped in the middle of a request (--read-stall-timeout)
+  kTlsHandshakeTimeout,  // --tls-handshake-timeout
+  kShutdown,             // the server is stopping
+  kServerError,          // the server could not go on (out of memory, ...)
+};
+
+std::string_view closeReasonText(CloseReason reason);
+
 class Connection final : public EventHandler {
  public:
   // Takes ownership of fd (non-blocking); with tls, the connection speaks TLS
@@ -129,9 +151,14 @@ class Connection final : public EventHandler {
   void enableReading();
   bool readingDisabled() const { return read_disabled_ != 0; }
   // Sends what is queued, then closes (QUIT, peer EOF, shutdown).
-  void closeAfterFlush();
+  void closeAfterFlush(CloseReason reason = CloseReason::kServerError);
   // Drops the connection at the end of this event (framing lost, errors).
-  void closeNow();
+  void closeNow(CloseReason reason = CloseReason::kServerError);
+  CloseReason closeReason() const { return close_reason_; }
+  // Who this is, for log lines: set once by the worker at adoption.
+  void setOrigin(const ConnectionOrigin& origin) { origin_ = origin; }
+  uint64_t id() const { return origin_.id; }
+  const PeerAddress& peer() const { return origin_.peer; }
   bool closing() const { return close_after_flush_ || closed_; }
   bool closed() const { return closed_; }
   bool scheduled() const { return scheduled_; }
@@ -178,6 +205,7 @@ class Connection final : public EventHandler {
 
   int fd_;
   ConnectionEnv& env_;
+  ConnectionOrigin origin_;
   std::unique_ptr<ConnectionHandler> handler_;
   OutputChain output_;
   std::shared_ptr<Inbox> inbox_;
@@ -208,6 +236,7 @@ class Connection final : public EventHandler {
   bool scheduled_ = false;
   bool close_after_flush_ = false;
   bool closed_ = false;
+  CloseReason close_reason_ = CloseReason::kNone;
   bool peer_shutdown_seen_ = false;  // EPOLLRDHUP/EPOLLHUP arrived
   bool waiting_for_buffer_ = false;
   // TLS reads and writes may each need the other direction's readiness

@@ -119,7 +119,12 @@ void Listener::resumePaused() {
 void Listener::acceptFrom(Socket& socket) {
   resumePaused();
   for (int i = 0; i < 64; ++i) {
-    const int fd = ::accept4(socket.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    // The peer's address comes with the accept at no extra cost; it is
+    // formatted only if a log line names it.
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof(peer);
+    const int fd = ::accept4(socket.fd(), reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of descriptors: stop accepting until the next posted resume.
@@ -138,7 +143,9 @@ void Listener::acceptFrom(Socket& socket) {
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     live_.fetch_add(1, std::memory_order_relaxed);
-    workers_[next_worker_]->adopt(fd, socket.tls() ? tls_->current() : nullptr);
+    workers_[next_worker_]->adopt(
+        fd, socket.tls() ? tls_->current() : nullptr,
+        ConnectionOrigin{++last_connection_id_, PeerAddress::from(peer, peer_len)});
     next_worker_ = (next_worker_ + 1) % workers_.size();
   }
 }

@@ -70,6 +70,7 @@ class Listener final {
   const int backlog_;
   std::vector<std::unique_ptr<Socket>> sockets_;
   size_t next_worker_ = 0;
+  uint64_t last_connection_id_ = 0;  // the acceptor's thread only
   std::atomic<size_t>& live_;
   std::atomic<uint64_t> rejected_{0};
   const TlsConfig* tls_ = nullptr;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "net/connection_log.h"
 
 namespace memkv::net {
 
@@ -27,7 +28,7 @@ void Worker::start() {
     // The loop has ended: nothing else touches these connections now.
     for (Connection* c = connections_; c;) {
       Connection* next = c->next_;
-      c->closeNow();
+      c->closeNow(CloseReason::kShutdown);
       c = next;
     }
     reapClosed(/*final=*/true);
@@ -38,18 +39,19 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Worker::adopt(int fd, std::shared_ptr<const TlsContext> tls) {
-  loop_.post([this, fd, tls = std::move(tls)] { onAdopt(fd, tls.get()); });
+void Worker::adopt(int fd, std::shared_ptr<const TlsContext> tls, const ConnectionOrigin& origin) {
+  loop_.post([this, fd, tls = std::move(tls), origin] { onAdopt(fd, origin, tls.get()); });
 }
 
 void Worker::adoptTls(int fd, std::unique_ptr<TlsStream> stream) {
   // std::function needs a copyable closure: the stream travels in a shared
   // holder (freed with the task if the loop never runs it).
   auto holder = std::make_shared<std::unique_ptr<TlsStream>>(std::move(stream));
-  loop_.post([this, fd, holder] { onAdopt(fd, nullptr, std::move(*holder)); });
+  loop_.post([this, fd, holder] { onAdopt(fd, ConnectionOrigin{}, nullptr, std::move(*holder)); });
 }
 
-void Worker::onAdopt(int fd, const TlsContext* tls, std::unique_ptr<TlsStream> stream) {
+void Worker::onAdopt(int fd, const ConnectionOrigin& origin, const TlsContext* tls,
+                     std::unique_ptr<TlsStream> stream) {
   if (tls != nullptr && !draining_) {
     // The SSL holds its own reference to the context, so a reload that
     // drops this one leaves the connection's intact.
@@ -65,13 +67,16 @@ void Worker::onAdopt(int fd, const TlsContext* tls, std::unique_ptr<TlsStream> s
     return;
   }
   auto* conn = new Connection(fd, env_, std::move(stream));
+  conn->setOrigin(origin);
+  logConnection(spdlog::level::debug, *conn, "accept", "transport={}",
+                conn->isTls() ? "tls" : "plain");
   conn->setHandler(factory_(*conn));
   conn->next_ = connections_;
   if (connections_) connections_->prev_ = conn;
   connections_ = conn;
   counters_.curr_connections.add(1);
   counters_.total_connections.add(1);
-  if (!conn->start()) conn->closeNow();
+  if (!conn->start()) conn->closeNow(CloseReason::kServerError);
 }
 
 void Worker::reapClosed(bool final) {
@@ -81,6 +86,8 @@ void Worker::reapClosed(bool final) {
     Connection* c = closed_[i];
     if (c->scheduled() && !final) continue;  // the loop still holds it; next round
     c->finishClose();
+    logConnection(spdlog::level::debug, *c, "close", "reason=\"{}\"",
+                  closeReasonText(c->closeReason()));
     if (c->prev_) {
       c->prev_->next_ = c->next_;
     } else {
@@ -103,25 +110,31 @@ void Worker::onTick() {
     if (c->outputStalled(now)) {
       // A client that stopped reading: its queued output is dropped, not kept.
       counters_.stall_disconnects.add(1);
-      c->closeNow();
+      logLimited(spdlog::level::warn, LogKind::kStallDisconnect, *c,
+                 "reason=\"output stall\" queued={} timeout_ms={}; disconnected",
+                 c->output().size(), limits_.output_stall_timeout_ms);
+      c->closeNow(CloseReason::kOutputStall);
       continue;
     }
     if (c->handshakeExpired(now)) {
       // A silent or slow TLS handshaker: the slot and OpenSSL's state go.
       counters_.tls_handshake_timeouts.add(1);
-      c->closeNow();
+      c->closeNow(CloseReason::kTlsHandshakeTimeout);
       continue;
     }
     if (c->inputStalled(now)) {
       // A client that announced a request and stopped sending it: the read
       // memory it pins goes back to the budget.
       counters_.read_stall_disconnects.add(1);
-      c->closeNow();
+      logLimited(spdlog::level::warn, LogKind::kStallDisconnect, *c,
+                 "reason=\"read stall\" timeout_ms={}; disconnected",
+                 limits_.read_stall_timeout_ms);
+      c->closeNow(CloseReason::kReadStall);
       continue;
     }
     if (c->handler() && c->handler()->expired(now)) {
       counters_.expired_disconnects.add(1);
-      c->closeNow();
+      c->closeNow(CloseReason::kIdleTimeout);
       continue;
     }
     if (c->handler()) c->handler()->onTick(*c, now);
@@ -139,9 +152,9 @@ void Worker::drainOrForce() {
   const bool force = steadyNowMs() >= drain_deadline_ms_;
   for (Connection* c = connections_; c; c = c->next_) {
     if (force) {
-      c->closeNow();
+      c->closeNow(CloseReason::kShutdown);
     } else {
-      c->closeAfterFlush();
+      c->closeAfterFlush(CloseReason::kShutdown);
     }
   }
   // No reaping here: this runs inside a dispatch (a posted task or the tick),

@@ -37,7 +37,9 @@ class Worker final {
   // Thread-safe: hands a connected, non-blocking socket to this worker; with
   // a TLS context the connection speaks TLS (the context is the one current
   // when the socket was accepted).
-  void adopt(int fd, std::shared_ptr<const TlsContext> tls = nullptr);
+  // origin: the id and peer its log lines name.
+  void adopt(int fd, std::shared_ptr<const TlsContext> tls = nullptr,
+             const ConnectionOrigin& origin = {});
   // Thread-safe: as adopt(), with a TLS stream the caller set up on fd (a
   // test's fault-injecting BIO); no SSL call may have been made on it yet.
   void adoptTls(int fd, std::unique_ptr<TlsStream> stream);
@@ -60,7 +62,8 @@ class Worker final {
   }
 
  private:
-  void onAdopt(int fd, const TlsContext* tls, std::unique_ptr<TlsStream> stream = nullptr);
+  void onAdopt(int fd, const ConnectionOrigin& origin, const TlsContext* tls,
+               std::unique_ptr<TlsStream> stream = nullptr);
   // final: the loop has ended, so nothing is scheduled any more.
   void reapClosed(bool final = false);
   void onTick();

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/byte_order.h"
+#include "common/logging.h"
 #include "server/executors.h"
 
 namespace memkv::server {
@@ -40,7 +41,7 @@ void executeVersion(Cookie& c) {
 
 void executeQuit(Cookie& c) {
   if (!c.quiet()) c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
-  c.connection.closeAfterFlush();
+  c.connection.closeAfterFlush(net::CloseReason::kQuit);
 }
 
 void executeFlush(Cookie& c) {
@@ -57,6 +58,8 @@ void executeFlush(Cookie& c) {
 
 void executeVerbosity(Cookie& c) {
   c.server.verbosity().store(static_cast<int>(loadBe32(c.request.extras.data())));
+  // memcached's meaning: the log level changes with it (as -v counts).
+  setLogVerbosity(c.server.verbosity().load());
   c.replyStatus(Status::Success);
 }
 

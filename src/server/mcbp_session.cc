@@ -8,6 +8,7 @@
 #include "auth/sasl.h"
 #include "auth/users.h"
 #include "common/clock.h"
+#include "net/connection_log.h"
 #include "protocol/leb128.h"
 #include "protocol/magic.h"
 #include "protocol/opcode_spec.h"
@@ -142,7 +143,7 @@ void McbpSession::onTick(net::Connection& conn, int64_t now_ms) {
   out.sendStatus(bg_->auth_error_to, mcbp::Status::AuthError);
   // Closing first: the unpark below schedules the connection, which then
   // flushes the answer and closes instead of reading more requests.
-  if (bg_->close_after_auth_error) conn.closeAfterFlush();
+  if (bg_->close_after_auth_error) conn.closeAfterFlush(net::CloseReason::kAuthFailure);
   unpark();
 }
 
@@ -236,9 +237,10 @@ void McbpSession::onTlsEstablished(net::Connection& conn) {
   if (name.empty()) return;
   const auth::User* user = server_.users()->find(name);
   if (user == nullptr) {
-    spdlog::info("a client certificate named no user; connection closed");
+    net::logLimited(spdlog::level::warn, LogKind::kAuthFailure, conn,
+                    "mechanism=certificate reason=\"no such user\"; closed");
     server_.countAuthError();
-    conn.closeNow();
+    conn.closeNow(net::CloseReason::kAuthFailure);
     return;
   }
   server_.countAuthCommand();
@@ -283,25 +285,38 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
       case mcbp::HeaderStatus::kOk:
         break;
       case mcbp::HeaderStatus::kBadMagic:
-        conn.closeNow();  // framing lost: nothing to answer
+        net::logLimited(spdlog::level::warn, LogKind::kHostileFrame, conn,
+                        "reason=\"bad magic\" magic=0x{:02x}; closed", rest[0]);
+        conn.closeNow(net::CloseReason::kProtocolError);  // framing lost: nothing to answer
         return r;
       case mcbp::HeaderStatus::kBadLengths:
+        net::logLimited(spdlog::level::warn, LogKind::kHostileFrame, conn,
+                        "reason=\"inconsistent lengths\" opcode=0x{:02x} body={}; closed",
+                        static_cast<unsigned>(header.opcode), header.body_length);
         out.sendStatus(header, Status::Einval);
-        conn.closeAfterFlush();
+        conn.closeAfterFlush(net::CloseReason::kProtocolError);
         return r;
     }
     const mcbp::Verdict verdict = mcbp::validateHeader(header, max_key);
     if (verdict == mcbp::Verdict::kInvalid) {
+      net::logLimited(spdlog::level::warn, LogKind::kHostileFrame, conn,
+                      "reason=\"invalid header\" opcode=0x{:02x} key={} body={}; closed",
+                      static_cast<unsigned>(header.opcode), header.key_length, header.body_length);
       out.sendStatus(header, Status::Einval);
-      conn.closeAfterFlush();
+      conn.closeAfterFlush(net::CloseReason::kProtocolError);
       return r;
     }
     // An anonymous client gets small frames only (max_body): nothing it may
     // send yet needs more, and it must not make the server hold megabytes.
     if (header.body_length > max_body) {
+      net::logLimited(spdlog::level::warn, LogKind::kHostileFrame, conn,
+                      "reason=\"body too large\" opcode=0x{:02x} body={} limit={} "
+                      "authenticated={}; closed",
+                      static_cast<unsigned>(header.opcode), header.body_length, max_body,
+                      authenticated());
       // Answer at once instead of waiting for (and buffering) the body.
       out.sendStatus(header, Status::E2big);
-      conn.closeAfterFlush();
+      conn.closeAfterFlush(net::CloseReason::kProtocolError);
       return r;
     }
     const mcbp::OpcodeSpec& spec = mcbp::opcodeSpec(header.opcode);
@@ -345,6 +360,11 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
     // Timed from when the previous command of this batch ended (or the
     // batch began): one clock read per command.
     if (since_ns == 0) since_ns = timingNowNs();
+    // -vvv: one line per command, naming it but never its key or body (a
+    // SASL request's body holds a password).
+    net::logConnection(spdlog::level::trace, conn, "command", "opcode={} opaque={} key={} body={}",
+                       spec.known() ? spec.name : std::string_view("unknown"), header.opaque,
+                       header.key_length, header.body_length);
     dispatch(mcbp::splitFrame(header, rest.first(header.frameSize())), out);
     const CommandFamily family = commandFamily(spec.base);
     if (parked()) {

@@ -1,9 +1,6 @@
 // Couchbase's session layer: HELLO, the error map, SASL, buckets, the
 // cluster map and collection ids (docs/couchbase.md).
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <string>
@@ -14,6 +11,8 @@
 #include "auth/sasl.h"
 #include "auth/users.h"
 #include "common/byte_order.h"
+#include "common/logging.h"
+#include "net/connection_log.h"
 #include "protocol/error_map.h"
 #include "protocol/hello.h"
 #include "server/executors.h"
@@ -60,25 +59,6 @@ constexpr int64_t kAuthErrorBaseDelayMs = 100;
 constexpr int64_t kAuthErrorMaxDelayMs = 1600;
 constexpr uint32_t kMaxAuthFailures = 5;
 
-// Printable, for the log: "1.2.3.4:5678", "[::1]:5678", or "unknown".
-std::string peerAddress(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "unknown";
-  char host[INET6_ADDRSTRLEN] = {};
-  if (addr.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
-    if (!::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host))) return "unknown";
-    return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
-  }
-  if (addr.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
-    if (!::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host))) return "unknown";
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
-  }
-  return "unknown";
-}
-
 // The mechanism as the log may show it: client bytes only if they name one
 // memkv offers.
 std::string_view loggableMechanism(std::string_view mechanism) {
@@ -102,9 +82,10 @@ void failAuthentication(McbpSession& session, const mcbp::RequestHeader& header,
   ServerContext& server = session.server();
   server.countAuthError();
   const uint32_t failures = session.recordAuthFailure();
-  spdlog::warn("SASL authentication failed: mechanism {}, user \"{}\", peer {}, failure {} of {}",
-               loggableMechanism(mechanism), user_name, peerAddress(session.connection().fd()),
-               failures, kMaxAuthFailures);
+  // Rate-limited: a password-guessing flood must not become a log flood.
+  net::logLimited(spdlog::level::warn, LogKind::kAuthFailure, session.connection(),
+                  "mechanism={} user=\"{}\" failure={}/{}", loggableMechanism(mechanism),
+                  escapeForLog(user_name, 128), failures, kMaxAuthFailures);
   const uint32_t shift = std::min<uint32_t>(failures - 1, 16);
   const int64_t delay_ms = std::min(kAuthErrorBaseDelayMs << shift, kAuthErrorMaxDelayMs);
   session.holdAuthError(header, session.connection().loop().nowMs() + delay_ms,

@@ -30,7 +30,8 @@ struct Settings {
   bool flush_enabled = true;                           // -F disables
   bool shutdown_enabled = false;                       // -A: the text `shutdown` command
   bool evict = true;                                   // -M disables
-  int verbosity = 0;                                   // -v, -vv
+  int verbosity = 0;                                   // -v, -vv, -vvv
+  std::string log_file;                                // --log-file (empty: stderr)
   size_t max_body_size = 20u << 20;                    // --max-body-size (plus headers)
   size_t output_high_watermark = 1 << 20;              // --output-high-watermark
   size_t read_buffer_pool_limit = 0;                   // --read-buffer-pool-limit (0: none)

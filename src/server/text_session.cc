@@ -18,6 +18,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/logging.h"
+#include "net/connection_log.h"
 #include "net/worker.h"
 
 #include "protocol/text_reply.h"
@@ -259,7 +261,7 @@ void executeShutdown(TextCookie& c) {
   }
   // memcached closes the connection without a reply. Both modes end the
   // server as SIGTERM does: memkv's shutdown is always the graceful one.
-  c.connection.closeNow();
+  c.connection.closeNow(net::CloseReason::kQuit);
   ::kill(::getpid(), SIGTERM);
 }
 
@@ -443,10 +445,11 @@ void execute(TextCookie& c) {
     }
     case CommandKind::kVerbosity:
       c.server.verbosity().store(static_cast<int>(std::min<uint32_t>(c.command.number, 2)));
+      setLogVerbosity(c.server.verbosity().load());
       reply(c, text::kOk);
       return;
     case CommandKind::kQuit:
-      c.connection.closeAfterFlush();
+      c.connection.closeAfterFlush(net::CloseReason::kQuit);
       return;
     case CommandKind::kShutdown:
       executeShutdown(c);
@@ -531,7 +534,7 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
     // text commands have no privilege checks: a text connection is refused
     // even when a client certificate authenticated it (--tls-cert-auth).
     out.raw(text::kUnauthenticated);
-    conn.closeAfterFlush();
+    conn.closeAfterFlush(net::CloseReason::kAuthFailure);
     r.consumed = input.size();
     return r;
   }
@@ -557,14 +560,20 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
           // A long get line (the parser closes any other): read it whole,
           // growing the buffer geometrically, up to what a frame may be.
           if (rest.size() >= McbpSession::maxBody(server.settings())) {
-            conn.closeNow();
+            net::logLimited(spdlog::level::warn, LogKind::kHostileFrame, conn,
+                            "reason=\"get line too long\" bytes={}; closed", rest.size());
+            conn.closeNow(net::CloseReason::kProtocolError);
             return r;
           }
           r.next_frame_size = std::min(rest.size() * 2, McbpSession::maxBody(server.settings()));
         }
         return r;
       case text::ParseStatus::kClose:
-        conn.closeNow();
+        // A line too long to be a command, or an HTTP request: not a
+        // memcached client.
+        net::logLimited(spdlog::level::warn, LogKind::kHostileFrame, conn,
+                        "reason=\"not a command line\" bytes={}; closed", rest.size());
+        conn.closeNow(net::CloseReason::kProtocolError);
         return r;
       case text::ParseStatus::kError: {
         ++r.frames;
@@ -583,6 +592,13 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
         ++r.frames;
         // Timed as McbpSession::onInput times MCBP commands.
         if (since_ns == 0) since_ns = timingNowNs();
+        if (spdlog::should_log(spdlog::level::trace)) {
+          // -vvv: the command's name only; keys and values stay out of the log.
+          const std::string_view line(reinterpret_cast<const char*>(rest.data()), p.consumed);
+          const std::string_view name = line.substr(0, line.find_first_of(" \r\n"));
+          net::logConnection(spdlog::level::trace, conn, "command", "text={} bytes={}",
+                             escapeForLog(name, 32), p.consumed);
+        }
         BucketEntry* bucket = session.bucket();
         try {
           if (bucket == nullptr && needsBucket(command.kind)) {

@@ -93,6 +93,20 @@ TEST(CommandLineTest, MemkvLongOptions) {
   EXPECT_EQ(s.shutdown_grace_ms, 100);
 }
 
+TEST(CommandLineTest, LogFileAndVerbosity) {
+  EXPECT_EQ(ok({}).log_file, "");
+  EXPECT_EQ(ok({}).verbosity, 0);
+  const auto s = ok({"--log-file", "/var/log/memkv.log", "-vvv"});
+  EXPECT_EQ(s.log_file, "/var/log/memkv.log");
+  EXPECT_EQ(s.verbosity, 3);
+  EXPECT_EQ(ok({"--log-file=/tmp/x.log", "-v", "-v"}).verbosity, 2);
+  EXPECT_EQ(exits({"--log-file="}).code, 1);
+  const std::string help = exits({"-h"}).message;
+  EXPECT_NE(help.find("--log-file"), std::string::npos);
+  EXPECT_NE(help.find("SIGUSR1"), std::string::npos);
+  EXPECT_NE(help.find("-vvv"), std::string::npos);
+}
+
 TEST(CommandLineTest, AuthThreadsSizeSaslsOwnPool) {
   EXPECT_EQ(ok({}).auth_threads, 1u);
   EXPECT_EQ(ok({"--auth-threads", "3"}).auth_threads, 3u);
