@@ -13,6 +13,8 @@
 
 #include "auth/sasl.h"
 #include "auth/users.h"
+#include "common/log_rate_limit.h"
+#include "common/logging.h"
 #include "server/metrics.h"
 #include "server/server_context.h"
 
@@ -128,7 +130,16 @@ struct MetricsHttpServer::Impl {
     server.countAuthCommand();
     if (user == nullptr) {
       server.countAuthError();
-      spdlog::warn("metrics: authentication failed from {}", req.remote_addr);
+      // Through the auth-failure limiter the sessions use: a scraper with a
+      // wrong password, or a flood, cannot fill the log.
+      uint64_t suppressed = 0;
+      if (logLimiter(LogKind::kAuthFailure).allow(&suppressed)) {
+        spdlog::warn("metrics peer={}:{} event=auth_failure user=\"{}\"{}", req.remote_addr,
+                     req.remote_port, escapeForLog(name, 128),
+                     suppressed == 0
+                         ? std::string()
+                         : fmt::format(" ({} similar messages suppressed)", suppressed));
+      }
       return 401;
     }
     bool any = user->admin();
