@@ -18,6 +18,7 @@
 
 #include "auth/scram_crypto.h"
 #include "auth/users.h"
+#include "cluster_map_command.h"
 
 namespace memkv::auth {
 namespace {
@@ -28,6 +29,7 @@ constexpr std::string_view kUsage = R"(usage:
   memkv-admin add-user --users-file FILE --name NAME --roles ROLES [--iterations N]
   memkv-admin remove-user --users-file FILE --name NAME
   memkv-admin list-users --users-file FILE
+  memkv-admin cluster-map --nodes HOST:PORT[,...] [...]   (see memkv-admin cluster-map --help)
 
 add-user reads the password from the first line of stdin (a trailing CR is dropped;
 prompted without echo when stdin is a terminal), creates FILE if it does not exist and
@@ -340,5 +342,8 @@ int run(int argc, char** argv) {
 }  // namespace memkv::auth
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "cluster-map") {
+    return memkv::admin::runClusterMap(argc, argv);
+  }
   return memkv::auth::run(argc, argv);
 }
