@@ -59,7 +59,8 @@ bool writePortFile(const std::string& path, uint16_t port) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-// Turns SIGTERM/SIGINT (stop), SIGHUP (reload TLS certificates) and SIGUSR1
+// Turns SIGTERM/SIGINT (stop), SIGHUP (reload the users file and the TLS
+// certificates) and SIGUSR1
 // (reopen --log-file, logrotate's convention) into a readable descriptor on
 // the main loop.
 class SignalHandler final : public memkv::net::EventHandler {
@@ -102,6 +103,20 @@ void reloadTls(memkv::net::TlsConfig* tls) {
     spdlog::info("TLS certificates reloaded");
   } else {
     spdlog::error("TLS certificate reload failed, keeping the old ones: {}", error);
+  }
+}
+
+// SIGHUP: every connection's next command sees the users read now; a user
+// no longer in the file loses access. A file that does not load changes
+// nothing (the old users stay in effect) and is logged.
+void reloadUsers(memkv::server::ServerContext& context) {
+  if (!context.authRequired()) return;
+  std::string error;
+  if (context.reloadUsers(&error)) {
+    spdlog::info("{} users reloaded from {}", context.users().db->size(),
+                 context.settings().users_file);
+  } else {
+    spdlog::error("users file reload failed, keeping the users in effect: {}", error);
   }
 }
 
@@ -255,7 +270,11 @@ int run(const Settings& settings) {
   // dispatch would free handlers that later events of the same epoll batch
   // still name.
   SignalHandler signals(
-      signal_fd, [&] { main_loop.stop(); }, [&] { reloadTls(tls.get()); });
+      signal_fd, [&] { main_loop.stop(); },
+      [&] {
+        reloadUsers(context);
+        reloadTls(tls.get());
+      });
   main_loop.add(signal_fd, EPOLLIN, &signals);
   main_loop.setTick(1000, [&] {
     listener.resumePaused();

@@ -22,9 +22,6 @@ namespace memkv::app {
 
 namespace {
 
-// TODO(merge): auth::kStats from the users-reload branch.
-constexpr uint8_t kStatsPrivilege = 8;
-
 // One thread; enqueue waits while kMaxQueued connections are queued, so the
 // acceptor stops accepting and the backlog holds the rest.
 class BoundedQueue final : public httplib::TaskQueue {
@@ -119,8 +116,11 @@ struct MetricsHttpServer::Impl {
     if (!req.has_header("Authorization")) return 401;
     std::string name, password;
     const auth::User* user = nullptr;
+    // The snapshot keeps the user alive for the scrape, whatever a reload
+    // does meanwhile.
+    std::shared_ptr<const auth::UserDatabase> users = server.users().db;
     if (parseBasic(req.get_header_value("Authorization"), &name, &password)) {
-      auth::SaslServer sasl(*server.users());
+      auth::SaslServer sasl(*users);
       std::string plain;
       plain.reserve(name.size() + password.size() + 2);
       plain.append(1, '\0').append(name).append(1, '\0').append(password);
@@ -144,11 +144,11 @@ struct MetricsHttpServer::Impl {
     }
     bool any = user->admin();
     for (const auto& [bucket, privileges] : user->buckets()) {
-      if ((privileges & kStatsPrivilege) != 0) any = true;
+      if ((privileges & auth::kStats) != 0) any = true;
     }
     if (!any) return 403;
-    request->bucket_visible = [user](std::string_view bucket) {
-      return user->has(bucket, kStatsPrivilege);
+    request->bucket_visible = [users = std::move(users), user](std::string_view bucket) {
+      return user->has(bucket, auth::kStats);
     };
     return 200;
   }

@@ -1,6 +1,7 @@
 #include "auth/sasl.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace memkv::auth {
@@ -120,6 +121,9 @@ SaslServer::SaslServer(const UserDatabase& db) : SaslServer(db, &randomNonce) {}
 
 SaslServer::SaslServer(const UserDatabase& db, NonceSource nonce_source)
     : db_(db), nonce_source_(nonce_source) {}
+
+SaslServer::SaslServer(std::shared_ptr<const UserDatabase> db)
+    : owner_(std::move(db)), db_(*owner_), nonce_source_(&randomNonce) {}
 
 SaslServer::~SaslServer() = default;
 

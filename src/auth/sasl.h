@@ -39,7 +39,9 @@ struct SaslResult {
 
 // One authentication exchange at a time on one connection. Not thread-safe: its steps run one
 // at a time, each on an auth-pool thread while the connection is parked (the session holds it
-// between steps). The database must outlive the server and every User it returns.
+// between steps). The database must outlive the server and every User it returns: the
+// shared_ptr constructor makes it so (the server's users may be reloaded while an exchange
+// runs on another thread, and the connection may close meanwhile).
 // Between exchanges it holds three pointers and nothing else; the state of a SCRAM exchange
 // (bounded by the message limit, a few hundred bytes in practice) is allocated by start() and
 // freed when the exchange ends.
@@ -52,6 +54,8 @@ class SaslServer final {
 
   explicit SaslServer(const UserDatabase& db);
   SaslServer(const UserDatabase& db, NonceSource nonce_source);
+  // Shares ownership of db; nullptr is not allowed.
+  explicit SaslServer(std::shared_ptr<const UserDatabase> db);
   ~SaslServer();
   SaslServer(const SaslServer&) = delete;
   SaslServer& operator=(const SaslServer&) = delete;
@@ -61,6 +65,10 @@ class SaslServer final {
   // SASL_STEP: continues the exchange started with the same mechanism. A step with no
   // exchange under way, or with another mechanism, fails.
   SaslResult step(std::string_view mechanism, std::string_view data) noexcept;
+
+  // The database shared with the constructor that took one (null otherwise): what keeps
+  // a kOk result's user alive.
+  const std::shared_ptr<const UserDatabase>& database() const { return owner_; }
 
   // True between a kContinue and the step that ends the exchange.
   bool inProgress() const { return exchange_ != nullptr; }
@@ -72,6 +80,7 @@ class SaslServer final {
   SaslResult scramFirst(ScramHash hash, std::string_view data);
   SaslResult scramFinal(std::string_view data);
 
+  std::shared_ptr<const UserDatabase> owner_;  // null with the reference constructors
   const UserDatabase& db_;
   NonceSource nonce_source_;
   std::unique_ptr<ScramExchange> exchange_;

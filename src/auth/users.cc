@@ -19,7 +19,7 @@ struct PrivilegeName {
   Privilege bit;
 };
 constexpr PrivilegeName kPrivilegeNames[] = {
-    {"read", kRead}, {"write", kWrite}, {"manage", kManage}};
+    {"read", kRead}, {"write", kWrite}, {"manage", kManage}, {"stats", kStats}};
 
 std::optional<Privilege> privilegeFromName(std::string_view name) {
   for (const auto& p : kPrivilegeNames) {
@@ -140,7 +140,7 @@ std::optional<User> parseUser(const Json& j, size_t index, std::string* error) {
             p.is_string() ? privilegeFromName(p.get_ref<const std::string&>()) : std::nullopt;
         if (!bit) {
           *error = ctx + ": unknown privilege " + p.dump() + " on bucket \"" + bucket +
-                   "\" (expected read, write or manage)";
+                   "\" (expected read, write, manage or stats)";
           return std::nullopt;
         }
         bits |= *bit;
@@ -400,14 +400,14 @@ bool parseRoles(std::string_view roles, bool* admin, BucketPrivileges* buckets,
     } else {
       const size_t open = token.find('[');
       if (token.empty() || open == std::string_view::npos || token.back() != ']') {
-        *error =
-            "bad role \"" + std::string(token) + "\": expected admin or read|write|manage[BUCKET]";
+        *error = "bad role \"" + std::string(token) +
+                 "\": expected admin or read|write|manage|stats[BUCKET]";
         return false;
       }
       const auto priv = privilegeFromName(token.substr(0, open));
       if (!priv) {
         *error = "bad role \"" + std::string(token) + "\": unknown privilege \"" +
-                 std::string(token.substr(0, open)) + "\" (expected read, write or manage)";
+                 std::string(token.substr(0, open)) + "\" (expected read, write, manage or stats)";
         return false;
       }
       const std::string_view bucket = token.substr(open + 1, token.size() - open - 2);

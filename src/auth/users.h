@@ -33,8 +33,10 @@
 
 namespace memkv::auth {
 
-enum Privilege : uint8_t { kRead = 1, kWrite = 2, kManage = 4 };
-inline constexpr uint8_t kAllPrivileges = kRead | kWrite | kManage;
+// kStats: the bucket's statistics (STAT, the metrics endpoint's per-bucket series) and
+// nothing of its documents; read includes it for STAT.
+enum Privilege : uint8_t { kRead = 1, kWrite = 2, kManage = 4, kStats = 8 };
+inline constexpr uint8_t kAllPrivileges = kRead | kWrite | kManage | kStats;
 
 // Bucket name (or "*", every bucket) -> union of Privilege bits.
 using BucketPrivileges = std::map<std::string, uint8_t, std::less<>>;
@@ -115,9 +117,9 @@ class UserDatabase final {
 };
 
 // Role syntax for the command line: comma-separated tokens, each `admin` or PRIV[BUCKET] where
-// PRIV is read|write|manage and BUCKET a bucket name or `*`, e.g. "read[default],write[default]".
-// Spaces around tokens are allowed. On success sets *admin and *buckets (privileges merged per
-// bucket); false with *error on bad syntax, leaving them untouched.
+// PRIV is read|write|manage|stats and BUCKET a bucket name or `*`, e.g.
+// "read[default],write[default]". Spaces around tokens are allowed. On success sets *admin and
+// *buckets (privileges merged per bucket); false with *error on bad syntax, leaving them untouched.
 bool parseRoles(std::string_view roles, bool* admin, BucketPrivileges* buckets, std::string* error);
 // The inverse of parseRoles() for display: "admin", "read[default],write[default]", or "" for
 // a user with no privileges.

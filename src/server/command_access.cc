@@ -9,11 +9,11 @@ namespace {
 
 using mcbp::Opcode;
 
-constexpr uint8_t kBucket = kNeedAuth | kNeedBucket;
+constexpr uint16_t kBucket = kNeedAuth | kNeedBucket;
 
 // Every opcode memkv implements is listed (no default), so a new one does not
 // compile without a decision here.
-constexpr uint8_t needsOf(Opcode base) {
+constexpr uint16_t needsOf(Opcode base) {
   switch (base) {
     // The handshake: before authentication.
     case Opcode::Hello:
@@ -42,12 +42,15 @@ constexpr uint8_t needsOf(Opcode base) {
     // executor; GET_COLLECTION_ID answers the collection manifest.)
     case Opcode::Get:
     case Opcode::GetK:
-    case Opcode::Stat:
     case Opcode::GetCollectionId:
     case Opcode::RangeScanCreate:
     case Opcode::RangeScanContinue:
     case Opcode::RangeScanCancel:
       return kBucket | kNeedRead;
+    // The bucket's statistics: a user with read, or with only stats (a
+    // monitoring account that sees no document).
+    case Opcode::Stat:
+      return kBucket | kNeedReadOrStats;
     // Change a document and answer with (part of) it: the value (GAT,
     // GET_LOCKED), the counter's new value (INCREMENT, DECREMENT; with delta
     // 0 a plain read) or the flags (TOUCH, as memcached 1.6 answers it).
@@ -89,8 +92,8 @@ constexpr uint8_t needsOf(Opcode base) {
   return kNeverGranted;
 }
 
-const std::array<uint8_t, 256> kNeeds = [] {
-  std::array<uint8_t, 256> table{};
+const std::array<uint16_t, 256> kNeeds = [] {
+  std::array<uint16_t, 256> table{};
   for (size_t op = 0; op < table.size(); ++op) {
     const mcbp::OpcodeSpec& spec = mcbp::opcodeSpec(static_cast<uint8_t>(op));
     table[op] = spec.known() ? needsOf(spec.base) : kNeverGranted;
@@ -100,7 +103,7 @@ const std::array<uint8_t, 256> kNeeds = [] {
 
 }  // namespace
 
-uint8_t commandNeeds(uint8_t opcode) {
+uint16_t commandNeeds(uint8_t opcode) {
   return kNeeds[opcode];
 }
 

@@ -16,30 +16,34 @@
 namespace memkv::server {
 
 // An authenticated connection (always held on a server without users).
-inline constexpr uint8_t kNeedAuth = 1;
+inline constexpr uint16_t kNeedAuth = 1;
 // An administrator (everyone on a server without users).
-inline constexpr uint8_t kNeedAdmin = 2;
+inline constexpr uint16_t kNeedAdmin = 2;
 // A server with users: bucket management has no meaning on an open one.
-inline constexpr uint8_t kNeedUsers = 4;
+inline constexpr uint16_t kNeedUsers = 4;
 // A selected bucket.
-inline constexpr uint8_t kNeedBucket = 8;
+inline constexpr uint16_t kNeedBucket = 8;
 // The user's privileges on the selected bucket, auth::Privilege bits shifted
-// into bits 4-6.
+// into bits 4-7.
 inline constexpr int kPrivilegeShift = 4;
-inline constexpr uint8_t kNeedRead = auth::kRead << kPrivilegeShift;
-inline constexpr uint8_t kNeedWrite = auth::kWrite << kPrivilegeShift;
-inline constexpr uint8_t kNeedManage = auth::kManage << kPrivilegeShift;
+inline constexpr uint16_t kNeedRead = auth::kRead << kPrivilegeShift;
+inline constexpr uint16_t kNeedWrite = auth::kWrite << kPrivilegeShift;
+inline constexpr uint16_t kNeedManage = auth::kManage << kPrivilegeShift;
+// Read or stats on the selected bucket (STAT): granted with either, so the
+// check stays one mask test.
+inline constexpr uint16_t kNeedReadOrStats = 0x100;
 // Held by no session: what an opcode memkv does not implement needs, so a
 // command nobody classified is refused rather than allowed by default. (Such
 // opcodes are answered UNKNOWN_COMMAND before dispatch anyway.)
-inline constexpr uint8_t kNeverGranted = 0x80;
+inline constexpr uint16_t kNeverGranted = 0x200;
 
-static_assert(((auth::kAllPrivileges << kPrivilegeShift) & 0xff &
-               (kNeedAuth | kNeedAdmin | kNeedUsers | kNeedBucket | kNeverGranted)) == 0,
+static_assert(((auth::kAllPrivileges << kPrivilegeShift) &
+               (kNeedAuth | kNeedAdmin | kNeedUsers | kNeedBucket | kNeedReadOrStats |
+                kNeverGranted)) == 0,
               "privilege bits overlap the other grant bits");
 
 // What a request with this opcode needs (quiet variants as their base). Any
 // thread: a lookup in a table built at startup.
-uint8_t commandNeeds(uint8_t opcode);
+uint16_t commandNeeds(uint8_t opcode);
 
 }  // namespace memkv::server

@@ -175,11 +175,14 @@ BucketEntry* McbpSession::bucket() {
 }
 
 void McbpSession::refreshGrants() {
-  uint8_t g = 0;
+  uint16_t g = 0;
   if (authenticated()) g |= kNeedAuth;
-  if (!server_.authRequired() || (user_ != nullptr && user_->admin())) g |= kNeedAdmin;
+  if (!server_.authRequired() || (user_ && user_->admin())) g |= kNeedAdmin;
   if (server_.authRequired()) g |= kNeedUsers;
-  if (bucket_) g |= kNeedBucket | static_cast<uint8_t>(privileges_ << kPrivilegeShift);
+  if (bucket_) {
+    g |= kNeedBucket | static_cast<uint16_t>(privileges_ << kPrivilegeShift);
+    if ((privileges_ & (auth::kRead | auth::kStats)) != 0) g |= kNeedReadOrStats;
+  }
   grants_ = g;
 }
 
@@ -206,7 +209,9 @@ bool McbpSession::selectBucket(std::string_view name) {
 
 const std::shared_ptr<auth::SaslServer>& McbpSession::startSasl() {
   Background& bg = background();
-  bg.sasl = std::make_shared<auth::SaslServer>(*server_.users());
+  ServerContext::UsersSnapshot users = server_.users();
+  bg.sasl = std::make_shared<auth::SaslServer>(std::move(users.db));
+  bg.sasl_generation = users.generation;
   return bg.sasl;
 }
 
@@ -216,13 +221,34 @@ void McbpSession::endSasl() {
   releaseIdleBackground();
 }
 
-void McbpSession::authenticatedAs(const auth::User& user) {
-  user_ = &user;
+void McbpSession::authenticatedAs(std::shared_ptr<const auth::User> user, uint32_t generation) {
+  user_ = std::move(user);
+  users_generation_ = generation;
   auth_deadline_ms_ = 0;
   refreshGrants();
   // Memcached clients authenticate and never select: give them the bucket
   // named after the user (Couchbase's rule), else "default", if allowed.
-  if (!selectBucket(user.name())) selectBucket("default");
+  if (!selectBucket(user_->name())) selectBucket("default");
+}
+
+void McbpSession::refreshUser() {
+  ServerContext::UsersSnapshot users = server_.users();
+  const auth::User* found = users.db->find(user_->name());
+  if (found == nullptr) {
+    // Removed from the file: this connection loses access now, and may
+    // authenticate again as someone else before the auth timeout closes it.
+    net::logConnection(spdlog::level::info, connection_, "user_removed",
+                       "reason=\"users file reloaded\"");
+    dropAuthentication();
+    users_generation_ = users.generation;
+    return;
+  }
+  user_ = std::shared_ptr<const auth::User>(std::move(users.db), found);
+  users_generation_ = users.generation;
+  // The selected bucket stays selected; what the user may do on it is
+  // what the new file says (nothing: every bucket command is refused).
+  privileges_ = bucket_ ? user_->privileges(bucket_->name) : 0;
+  refreshGrants();
 }
 
 void McbpSession::onTlsEstablished(net::Connection& conn) {
@@ -235,7 +261,8 @@ void McbpSession::onTlsEstablished(net::Connection& conn) {
   // not told why, and the log names neither certificate nor user.
   const std::string name = conn.tls()->verifiedPeerName();
   if (name.empty()) return;
-  const auth::User* user = server_.users()->find(name);
+  ServerContext::UsersSnapshot users = server_.users();
+  const auth::User* user = users.db->find(name);
   if (user == nullptr) {
     net::logLimited(spdlog::level::warn, LogKind::kAuthFailure, conn,
                     "mechanism=certificate reason=\"no such user\"; closed");
@@ -244,11 +271,11 @@ void McbpSession::onTlsEstablished(net::Connection& conn) {
     return;
   }
   server_.countAuthCommand();
-  authenticatedAs(*user);
+  authenticatedAs(std::shared_ptr<const auth::User>(std::move(users.db), user), users.generation);
 }
 
 void McbpSession::dropAuthentication() {
-  user_ = nullptr;
+  user_.reset();
   bucket_.reset();
   privileges_ = 0;
   refreshGrants();
@@ -400,14 +427,17 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) tr
       return;
     }
   }
-  const uint8_t needs = commandNeeds(request.header.opcode);
+  const uint16_t needs = commandNeeds(request.header.opcode);
+  // One atomic load per command of an authenticated session; the lookup
+  // happens only after a reload.
+  if (user_ && server_.usersGeneration() != users_generation_) refreshUser();
   if ((needs & kNeedBucket) != 0 && bucket_ && bucket_->deleted.load(std::memory_order_relaxed)) {
     bucket();  // deleted under us: let it go (updates the grants)
   }
   if ((needs & ~grants_) != 0) {
     // Refused; which status says why. Not authenticated, or not allowed,
     // is EACCESS; authenticated without a bucket is NO_BUCKET.
-    const uint8_t missing = needs & ~grants_;
+    const uint16_t missing = needs & ~grants_;
     const bool no_bucket = (missing & kNeedBucket) != 0 && (grants_ & kNeedAuth) != 0;
     out.sendStatus(request.header, no_bucket ? Status::NoBucket : Status::Eaccess);
     return;

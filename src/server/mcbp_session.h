@@ -55,7 +55,7 @@ class McbpSession final : public net::ConnectionHandler {
   const mcbp::FeatureSet& features() const { return features_; }
   void setFeatures(const mcbp::FeatureSet& features) { features_ = features; }
   bool authenticated() const { return user_ != nullptr || !server_.authRequired(); }
-  const auth::User* user() const { return user_; }
+  const auth::User* user() const { return user_.get(); }
   // The selected bucket, or nullptr (none selected, or it was deleted).
   BucketEntry* bucket();
   const BucketHandle& bucketHandle() const { return bucket_; }
@@ -66,10 +66,13 @@ class McbpSession final : public net::ConnectionHandler {
   // background task that runs a step (PBKDF2 must not stall the worker).
   const std::shared_ptr<auth::SaslServer>& startSasl();
   std::shared_ptr<auth::SaslServer> sasl() { return bg_ ? bg_->sasl : nullptr; }
+  // The users generation the exchange in progress runs against.
+  uint32_t saslGeneration() const { return bg_ ? bg_->sasl_generation : 0; }
   void endSasl();
-  // A successful authentication: the user, and the bucket of the same name
-  // or "default" if the user may use it (memcached clients never select).
-  void authenticatedAs(const auth::User& user);
+  // A successful authentication: the user (which keeps the database it came
+  // from alive) of users generation `generation`, and the bucket of the same
+  // name or "default" if the user may use it (memcached clients never select).
+  void authenticatedAs(std::shared_ptr<const auth::User> user, uint32_t generation);
   void dropAuthentication();
 
   // Would-block commands (owner thread). park() stops request handling: the
@@ -108,6 +111,7 @@ class McbpSession final : public net::ConnectionHandler {
   struct Background {
     std::shared_ptr<SessionAnchor> anchor;
     std::shared_ptr<auth::SaslServer> sasl;  // only during an exchange
+    uint32_t sasl_generation = 0;            // of the users the exchange runs against
     bool parked = false;
     bool unpark_after_inbox = false;
     bool close_after_auth_error = false;
@@ -121,6 +125,9 @@ class McbpSession final : public net::ConnectionHandler {
   void releaseIdleBackground();
   // Recomputes grants_ after the user, bucket or privileges changed.
   void refreshGrants();
+  // The users were reloaded since user_ was looked up: look it up again
+  // (privileges may have changed), or drop the authentication if it is gone.
+  void refreshUser();
   size_t maxKey() const;
   void dispatch(const mcbp::Request& request, ResponseWriter& out);
 
@@ -128,12 +135,15 @@ class McbpSession final : public net::ConnectionHandler {
   WorkerContext& worker_;
   net::Connection& connection_;
   BucketHandle bucket_;
-  const auth::User* user_ = nullptr;
+  // Shares ownership of the database it belongs to: a reload does not free
+  // it under this session.
+  std::shared_ptr<const auth::User> user_;
   std::unique_ptr<Background> bg_;
   int64_t auth_deadline_ms_ = 0;  // with a users file: close if still anonymous
   mcbp::FeatureSet features_;
-  uint8_t privileges_ = 0;  // auth::Privilege bits on bucket_
-  uint8_t grants_ = 0;      // what dispatch checks each request's needs against
+  uint32_t users_generation_ = 0;  // the users generation user_ comes from
+  uint16_t grants_ = 0;            // what dispatch checks each request's needs against
+  uint8_t privileges_ = 0;         // auth::Privilege bits on bucket_
   // Failed SASL attempts, for the connection's lifetime (not in Background,
   // which is let go between exchanges). Saturates; the connection is closed
   // long before.
@@ -142,7 +152,9 @@ class McbpSession final : public net::ConnectionHandler {
   Protocol protocol_ = Protocol::kUnknown;  // set by the first byte received
 };
 
-static_assert(sizeof(McbpSession) <= 80, "every connection carries a session");
+// 96 since the users file reloads: user_ shares its database (16 bytes, was a
+// plain pointer) and the generation it came from is kept.
+static_assert(sizeof(McbpSession) <= 96, "every connection carries a session");
 
 // Runs fn(session) on the owner loop, if the session still exists by then.
 // Any thread may call it: a background task's completion. The anchor is

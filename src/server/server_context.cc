@@ -1,5 +1,7 @@
 #include "server/server_context.h"
 
+#include <utility>
+
 #include "auth/users.h"
 
 namespace memkv::server {
@@ -10,6 +12,7 @@ ServerContext::ServerContext(const Settings& settings, const Clock& clock,
       buckets_(clock),
       executors_(settings.executor_threads),
       auth_executors_(settings.auth_threads),
+      auth_required_(users != nullptr),
       users_(std::move(users)),
       started_(::time(nullptr)) {
   buckets_.create("default", defaultBucketConfig());
@@ -19,6 +22,34 @@ ServerContext::ServerContext(const Settings& settings, const Clock& clock,
 ServerContext::~ServerContext() {
   auth_executors_.shutdown();
   executors_.shutdown();
+}
+
+ServerContext::UsersSnapshot ServerContext::users() const {
+  const std::lock_guard lock(users_mutex_);
+  return {users_, users_generation_.load(std::memory_order_relaxed)};
+}
+
+bool ServerContext::reloadUsers(std::string* error) {
+  if (!auth_required_) {
+    *error = "no --users-file to reload";
+    return false;
+  }
+  // Parsed outside the lock: a slow disk or a large file does not hold up
+  // the logins that take a snapshot meanwhile.
+  std::shared_ptr<const auth::UserDatabase> db =
+      auth::UserDatabase::load(settings_.users_file, error);
+  if (!db) {
+    users_reload_errors_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  std::shared_ptr<const auth::UserDatabase> old;
+  {
+    const std::lock_guard lock(users_mutex_);
+    old = std::exchange(users_, std::move(db));
+    users_generation_.fetch_add(1, std::memory_order_release);
+  }
+  users_reloads_.fetch_add(1, std::memory_order_relaxed);
+  return true;  // `old` goes when its last session or exchange lets go
 }
 
 bool ServerContext::tryAcquireAuthSlot() {

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -71,8 +72,29 @@ class ServerContext final {
   void countAuthCommand() { auth_cmds_.fetch_add(1, std::memory_order_relaxed); }
   void countAuthError() { auth_errors_.fetch_add(1, std::memory_order_relaxed); }
   RangeScanRegistry& rangeScans() { return range_scans_; }
-  const auth::UserDatabase* users() const { return users_.get(); }
-  bool authRequired() const { return users_ != nullptr; }
+  // The users as of now, and the generation they belong to (one more for
+  // every successful reload). Holding the snapshot keeps its database, and
+  // every User in it, alive across a reload. Any thread; takes a mutex, so
+  // not per command: sessions compare usersGeneration() with the one their
+  // user came from and look the user up again only when it moved.
+  struct UsersSnapshot {
+    std::shared_ptr<const auth::UserDatabase> db;  // null on an open server
+    uint32_t generation = 0;
+  };
+  UsersSnapshot users() const;
+  uint32_t usersGeneration() const { return users_generation_.load(std::memory_order_acquire); }
+  // SIGHUP: reads settings().users_file again. On success the new users take
+  // effect for every connection's next command; on failure (the file
+  // unreadable or invalid) nothing changes and *error says why. Either way
+  // it is counted (users_reloads, users_reload_errors). False on an open
+  // server (there is no file to reload). Any thread.
+  bool reloadUsers(std::string* error);
+  uint64_t usersReloads() const { return users_reloads_.load(std::memory_order_relaxed); }
+  uint64_t usersReloadErrors() const {
+    return users_reload_errors_.load(std::memory_order_relaxed);
+  }
+  // Fixed at startup: a reload cannot turn authentication off.
+  bool authRequired() const { return auth_required_; }
   // The configuration of a bucket created with defaults (the -m quota).
   engine::BucketConfig defaultBucketConfig() const;
   time_t started() const { return started_; }
@@ -141,7 +163,12 @@ class ServerContext final {
   // Null with -o no_lru_crawler. Its tasks run on executors_, which the
   // destructor shuts down before members go.
   std::unique_ptr<ExpiryCrawler> crawler_;
-  std::unique_ptr<const auth::UserDatabase> users_;
+  const bool auth_required_;
+  mutable std::mutex users_mutex_;
+  std::shared_ptr<const auth::UserDatabase> users_;  // guarded by users_mutex_
+  std::atomic<uint32_t> users_generation_{0};        // written under users_mutex_
+  std::atomic<uint64_t> users_reloads_{0};
+  std::atomic<uint64_t> users_reload_errors_{0};
   const time_t started_;
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   const net::Listener* listener_ = nullptr;

@@ -126,12 +126,16 @@ void submitSaslStep(Cookie& c, bool start, std::string_view mechanism,
         result = std::make_shared<auth::SaslResult>(start ? sasl->start(mechanism, data)
                                                           : sasl->step(mechanism, data));
       }
-      postToSession(loop, anchor, [result, header, mechanism](McbpSession& session) {
+      postToSession(loop, anchor, [result, sasl, header, mechanism](McbpSession& session) {
         ResponseWriter out = session.responseWriter();
         switch (result->outcome) {
           case auth::SaslOutcome::kOk:
+            // The user lives in the database the exchange ran against, which
+            // a reload meanwhile may have replaced: the session shares it.
+            session.authenticatedAs(
+                std::shared_ptr<const auth::User>(sasl->database(), result->user),
+                session.saslGeneration());
             session.endSasl();
-            session.authenticatedAs(*result->user);
             out.send(header, Status::Success, {}, {}, bytes(result->payload), 0);
             break;
           case auth::SaslOutcome::kContinue:

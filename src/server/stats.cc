@@ -87,6 +87,10 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
   add("touch_misses", totals.touch_misses);
   add("auth_cmds", totals.auth_cmds);
   add("auth_errors", totals.auth_errors);
+  const std::shared_ptr<const auth::UserDatabase> users = server.users().db;
+  add("users", uint64_t{users ? users->size() : 0});
+  add("users_reloads", server.usersReloads());
+  add("users_reload_errors", server.usersReloadErrors());
   add("bytes_read", totals.bytes_read);
   add("bytes_written", totals.bytes_written);
   add("limit_maxbytes", bucket.limit_maxbytes);

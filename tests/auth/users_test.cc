@@ -250,6 +250,7 @@ TEST(ParseRolesTest, Accepts) {
       {"read[default],write[default]", false, {{"default", kRead | kWrite}}},
       {"read[*], manage[travel-sample] ", false, {{"*", kRead}, {"travel-sample", kManage}}},
       {"admin,read[b.1_%]", true, {{"b.1_%", kRead}}},
+      {"stats[*],read[b2]", false, {{"*", kStats}, {"b2", kRead}}},
   };
   for (const auto& c : cases) {
     bool admin = !c.admin;
@@ -262,10 +263,10 @@ TEST(ParseRolesTest, Accepts) {
 }
 
 TEST(ParseRolesTest, RejectsWithoutTouchingOutputs) {
-  const char* bad[] = {"",          " ",         "read",          "read[]",
-                       "read[a b]", "delete[x]", "admin[x]",      "read[x],",
-                       ",read[x]",  "read[x]]",  "Read[x]",       "read [x]",
-                       "read[x",    "readx]",    "read[x],bogus", "write[x/y]"};
+  const char* bad[] = {"",           " ",        "read",     "read[]",   "read[a b]",
+                       "delete[x]",  "admin[x]", "read[x],", ",read[x]", "read[x]]",
+                       "Read[x]",    "read [x]", "read[x",   "readx]",   "read[x],bogus",
+                       "write[x/y]", "Stats[x]", "stat[x]"};
   for (const char* roles : bad) {
     bool admin = true;
     BucketPrivileges buckets{{"keep", kRead}};
@@ -278,8 +279,9 @@ TEST(ParseRolesTest, RejectsWithoutTouchingOutputs) {
 }
 
 TEST(ParseRolesTest, FormatRolesIsTheInverse) {
-  for (std::string_view roles : {"admin", "read[default],write[default]",
-                                 "read[*],manage[travel-sample]", "admin,write[b]"}) {
+  for (std::string_view roles :
+       {"admin", "read[default],write[default]", "read[*],manage[travel-sample]", "admin,write[b]",
+        "stats[*],read[b],stats[b]"}) {
     bool admin = false;
     BucketPrivileges buckets;
     std::string error;

@@ -4,6 +4,7 @@
 // commands that do both (INCREMENT and DECREMENT with delta 0 used to answer the value).
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,10 +24,12 @@ const cb::TestUser kUsers[] = {
     {"admin", "admin-pw", "admin"},
     {"writer", "writer-pw", "write[default]"},
     {"app", "app-pw", "read[default],write[default]"},
+    {"monitor", "monitor-pw", "stats[default]"},
 };
 const cb::TestUser& kAdmin = kUsers[0];
 const cb::TestUser& kWriter = kUsers[1];
 const cb::TestUser& kApp = kUsers[2];
+const cb::TestUser& kMonitor = kUsers[3];
 
 const cb::UsersFile& sharedUsers(std::string* error) {
   return cb::sharedUsersFile(MEMKV_ADMIN_BIN, kUsers, error);
@@ -147,6 +150,27 @@ TEST_F(SessionPrivilegesTest, WriteOnlyUserStillWrites) {
   EXPECT_EQ(writer.remove("w2").status, status::kSuccess);
   EXPECT_EQ(admin_.get("w").value, "123");
   EXPECT_EQ(admin_.get("w2").status, status::kKeyEnoent);
+}
+
+// A monitoring account: the bucket's statistics and nothing of its documents.
+TEST_F(SessionPrivilegesTest, StatsOnlyUserReadsStatisticsButNoDocument) {
+  McbpClient monitor = loggedIn(kMonitor);
+  const std::map<std::string, std::string> stats = monitor.stats();
+  EXPECT_EQ(stats.count("curr_items"), 1u);
+  EXPECT_EQ(monitor.stats("settings").count("maxbytes"), 1u);
+  EXPECT_EQ(monitor.get("secret").status, cb::status::kEaccess);
+  EXPECT_EQ(monitor.set("secret", "1").status, cb::status::kEaccess);
+  EXPECT_EQ(monitor.incr("secret", 0).status, cb::status::kEaccess);
+  EXPECT_EQ(monitor.touch("secret", 0).status, cb::status::kEaccess);
+  uint16_t reset_status = 0;
+  monitor.statRaw("reset", &reset_status);
+  EXPECT_EQ(reset_status, cb::status::kEaccess) << "resetting needs an administrator";
+  expectUnchanged();
+  // And the writer, with neither read nor stats, gets no statistics.
+  McbpClient writer = loggedIn(kWriter);
+  uint16_t writer_status = 0;
+  writer.statRaw("", &writer_status);
+  EXPECT_EQ(writer_status, cb::status::kEaccess);
 }
 
 TEST_F(SessionPrivilegesTest, ReadWriteUserStillUsesCounters) {

@@ -153,13 +153,25 @@ std::string drain(int fd) {
 
 bool UsersFile::addUser(const std::string& name, const std::string& password,
                         const std::string& roles, std::string* error, uint32_t iterations) {
+  return run({"add-user", "--users-file", path_, "--name", name, "--roles", roles, "--iterations",
+              std::to_string(iterations)},
+             password + "\n", error);
+}
+
+bool UsersFile::removeUser(const std::string& name, std::string* error) {
+  return run({"remove-user", "--users-file", path_, "--name", name}, "", error);
+}
+
+// memkv-admin with `args`, `input` on its stdin; false with its stderr in *error unless it
+// exits 0.
+bool UsersFile::run(std::vector<std::string> args, const std::string& input,
+                    std::string* error) const {
   if (path_.empty()) {
     *error = "no temporary directory for the users file";
     return false;
   }
-  std::vector<std::string> args = {
-      admin_bin_, "add-user", "--users-file", path_,          "--name",
-      name,       "--roles",  roles,          "--iterations", std::to_string(iterations)};
+  const std::string command = args.front();
+  args.insert(args.begin(), admin_bin_);
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -182,10 +194,9 @@ bool UsersFile::addUser(const std::string& name, const std::string& password,
   }
   ::close(in[0]);
   ::close(err[1]);
-  const std::string line = password + "\n";
   std::size_t done = 0;
-  while (done < line.size()) {
-    const ssize_t n = ::write(in[1], line.data() + done, line.size() - done);
+  while (done < input.size()) {
+    const ssize_t n = ::write(in[1], input.data() + done, input.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     done += static_cast<std::size_t>(n);
@@ -197,7 +208,7 @@ bool UsersFile::addUser(const std::string& name, const std::string& password,
   while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) {
-    *error = admin_bin_ + " add-user " + name + " failed: " + stderr_text;
+    *error = admin_bin_ + " " + command + " failed: " + stderr_text;
     return false;
   }
   return true;

@@ -132,9 +132,13 @@ class UsersFile {
   // count, so every user of a file must be given the same.
   bool addUser(const std::string& name, const std::string& password, const std::string& roles,
                std::string* error, uint32_t iterations = 64);
+  // Removes a user; false with *error if memkv-admin fails (no such user included).
+  bool removeUser(const std::string& name, std::string* error);
   const std::string& path() const { return path_; }
 
  private:
+  bool run(std::vector<std::string> args, const std::string& input, std::string* error) const;
+
   std::string admin_bin_;
   std::string dir_;
   std::string path_;

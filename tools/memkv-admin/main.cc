@@ -36,7 +36,7 @@ prompted without echo when stdin is a terminal), creates FILE if it does not exi
 replaces any user of the same name. It stores SCRAM-SHA512, SHA256 and SHA1 credentials,
 each with its own random salt; never the password.
 
-ROLES: comma-separated, each `admin` or PRIV[BUCKET] with PRIV read|write|manage and BUCKET a
+ROLES: comma-separated, each `admin` or PRIV[BUCKET] with PRIV read|write|manage|stats and BUCKET a
 bucket name or `*` (every bucket), e.g. "read[default],write[default]" or "read[*]".
 --iterations: PBKDF2 iterations, 1..1000000 (default 10000). Every user of a file has the
 same count, so that memkv's replies do not tell real users from made-up ones: add-user adopts
