@@ -63,7 +63,7 @@ TEST(UserDatabaseTest, ParsesTheDocumentedFormat) {
   const User* root = db->find("root");
   ASSERT_NE(root, nullptr);
   EXPECT_TRUE(root->admin());
-  EXPECT_EQ(root->privileges("anything"), kRead | kWrite | kManage);
+  EXPECT_EQ(root->privileges("anything"), kRead | kWrite | kManage | kStats);
   EXPECT_EQ(root->credential(ScramHash::kSha1), nullptr);
   EXPECT_EQ(db->find("bob"), nullptr);
   EXPECT_EQ(db->find("alic"), nullptr);

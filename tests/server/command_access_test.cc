@@ -12,17 +12,19 @@
 namespace memkv::server {
 namespace {
 
-constexpr uint8_t kNone = 0;
-constexpr uint8_t kAuth = kNeedAuth;
-constexpr uint8_t kAdmin = kNeedAuth | kNeedAdmin;
-constexpr uint8_t kBucketAdmin = kNeedAuth | kNeedAdmin | kNeedUsers;
-constexpr uint8_t kR = kNeedAuth | kNeedBucket | kNeedRead;
-constexpr uint8_t kW = kNeedAuth | kNeedBucket | kNeedWrite;
-constexpr uint8_t kRW = kNeedAuth | kNeedBucket | kNeedRead | kNeedWrite;
-constexpr uint8_t kM = kNeedAuth | kNeedBucket | kNeedManage;
+constexpr uint16_t kNone = 0;
+constexpr uint16_t kAuth = kNeedAuth;
+constexpr uint16_t kAdmin = kNeedAuth | kNeedAdmin;
+constexpr uint16_t kBucketAdmin = kNeedAuth | kNeedAdmin | kNeedUsers;
+constexpr uint16_t kR = kNeedAuth | kNeedBucket | kNeedRead;
+constexpr uint16_t kW = kNeedAuth | kNeedBucket | kNeedWrite;
+constexpr uint16_t kRW = kNeedAuth | kNeedBucket | kNeedRead | kNeedWrite;
+constexpr uint16_t kM = kNeedAuth | kNeedBucket | kNeedManage;
+// Read or stats: the bucket's statistics.
+constexpr uint16_t kStat = kNeedAuth | kNeedBucket | kNeedReadOrStats;
 
 // Every opcode memkv implements. Anything else must need kNeverGranted.
-const std::map<uint8_t, uint8_t> kExpected = {
+const std::map<uint8_t, uint16_t> kExpected = {
     {0x00, kR},            // GET
     {0x01, kW},            // SET
     {0x02, kW},            // ADD
@@ -39,7 +41,7 @@ const std::map<uint8_t, uint8_t> kExpected = {
     {0x0d, kR},            // GETKQ
     {0x0e, kW},            // APPEND
     {0x0f, kW},            // PREPEND
-    {0x10, kR},            // STAT
+    {0x10, kStat},         // STAT
     {0x11, kW},            // SETQ
     {0x12, kW},            // ADDQ
     {0x13, kW},            // REPLACEQ
@@ -74,26 +76,29 @@ const std::map<uint8_t, uint8_t> kExpected = {
     {0xfe, kNone},         // GET_ERROR_MAP
 };
 
-bool allowed(uint8_t opcode, uint8_t grants) {
+bool allowed(uint8_t opcode, uint16_t grants) {
   return (commandNeeds(opcode) & ~grants) == 0;
 }
 
 // What McbpSession grants a user with these privileges on the selected bucket
 // of a server with a users file.
-uint8_t userGrants(uint8_t privileges) {
-  return kNeedAuth | kNeedUsers | kNeedBucket | static_cast<uint8_t>(privileges << kPrivilegeShift);
+uint16_t userGrants(uint8_t privileges) {
+  uint16_t grants =
+      kNeedAuth | kNeedUsers | kNeedBucket | static_cast<uint16_t>(privileges << kPrivilegeShift);
+  if ((privileges & (auth::kRead | auth::kStats)) != 0) grants |= kNeedReadOrStats;
+  return grants;
 }
 
 TEST(CommandAccessTest, EveryOpcodeNeedsWhatTheMatrixSays) {
   for (int op = 0; op < 256; ++op) {
     const auto it = kExpected.find(static_cast<uint8_t>(op));
-    const uint8_t expected = it == kExpected.end() ? kNeverGranted : it->second;
+    const uint16_t expected = it == kExpected.end() ? kNeverGranted : it->second;
     EXPECT_EQ(commandNeeds(static_cast<uint8_t>(op)), expected) << "opcode 0x" << std::hex << op;
   }
 }
 
 TEST(CommandAccessTest, UnimplementedOpcodesAreRefusedEvenToAnAdministrator) {
-  constexpr uint8_t kEverything = 0x7f;  // every bit a session can hold
+  constexpr uint16_t kEverything = 0x1ff;  // every bit a session can hold
   for (int op = 0; op < 256; ++op) {
     if (kExpected.contains(static_cast<uint8_t>(op))) {
       EXPECT_TRUE(allowed(static_cast<uint8_t>(op), kEverything)) << std::hex << op;
@@ -104,7 +109,7 @@ TEST(CommandAccessTest, UnimplementedOpcodesAreRefusedEvenToAnAdministrator) {
 }
 
 TEST(CommandAccessTest, WriteOnlyUserRunsNoCommandThatAnswersDocumentContent) {
-  const uint8_t writer = userGrants(auth::kWrite);
+  const uint16_t writer = userGrants(auth::kWrite);
   // Answer a value, a counter or flags.
   for (uint8_t op : {0x00, 0x05, 0x06, 0x09, 0x0c, 0x0d, 0x15, 0x16, 0x1c, 0x1d, 0x1e, 0x23, 0x24,
                      0x94, 0xda, 0xdb, 0x10}) {
@@ -118,15 +123,23 @@ TEST(CommandAccessTest, WriteOnlyUserRunsNoCommandThatAnswersDocumentContent) {
 }
 
 TEST(CommandAccessTest, ReadOnlyUserChangesNothing) {
-  const uint8_t reader = userGrants(auth::kRead);
+  const uint16_t reader = userGrants(auth::kRead);
   for (const auto& [op, needs] : kExpected) {
     const bool changes = (needs & (kNeedWrite | kNeedManage)) != 0 || (needs & kNeedAdmin) != 0;
     EXPECT_EQ(allowed(op, reader), !changes) << std::hex << int{op};
   }
 }
 
+TEST(CommandAccessTest, StatsOnlyUserRunsStatAndNoDocumentCommand) {
+  const uint16_t monitor = userGrants(auth::kStats);
+  for (const auto& [op, needs] : kExpected) {
+    const bool expected = needs == kNone || needs == kAuth || op == 0x10;
+    EXPECT_EQ(allowed(op, monitor), expected) << std::hex << int{op};
+  }
+}
+
 TEST(CommandAccessTest, ReadWriteUserRunsEveryDocumentCommand) {
-  const uint8_t app = userGrants(auth::kRead | auth::kWrite);
+  const uint16_t app = userGrants(auth::kRead | auth::kWrite);
   for (const auto& [op, needs] : kExpected) {
     const bool admin_or_manage = (needs & (kNeedAdmin | kNeedManage)) != 0;
     EXPECT_EQ(allowed(op, app), !admin_or_manage) << std::hex << int{op};
