@@ -40,32 +40,12 @@ namespace cb = couchbase;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 size_t countOf(const std::string& text, const std::string& needle) {
   size_t n = 0;
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
     ++n;
   }
   return n;
-}
-
-// Polls `path` every 20 ms until pred(contents) holds or `timeout` passes; the last contents
-// either way.
-bool waitForLog(const std::string& path, const std::function<bool(const std::string&)>& pred,
-                milliseconds timeout, std::string* contents) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    *contents = readFile(path);
-    if (pred(*contents)) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
 }
 
 std::string localPeer(int fd) {
@@ -128,7 +108,7 @@ class LogReopenTest : public LoggingTest {
 
 TEST_F(LogReopenTest, Sigusr1ReopensTheFileAfterARename) {
   std::string log;
-  ASSERT_TRUE(waitForLog(
+  ASSERT_TRUE(waitForFile(
       log_path_,
       [](const std::string& l) { return l.find("listening on port") != std::string::npos; },
       scaled(milliseconds(5000)), &log))
@@ -147,7 +127,7 @@ TEST_F(LogReopenTest, Sigusr1ReopensTheFileAfterARename) {
   const std::string rotated = log_path_ + ".1";
   ASSERT_EQ(std::rename(log_path_.c_str(), rotated.c_str()), 0);
   ASSERT_EQ(::kill(server_->pid(), SIGUSR1), 0);
-  ASSERT_TRUE(waitForLog(
+  ASSERT_TRUE(waitForFile(
       log_path_,
       [](const std::string& l) { return l.find("log file reopened") != std::string::npos; },
       scaled(milliseconds(5000)), &log))
@@ -157,7 +137,7 @@ TEST_F(LogReopenTest, Sigusr1ReopensTheFileAfterARename) {
   ASSERT_EQ(client_.noop().status, status::kSuccess);
   ASSERT_TRUE(client_.sendRaw(std::string(24, '\x42')));
   EXPECT_TRUE(client_.connectionClosed(scaled(milliseconds(5000))));
-  ASSERT_TRUE(waitForLog(
+  ASSERT_TRUE(waitForFile(
       log_path_,
       [](const std::string& l) { return l.find("event=hostile_frame") != std::string::npos; },
       scaled(milliseconds(5000)), &log))
@@ -170,7 +150,7 @@ TEST_F(LogReopenTest, Sigusr1ReopensTheFileAfterARename) {
   // The server goes on with the new file as the only one being written.
   const size_t old_size = old_file.size();
   ASSERT_EQ(::kill(server_->pid(), SIGUSR1), 0);
-  ASSERT_TRUE(waitForLog(
+  ASSERT_TRUE(waitForFile(
       log_path_, [](const std::string& l) { return countOf(l, "log file reopened") == 2; },
       scaled(milliseconds(5000)), &log))
       << log;
@@ -179,7 +159,7 @@ TEST_F(LogReopenTest, Sigusr1ReopensTheFileAfterARename) {
 
 TEST_F(LogReopenTest, AReopenThatFailsKeepsWritingToTheOldFile) {
   std::string log;
-  ASSERT_TRUE(waitForLog(
+  ASSERT_TRUE(waitForFile(
       log_path_,
       [](const std::string& l) { return l.find("listening on port") != std::string::npos; },
       scaled(milliseconds(5000)), &log));
@@ -188,7 +168,7 @@ TEST_F(LogReopenTest, AReopenThatFailsKeepsWritingToTheOldFile) {
   ASSERT_EQ(std::rename(log_path_.c_str(), moved.c_str()), 0);
   ASSERT_EQ(::mkdir(log_path_.c_str(), 0700), 0);
   ASSERT_EQ(::kill(server_->pid(), SIGUSR1), 0);
-  ASSERT_TRUE(waitForLog(
+  ASSERT_TRUE(waitForFile(
       moved,
       [](const std::string& l) { return l.find("log file reopen failed") != std::string::npos; },
       scaled(milliseconds(5000)), &log))
@@ -198,7 +178,7 @@ TEST_F(LogReopenTest, AReopenThatFailsKeepsWritingToTheOldFile) {
   EXPECT_EQ(client_.noop().status, status::kSuccess);
   ASSERT_TRUE(client_.sendRaw(std::string(24, '\x42')));
   EXPECT_TRUE(client_.connectionClosed(scaled(milliseconds(5000))));
-  EXPECT_TRUE(waitForLog(
+  EXPECT_TRUE(waitForFile(
       moved,
       [](const std::string& l) { return l.find("event=hostile_frame") != std::string::npos; },
       scaled(milliseconds(5000)), &log))
@@ -222,7 +202,7 @@ TEST_F(LoggingTest, BadMagicClosesTheConnectionAndLogsAWarningWithIdAndPeer) {
   ASSERT_TRUE(c.sendRaw(frame));
   EXPECT_TRUE(c.connectionClosed(scaled(milliseconds(5000)))) << "framing lost: the server closes";
   std::string log;
-  ASSERT_TRUE(waitForLog(
+  ASSERT_TRUE(waitForFile(
       log_path_,
       [&](const std::string& l) {
         return !linesWith(l, {"event=hostile_frame", peer}).empty();
@@ -250,7 +230,7 @@ TEST_F(LoggingTest, AnOversizedBodyIsAHostileFrameToo) {
   ASSERT_TRUE(c.sendRaw(frame));
   EXPECT_TRUE(c.connectionClosed(scaled(milliseconds(5000))));
   std::string log;
-  EXPECT_TRUE(waitForLog(
+  EXPECT_TRUE(waitForFile(
       log_path_,
       [&](const std::string& l) {
         return !linesWith(l, {"warning", "event=hostile_frame", "peer=" + peer}).empty();
@@ -275,7 +255,7 @@ TEST_F(ConnectionEventsTest, AcceptAndCloseCarryTheSameIdAndTheReason) {
   ASSERT_TRUE(q.send(cb::makeRequest(op::kQuit)));
   EXPECT_TRUE(q.connectionClosed(scaled(milliseconds(5000))));
   std::string log;
-  ASSERT_TRUE(waitForLog(
+  ASSERT_TRUE(waitForFile(
       log_path_,
       [&](const std::string& l) {
         return !linesWith(l, {"event=close", "peer=" + peer}).empty() &&
@@ -369,7 +349,7 @@ TEST_F(AuthFloodLogTest, TwoHundredFailuresLeaveFewLinesACountAndNoPassword) {
     return total;
   };
   std::string log;
-  EXPECT_TRUE(waitForLog(
+  EXPECT_TRUE(waitForFile(
       log_path_, [&](const std::string& l) { return accounted(l) >= kFailures; },
       scaled(milliseconds(10'000)), &log))
       << accounted(log) << " of " << kFailures << " failures accounted for in:\n"
@@ -408,7 +388,7 @@ TEST_F(StallLogTest, AReaderThatStopsIsDisconnectedWithAWarning) {
   ASSERT_EQ(staller.exchange(wire, 0, [](Response&&) { return true; }), ReadStatus::kOk)
       << staller.lastError();
   std::string log;
-  ASSERT_TRUE(waitForLog(
+  ASSERT_TRUE(waitForFile(
       log_path_,
       [&](const std::string& l) {
         return !linesWith(l, {"event=stall_disconnect", "peer=" + peer}).empty();

@@ -12,8 +12,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,13 +31,6 @@ namespace {
 namespace cb = couchbase;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // The users file (this test's own: it changes) and a log file, made before
 // ServerTest's constructor takes the arguments that name them.
@@ -101,12 +92,10 @@ class UsersReloadTest : protected ReloadFiles, public ServerTest {
 
   // Polls the log (up to 10 s) for a line holding `text`.
   bool logHas(const std::string& text) {
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (readFile(log_path_).find(text) == std::string::npos) {
-      if (Clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    return true;
+    std::string log;
+    return waitForFile(
+        log_path_, [&](const std::string& l) { return l.find(text) != std::string::npos; },
+        std::chrono::seconds(10), &log);
   }
 };
 

@@ -134,4 +134,22 @@ std::string valueBytes(uint64_t tag, std::size_t size) {
   return s;
 }
 
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+bool waitForFile(const std::string& path, const std::function<bool(const std::string&)>& pred,
+                 std::chrono::milliseconds timeout, std::string* contents) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    *contents = readFile(path);
+    if (pred(*contents)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 }  // namespace memkv::test

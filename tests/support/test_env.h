@@ -55,4 +55,12 @@ bool waitForStat(McbpClient& client, const std::string& name,
                  const std::function<bool(uint64_t)>& pred, std::chrono::milliseconds timeout,
                  uint64_t* last);
 
+// The whole file, or "" if it cannot be read.
+std::string readFile(const std::string& path);
+
+// Polls `path` every 20 ms until pred(contents) holds or `timeout` passes (a log a server
+// writes, say). Returns true on success; *contents gets the last contents either way.
+bool waitForFile(const std::string& path, const std::function<bool(const std::string&)>& pred,
+                 std::chrono::milliseconds timeout, std::string* contents);
+
 }  // namespace memkv::test
