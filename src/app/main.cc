@@ -272,6 +272,7 @@ int run(const Settings& settings) {
   SignalHandler signals(
       signal_fd, [&] { main_loop.stop(); },
       [&] {
+        if (!context.authRequired() && !tls) spdlog::info("SIGHUP: nothing to reload");
         reloadUsers(context);
         reloadTls(tls.get());
       });

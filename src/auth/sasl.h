@@ -42,7 +42,7 @@ struct SaslResult {
 // between steps). The database must outlive the server and every User it returns: the
 // shared_ptr constructor makes it so (the server's users may be reloaded while an exchange
 // runs on another thread, and the connection may close meanwhile).
-// Between exchanges it holds three pointers and nothing else; the state of a SCRAM exchange
+// Between exchanges it holds a few pointers and nothing else; the state of a SCRAM exchange
 // (bounded by the message limit, a few hundred bytes in practice) is allocated by start() and
 // freed when the exchange ends.
 class SaslServer final {

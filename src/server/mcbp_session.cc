@@ -8,6 +8,7 @@
 #include "auth/sasl.h"
 #include "auth/users.h"
 #include "common/clock.h"
+#include "common/logging.h"
 #include "net/connection_log.h"
 #include "protocol/leb128.h"
 #include "protocol/magic.h"
@@ -137,6 +138,11 @@ void McbpSession::holdAuthError(const mcbp::RequestHeader& header, int64_t reply
 }
 
 void McbpSession::onTick(net::Connection& conn, int64_t now_ms) {
+  // An idle connection of a user a reload removed loses its authentication
+  // here rather than at a next command that may never come: the auth
+  // timeout then closes it, and the old users file is let go. (A parked
+  // session does so when it resumes.)
+  if (usersChanged() && !parked()) refreshUser();
   if (!bg_ || bg_->auth_error_at_ms == 0 || now_ms < bg_->auth_error_at_ms) return;
   bg_->auth_error_at_ms = 0;
   ResponseWriter out(conn, worker_.commands, server_.settings().cas_enabled);
@@ -234,20 +240,31 @@ void McbpSession::authenticatedAs(std::shared_ptr<const auth::User> user, uint32
 void McbpSession::refreshUser() {
   ServerContext::UsersSnapshot users = server_.users();
   const auth::User* found = users.db->find(user_->name());
-  if (found == nullptr) {
-    // Removed from the file: this connection loses access now, and may
-    // authenticate again as someone else before the auth timeout closes it.
-    net::logConnection(spdlog::level::info, connection_, "user_removed",
-                       "reason=\"users file reloaded\"");
+  // The same name with other credentials is another login (the operator
+  // removed the user and added it again, say after a leaked password): it
+  // must authenticate again. set-roles keeps the credentials.
+  const bool same_login =
+      found != nullptr && found->credential(auth::ScramHash::kSha512)->stored_key ==
+                              user_->credential(auth::ScramHash::kSha512)->stored_key;
+  if (!same_login) {
+    // This connection loses access now, and may authenticate again before
+    // the auth timeout closes it.
+    net::logConnection(spdlog::level::info, connection_, "user_revoked",
+                       "user=\"{}\" reason=\"{}\"", escapeForLog(user_->name(), 128),
+                       found == nullptr ? "removed from the users file" : "credentials changed");
     dropAuthentication();
     users_generation_ = users.generation;
     return;
   }
   user_ = std::shared_ptr<const auth::User>(std::move(users.db), found);
   users_generation_ = users.generation;
-  // The selected bucket stays selected; what the user may do on it is
-  // what the new file says (nothing: every bucket command is refused).
-  privileges_ = bucket_ ? user_->privileges(bucket_->name) : 0;
+  if (bucket_) {
+    // What the user may do on the selected bucket is what the new file
+    // says; a bucket it may no longer use at all is let go, as SELECT_BUCKET
+    // would have refused it (its name and uuid are not the user's to see).
+    privileges_ = user_->privileges(bucket_->name);
+    if (privileges_ == 0) bucket_.reset();
+  }
   refreshGrants();
 }
 
@@ -307,6 +324,13 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
   while (r.frames < max_frames && !conn.closing() && !conn.outputFull() && !parked()) {
     const std::span<const uint8_t> rest = input.subspan(r.consumed);
     if (rest.size() < mcbp::kHeaderSize) break;
+    // Before anything of a frame is acted on (the checks of dispatch, and
+    // the oversized-SET path below that never reaches it): one atomic load
+    // per frame of an authenticated session, a lookup only after a reload.
+    if (usersChanged()) {
+      refreshUser();
+      if (!authenticated()) max_body = kPreAuthMaxBody;
+    }
     mcbp::RequestHeader header;
     switch (mcbp::parseHeader(rest, &header)) {
       case mcbp::HeaderStatus::kOk:
@@ -428,9 +452,6 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) tr
     }
   }
   const uint16_t needs = commandNeeds(request.header.opcode);
-  // One atomic load per command of an authenticated session; the lookup
-  // happens only after a reload.
-  if (user_ && server_.usersGeneration() != users_generation_) refreshUser();
   if ((needs & kNeedBucket) != 0 && bucket_ && bucket_->deleted.load(std::memory_order_relaxed)) {
     bucket();  // deleted under us: let it go (updates the grants)
   }

@@ -128,6 +128,7 @@ class McbpSession final : public net::ConnectionHandler {
   // The users were reloaded since user_ was looked up: look it up again
   // (privileges may have changed), or drop the authentication if it is gone.
   void refreshUser();
+  bool usersChanged() const { return user_ && server_.usersGeneration() != users_generation_; }
   size_t maxKey() const;
   void dispatch(const mcbp::Request& request, ResponseWriter& out);
 

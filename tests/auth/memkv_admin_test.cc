@@ -198,6 +198,27 @@ TEST_F(MemkvAdminTest, ReplaceListRemove) {
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_EQ(list.out, "alice\tmanage[*]\nb,o=b\tadmin\n");
 
+  // set-roles: new roles, the same credentials (the password still works, unasked).
+  const std::string alice_key = db->find("alice")->credential(ScramHash::kSha512)->stored_key;
+  AdminRun roles = runAdmin(
+      {"set-roles", "--users-file", file_, "--name", "alice", "--roles", "read[a],stats[*]"}, "");
+  ASSERT_EQ(roles.exit_code, 0) << roles.err;
+  db = load();
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(db->find("alice")->privileges("a"), kRead | kStats);
+  EXPECT_EQ(db->find("alice")->credential(ScramHash::kSha512)->stored_key, alice_key);
+  EXPECT_TRUE(scramOk(*db, "SCRAM-SHA512", "alice", "three"));
+  EXPECT_TRUE(scramOk(*db, "SCRAM-SHA1", "b,o=b", "two"));
+  roles =
+      runAdmin({"set-roles", "--users-file", file_, "--name", "nobody", "--roles", "read[a]"}, "");
+  EXPECT_EQ(roles.exit_code, 1);
+  EXPECT_NE(roles.err.find("no user named \"nobody\""), std::string::npos) << roles.err;
+  roles = runAdmin({"set-roles", "--users-file", file_, "--name", "alice", "--roles", "read[a]",
+                    "--iterations", "5"},
+                   "");
+  EXPECT_EQ(roles.exit_code, 1);
+  EXPECT_NE(roles.err.find("only the options"), std::string::npos) << roles.err;
+
   AdminRun rm = runAdmin({"remove-user", "--users-file", file_, "--name", "alice"}, "");
   ASSERT_EQ(rm.exit_code, 0) << rm.err;
   db = load();
@@ -283,6 +304,8 @@ TEST_F(MemkvAdminTest, BadUsageExitsOneWithAMessage) {
       {{"list-users", "--users-file", f}, "", "does not exist"},
       {{"list-users", "--users-file", f, "--name", "a"}, "", "only the options"},
       {{"remove-user", "--users-file", f}, "", "--name is required"},
+      {{"set-roles", "--users-file", f, "--name", "a"}, "", "--roles is required"},
+      {{"set-roles", "--users-file", f, "--name", "a", "--roles", "admin"}, "", "does not exist"},
   };
   for (const auto& c : cases) {
     const AdminRun r = runAdmin(c.args, c.input);

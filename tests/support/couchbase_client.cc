@@ -162,6 +162,10 @@ bool UsersFile::removeUser(const std::string& name, std::string* error) {
   return run({"remove-user", "--users-file", path_, "--name", name}, "", error);
 }
 
+bool UsersFile::setRoles(const std::string& name, const std::string& roles, std::string* error) {
+  return run({"set-roles", "--users-file", path_, "--name", name, "--roles", roles}, "", error);
+}
+
 // memkv-admin with `args`, `input` on its stdin; false with its stderr in *error unless it
 // exits 0.
 bool UsersFile::run(std::vector<std::string> args, const std::string& input,

@@ -134,6 +134,8 @@ class UsersFile {
                std::string* error, uint32_t iterations = 64);
   // Removes a user; false with *error if memkv-admin fails (no such user included).
   bool removeUser(const std::string& name, std::string* error);
+  // New roles for a user, its credentials kept (memkv-admin set-roles).
+  bool setRoles(const std::string& name, const std::string& roles, std::string* error);
   const std::string& path() const { return path_; }
 
  private:

@@ -6,6 +6,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -28,13 +29,15 @@ constexpr size_t kSaltBytes = 32;
 constexpr std::string_view kUsage = R"(usage:
   memkv-admin add-user --users-file FILE --name NAME --roles ROLES [--iterations N]
   memkv-admin remove-user --users-file FILE --name NAME
+  memkv-admin set-roles --users-file FILE --name NAME --roles ROLES
   memkv-admin list-users --users-file FILE
   memkv-admin cluster-map --nodes HOST:PORT[,...] [...]   (see memkv-admin cluster-map --help)
 
 add-user reads the password from the first line of stdin (a trailing CR is dropped;
 prompted without echo when stdin is a terminal), creates FILE if it does not exist and
 replaces any user of the same name. It stores SCRAM-SHA512, SHA256 and SHA1 credentials,
-each with its own random salt; never the password.
+each with its own random salt; never the password. set-roles changes a user's roles and
+keeps its credentials.
 
 ROLES: comma-separated, each `admin` or PRIV[BUCKET] with PRIV read|write|manage|stats and BUCKET a
 bucket name or `*` (every bucket), e.g. "read[default],write[default]" or "read[*]".
@@ -43,7 +46,9 @@ same count, so that memkv's replies do not tell real users from made-up ones: ad
 the count of the users already in FILE, and refuses a different --iterations for them (start
 a new file and re-add every user, with their passwords, to change it).
 
-The file is rewritten atomically with mode 0600; memkv reads it at startup.
+The file is rewritten atomically with mode 0600; memkv reads it at startup and again on
+SIGHUP (new roles apply to open connections; a removed user, or one given a new password,
+must log in again).
 )";
 
 struct Options {
@@ -276,6 +281,32 @@ bool removeUser(const Options& opts, std::string* error) {
   return saveUsers(opts.users_file, std::move(users), error);
 }
 
+// New roles, the same credentials: a running memkv applies them to the user's open
+// connections on SIGHUP, where a new password (add-user) makes them log in again.
+bool setRoles(const Options& opts, std::string* error) {
+  bool admin = false;
+  BucketPrivileges buckets;
+  std::string why;
+  if (!parseRoles(opts.roles, &admin, &buckets, &why)) {
+    *error = "--roles: " + why;
+    return false;
+  }
+  std::vector<User> users;
+  if (!loadUsers(opts.users_file, /*missing_ok=*/false, &users, error)) return false;
+  const auto it = std::find_if(users.begin(), users.end(),
+                               [&](const User& u) { return u.name() == opts.name; });
+  if (it == users.end()) {
+    *error = "no user named \"" + opts.name + "\" in " + opts.users_file;
+    return false;
+  }
+  User updated(it->name(), admin, std::move(buckets));
+  for (ScramHash h : kAllScramHashes) {
+    if (const ScramCredential* c = it->credential(h)) updated.setCredential(h, *c);
+  }
+  *it = std::move(updated);
+  return saveUsers(opts.users_file, std::move(users), error);
+}
+
 bool listUsers(const Options& opts, std::string* error) {
   std::vector<User> users;
   if (!loadUsers(opts.users_file, /*missing_ok=*/false, &users, error)) return false;
@@ -305,6 +336,7 @@ int run(int argc, char** argv) {
   };
   static constexpr Command kCommands[] = {{"add-user", addUser, true, true},
                                           {"remove-user", removeUser, true, false},
+                                          {"set-roles", setRoles, true, true},
                                           {"list-users", listUsers, false, false}};
   const Command* cmd = nullptr;
   for (const auto& c : kCommands) {
@@ -327,7 +359,7 @@ int run(int argc, char** argv) {
     return 1;
   }
   if ((!cmd->name_opt && !opts.name.empty()) || (!cmd->roles_opt && !opts.roles.empty()) ||
-      (!cmd->roles_opt && !opts.iterations.empty())) {
+      (cmd->fn != addUser && !opts.iterations.empty())) {
     std::cerr << "memkv-admin " << cmd->name << ": takes only the options shown\n" << kUsage;
     return 1;
   }
