@@ -24,6 +24,11 @@ ServerContext::~ServerContext() {
   executors_.shutdown();
 }
 
+void ServerContext::setClusterMap(std::shared_ptr<const cluster::ClusterMap> map, int node) {
+  buckets_.setClusterMap(std::move(map), node);
+  clustered_ = true;
+}
+
 ServerContext::UsersSnapshot ServerContext::users() const {
   const std::lock_guard lock(users_mutex_);
   return {users_, users_generation_.load(std::memory_order_relaxed)};

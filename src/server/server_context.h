@@ -95,6 +95,15 @@ class ServerContext final {
   }
   // Fixed at startup: a reload cannot turn authentication off.
   bool authRequired() const { return auth_required_; }
+  // --cluster-map, before the workers start: this node is node `node` of
+  // `map` (docs/cluster.md). It serves the map in GET_CLUSTER_CONFIG and
+  // answers NOT_MY_VBUCKET to document commands for vbuckets it does not
+  // own. The map lives in buckets() (BucketManager::clusterMap()), beside
+  // the per-bucket owned tables it fills.
+  void setClusterMap(std::shared_ptr<const cluster::ClusterMap> map, int node);
+  // Fixed at startup, like authRequired(): without a map every vbucket is
+  // served (memcached clients send vbucket 0 whatever the key).
+  bool clustered() const { return clustered_; }
   // The configuration of a bucket created with defaults (the -m quota).
   engine::BucketConfig defaultBucketConfig() const;
   time_t started() const { return started_; }
@@ -164,6 +173,7 @@ class ServerContext final {
   // destructor shuts down before members go.
   std::unique_ptr<ExpiryCrawler> crawler_;
   const bool auth_required_;
+  bool clustered_ = false;
   mutable std::mutex users_mutex_;
   std::shared_ptr<const auth::UserDatabase> users_;  // guarded by users_mutex_
   std::atomic<uint32_t> users_generation_{0};        // written under users_mutex_
