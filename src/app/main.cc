@@ -61,8 +61,8 @@ bool writePortFile(const std::string& path, uint16_t port) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-// Turns SIGTERM/SIGINT (stop), SIGHUP (reload the users file and the TLS
-// certificates) and SIGUSR1
+// Turns SIGTERM/SIGINT (stop), SIGHUP (reload the users file, the TLS
+// certificates and the cluster map) and SIGUSR1
 // (reopen --log-file, logrotate's convention) into a readable descriptor on
 // the main loop.
 class SignalHandler final : public memkv::net::EventHandler {
@@ -119,6 +119,21 @@ void reloadUsers(memkv::server::ServerContext& context) {
                  context.settings().users_file);
   } else {
     spdlog::error("users file reload failed, keeping the users in effect: {}", error);
+  }
+}
+
+// SIGHUP: a newer cluster map that still names this node takes effect for
+// every connection's next command. Anything else keeps the map in effect and
+// is logged.
+void reloadClusterMap(memkv::server::ServerContext& context) {
+  if (!context.clustered()) return;
+  std::string error;
+  if (context.reloadClusterMap(&error)) {
+    const auto view = context.buckets().clusterMap();
+    spdlog::info("cluster map rev {} reloaded from {}: node {} of {}", view.map->rev(),
+                 context.settings().cluster_map_file, view.node, view.map->nodes().size());
+  } else {
+    spdlog::error("cluster map reload failed, keeping the map in effect: {}", error);
   }
 }
 
@@ -306,6 +321,7 @@ int run(const Settings& settings) {
       [&] {
         reloadUsers(context);
         reloadTls(tls.get());
+        reloadClusterMap(context);
       });
   main_loop.add(signal_fd, EPOLLIN, &signals);
   main_loop.setTick(1000, [&] {

@@ -2,7 +2,8 @@
 // memkv-admin: every node's GET_CLUSTER_CONFIG lists all three with thisNode on itself and
 // the file's vbucket map; a document command reaches only the node owning its vbucket, and
 // the others answer NOT_MY_VBUCKET with the config as the body; a bad map or node index
-// stops the server at startup with a message. memkv only.
+// stops the server at startup with a message; SIGHUP takes a newer map that still names the
+// node. memkv only.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -369,6 +370,66 @@ TEST_F(ClusterServeTest, WithoutJsonTheBodyIsStillTheConfig) {
   EXPECT_EQ(refused.status, kNotMyVbucket);
   EXPECT_EQ(refused.data_type, cb::datatype::kRaw) << "JSON was not negotiated";
   EXPECT_FALSE(nlohmann::json::parse(refused.value, nullptr, false).is_discarded());
+}
+
+TEST_F(ClusterServeTest, SighupTakesANewerMapThatStillNamesTheNode) {
+  const std::vector<int> before = fileOwners();
+  ASSERT_EQ(before.size(), kVBuckets);
+  // Node 2 leaves: its vbuckets move to nodes 0 and 1, at rev 2, in the file every node reads.
+  const std::string two =
+      "127.0.0.1:" + std::to_string(ports_[0]) + ",127.0.0.1:" + std::to_string(ports_[1]);
+  const Finished made = runToExit(
+      {MEMKV_ADMIN_BIN, "cluster-map", "--nodes", two, "--from", map_path_, "--out", map_path_},
+      dir_ + "/admin.out", scaled(std::chrono::seconds(30)));
+  ASSERT_EQ(made.status, 0) << made.output;
+  const std::vector<int> after = fileOwners();
+  ASSERT_EQ(after.size(), kVBuckets);
+  for (auto& server : servers_) ASSERT_EQ(::kill(server->pid(), SIGHUP), 0);
+
+  for (size_t i = 0; i < kNodes; ++i) {
+    McbpClient c = connect(i);
+    // Node 2 is not in the new map: its reload fails and it keeps serving the old one.
+    const bool stays = i == 2;
+    uint64_t last = 0;
+    ASSERT_TRUE(waitForStat(
+        c, stays ? "cluster_map_reload_errors" : "cluster_map_reloads",
+        [](uint64_t v) { return v >= 1; }, scaled(std::chrono::seconds(10)), &last))
+        << "node " << i << " did not count the reload";
+    EXPECT_EQ(statU64(c, "cluster_map_rev"), stays ? 1u : 2u) << "node " << i;
+    const nlohmann::json config = clusterConfig(c);
+    ASSERT_FALSE(config.is_discarded());
+    EXPECT_EQ(config["rev"], stays ? 1 : 2);
+    ASSERT_EQ(config["nodesExt"].size(), stays ? kNodes : 2);
+    EXPECT_TRUE(config["nodesExt"][i].value("thisNode", false)) << "node " << i;
+    EXPECT_EQ(configOwners(config), stays ? before : after) << "node " << i;
+  }
+
+  // A key node 2 owned is now served by its new owner, and refused by the other survivor.
+  std::string key;
+  for (int k = 0; k < 10000 && key.empty(); ++k) {
+    const std::string candidate = "moved-" + std::to_string(k);
+    if (before[cb::vbucketOf(candidate)] == 2) key = candidate;
+  }
+  ASSERT_FALSE(key.empty());
+  const uint16_t vb = cb::vbucketOf(key);
+  const auto owner = static_cast<size_t>(after[vb]);
+  ASSERT_LT(owner, 2u);
+  Request set = makeStore(op::kSet, key, "moved");
+  set.vbucket = vb;
+  McbpClient new_owner = connect(owner);
+  McbpClient survivor = connect(1 - owner);
+  EXPECT_EQ(new_owner.call(set).status, status::kSuccess);
+  EXPECT_EQ(survivor.call(set).status, kNotMyVbucket);
+
+  // The same file again is not newer: refused, counted, and rev 2 stays.
+  ASSERT_EQ(::kill(servers_[0]->pid(), SIGHUP), 0);
+  McbpClient c = connect(0);
+  uint64_t last = 0;
+  ASSERT_TRUE(waitForStat(
+      c, "cluster_map_reload_errors", [](uint64_t v) { return v >= 1; },
+      scaled(std::chrono::seconds(10)), &last));
+  EXPECT_EQ(statU64(c, "cluster_map_reloads"), 1u);
+  EXPECT_EQ(statU64(c, "cluster_map_rev"), 2u);
 }
 
 // Startup refusals: no node is started by the fixture's map for these, so they use their own
