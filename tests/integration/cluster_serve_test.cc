@@ -3,7 +3,7 @@
 // the file's vbucket map; a document command reaches only the node owning its vbucket, and
 // the others answer NOT_MY_VBUCKET with the config as the body; a bad map or node index
 // stops the server at startup with a message; SIGHUP takes a newer map that still names the
-// node. memkv only.
+// node; a bucket with its own table follows it. memkv only.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -152,10 +152,14 @@ class ClusterServeTest : public ::testing::Test {
       *error = "memkv-admin cluster-map failed: " + made.output;
       return false;
     }
+    if (!editMap(error)) return false;
     for (size_t i = 0; i < kNodes; ++i) {
-      auto server = std::make_unique<ServerProcess>(
-          std::vector<std::string>{"-p", std::to_string(ports_[i]), "--cluster-map", map_path_,
-                                   "--node-index", std::to_string(i)});
+      std::vector<std::string> args = {
+          "-p",           std::to_string(ports_[i]), "--cluster-map", map_path_,
+          "--node-index", std::to_string(i)};
+      const std::vector<std::string> extra = extraArgs();
+      args.insert(args.end(), extra.begin(), extra.end());
+      auto server = std::make_unique<ServerProcess>(std::move(args));
       if (!server->start(error)) return false;
       if (server->port() != ports_[i]) {
         *error = "node " + std::to_string(i) + " listens on another port";
@@ -165,6 +169,11 @@ class ClusterServeTest : public ::testing::Test {
     }
     return true;
   }
+
+  // For subclasses: more server options, and a change to memkv-admin's map before any node
+  // reads it.
+  virtual std::vector<std::string> extraArgs() { return {}; }
+  virtual bool editMap(std::string* /*error*/) { return true; }
 
   void stopCluster() {
     for (auto& server : servers_) server->stop();
@@ -430,6 +439,89 @@ TEST_F(ClusterServeTest, SighupTakesANewerMapThatStillNamesTheNode) {
       scaled(std::chrono::seconds(10)), &last));
   EXPECT_EQ(statU64(c, "cluster_map_reloads"), 1u);
   EXPECT_EQ(statU64(c, "cluster_map_rev"), 2u);
+}
+
+// A bucket with its own table in the map ("buckets"), created after startup on every node:
+// its config and its NOT_MY_VBUCKET follow that table, the default bucket's the default one.
+const cb::TestUser kAdmin[] = {{"admin", "admin-pw", "admin"}};
+
+class ClusterBucketsTest : public ClusterServeTest {
+ protected:
+  std::vector<std::string> extraArgs() override {
+    std::string error;
+    return {"--users-file", cb::sharedUsersFile(MEMKV_ADMIN_BIN, kAdmin, &error).path()};
+  }
+
+  // travel: each vbucket on the node after its default owner.
+  bool editMap(std::string* error) override {
+    nlohmann::json file;
+    {
+      std::ifstream in(map_path_);
+      file = nlohmann::json::parse(in, nullptr, false);
+    }
+    if (file.is_discarded() || !file["vbuckets"].is_array()) {
+      *error = "memkv-admin wrote no vbuckets table";
+      return false;
+    }
+    nlohmann::json travel = nlohmann::json::array();
+    for (const auto& owner : file["vbuckets"]) travel.push_back((owner.get<int>() + 1) % 3);
+    file["buckets"] = {{"travel", travel}};
+    std::ofstream out(map_path_, std::ios::trunc);
+    out << file.dump();
+    return static_cast<bool>(out.flush());
+  }
+
+  std::vector<int> travelOwners() const {
+    std::ifstream in(map_path_);
+    const nlohmann::json file = nlohmann::json::parse(in, nullptr, false);
+    std::vector<int> owners;
+    if (file.is_discarded()) return owners;
+    for (const auto& owner : file["buckets"]["travel"]) owners.push_back(owner.get<int>());
+    return owners;
+  }
+
+  McbpClient admin(size_t node) {
+    McbpClient c = connect(node);
+    EXPECT_EQ(cb::saslPlain(c, kAdmin[0].name, kAdmin[0].password).status, status::kSuccess);
+    return c;
+  }
+};
+
+TEST_F(ClusterBucketsTest, ABucketCreatedLaterFollowsItsOwnTable) {
+  const std::vector<int> owners = fileOwners();
+  const std::vector<int> travel = travelOwners();
+  ASSERT_EQ(owners.size(), kVBuckets);
+  ASSERT_EQ(travel.size(), kVBuckets);
+  for (size_t i = 0; i < kNodes; ++i) {
+    McbpClient c = admin(i);
+    ASSERT_EQ(c.call(cb::makeRequest(cb::op::kCreateBucket, "travel")).status, status::kSuccess);
+    ASSERT_EQ(cb::selectBucket(c, "travel").status, status::kSuccess);
+    const nlohmann::json config = clusterConfig(c);
+    ASSERT_FALSE(config.is_discarded());
+    EXPECT_EQ(config["name"], "travel");
+    EXPECT_EQ(configOwners(config), travel) << "node " << i;
+    ASSERT_EQ(cb::selectBucket(c, "default").status, status::kSuccess);
+    EXPECT_EQ(configOwners(clusterConfig(c)), owners) << "node " << i;
+  }
+  // A key of node 0 in default is node 1's in travel.
+  const std::string key = keyOwnedBy(0, 3);
+  ASSERT_FALSE(key.empty());
+  const uint16_t vb = cb::vbucketOf(key);
+  ASSERT_EQ(travel[vb], 1);
+  Request set = makeStore(op::kSet, key, "v");
+  set.vbucket = vb;
+  McbpClient zero = admin(0);
+  McbpClient one = admin(1);
+  EXPECT_EQ(zero.call(set).status, status::kSuccess) << "default: node 0's";
+  EXPECT_EQ(one.call(set).status, kNotMyVbucket);
+  ASSERT_EQ(cb::selectBucket(zero, "travel").status, status::kSuccess);
+  ASSERT_EQ(cb::selectBucket(one, "travel").status, status::kSuccess);
+  const Response refused = zero.call(set);
+  EXPECT_EQ(refused.status, kNotMyVbucket) << "travel: node 1's";
+  const nlohmann::json config = nlohmann::json::parse(refused.value, nullptr, false);
+  ASSERT_FALSE(config.is_discarded());
+  EXPECT_EQ(config["name"], "travel") << "the body is the selected bucket's config";
+  EXPECT_EQ(one.call(set).status, status::kSuccess);
 }
 
 // Startup refusals: no node is started by the fixture's map for these, so they use their own
