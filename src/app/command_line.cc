@@ -9,6 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cluster/cluster_map.h"
+
 namespace memkv::app {
 
 namespace {
@@ -38,6 +40,8 @@ enum LongOnly : int {
   kMetricsListen,
   kMetricsPortFile,
   kLogFile,
+  kClusterMap,
+  kNodeIndex,
 };
 
 const char* const kUsage =
@@ -107,7 +111,11 @@ const char* const kUsage =
     "  --auth-threads=<num>            threads for SASL (PBKDF2), apart from the above; at\n"
     "                                  most 4 logins per thread wait or run, more get\n"
     "                                  ETMPFAIL (with --users-file; default: 1)\n"
-    "  --range-scan-lifetime=<sec>     cancel range scans idle this long (default: 180)\n";
+    "  --range-scan-lifetime=<sec>     cancel range scans idle this long (default: 180)\n"
+    "  --cluster-map=<path>            serve this cluster map (docs/cluster.md; made with\n"
+    "                                  memkv-admin cluster-map) as one of its nodes\n"
+    "  --node-index=<num>              which of the map's nodes this server is (from 0;\n"
+    "                                  required with --cluster-map)\n";
 
 // Parses an unsigned number with an optional k/m/g suffix (binary units).
 std::optional<size_t> parseSize(std::string_view text, size_t default_unit = 1) {
@@ -291,6 +299,8 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"metrics-listen", required_argument, nullptr, kMetricsListen},
       {"metrics-port-file", required_argument, nullptr, kMetricsPortFile},
       {"log-file", required_argument, nullptr, kLogFile},
+      {"cluster-map", required_argument, nullptr, kClusterMap},
+      {"node-index", required_argument, nullptr, kNodeIndex},
       {nullptr, 0, nullptr, 0},
   };
   server::Settings s;
@@ -500,6 +510,18 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
         s.range_scan_lifetime_s = static_cast<int>(*v);
         break;
       }
+      case kClusterMap:
+        if (arg.empty()) return bad("--cluster-map needs a path");
+        s.cluster_map_file = std::string(arg);
+        break;
+      case kNodeIndex: {
+        // The map's own limit; whether the index names one of its nodes is
+        // checked once the map is read.
+        auto v = parseInt(arg, 0, static_cast<long>(cluster::kMaxNodes) - 1);
+        if (!v) return bad("--node-index must be a number from 0 to 999");
+        s.node_index = static_cast<int>(*v);
+        break;
+      }
       case ':':
         return bad(std::string("Option -") + static_cast<char>(optopt) + " needs a value");
       default:
@@ -514,6 +536,11 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
   if (s.tls_cert_auth && (s.ssl_verify_mode == 0 || s.users_file.empty())) {
     return bad(
         "--tls-cert-auth needs -o ssl_verify_mode=1|2|3,ssl_ca_cert=<file> and --users-file");
+  }
+  if (s.cluster_map_file.empty() != (s.node_index < 0)) {
+    return bad(
+        "--cluster-map and --node-index go together: the map, and which of its nodes "
+        "this server is");
   }
   if (s.tlsConfigured() && s.ssl_chain_cert.empty()) {
     return bad("TLS (-Z, --tls-port) needs -o ssl_chain_cert=<file> (and ssl_key=<file>)");

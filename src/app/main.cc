@@ -6,6 +6,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "app/command_line.h"
 #include "app/metrics_http.h"
 #include "auth/users.h"
+#include "cluster/cluster_map.h"
 #include "common/clock.h"
 #include "common/log_rate_limit.h"
 #include "common/logging.h"
@@ -59,8 +61,8 @@ bool writePortFile(const std::string& path, uint16_t port) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-// Turns SIGTERM/SIGINT (stop), SIGHUP (reload the users file and the TLS
-// certificates) and SIGUSR1
+// Turns SIGTERM/SIGINT (stop), SIGHUP (reload the users file, the TLS
+// certificates and the cluster map) and SIGUSR1
 // (reopen --log-file, logrotate's convention) into a readable descriptor on
 // the main loop.
 class SignalHandler final : public memkv::net::EventHandler {
@@ -120,6 +122,21 @@ void reloadUsers(memkv::server::ServerContext& context) {
   }
 }
 
+// SIGHUP: a newer cluster map that still names this node takes effect for
+// every connection's next command. Anything else keeps the map in effect and
+// is logged.
+void reloadClusterMap(memkv::server::ServerContext& context) {
+  if (!context.clustered()) return;
+  std::string error;
+  if (context.reloadClusterMap(&error)) {
+    const auto view = context.buckets().clusterMap();
+    spdlog::info("cluster map rev {} reloaded from {}: node {} of {}", view.map->rev(),
+                 context.settings().cluster_map_file, view.node, view.map->nodes().size());
+  } else {
+    spdlog::error("cluster map reload failed, keeping the map in effect: {}", error);
+  }
+}
+
 int run(const Settings& settings) {
   raiseDescriptorLimit(settings.max_connections);
 
@@ -142,6 +159,23 @@ int run(const Settings& settings) {
       return 1;
     }
     spdlog::info("{} users from {}; authentication required", users->size(), settings.users_file);
+  }
+
+  std::shared_ptr<const memkv::cluster::ClusterMap> cluster_map;
+  if (!settings.cluster_map_file.empty()) {
+    std::string error;
+    cluster_map = memkv::cluster::ClusterMap::load(settings.cluster_map_file, &error);
+    if (!cluster_map) {
+      std::fprintf(stderr, "memkv: --cluster-map: %s\n", error.c_str());
+      return 1;
+    }
+    const size_t nodes = cluster_map->nodes().size();
+    if (static_cast<size_t>(settings.node_index) >= nodes) {
+      std::fprintf(stderr, "memkv: --node-index %d: the cluster map %s has %zu node%s (0 to %zu)\n",
+                   settings.node_index, settings.cluster_map_file.c_str(), nodes,
+                   nodes == 1 ? "" : "s", nodes - 1);
+      return 1;
+    }
   }
 
   std::unique_ptr<memkv::net::TlsConfig> tls;
@@ -233,6 +267,19 @@ int run(const Settings& settings) {
   const auto ports = listener.boundPorts();
   context.setBoundPort(ports.front());
   context.setPorts(listener.firstPort(false), listener.firstPort(true));
+  if (cluster_map) {
+    // Clients dial what the map says; a node listening elsewhere is a
+    // mistake worth a line, not a refusal (a proxy or NAT may sit between).
+    const memkv::cluster::Node& self = cluster_map->nodes()[settings.node_index];
+    if (std::find(ports.begin(), ports.end(), self.port) == ports.end()) {
+      spdlog::warn("cluster map: node {} is {}:{}, but this server does not listen on port {}",
+                   settings.node_index, self.host, self.port, self.port);
+    }
+    spdlog::info("cluster map rev {} from {}: node {} of {}, {} vbuckets of bucket default",
+                 cluster_map->rev(), settings.cluster_map_file, settings.node_index,
+                 cluster_map->nodes().size(), cluster_map->ownedBy("default", settings.node_index));
+    context.setClusterMap(cluster_map, settings.node_index);
+  }
   if (!settings.port_file.empty() && !writePortFile(settings.port_file, ports.front())) {
     std::fprintf(stderr, "memkv: cannot write port file '%s'\n", settings.port_file.c_str());
     return 1;
@@ -275,6 +322,7 @@ int run(const Settings& settings) {
         if (!context.authRequired() && !tls) spdlog::info("SIGHUP: nothing to reload");
         reloadUsers(context);
         reloadTls(tls.get());
+        reloadClusterMap(context);
       });
   main_loop.add(signal_fd, EPOLLIN, &signals);
   main_loop.setTick(1000, [&] {

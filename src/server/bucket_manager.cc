@@ -13,6 +13,21 @@ std::string randomUuid() {
 }
 }  // namespace
 
+void OwnedVBuckets::assign(const cluster::Owners& owners, int node) {
+  for (size_t w = 0; w < words_.size(); ++w) {
+    uint64_t word = 0;
+    for (size_t bit = 0; bit < 64; ++bit) {
+      const size_t vbucket = w * 64 + bit;
+      if (vbucket < owners.size() && owners[vbucket] == node) word |= uint64_t{1} << bit;
+    }
+    words_[w].store(word, std::memory_order_relaxed);
+  }
+}
+
+void OwnedVBuckets::assignAll() {
+  for (auto& word : words_) word.store(~uint64_t{0}, std::memory_order_relaxed);
+}
+
 bool BucketManager::validName(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameLength || name.front() == '.') return false;
   for (const char ch : name) {
@@ -28,8 +43,10 @@ BucketError BucketManager::create(std::string_view name, const engine::BucketCon
   std::lock_guard guard(mutex_);
   if (buckets_.contains(name)) return BucketError::kExists;
   if (buckets_.size() >= kMaxBuckets) return BucketError::kTooMany;
-  buckets_.emplace(std::string(name),
-                   std::make_shared<BucketEntry>(std::string(name), config, clock_, randomUuid()));
+  auto entry = std::make_shared<BucketEntry>(std::string(name), config, clock_, randomUuid());
+  // Before anyone can select it: no command sees the bucket unmapped.
+  if (cluster_.map) entry->owned.assign(cluster_.map->owners(name), cluster_.node);
+  buckets_.emplace(std::string(name), std::move(entry));
   revision_.fetch_add(1, std::memory_order_relaxed);
   return BucketError::kOk;
 }
@@ -53,6 +70,17 @@ BucketHandle BucketManager::find(std::string_view name) const {
   std::lock_guard guard(mutex_);
   auto it = buckets_.find(name);
   return it == buckets_.end() ? nullptr : it->second;
+}
+
+void BucketManager::setClusterMap(std::shared_ptr<const cluster::ClusterMap> map, int node) {
+  std::lock_guard guard(mutex_);
+  for (const auto& [name, handle] : buckets_) handle->owned.assign(map->owners(name), node);
+  cluster_ = {std::move(map), node};
+}
+
+BucketManager::ClusterView BucketManager::clusterMap() const {
+  std::lock_guard guard(mutex_);
+  return cluster_;
 }
 
 std::vector<BucketHandle> BucketManager::all() const {

@@ -5,6 +5,7 @@
 // relaxed load) and lets go. Values still being sent keep their items, and
 // the bucket's item store outlives it until the last one is sent (see
 // engine::ItemStore::retire), so a send in flight always finishes safely.
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -14,10 +15,33 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/cluster_map.h"
 #include "common/clock.h"
 #include "engine/bucket.h"
 
 namespace memkv::server {
+
+// Which of a bucket's vbuckets this node serves, one bit each
+// (--cluster-map). Written under BucketManager's mutex when the bucket is
+// created or the map changes; read by every document command of a node
+// with a map: one relaxed load, no lookup. A reload rewrites the words one
+// by one, so a command racing it may see a mix of the old and the new map;
+// it is then answered as one of the two maps would answer it.
+class OwnedVBuckets final {
+ public:
+  OwnedVBuckets() { assignAll(); }
+  // False for a vbucket number of kVBuckets or more: no node has it.
+  bool owns(uint16_t vbucket) const {
+    if (vbucket >= cluster::kVBuckets) return false;
+    const uint64_t word = words_[vbucket >> 6].load(std::memory_order_relaxed);
+    return ((word >> (vbucket & 63)) & 1) != 0;
+  }
+  void assign(const cluster::Owners& owners, int node);
+  void assignAll();
+
+ private:
+  std::array<std::atomic<uint64_t>, cluster::kVBuckets / 64> words_;
+};
 
 struct BucketEntry {
   BucketEntry(std::string bucket_name, const engine::BucketConfig& config, const Clock& clock,
@@ -32,6 +56,8 @@ struct BucketEntry {
   // Read by every command of every session using the bucket: on its own
   // cache line, away from the counters writers update.
   alignas(64) std::atomic<bool> deleted{false};
+  // Read by the same commands, written only by a map change.
+  OwnedVBuckets owned;
   alignas(64) engine::Bucket bucket;
 };
 
@@ -55,13 +81,27 @@ class BucketManager final {
   BucketError remove(std::string_view name, BucketHandle* removed);
   BucketHandle find(std::string_view name) const;
   std::vector<BucketHandle> all() const;
-  // Bumped by every create and delete: the cluster config's "rev".
+  // Bumped by every create and delete: the cluster config's "rev" without
+  // a cluster map.
   uint64_t revision() const { return revision_.load(std::memory_order_relaxed); }
+
+  // --cluster-map: `map` (not null) is served, and this node is its node
+  // `node` (< map->nodes().size()). Every bucket's owned table, those created
+  // later included, follows the map's owners for it. Any thread.
+  void setClusterMap(std::shared_ptr<const cluster::ClusterMap> map, int node);
+  struct ClusterView {
+    std::shared_ptr<const cluster::ClusterMap> map;  // null: no cluster map
+    int node = -1;
+  };
+  // The map in effect (a snapshot: a reload does not free it under the
+  // caller). Takes the mutex: for configs, not per command.
+  ClusterView clusterMap() const;
 
  private:
   const Clock& clock_;
   mutable std::mutex mutex_;
   std::map<std::string, BucketHandle, std::less<>> buckets_;  // guarded by mutex_
+  ClusterView cluster_;                                       // guarded by mutex_
   std::atomic<uint64_t> revision_{1};
 };
 

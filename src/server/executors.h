@@ -32,8 +32,12 @@ void executeSelectBucket(Cookie& cookie);     // SELECT_BUCKET
 void executeListBuckets(Cookie& cookie);      // LIST_BUCKETS
 void executeCreateBucket(Cookie& cookie);     // CREATE_BUCKET
 void executeDeleteBucket(Cookie& cookie);     // DELETE_BUCKET
-void executeClusterConfig(Cookie& cookie);    // GET_CLUSTER_CONFIG
 void executeGetCollectionId(Cookie& cookie);  // GET_COLLECTION_ID
+// The cluster config (cluster_config.cc).
+void executeClusterConfig(Cookie& cookie);  // GET_CLUSTER_CONFIG
+// NOT_MY_VBUCKET for a document command on a vbucket this node does not own
+// (--cluster-map), with the bucket's config as the body.
+void sendNotMyVBucket(Cookie& cookie);
 // Range scans (range_scan_executors.cc): would-block commands.
 void executeRangeScanCreate(Cookie& cookie);    // RANGE_SCAN_CREATE
 void executeRangeScanContinue(Cookie& cookie);  // RANGE_SCAN_CONTINUE

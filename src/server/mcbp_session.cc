@@ -482,6 +482,16 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) tr
       return;
     }
   }
+  // --cluster-map: a document on a vbucket this node does not own is
+  // refused here, once the request is known valid and allowed (a client
+  // without rights on the bucket learns nothing of its map). As kv_engine,
+  // the header's vbucket decides, not the key's hash: the SDK sends the one
+  // it routed by. One relaxed load and a bit test per document command.
+  if (server_.clustered() && documentKey(spec.base) && bucket_ &&
+      !bucket_->owned.owns(request.header.vbucket)) {
+    sendNotMyVBucket(cookie);
+    return;
+  }
   switch (spec.base) {
     case Opcode::Get:
     case Opcode::GetK:

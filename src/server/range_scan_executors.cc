@@ -62,6 +62,12 @@ void executeRangeScanCreate(Cookie& c) {
   }
   // The vbucket is the header's: the SDK makes one scan per vbucket.
   const uint16_t vbucket = c.header().vbucket;
+  // With a cluster map, a vbucket of another node is refused as a document
+  // command on it is, config included.
+  if (c.server.clustered() && !c.session.bucketHandle()->owned.owns(vbucket)) {
+    sendNotMyVBucket(c);
+    return;
+  }
   if (vbucket >= engine::kVBucketCount) {
     c.out.sendStatus(c.header(), Status::NotMyVbucket);
     return;

@@ -1,5 +1,6 @@
 #include "server/server_context.h"
 
+#include <string>
 #include <utility>
 
 #include "auth/users.h"
@@ -22,6 +23,45 @@ ServerContext::ServerContext(const Settings& settings, const Clock& clock,
 ServerContext::~ServerContext() {
   auth_executors_.shutdown();
   executors_.shutdown();
+}
+
+void ServerContext::setClusterMap(std::shared_ptr<const cluster::ClusterMap> map, int node) {
+  buckets_.setClusterMap(std::move(map), node);
+  clustered_ = true;
+}
+
+bool ServerContext::reloadClusterMap(std::string* error) {
+  if (!clustered_) {
+    *error = "no --cluster-map to reload";
+    return false;
+  }
+  const BucketManager::ClusterView old = buckets_.clusterMap();
+  std::shared_ptr<const cluster::ClusterMap> map =
+      cluster::ClusterMap::load(settings_.cluster_map_file, error);
+  int node = -1;
+  if (map) {
+    const cluster::Node& self = old.map->nodes()[static_cast<size_t>(old.node)];
+    node = map->nodeIndex(self.host, self.port);
+    const auto version = [](const cluster::ClusterMap& m) { return std::pair(m.epoch(), m.rev()); };
+    if (node < 0) {
+      *error = settings_.cluster_map_file + ": this node (" + self.host + ":" +
+               std::to_string(self.port) + ") is not in it";
+      map.reset();
+    } else if (version(*map) <= version(*old.map)) {
+      *error = settings_.cluster_map_file + ": revEpoch " + std::to_string(map->epoch()) + " rev " +
+               std::to_string(map->rev()) + " is not newer than the map in effect (" +
+               std::to_string(old.map->epoch()) + ", " + std::to_string(old.map->rev()) +
+               "): clients would ignore it";
+      map.reset();
+    }
+  }
+  if (!map) {
+    map_reload_errors_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  buckets_.setClusterMap(std::move(map), node);
+  map_reloads_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 ServerContext::UsersSnapshot ServerContext::users() const {

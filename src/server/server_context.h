@@ -95,6 +95,29 @@ class ServerContext final {
   }
   // Fixed at startup: a reload cannot turn authentication off.
   bool authRequired() const { return auth_required_; }
+  // --cluster-map, before the workers start: this node is node `node` of
+  // `map` (docs/cluster.md). It serves the map in GET_CLUSTER_CONFIG and
+  // answers NOT_MY_VBUCKET to document commands for vbuckets it does not
+  // own. The map lives in buckets() (BucketManager::clusterMap()), beside
+  // the per-bucket owned tables it fills.
+  void setClusterMap(std::shared_ptr<const cluster::ClusterMap> map, int node);
+  // Fixed at startup, like authRequired(): without a map every vbucket is
+  // served (memcached clients send vbucket 0 whatever the key).
+  bool clustered() const { return clustered_; }
+  // SIGHUP: reads settings().cluster_map_file again. The new map takes effect
+  // for every command after the swap if it loads, still names this node (found
+  // by its entry's host and port: an index moves when nodes join or leave) and
+  // is newer, (revEpoch, rev) higher (clients drop an equal or older config,
+  // so serving one would leave them routing by another map than the nodes').
+  // Otherwise nothing changes and *error says why. Counted either way
+  // (cluster_map_reloads, cluster_map_reload_errors). False without a map.
+  // Main loop only: the check against the map in effect and the swap are two
+  // steps.
+  bool reloadClusterMap(std::string* error);
+  uint64_t clusterMapReloads() const { return map_reloads_.load(std::memory_order_relaxed); }
+  uint64_t clusterMapReloadErrors() const {
+    return map_reload_errors_.load(std::memory_order_relaxed);
+  }
   // The configuration of a bucket created with defaults (the -m quota).
   engine::BucketConfig defaultBucketConfig() const;
   time_t started() const { return started_; }
@@ -164,6 +187,9 @@ class ServerContext final {
   // destructor shuts down before members go.
   std::unique_ptr<ExpiryCrawler> crawler_;
   const bool auth_required_;
+  bool clustered_ = false;
+  std::atomic<uint64_t> map_reloads_{0};
+  std::atomic<uint64_t> map_reload_errors_{0};
   mutable std::mutex users_mutex_;
   std::shared_ptr<const auth::UserDatabase> users_;  // guarded by users_mutex_
   std::atomic<uint32_t> users_generation_{0};        // written under users_mutex_

@@ -1,5 +1,5 @@
-// Couchbase's session layer: HELLO, the error map, SASL, buckets, the
-// cluster map and collection ids (docs/couchbase.md).
+// Couchbase's session layer: HELLO, the error map, SASL, buckets and
+// collection ids (docs/couchbase.md). The cluster config: cluster_config.cc.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -29,24 +29,6 @@ std::span<const uint8_t> bytes(std::string_view s) {
 
 std::string_view text(std::span<const uint8_t> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
-
-void sendJson(Cookie& c, const std::string& json) {
-  const uint8_t datatype =
-      c.session.features().has(mcbp::Feature::Json) ? mcbp::datatype::kJson : 0;
-  c.out.send(c.header(), Status::Success, {}, {}, bytes(json), 0, datatype);
-}
-
-// The node as the client should see it: "$HOST" is replaced by the address
-// it dialed, so the config is right whichever interface it came in on. kv is
-// the plain port and kvSSL the TLS one, each only if it exists: an SDK over
-// couchbases:// uses kvSSL and skips a node without it.
-nlohmann::json thisNode(const ServerContext& server) {
-  nlohmann::json services = nlohmann::json::object();
-  if (server.plainPort() != 0) services["kv"] = server.plainPort();
-  if (server.tlsPort() != 0) services["kvSSL"] = server.tlsPort();
-  return nlohmann::json::array(
-      {{{"thisNode", true}, {"hostname", "$HOST"}, {"services", std::move(services)}}});
 }
 
 // Online guessing is slowed per connection: the AUTH_ERROR of the n-th
@@ -305,45 +287,6 @@ void executeDeleteBucket(Cookie& c) {
       c.out.sendStatus(c.header(), Status::KeyEnoent);
       break;
   }
-}
-
-void executeClusterConfig(Cookie& c) {
-  // The legacy server list names one port: the plain one if there is one.
-  const uint16_t port = c.server.plainPort() != 0 ? c.server.plainPort() : c.server.boundPort();
-  const auto rev = static_cast<int64_t>(c.server.buckets().revision());
-  nlohmann::json config;
-  BucketEntry* entry = c.session.bucket();
-  if (entry == nullptr) {
-    // The cluster-level session: a global config, no vbucket map.
-    config = {{"rev", rev},
-              {"revEpoch", 1},
-              {"nodesExt", thisNode(c.server)},
-              {"clusterCapabilitiesVer", nlohmann::json::array({1, 0})},
-              {"clusterCapabilities", nlohmann::json::object()}};
-  } else {
-    // One node owns every vbucket; keys map by Couchbase's CRC32 rule,
-    // which the engine uses too.
-    nlohmann::json map = nlohmann::json::array();
-    for (uint16_t vb = 0; vb < engine::kVBucketCount; ++vb)
-      map.push_back(nlohmann::json::array({0}));
-    config = {{"rev", rev},
-              {"revEpoch", 1},
-              {"name", entry->name},
-              {"uuid", entry->uuid},
-              {"nodeLocator", "vbucket"},
-              {"collectionsManifestUid", "0"},
-              {"bucketCapabilitiesVer", ""},
-              // What memkv implements and nothing more.
-              {"bucketCapabilities", nlohmann::json::array({"cbhello", "touch", "cccp", "nodesExt",
-                                                            "collections", "rangeScan"})},
-              {"nodesExt", thisNode(c.server)},
-              {"vBucketServerMap",
-               {{"hashAlgorithm", "CRC"},
-                {"numReplicas", 0},
-                {"serverList", nlohmann::json::array({"$HOST:" + std::to_string(port)})},
-                {"vBucketMap", std::move(map)}}}};
-  }
-  sendJson(c, config.dump());
 }
 
 void executeGetCollectionId(Cookie& c) {

@@ -43,6 +43,8 @@ struct Settings {
   size_t executor_threads = 2;                         // --executor-threads
   size_t auth_threads = 1;                             // --auth-threads (SASL's own pool)
   int range_scan_lifetime_s = 180;                     // --range-scan-lifetime
+  std::string cluster_map_file;                        // --cluster-map (empty: none)
+  int node_index = -1;                                 // --node-index: this node in the map
   // The expiry crawler (server/expiry_crawler.h): -o lru_crawler (default)
   // or -o no_lru_crawler, as memcached names its own.
   bool expiry_crawler = true;

@@ -91,6 +91,10 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
   add("users", uint64_t{users ? users->size() : 0});
   add("users_reloads", server.usersReloads());
   add("users_reload_errors", server.usersReloadErrors());
+  const BucketManager::ClusterView cluster = server.buckets().clusterMap();
+  add("cluster_map_rev", uint64_t{cluster.map ? static_cast<uint64_t>(cluster.map->rev()) : 0});
+  add("cluster_map_reloads", server.clusterMapReloads());
+  add("cluster_map_reload_errors", server.clusterMapReloadErrors());
   add("bytes_read", totals.bytes_read);
   add("bytes_written", totals.bytes_written);
   add("limit_maxbytes", bucket.limit_maxbytes);

@@ -145,6 +145,21 @@ TEST(CommandLineTest, InvalidValuesAreRefusedWithAMessage) {
   EXPECT_NE(exits({"-I", "10"}).message.find("1024"), std::string::npos);
 }
 
+TEST(CommandLineTest, ClusterMapTakesANodeIndex) {
+  const auto s = ok({"--cluster-map", "/etc/memkv/map.json", "--node-index", "2"});
+  EXPECT_EQ(s.cluster_map_file, "/etc/memkv/map.json");
+  EXPECT_EQ(s.node_index, 2);
+  const auto none = ok({});
+  EXPECT_TRUE(none.cluster_map_file.empty());
+  EXPECT_EQ(none.node_index, -1);
+  // Whether the index names a node of the map is known only once it is read (main.cc).
+  EXPECT_EQ(exits({"--cluster-map", "m.json"}).code, 1) << "which node is this?";
+  EXPECT_EQ(exits({"--node-index", "0"}).code, 1) << "an index into no map";
+  EXPECT_EQ(exits({"--cluster-map", "m.json", "--node-index", "-1"}).code, 1);
+  EXPECT_EQ(exits({"--cluster-map", "m.json", "--node-index", "1000"}).code, 1);
+  EXPECT_EQ(exits({"--cluster-map", "", "--node-index", "0"}).code, 1);
+}
+
 TEST(CommandLineTest, HelpAndVersionExitZero) {
   const ExitNow help = exits({"-h"});
   EXPECT_EQ(help.code, 0);

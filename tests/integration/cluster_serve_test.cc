@@ -1,0 +1,592 @@
+// Three memkv processes serving one cluster map (docs/cluster.md), made by the real
+// memkv-admin: every node's GET_CLUSTER_CONFIG lists all three with thisNode on itself and
+// the file's vbucket map; a document command reaches only the node owning its vbucket, and
+// the others answer NOT_MY_VBUCKET with the config as the body; a bad map or node index
+// stops the server at startup with a message; SIGHUP takes a newer map that still names the
+// node; a bucket with its own table follows it. memkv only.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/couchbase_client.h"
+#include "support/mcbp_client.h"
+#include "support/server_process.h"
+#include "support/test_env.h"
+
+namespace memkv::test {
+namespace {
+
+namespace cb = couchbase;
+namespace fs = std::filesystem;
+
+constexpr uint16_t kNotMyVbucket = 0x07;
+constexpr size_t kNodes = 3;
+constexpr size_t kVBuckets = 1024;
+
+// The exit status and everything printed of a command run to its end (bounded: a command
+// still running after `timeout` is killed and reported as status -1).
+struct Finished {
+  int status = -1;
+  std::string output;
+};
+
+Finished runToExit(const std::vector<std::string>& args, const std::string& output_path,
+                   std::chrono::milliseconds timeout) {
+  Finished run;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  if (pid < 0) return run;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  pid_t done = 0;
+  while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (done == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  } else {
+    run.status = status;
+  }
+  std::ifstream in(output_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  run.output = text.str();
+  return run;
+}
+
+// Ports the kernel just handed out and took back: the map must name every node's port before
+// any node starts. Another process could take one meanwhile; the fixture then tries again.
+std::vector<uint16_t> freePorts(size_t count) {
+  std::vector<int> fds;
+  std::vector<uint16_t> ports;
+  for (size_t i = 0; i < count; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      if (fd >= 0) ::close(fd);
+      break;
+    }
+    fds.push_back(fd);  // held until all are picked: three different ports
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (const int fd : fds) ::close(fd);
+  return ports;
+}
+
+class ClusterServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (targetFromEnv() == ServerKind::kMemcached) GTEST_SKIP() << "memkv-only: cluster map";
+    std::string tmpl = (fs::temp_directory_path() / "memkv-cluster-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    map_path_ = dir_ + "/map.json";
+    std::string error;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (startCluster(&error)) break;
+      stopCluster();
+    }
+    ASSERT_EQ(servers_.size(), kNodes) << error;
+  }
+
+  void TearDown() override {
+    for (auto& server : servers_) {
+      const int status = server->terminate(std::chrono::seconds(20));
+      EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "a node did not exit cleanly on SIGTERM (wait status " << status << ")";
+    }
+    servers_.clear();
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  bool startCluster(std::string* error) {
+    ports_ = freePorts(kNodes);
+    if (ports_.size() != kNodes) {
+      *error = "no free ports";
+      return false;
+    }
+    std::string nodes;
+    for (const uint16_t port : ports_) {
+      nodes += (nodes.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(port);
+    }
+    const Finished made =
+        runToExit({MEMKV_ADMIN_BIN, "cluster-map", "--nodes", nodes, "--out", map_path_},
+                  dir_ + "/admin.out", scaled(std::chrono::seconds(30)));
+    if (made.status != 0) {
+      *error = "memkv-admin cluster-map failed: " + made.output;
+      return false;
+    }
+    if (!editMap(error)) return false;
+    for (size_t i = 0; i < kNodes; ++i) {
+      std::vector<std::string> args = {
+          "-p",           std::to_string(ports_[i]), "--cluster-map", map_path_,
+          "--node-index", std::to_string(i)};
+      const std::vector<std::string> extra = extraArgs();
+      args.insert(args.end(), extra.begin(), extra.end());
+      auto server = std::make_unique<ServerProcess>(std::move(args));
+      if (!server->start(error)) return false;
+      if (server->port() != ports_[i]) {
+        *error = "node " + std::to_string(i) + " listens on another port";
+        return false;
+      }
+      servers_.push_back(std::move(server));
+    }
+    return true;
+  }
+
+  // For subclasses: more server options, and a change to memkv-admin's map before any node
+  // reads it.
+  virtual std::vector<std::string> extraArgs() { return {}; }
+  virtual bool editMap(std::string* /*error*/) { return true; }
+
+  void stopCluster() {
+    for (auto& server : servers_) server->stop();
+    servers_.clear();
+  }
+
+  // A client of node i that negotiated JSON (as the SDK does) and Collections if asked.
+  McbpClient connect(size_t node, bool collections = false) {
+    McbpClient c;
+    EXPECT_TRUE(c.connect(ports_[node]));
+    std::vector<uint16_t> features = {cb::feature::kJson, cb::feature::kXerror};
+    if (collections) features.push_back(cb::feature::kCollections);
+    cb::hello(c, features);
+    return c;
+  }
+
+  static nlohmann::json clusterConfig(McbpClient& c) {
+    const Response r = c.call(cb::makeRequest(cb::op::kGetClusterConfig));
+    EXPECT_EQ(r.status, status::kSuccess);
+    EXPECT_EQ(r.data_type, cb::datatype::kJson);
+    return nlohmann::json::parse(r.value, nullptr, false);
+  }
+
+  // The owners the file gives bucket "default", as memkv-admin wrote them.
+  std::vector<int> fileOwners() const {
+    std::ifstream in(map_path_);
+    const nlohmann::json file = nlohmann::json::parse(in, nullptr, false);
+    std::vector<int> owners;
+    if (file.is_discarded() || !file["vbuckets"].is_array()) return owners;
+    for (const auto& owner : file["vbuckets"]) owners.push_back(owner.get<int>());
+    return owners;
+  }
+
+  // Every vbucket's owner from a config's vBucketMap ([[owner], ...]).
+  static std::vector<int> configOwners(const nlohmann::json& config) {
+    std::vector<int> owners;
+    const nlohmann::json& map = config["vBucketServerMap"]["vBucketMap"];
+    if (!map.is_array()) return owners;
+    for (const auto& row : map) owners.push_back(row.size() == 1 ? row[0].get<int>() : -2);
+    return owners;
+  }
+
+  // Keys whose vbucket node `node` owns, and keys owned by another node.
+  std::string keyOwnedBy(size_t node, int salt = 0) const {
+    const std::vector<int> owners = fileOwners();
+    for (int i = 0; i < 10000; ++i) {
+      const std::string key = "key-" + std::to_string(salt) + "-" + std::to_string(i);
+      if (owners.size() == kVBuckets && owners[cb::vbucketOf(key)] == static_cast<int>(node)) {
+        return key;
+      }
+    }
+    return "";
+  }
+
+  std::string dir_;
+  std::string map_path_;
+  std::vector<uint16_t> ports_;
+  std::vector<std::unique_ptr<ServerProcess>> servers_;
+};
+
+TEST_F(ClusterServeTest, EveryNodeServesTheWholeMapAndMarksItself) {
+  const std::vector<int> owners = fileOwners();
+  ASSERT_EQ(owners.size(), kVBuckets);
+  std::set<int> owning_nodes(owners.begin(), owners.end());
+  EXPECT_EQ(owning_nodes, (std::set<int>{0, 1, 2})) << "memkv-admin's balanced map";
+  for (size_t i = 0; i < kNodes; ++i) {
+    McbpClient c = connect(i);
+    const nlohmann::json config = clusterConfig(c);
+    ASSERT_FALSE(config.is_discarded());
+    EXPECT_EQ(config["rev"], 1) << "the map's rev, on every node";
+    EXPECT_EQ(config["revEpoch"], 1);
+    EXPECT_EQ(config["name"], "default");
+    const nlohmann::json& nodes = config["nodesExt"];
+    ASSERT_TRUE(nodes.is_array());
+    ASSERT_EQ(nodes.size(), kNodes);
+    for (size_t j = 0; j < kNodes; ++j) {
+      EXPECT_EQ(nodes[j]["hostname"], "127.0.0.1") << "node " << j << " as the map names it";
+      EXPECT_EQ(nodes[j]["services"]["kv"], ports_[j]);
+      EXPECT_FALSE(nodes[j]["services"].contains("kvSSL")) << "the map has no tls_port";
+      EXPECT_EQ(nodes[j].value("thisNode", false), i == j) << "node " << i << " entry " << j;
+    }
+    const nlohmann::json& server_list = config["vBucketServerMap"]["serverList"];
+    ASSERT_EQ(server_list.size(), kNodes);
+    for (size_t j = 0; j < kNodes; ++j) {
+      EXPECT_EQ(server_list[j], "127.0.0.1:" + std::to_string(ports_[j]));
+    }
+    EXPECT_EQ(config["vBucketServerMap"]["numReplicas"], 0);
+    EXPECT_EQ(configOwners(config), owners) << "node " << i << " serves the file's map";
+  }
+}
+
+TEST_F(ClusterServeTest, AKeyIsServedByItsOwnerOnly) {
+  const std::vector<int> owners = fileOwners();
+  ASSERT_EQ(owners.size(), kVBuckets);
+  std::vector<McbpClient> clients;
+  for (size_t i = 0; i < kNodes; ++i) clients.push_back(connect(i));
+  for (int k = 0; k < 60; ++k) {
+    const std::string key = "doc-" + std::to_string(k);
+    const uint16_t vb = cb::vbucketOf(key);
+    const auto owner = static_cast<size_t>(owners[vb]);
+    Request set = makeStore(op::kSet, key, "value-" + std::to_string(k));
+    set.vbucket = vb;
+    ASSERT_EQ(clients[owner].call(set).status, status::kSuccess) << key << " on its owner";
+    Request get = makeKeyOnly(op::kGet, key);
+    get.vbucket = vb;
+    const Response hit = clients[owner].call(get);
+    ASSERT_EQ(hit.status, status::kSuccess);
+    EXPECT_EQ(hit.value, "value-" + std::to_string(k));
+    for (size_t other = 0; other < kNodes; ++other) {
+      if (other == owner) continue;
+      const Response refused = clients[other].call(set);
+      ASSERT_EQ(refused.status, kNotMyVbucket)
+          << key << " (vbucket " << vb << ") on node " << other << ", owned by " << owner;
+      EXPECT_EQ(refused.data_type, cb::datatype::kJson) << "the SDK reads a JSON body only";
+      const nlohmann::json config = nlohmann::json::parse(refused.value, nullptr, false);
+      ASSERT_FALSE(config.is_discarded()) << "the body is the config: " << refused.value;
+      EXPECT_EQ(config["rev"], 1);
+      EXPECT_EQ(configOwners(config), owners);
+      EXPECT_TRUE(config["nodesExt"][other].value("thisNode", false));
+      EXPECT_EQ(clients[other].call(get).status, kNotMyVbucket);
+    }
+  }
+  // Nothing was stored where it was refused: each node holds its own keys only.
+  for (size_t i = 0; i < kNodes; ++i) {
+    const auto stats = clients[i].stats();
+    size_t mine = 0;
+    for (int k = 0; k < 60; ++k) {
+      if (owners[cb::vbucketOf("doc-" + std::to_string(k))] == static_cast<int>(i)) ++mine;
+    }
+    EXPECT_EQ(stats.at("curr_items"), std::to_string(mine)) << "node " << i;
+  }
+}
+
+TEST_F(ClusterServeTest, EveryDocumentCommandChecksTheVbucket) {
+  const std::string key = keyOwnedBy(1);
+  ASSERT_FALSE(key.empty());
+  const uint16_t vb = cb::vbucketOf(key);
+  McbpClient owner = connect(1);
+  McbpClient other = connect(2);
+  Request set = makeStore(op::kSet, key, "1");
+  set.vbucket = vb;
+  ASSERT_EQ(owner.call(set).status, status::kSuccess);
+
+  std::vector<Request> requests = {makeKeyOnly(op::kGet, key),
+                                   makeKeyOnly(op::kGetK, key),
+                                   makeStore(op::kAdd, key, "x"),
+                                   makeStore(op::kReplace, key, "x"),
+                                   makeConcat(op::kAppend, key, "x"),
+                                   makeConcat(op::kPrepend, key, "x"),
+                                   makeKeyOnly(op::kDelete, key),
+                                   makeArith(op::kIncrement, key, 1, 0, 0),
+                                   makeArith(op::kDecrement, key, 1, 0, 0),
+                                   makeTouch(op::kTouch, key, 100),
+                                   makeTouch(op::kGat, key, 100),
+                                   cb::makeGetLocked(key, 5),
+                                   cb::makeUnlock(key, 1),
+                                   makeStore(op::kSetQ, key, "quiet"),
+                                   makeKeyOnly(op::kGetQ, key)};
+  for (Request& r : requests) {
+    r.vbucket = vb;
+    const Response refused = other.call(r);
+    EXPECT_EQ(refused.status, kNotMyVbucket) << "opcode 0x" << std::hex << int{r.opcode};
+    EXPECT_FALSE(refused.value.empty()) << "opcode 0x" << std::hex << int{r.opcode};
+  }
+  // The value on the owner is untouched, and commands without a document work on any node
+  // whatever the header's vbucket says.
+  Request get = makeKeyOnly(op::kGet, key);
+  get.vbucket = vb;
+  EXPECT_EQ(owner.call(get).value, "1");
+  Request noop = makeKeyOnly(op::kNoop, "");
+  noop.vbucket = vb;
+  EXPECT_EQ(other.call(noop).status, status::kSuccess);
+  EXPECT_EQ(other.call(cb::makeRequest(cb::op::kGetClusterConfig)).status, status::kSuccess);
+
+  // A vbucket number beyond the map belongs to no node.
+  Request beyond = makeKeyOnly(op::kGet, key);
+  beyond.vbucket = kVBuckets;
+  EXPECT_EQ(owner.call(beyond).status, kNotMyVbucket);
+  beyond.vbucket = 0xffff;
+  EXPECT_EQ(owner.call(beyond).status, kNotMyVbucket);
+}
+
+TEST_F(ClusterServeTest, CollectionKeysAreCheckedByTheirVbucket) {
+  const std::string key = keyOwnedBy(0, 7);
+  ASSERT_FALSE(key.empty());
+  const uint16_t vb = cb::vbucketOf(key);
+  McbpClient owner = connect(0, true);
+  McbpClient other = connect(1, true);
+  Request set = makeStore(op::kSet, cb::collectionKey(key), "v");
+  set.vbucket = vb;
+  EXPECT_EQ(owner.call(set).status, status::kSuccess);
+  EXPECT_EQ(other.call(set).status, kNotMyVbucket);
+}
+
+TEST_F(ClusterServeTest, WithoutJsonTheBodyIsStillTheConfig) {
+  const std::string key = keyOwnedBy(0);
+  ASSERT_FALSE(key.empty());
+  McbpClient plain;  // no HELLO: a memcached client
+  ASSERT_TRUE(plain.connect(ports_[2]));
+  Request get = makeKeyOnly(op::kGet, key);
+  get.vbucket = cb::vbucketOf(key);
+  const Response refused = plain.call(get);
+  EXPECT_EQ(refused.status, kNotMyVbucket);
+  EXPECT_EQ(refused.data_type, cb::datatype::kRaw) << "JSON was not negotiated";
+  EXPECT_FALSE(nlohmann::json::parse(refused.value, nullptr, false).is_discarded());
+}
+
+TEST_F(ClusterServeTest, SighupTakesANewerMapThatStillNamesTheNode) {
+  const std::vector<int> before = fileOwners();
+  ASSERT_EQ(before.size(), kVBuckets);
+  // Node 2 leaves: its vbuckets move to nodes 0 and 1, at rev 2, in the file every node reads.
+  const std::string two =
+      "127.0.0.1:" + std::to_string(ports_[0]) + ",127.0.0.1:" + std::to_string(ports_[1]);
+  const Finished made = runToExit(
+      {MEMKV_ADMIN_BIN, "cluster-map", "--nodes", two, "--from", map_path_, "--out", map_path_},
+      dir_ + "/admin.out", scaled(std::chrono::seconds(30)));
+  ASSERT_EQ(made.status, 0) << made.output;
+  const std::vector<int> after = fileOwners();
+  ASSERT_EQ(after.size(), kVBuckets);
+  for (auto& server : servers_) ASSERT_EQ(::kill(server->pid(), SIGHUP), 0);
+
+  for (size_t i = 0; i < kNodes; ++i) {
+    McbpClient c = connect(i);
+    // Node 2 is not in the new map: its reload fails and it keeps serving the old one.
+    const bool stays = i == 2;
+    uint64_t last = 0;
+    ASSERT_TRUE(waitForStat(
+        c, stays ? "cluster_map_reload_errors" : "cluster_map_reloads",
+        [](uint64_t v) { return v >= 1; }, scaled(std::chrono::seconds(10)), &last))
+        << "node " << i << " did not count the reload";
+    EXPECT_EQ(statU64(c, "cluster_map_rev"), stays ? 1u : 2u) << "node " << i;
+    const nlohmann::json config = clusterConfig(c);
+    ASSERT_FALSE(config.is_discarded());
+    EXPECT_EQ(config["rev"], stays ? 1 : 2);
+    ASSERT_EQ(config["nodesExt"].size(), stays ? kNodes : 2);
+    EXPECT_TRUE(config["nodesExt"][i].value("thisNode", false)) << "node " << i;
+    EXPECT_EQ(configOwners(config), stays ? before : after) << "node " << i;
+  }
+
+  // A key node 2 owned is now served by its new owner, and refused by the other survivor.
+  std::string key;
+  for (int k = 0; k < 10000 && key.empty(); ++k) {
+    const std::string candidate = "moved-" + std::to_string(k);
+    if (before[cb::vbucketOf(candidate)] == 2) key = candidate;
+  }
+  ASSERT_FALSE(key.empty());
+  const uint16_t vb = cb::vbucketOf(key);
+  const auto owner = static_cast<size_t>(after[vb]);
+  ASSERT_LT(owner, 2u);
+  Request set = makeStore(op::kSet, key, "moved");
+  set.vbucket = vb;
+  McbpClient new_owner = connect(owner);
+  McbpClient survivor = connect(1 - owner);
+  EXPECT_EQ(new_owner.call(set).status, status::kSuccess);
+  EXPECT_EQ(survivor.call(set).status, kNotMyVbucket);
+
+  // The same file again is not newer: refused, counted, and rev 2 stays.
+  ASSERT_EQ(::kill(servers_[0]->pid(), SIGHUP), 0);
+  McbpClient c = connect(0);
+  uint64_t last = 0;
+  ASSERT_TRUE(waitForStat(
+      c, "cluster_map_reload_errors", [](uint64_t v) { return v >= 1; },
+      scaled(std::chrono::seconds(10)), &last));
+  EXPECT_EQ(statU64(c, "cluster_map_reloads"), 1u);
+  EXPECT_EQ(statU64(c, "cluster_map_rev"), 2u);
+}
+
+// A bucket with its own table in the map ("buckets"), created after startup on every node:
+// its config and its NOT_MY_VBUCKET follow that table, the default bucket's the default one.
+const cb::TestUser kAdmin[] = {{"admin", "admin-pw", "admin"}};
+
+class ClusterBucketsTest : public ClusterServeTest {
+ protected:
+  std::vector<std::string> extraArgs() override {
+    std::string error;
+    return {"--users-file", cb::sharedUsersFile(MEMKV_ADMIN_BIN, kAdmin, &error).path()};
+  }
+
+  // travel: each vbucket on the node after its default owner.
+  bool editMap(std::string* error) override {
+    nlohmann::json file;
+    {
+      std::ifstream in(map_path_);
+      file = nlohmann::json::parse(in, nullptr, false);
+    }
+    if (file.is_discarded() || !file["vbuckets"].is_array()) {
+      *error = "memkv-admin wrote no vbuckets table";
+      return false;
+    }
+    nlohmann::json travel = nlohmann::json::array();
+    for (const auto& owner : file["vbuckets"]) travel.push_back((owner.get<int>() + 1) % 3);
+    file["buckets"] = {{"travel", travel}};
+    std::ofstream out(map_path_, std::ios::trunc);
+    out << file.dump();
+    return static_cast<bool>(out.flush());
+  }
+
+  std::vector<int> travelOwners() const {
+    std::ifstream in(map_path_);
+    const nlohmann::json file = nlohmann::json::parse(in, nullptr, false);
+    std::vector<int> owners;
+    if (file.is_discarded()) return owners;
+    for (const auto& owner : file["buckets"]["travel"]) owners.push_back(owner.get<int>());
+    return owners;
+  }
+
+  McbpClient admin(size_t node) {
+    McbpClient c = connect(node);
+    EXPECT_EQ(cb::saslPlain(c, kAdmin[0].name, kAdmin[0].password).status, status::kSuccess);
+    return c;
+  }
+};
+
+TEST_F(ClusterBucketsTest, ABucketCreatedLaterFollowsItsOwnTable) {
+  const std::vector<int> owners = fileOwners();
+  const std::vector<int> travel = travelOwners();
+  ASSERT_EQ(owners.size(), kVBuckets);
+  ASSERT_EQ(travel.size(), kVBuckets);
+  for (size_t i = 0; i < kNodes; ++i) {
+    McbpClient c = admin(i);
+    ASSERT_EQ(c.call(cb::makeRequest(cb::op::kCreateBucket, "travel")).status, status::kSuccess);
+    ASSERT_EQ(cb::selectBucket(c, "travel").status, status::kSuccess);
+    const nlohmann::json config = clusterConfig(c);
+    ASSERT_FALSE(config.is_discarded());
+    EXPECT_EQ(config["name"], "travel");
+    EXPECT_EQ(configOwners(config), travel) << "node " << i;
+    ASSERT_EQ(cb::selectBucket(c, "default").status, status::kSuccess);
+    EXPECT_EQ(configOwners(clusterConfig(c)), owners) << "node " << i;
+  }
+  // A key of node 0 in default is node 1's in travel.
+  const std::string key = keyOwnedBy(0, 3);
+  ASSERT_FALSE(key.empty());
+  const uint16_t vb = cb::vbucketOf(key);
+  ASSERT_EQ(travel[vb], 1);
+  Request set = makeStore(op::kSet, key, "v");
+  set.vbucket = vb;
+  McbpClient zero = admin(0);
+  McbpClient one = admin(1);
+  EXPECT_EQ(zero.call(set).status, status::kSuccess) << "default: node 0's";
+  EXPECT_EQ(one.call(set).status, kNotMyVbucket);
+  ASSERT_EQ(cb::selectBucket(zero, "travel").status, status::kSuccess);
+  ASSERT_EQ(cb::selectBucket(one, "travel").status, status::kSuccess);
+  const Response refused = zero.call(set);
+  EXPECT_EQ(refused.status, kNotMyVbucket) << "travel: node 1's";
+  const nlohmann::json config = nlohmann::json::parse(refused.value, nullptr, false);
+  ASSERT_FALSE(config.is_discarded());
+  EXPECT_EQ(config["name"], "travel") << "the body is the selected bucket's config";
+  EXPECT_EQ(one.call(set).status, status::kSuccess);
+}
+
+// Startup refusals: no node is started by the fixture's map for these, so they use their own
+// files and -p 0.
+class ClusterStartupTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (targetFromEnv() == ServerKind::kMemcached) GTEST_SKIP() << "memkv-only: cluster map";
+    const char* bin = std::getenv("MEMKV_BIN");
+    ASSERT_TRUE(bin != nullptr && *bin != '\0') << "MEMKV_BIN is not set";
+    bin_ = bin;
+    std::string tmpl = (fs::temp_directory_path() / "memkv-cluster-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    map_path_ = dir_ + "/map.json";
+    const Finished made =
+        runToExit({MEMKV_ADMIN_BIN, "cluster-map", "--nodes",
+                   "127.0.0.1:11210,127.0.0.1:11211,127.0.0.1:11212", "--out", map_path_},
+                  dir_ + "/admin.out", scaled(std::chrono::seconds(30)));
+    ASSERT_EQ(made.status, 0) << made.output;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // memkv with these options must exit at once with a failure status and `message` on stderr.
+  void expectRefused(const std::vector<std::string>& options, const std::string& message) {
+    std::vector<std::string> args = {bin_, "-p", "0", "-l", "127.0.0.1", "-t", "1"};
+    args.insert(args.end(), options.begin(), options.end());
+    const Finished run = runToExit(args, dir_ + "/memkv.out", scaled(std::chrono::seconds(10)));
+    ASSERT_NE(run.status, -1) << "memkv did not exit: it started with a bad cluster setup";
+    EXPECT_TRUE(WIFEXITED(run.status) && WEXITSTATUS(run.status) != 0) << run.status;
+    EXPECT_NE(run.output.find(message), std::string::npos) << run.output;
+  }
+
+  std::string bin_;
+  std::string dir_;
+  std::string map_path_;
+};
+
+TEST_F(ClusterStartupTest, NodeIndexBeyondTheMap) {
+  expectRefused({"--cluster-map", map_path_, "--node-index", "3"},
+                "--node-index 3: the cluster map " + map_path_ + " has 3 nodes");
+}
+
+TEST_F(ClusterStartupTest, NodeIndexNotANumber) {
+  expectRefused({"--cluster-map", map_path_, "--node-index", "first"}, "--node-index");
+}
+
+TEST_F(ClusterStartupTest, MapWithoutNodeIndexAndIndexWithoutMap) {
+  expectRefused({"--cluster-map", map_path_}, "--cluster-map and --node-index go together");
+  expectRefused({"--node-index", "0"}, "--cluster-map and --node-index go together");
+}
+
+TEST_F(ClusterStartupTest, MissingMapFile) {
+  expectRefused({"--cluster-map", dir_ + "/absent.json", "--node-index", "0"}, "--cluster-map");
+}
+
+TEST_F(ClusterStartupTest, InvalidMapFile) {
+  {
+    std::ofstream out(dir_ + "/bad.json");
+    out << R"({"version": 1, "rev": 0, "nodes": [], "vbuckets": "balanced"})";
+  }
+  expectRefused({"--cluster-map", dir_ + "/bad.json", "--node-index", "0"}, "--cluster-map: ");
+}
+
+}  // namespace
+}  // namespace memkv::test
