@@ -319,7 +319,9 @@ int run(const Settings& settings) {
   SignalHandler signals(
       signal_fd, [&] { main_loop.stop(); },
       [&] {
-        if (!context.authRequired() && !tls) spdlog::info("SIGHUP: nothing to reload");
+        if (!context.authRequired() && !tls && !context.clustered()) {
+          spdlog::info("SIGHUP: nothing to reload");
+        }
         reloadUsers(context);
         reloadTls(tls.get());
         reloadClusterMap(context);
