@@ -92,6 +92,7 @@ void setLogVerbosity(int verbosity) {
       spdlog::set_level(verbosity < 0 ? spdlog::level::warn : spdlog::level::trace);
       break;
   }
+  g_log_level.store(static_cast<int>(spdlog::get_level()), std::memory_order_relaxed);
 }
 
 bool setupLogging(int verbosity, const std::string& log_file, std::string* error) {

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "common/log_rate_limit.h"
+#include "common/logging.h"
 #include "net/connection.h"
 
 namespace memkv::net {
@@ -22,7 +23,7 @@ namespace memkv::net {
 template <typename... Args>
 void logConnection(spdlog::level::level_enum level, const Connection& conn, std::string_view event,
                    fmt::format_string<Args...> format, Args&&... args) {
-  if (!spdlog::should_log(level)) return;
+  if (!logEnabled(level)) return;
   spdlog::log(level, "conn={} peer={} event={} {}", conn.id(), conn.peer().toString(), event,
               fmt::format(format, std::forward<Args>(args)...));
 }
@@ -32,7 +33,7 @@ void logConnection(spdlog::level::level_enum level, const Connection& conn, std:
 template <typename... Args>
 void logLimited(spdlog::level::level_enum level, LogKind kind, const Connection& conn,
                 fmt::format_string<Args...> format, Args&&... args) {
-  if (!spdlog::should_log(level)) return;
+  if (!logEnabled(level)) return;
   uint64_t suppressed = 0;
   if (!logLimiter(kind).allow(&suppressed)) return;
   std::string text = fmt::format(format, std::forward<Args>(args)...);

@@ -6,7 +6,9 @@
 
 namespace memkv::server {
 
-CommandFamily commandFamily(mcbp::Opcode base) {
+namespace {
+
+constexpr CommandFamily familyOf(mcbp::Opcode base) {
   using mcbp::Opcode;
   switch (base) {
     case Opcode::Get:
@@ -45,6 +47,17 @@ CommandFamily commandFamily(mcbp::Opcode base) {
       return CommandFamily::kOther;
   }
 }
+
+}  // namespace
+
+// A table, not the switch, on the per-command path: one load.
+const std::array<CommandFamily, 256> kCommandFamilyByOpcode = [] {
+  std::array<CommandFamily, 256> table{};
+  for (size_t op = 0; op < table.size(); ++op) {
+    table[op] = familyOf(static_cast<mcbp::Opcode>(op));
+  }
+  return table;
+}();
 
 CommandFamily commandFamily(const text::TextCommand& command) {
   using text::CommandKind;

@@ -97,7 +97,10 @@ struct TimingTotals {
 
 // The family a command is timed under: MCBP by its base opcode (quiet
 // variants share it), text and meta by the parsed command.
-CommandFamily commandFamily(mcbp::Opcode base);
+extern const std::array<CommandFamily, 256> kCommandFamilyByOpcode;
+inline CommandFamily commandFamily(mcbp::Opcode base) {
+  return kCommandFamilyByOpcode[static_cast<uint8_t>(base)];
+}
 CommandFamily commandFamily(const text::TextCommand& command);
 
 // One family over every worker. Read while workers record: each bucket is

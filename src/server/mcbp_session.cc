@@ -413,9 +413,13 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
     if (since_ns == 0) since_ns = timingNowNs();
     // -vvv: one line per command, naming it but never its key or body (a
     // SASL request's body holds a password).
-    net::logConnection(spdlog::level::trace, conn, "command", "opcode={} opaque={} key={} body={}",
-                       spec.known() ? spec.name : std::string_view("unknown"), header.opaque,
-                       header.key_length, header.body_length);
+    // (Tested here: the arguments would be evaluated before logConnection's own test.)
+    if (logEnabled(spdlog::level::trace)) {
+      net::logConnection(spdlog::level::trace, conn, "command",
+                         "opcode={} opaque={} key={} body={}",
+                         spec.known() ? spec.name : std::string_view("unknown"), header.opaque,
+                         header.key_length, header.body_length);
+    }
     dispatch(mcbp::splitFrame(header, rest.first(header.frameSize())), out);
     const CommandFamily family = commandFamily(spec.base);
     if (parked()) {

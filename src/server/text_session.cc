@@ -592,7 +592,7 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
         ++r.frames;
         // Timed as McbpSession::onInput times MCBP commands.
         if (since_ns == 0) since_ns = timingNowNs();
-        if (spdlog::should_log(spdlog::level::trace)) {
+        if (logEnabled(spdlog::level::trace)) {
           // -vvv: the command's name only; keys and values stay out of the log.
           const std::string_view line(reinterpret_cast<const char*>(rest.data()), p.consumed);
           const std::string_view name = line.substr(0, line.find_first_of(" \r\n"));
