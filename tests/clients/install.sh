@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the npm packages the client tests need (memjs, couchbase) into
+# Installs the npm packages the client tests need (memjs, memcached, couchbase) into
 # tests/clients/node_modules, exactly the tree pinned by the committed
 # package-lock.json, so every CI run installs the same packages.
 # Nothing is installed globally. Idempotent: a no-op when the pinned versions
