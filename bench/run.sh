@@ -293,6 +293,93 @@ throughput() {
   rm -f "$a" "$b"
 }
 
+# cluster LABEL "SERVER ARGS" "CLIENT ARGS" CONNS: three memkv nodes on one
+# cluster map (memkv-admin cluster-map), driven by memkv-bench --cluster-map
+# (each request to its key's vbucket owner, as the SDK routes), against one
+# memkv node with the same args and client: the "memkv" columns are the three
+# nodes (server CPU summed over them, RSS the largest), the "memcached" ones
+# the single node. Same core placement, alternating rounds.
+cluster() {
+  local label=$1 server_args=$2 client_args=$3 conns=$4 r i
+  local per_thread=$(((conns + client_threads - 1) / client_threads))
+  selected "$label" || return 0
+  log "$label"
+  local ports
+  ports=$(/usr/bin/python3 -c 'import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))')
+  read -r -a node_ports <<<"$ports"
+  "$ADMIN" cluster-map --nodes "127.0.0.1:${node_ports[0]},127.0.0.1:${node_ports[1]},127.0.0.1:${node_ports[2]}" \
+    --out "$work/cluster.json" 2>/dev/null
+  local node_pids=()
+  for i in 0 1 2; do
+    # shellcheck disable=SC2086
+    "${pin_server[@]}" "$MEMKV" -l 127.0.0.1 -p "${node_ports[$i]}" --cluster-map "$work/cluster.json" \
+      --node-index "$i" $server_args >"$work/node$i.log" 2>&1 &
+    node_pids+=("$!"); server_pids+=("$!")
+  done
+  for i in 0 1 2; do
+    for _ in $(seq 50); do
+      (exec 3<>"/dev/tcp/127.0.0.1/${node_ports[$i]}") 2>/dev/null && break
+      sleep 0.1
+    done
+  done
+  # shellcheck disable=SC2086
+  start_server memkv $server_args
+  local single_pid=$PID single_port=$PORT
+  : >"$work/cluster.rounds"; : >"$work/single.rounds"
+  # shellcheck disable=SC2086
+  bench --cluster-map "$work/cluster.json" --conns "$per_thread" $client_args --prefill \
+    --duration "$warmup" --timeout 120 --json >"$work/cluster.warm.json"
+  note_errors "three nodes warmup" "$work/cluster.warm.json"
+  # shellcheck disable=SC2086
+  bench --server "127.0.0.1:$single_port" --conns "$per_thread" $client_args --prefill \
+    --duration "$warmup" --timeout 120 --json >"$work/single.warm.json"
+  ticks_of() { local t=0 p; for p in "$@"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
+  for r in $(seq "$rounds"); do
+    local target before after out
+    for target in cluster single; do
+      out=$work/$target.$r.json
+      if [[ $target == cluster ]]; then
+        before=$(ticks_of "${node_pids[@]}")
+        # shellcheck disable=SC2086
+        bench --cluster-map "$work/cluster.json" --conns "$per_thread" $client_args \
+          --duration "$duration" --timeout $((${duration%.*} + 60)) --json >"$out"
+        after=$(ticks_of "${node_pids[@]}")
+      else
+        before=$(ticks_of "$single_pid")
+        # shellcheck disable=SC2086
+        bench --server "127.0.0.1:$single_port" --conns "$per_thread" $client_args \
+          --duration "$duration" --timeout $((${duration%.*} + 60)) --json >"$out"
+        after=$(ticks_of "$single_pid")
+      fi
+      note_errors "$target round $r" "$out"
+      jq -r --argjson ticks $((after - before)) --argjson hz "$clk_tck" \
+        '[.ops_per_sec, (if .ops > 0 then $ticks * 1e6 / $hz / .ops else 0 end), .latency_us.p99, .hit_ratio, (if .window_s > 0 then .hits / .window_s else 0 end)] | @tsv' \
+        "$out" >>"$work/$target.rounds"
+    done
+  done
+  local rss_cluster=0 rss_single p
+  for p in "${node_pids[@]}"; do
+    (( $(rss_kib "$p") / 1024 > rss_cluster )) && rss_cluster=$(($(rss_kib "$p") / 1024))
+  done
+  rss_single=$(($(rss_kib "$single_pid") / 1024))
+  for p in "${node_pids[@]}" "$single_pid"; do stop_server "$p"; done
+  local a=$work/cluster.rounds b=$work/single.rounds
+  local ops_ratio cpu_ratio
+  ops_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($6 > 0 ? $1 / $6 : "nan")}' | median)
+  cpu_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($7 > 0 ? $2 / $7 : "nan")}' | median)
+  row "$label" "$(fmt "$(cut -f1 "$a" | median)" %.0f)" \
+    "$(fmt "$(cut -f1 "$b" | median)" %.0f)" "$(fmt "$ops_ratio" %.2f)" \
+    "$(fmt "$(cut -f2 "$a" | median)" %.2f)" "$(fmt "$(cut -f2 "$b" | median)" %.2f)" \
+    "$(fmt "$cpu_ratio" %.2f)" "$(fmt "$(cut -f3 "$a" | median)" %.0f)" \
+    "$(fmt "$(cut -f3 "$b" | median)" %.0f)" "$rss_cluster MiB (largest node)" "$rss_single MiB" \
+    "$(fmt "$(cut -f5 "$a" | median)" %.0f) ($(fmt "$(cut -f4 "$a" | median)" %.3f)) / $(fmt "$(cut -f5 "$b" | median)" %.0f) ($(fmt "$(cut -f4 "$b" | median)" %.3f))"
+  notes+=("$label: the memkv columns are three memkv nodes on one cluster map, routed by key as the SDK does (server CPU summed over the three), the memcached columns one memkv node; a CPU/op ratio near 1 means routing costs the servers nothing")
+  rm -f "$a" "$b"
+}
+
 # --- memory workloads ------------------------------------------------------
 # held LABEL N "SERVER ARGS" "HOLD ARGS" [SETTLE_S]: RSS per held connection,
 # for each server, SETTLE_S (default 1) seconds after the holder is READY;
@@ -496,6 +583,8 @@ throughput "(c) 100 KiB, 10 conns, get:set 10:1" "$common -m 1024 -c 1024" \
   "--keys 256 --value-size 100k --ratio 10:1" 10
 throughput "(d) 1 MiB, 4 conns, get:set 10:1" "$common -m 1024 -c 1024 -I 2m" \
   "--keys 64 --value-size 1m --ratio 10:1" 4
+cluster "(k) cluster: 3 nodes routed by the map vs 1 node, 32 B, 48 conns, pipeline 16" \
+  "$common -m 64 -c 1024" "--keys 100000 --value-size 32 --ratio 10:1 --pipeline 16 --verify" 48
 # (t-*) the same servers over memcached's text protocol (get / set lines,
 # "get k1 ... k100" for t-d), same client pipelining and --verify.
 throughput "(t-a) text: 32 B, 50 conns, pipeline 1, get:set 10:1" "$common -m 64 -c 1024" \

@@ -12,6 +12,10 @@ namespace {
 constexpr std::string_view kUsage = R"(memkv-bench: load generator for memkv and memcached
 
   --server HOST:PORT       target (default 127.0.0.1:11211)
+  --cluster-map FILE       route as the Couchbase SDK does: each thread connects
+                           --conns connections spread over the map's nodes, and
+                           each request goes to its key's vbucket owner (binary
+                           only; no sweep, shift, set-on-miss or TLS)
   --protocol P             binary (MCBP) | text (memcached's get/set) (default binary)
   --threads N              event-loop threads (default 1)
   --conns N                connections per thread (default 10)
@@ -151,6 +155,10 @@ bool applyOption(std::string_view name, std::string_view value, BenchOptions* o)
   if (name == "ratio") return parseRatio(value, o);
   if (name == "keys") return parseInt(value, &o->keys) && o->keys > 0;
   if (name == "key-dist") return parseDistribution(value, o);
+  if (name == "cluster-map") {
+    o->cluster_map = std::string(value);
+    return !o->cluster_map.empty();
+  }
   if (name == "key-prefix") {
     o->key_prefix = std::string(value);
     return o->key_prefix.size() <= 200;
@@ -301,6 +309,14 @@ ParseResult parseOptions(int argc, char** argv) {
   }
   if (const char* problem = tlsProblem(o)) {
     result.message = problem;
+    return result;
+  }
+  if (!o.cluster_map.empty() &&
+      (o.protocol != Protocol::kBinary || o.sweep_keys > 0 || o.shift || o.set_on_miss || o.tls ||
+       o.holdMode() || o.conns_per_thread < 1)) {
+    result.message =
+        "--cluster-map goes with the binary protocol only, and without --sweep-keys, "
+        "--shift-at, --set-on-miss, --tls and the hold modes";
     return result;
   }
   result.options = o;

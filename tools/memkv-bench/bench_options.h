@@ -16,6 +16,10 @@ struct BenchOptions {
   Protocol protocol = Protocol::kBinary;
   std::string host = "127.0.0.1";
   uint16_t port = 11211;
+  // --cluster-map: the nodes and vbucket owners of a memkv cluster map; every
+  // request goes to the node that owns its key's vbucket, as the Couchbase SDK
+  // routes, with that vbucket in its header (--server is then not used).
+  std::string cluster_map;
   int threads = 1;
   int conns_per_thread = 10;
   int pipeline = 1;

@@ -26,9 +26,9 @@ inline size_t setPrefixSize(std::string_view key) {
   return mcbp::kHeaderSize + kSetExtrasSize + key.size();
 }
 
-void encodeGet(uint8_t* out, std::string_view key, uint32_t opaque);
+void encodeGet(uint8_t* out, std::string_view key, uint32_t opaque, uint16_t vbucket = 0);
 void encodeSetPrefix(uint8_t* out, std::string_view key, uint32_t value_length, uint32_t flags,
-                     uint32_t opaque);
+                     uint32_t opaque, uint16_t vbucket = 0);
 void encodeNoop(uint8_t* out, uint32_t opaque);
 
 enum class ResponseMagic : uint8_t { kOk, kBad };

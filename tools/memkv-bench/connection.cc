@@ -40,7 +40,7 @@ Connection::~Connection() {
 void Connection::issue(uint64_t now_ns) {
   if (fd_ < 0) return;
   PlannedRequest plan;
-  while (count_ < ring_.size() && worker_.planNext(now_ns, &plan)) {
+  while (count_ < ring_.size() && worker_.planNext(now_ns, node_, &plan)) {
     const size_t slot = (head_ + count_) % ring_.size();
     InFlight& request = ring_[slot];
     request = {now_ns, plan.key_index, 0, plan.opcode, plan.opcode == mcbp::Opcode::Get ? 1u : 0u};

@@ -44,6 +44,9 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   int fd() const { return fd_; }
+  // --cluster-map: the node this connection talks to (-1 without a map).
+  int node() const { return node_; }
+  void setNode(int node) { node_ = node; }
   bool open() const { return fd_ >= 0; }
   size_t inFlight() const { return count_; }
   // True when the worker should wait for EPOLLOUT: output is queued (and
@@ -96,6 +99,7 @@ class Connection {
   Read readPlain(size_t room, size_t* got);
   Read readTls(size_t room, size_t* got);
 
+  int node_ = -1;
   int fd_;
   SslPtr ssl_;
   bool read_wants_write_ = false;  // an SSL_read asked for writability

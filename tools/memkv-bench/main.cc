@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bench_options.h"
+#include "cluster/cluster_map.h"
 #include "handshake_loop.h"
 #include "held_connections.h"
 #include "key_chooser.h"
@@ -76,7 +77,22 @@ int main(int argc, char** argv) {
   for (uint8_t& b : filler) b = static_cast<uint8_t>(fill_rng.next());
 
   std::barrier<> start_line(options.threads);
-  const SharedRun shared{options, keys, filler, g_stop, start_line, tls.get()};
+  std::unique_ptr<Routing> routing;
+  if (!options.cluster_map.empty()) {
+    std::string error;
+    const auto map = memkv::cluster::ClusterMap::load(options.cluster_map, &error);
+    if (!map) {
+      std::fprintf(stderr, "memkv-bench: --cluster-map: %s\n", error.c_str());
+      return 2;
+    }
+    routing = std::make_unique<Routing>();
+    for (const memkv::cluster::Node& n : map->nodes()) routing->nodes.push_back({n.host, n.port});
+    const memkv::cluster::Owners& owners = map->owners("default");  // the bucket it talks to
+    for (size_t vb = 0; vb < routing->owner.size(); ++vb) {
+      routing->owner[vb] = static_cast<uint16_t>(owners[vb]);
+    }
+  }
+  const SharedRun shared{options, keys, filler, g_stop, start_line, tls.get(), routing.get()};
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < options.threads; ++i) workers.push_back(std::make_unique<Worker>(shared, i));
   std::vector<std::thread> threads;

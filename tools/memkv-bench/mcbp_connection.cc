@@ -19,18 +19,19 @@ void McbpConnection::encode(const PlannedRequest& plan, size_t /*slot*/, InFligh
   const uint32_t opaque = next_opaque_++;
   request->opaque = opaque;
   if (plan.opcode == mcbp::Opcode::Get) {
-    encodeGet(out_.reserve(getRequestSize(key_view)), key_view, opaque);
+    encodeGet(out_.reserve(getRequestSize(key_view)), key_view, opaque, plan.vbucket);
   } else if (options.verify) {
     const uint64_t version = worker_.nextVersion();
     uint8_t* p = out_.reserve(setPrefixSize(key_view) + plan.value_length);
-    encodeSetPrefix(p, key_view, plan.value_length, flagsForVersion(version), opaque);
+    encodeSetPrefix(p, key_view, plan.value_length, flagsForVersion(version), opaque, plan.vbucket);
     encodeValue(keyHash(key_view), version, {p + setPrefixSize(key_view), plan.value_length});
   } else if (plan.value_length >= kBorrowValueBytes) {
-    encodeSetPrefix(out_.reserve(setPrefixSize(key_view)), key_view, plan.value_length, 0, opaque);
+    encodeSetPrefix(out_.reserve(setPrefixSize(key_view)), key_view, plan.value_length, 0, opaque,
+                    plan.vbucket);
     out_.appendBorrowed(worker_.filler().data(), plan.value_length);
   } else {
     uint8_t* p = out_.reserve(setPrefixSize(key_view) + plan.value_length);
-    encodeSetPrefix(p, key_view, plan.value_length, 0, opaque);
+    encodeSetPrefix(p, key_view, plan.value_length, 0, opaque, plan.vbucket);
     std::memcpy(p + setPrefixSize(key_view), worker_.filler().data(), plan.value_length);
   }
 }

@@ -16,6 +16,8 @@
 #include <ctime>
 #include <string>
 
+#include "common/crc32.h"
+
 namespace memkv::bench {
 namespace {
 
@@ -91,10 +93,16 @@ bool Worker::connectAll() {
   const BenchOptions& o = shared_.options;
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) return false;
+  const Routing* routing = shared_.routing;
+  if (routing != nullptr) prefill_next_by_node_.assign(routing->nodes.size(), index_);
   for (int i = 0; i < o.conns_per_thread; ++i) {
-    const int fd = connectTo(o.host, o.port);
+    // With a cluster map, the connections go round the nodes.
+    const int node = routing ? static_cast<int>(i % routing->nodes.size()) : -1;
+    const std::string& host = routing ? routing->nodes[node].host : o.host;
+    const uint16_t port = routing ? routing->nodes[node].port : o.port;
+    const int fd = connectTo(host, port);
     if (fd < 0) {
-      std::fprintf(stderr, "memkv-bench: connect to %s:%u: %s\n", o.host.c_str(), o.port,
+      std::fprintf(stderr, "memkv-bench: connect to %s:%u: %s\n", host.c_str(), port,
                    std::strerror(errno));
       ++stats_.connection_errors;
       return false;
@@ -115,6 +123,7 @@ bool Worker::connectAll() {
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     conns_.push_back(makeConnection(fd, std::move(ssl), *this));
+    conns_.back()->setNode(node);
     polling_out_.push_back(false);
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -206,7 +215,54 @@ void Worker::noteSweepEnd(uint64_t now_ns) {
   sweep_end_ns_ = now_ns;
 }
 
-bool Worker::planNext(uint64_t now_ns, PlannedRequest* out) {
+uint16_t Worker::vbucketOfKey(uint64_t key_index) const {
+  char key[256];
+  const BenchOptions& o = shared_.options;
+  const size_t length = formatKey(o.key_prefix, key_index, key, o.key_digits);
+  // Couchbase's rule, as the SDK computes it.
+  return static_cast<uint16_t>(((crc32(key, length) >> 16) & 0x7fff) % 1024);
+}
+
+bool Worker::planRouted(int node, PlannedRequest* out) {
+  const BenchOptions& o = shared_.options;
+  const Routing& routing = *shared_.routing;
+  if (phase_ == Phase::kPrefill) {
+    // Each node's cursor walks this thread's keys and takes the node's own.
+    uint64_t& next = prefill_next_by_node_[node];
+    while (next < shared_.keys.keys()) {
+      const uint64_t key = next;
+      next += static_cast<uint64_t>(o.threads);
+      const uint16_t vb = vbucketOfKey(key);
+      if (routing.owner[vb] == node) {
+        *out = {mcbp::Opcode::Set, key, valueLength(key), vb};
+        return true;
+      }
+    }
+    return false;
+  }
+  if (phase_ != Phase::kRun || budget_left_ == 0) return false;
+  if (budget_left_ != UINT64_MAX) --budget_left_;
+  // A key of this node's: the SDK would send it here. Bounded draws (a node
+  // owning no vbucket gets a key it answers NOT_MY_VBUCKET, an error).
+  uint64_t key = shared_.keys.next(rng_);
+  uint16_t vb = vbucketOfKey(key);
+  for (int tries = 0; tries < 256 && routing.owner[vb] != node; ++tries) {
+    key = shared_.keys.next(rng_);
+    vb = vbucketOfKey(key);
+  }
+  const bool get = rng_.below(uint64_t{o.get_weight} + o.set_weight) < o.get_weight;
+  *out = {get ? mcbp::Opcode::Get : mcbp::Opcode::Set, key, get ? 0 : valueLength(key), vb};
+  return true;
+}
+
+bool Worker::prefillIssued() const {
+  if (shared_.routing == nullptr) return prefill_next_ >= shared_.keys.keys();
+  return std::all_of(prefill_next_by_node_.begin(), prefill_next_by_node_.end(),
+                     [&](uint64_t next) { return next >= shared_.keys.keys(); });
+}
+
+bool Worker::planNext(uint64_t now_ns, int node, PlannedRequest* out) {
+  if (node >= 0) return planRouted(node, out);
   const BenchOptions& o = shared_.options;
   if (phase_ == Phase::kPrefill) {
     if (prefill_next_ >= shared_.keys.keys()) return false;
@@ -361,8 +417,7 @@ void Worker::loop() {
       open += conn->open() ? 1 : 0;
     }
     if (open == 0) break;
-    const bool nothing_left =
-        phase_ == Phase::kPrefill ? prefill_next_ >= shared_.keys.keys() : budget_left_ == 0;
+    const bool nothing_left = phase_ == Phase::kPrefill ? prefillIssued() : budget_left_ == 0;
     if (nothing_left && in_flight == 0) break;
     const int n = epoll_wait(epoll_fd_, events, kMaxEvents, kPollMillis);
     if (n < 0 && errno != EINTR) break;

@@ -10,6 +10,7 @@
 // order, on every other new request once --sweep-start passed), and a shift
 // to a fresh key space with other value sizes at --shift-at. A key's index
 // says its space (KeySpaces), so a reply is attributed without more state.
+#include <array>
 #include <atomic>
 #include <barrier>
 #include <cstdint>
@@ -32,6 +33,17 @@ struct PlannedRequest {
   mcbp::Opcode opcode;
   uint64_t key_index;
   uint32_t value_length;  // SET only
+  uint16_t vbucket = 0;   // the header's vbucket: the key's with --cluster-map
+};
+
+// --cluster-map: where every vbucket lives.
+struct Routing {
+  struct Node {
+    std::string host;
+    uint16_t port;
+  };
+  std::vector<Node> nodes;
+  std::array<uint16_t, 1024> owner{};  // node index by vbucket
 };
 
 // What the reply to one request said, in any protocol. A GET's keys are
@@ -52,7 +64,8 @@ struct SharedRun {
   std::span<const uint8_t> filler;  // value bytes when not verifying
   const std::atomic<bool>& stop;
   std::barrier<>& start_line;
-  const TlsClient* tls;  // null without --tls
+  const TlsClient* tls;    // null without --tls
+  const Routing* routing;  // null without --cluster-map
 };
 
 uint64_t monotonicNanos();
@@ -69,8 +82,9 @@ class Worker final {
   const BenchOptions& options() const { return shared_.options; }
   std::span<const uint8_t> filler() const { return shared_.filler; }
   uint64_t nextVersion() { return (static_cast<uint64_t>(index_ + 1) << 48) | ++version_seq_; }
-  // The next request to send at now_ns, or false when there is none.
-  bool planNext(uint64_t now_ns, PlannedRequest* out);
+  // The next request to send at now_ns on a connection to `node` (its index
+  // in the cluster map; -1 without one), or false when there is none.
+  bool planNext(uint64_t now_ns, int node, PlannedRequest* out);
   // Another key from the key distribution (a multiget's keys after its first).
   uint64_t drawKey() { return shared_.keys.next(rng_); }
   // The request is done: latency, and counts if it falls in the window.
@@ -92,6 +106,11 @@ class Worker final {
   void startRun(uint64_t now_ns);
   void loop();
   void updateInterest(size_t slot);
+  // --cluster-map: planNext for a connection to `node`, and a key's vbucket.
+  bool planRouted(int node, PlannedRequest* out);
+  // Every key of this thread's prefill was sent (on every node's connections).
+  bool prefillIssued() const;
+  uint16_t vbucketOfKey(uint64_t key_index) const;
   // A value length for a SET of this key: the shifted space has its own sizes.
   uint32_t valueLength(uint64_t key_index);
   // Whether this new request is the sweep's (every other one while it runs).
@@ -109,8 +128,9 @@ class Worker final {
   SplitMix rng_;
   int epoll_fd_ = -1;
   std::vector<std::unique_ptr<Connection>> conns_;
-  std::vector<bool> polling_out_;      // by connection slot: EPOLLOUT registered
-  std::vector<uint64_t> missed_keys_;  // --set-on-miss: keys to SET next
+  std::vector<bool> polling_out_;               // by connection slot: EPOLLOUT registered
+  std::vector<uint64_t> prefill_next_by_node_;  // --cluster-map: each node's prefill cursor
+  std::vector<uint64_t> missed_keys_;           // --set-on-miss: keys to SET next
   RunStats stats_;
 
   Phase phase_ = Phase::kPrefill;
