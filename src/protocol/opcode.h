@@ -57,6 +57,14 @@ enum class Opcode : uint8_t {
   GetErrorMap = 0xfe,
 };
 
+// Requests the server sends (magic ServerRequest) on a Duplex connection
+// (kv_engine include/mcbp/protocol/opcode.h ServerOpcode).
+enum class ServerOpcode : uint8_t {
+  // Extras: revEpoch and rev (i64 big-endian each); key: the bucket name;
+  // value: the bucket's config. No answer is expected.
+  ClustermapChangeNotification = 0x01,
+};
+
 // The name kv_engine uses for an opcode, or "UNKNOWN".
 std::string_view opcodeName(uint8_t opcode);
 

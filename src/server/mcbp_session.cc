@@ -348,6 +348,28 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
         conn.closeAfterFlush(net::CloseReason::kProtocolError);
         return r;
     }
+    if (header.magic == mcbp::Magic::ServerResponse) {
+      // A client's answer to a server request. memkv sends only
+      // ClustermapChangeNotification, which wants none (kv_engine drops
+      // them too): skipped unbuffered. Without Duplex, or beyond the body
+      // limit, the client is not speaking MCBP as negotiated.
+      if (!features_.has(mcbp::Feature::Duplex) || header.body_length > max_body) {
+        net::logLimited(spdlog::level::warn, LogKind::kHostileFrame, conn,
+                        "reason=\"unexpected server response\" duplex={} body={}; closed",
+                        features_.has(mcbp::Feature::Duplex), header.body_length);
+        conn.closeNow(net::CloseReason::kProtocolError);
+        return r;
+      }
+      ++r.frames;
+      const size_t frame = header.frameSize();
+      if (frame > rest.size()) {
+        r.consumed += rest.size();
+        r.discard = frame - rest.size();
+        return r;
+      }
+      r.consumed += frame;
+      continue;
+    }
     const mcbp::Verdict verdict = mcbp::validateHeader(header, max_key);
     if (verdict == mcbp::Verdict::kInvalid) {
       net::logLimited(spdlog::level::warn, LogKind::kHostileFrame, conn,
