@@ -194,6 +194,7 @@ void McbpSession::refreshGrants() {
 
 bool McbpSession::selectBucket(std::string_view name) {
   bucket_.reset();
+  known_map_ = 0;  // another bucket, another config
   privileges_ = 0;
   refreshGrants();
   uint8_t privileges = auth::kAllPrivileges;
