@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/cluster_fixture.h"
+#include "support/text_client.h"
 
 namespace memkv::test {
 namespace {
@@ -154,6 +155,55 @@ TEST_F(ClusterServeTest, CollectionKeysAreCheckedByTheirVbucket) {
   set.vbucket = vb;
   EXPECT_EQ(owner.call(set).status, status::kSuccess);
   EXPECT_EQ(other.call(set).status, kNotMyVbucket);
+}
+
+TEST_F(ClusterServeTest, TextClientsAreServedWhateverTheKeyByDefault) {
+  // Classic clients shard by themselves (ketama, twemproxy): every node takes every key.
+  const std::string elsewhere = keyOwnedBy(1);
+  ASSERT_FALSE(elsewhere.empty());
+  TextClient t;
+  ASSERT_TRUE(t.connect(ports_[0]));
+  EXPECT_EQ(t.call("set " + elsewhere + " 0 0 1\r\nv\r\n"), "STORED\r\n");
+  EXPECT_EQ(t.callUntil("get " + elsewhere + "\r\n", "END\r\n"),
+            "VALUE " + elsewhere + " 0 1\r\nv\r\nEND\r\n");
+}
+
+// --strict-vbuckets: text and meta commands for another node's key are refused visibly.
+class ClusterStrictTest : public ClusterServeTest {
+ protected:
+  std::vector<std::string> extraArgs() override { return {"--strict-vbuckets"}; }
+};
+
+TEST_F(ClusterStrictTest, TextCommandsForAnotherNodesKeyGetServerError) {
+  const std::string mine = keyOwnedBy(0);
+  const std::string elsewhere = keyOwnedBy(1);
+  ASSERT_FALSE(mine.empty());
+  ASSERT_FALSE(elsewhere.empty());
+  const std::string refused = "SERVER_ERROR not my vbucket\r\n";
+  TextClient t;
+  ASSERT_TRUE(t.connect(ports_[0]));
+  EXPECT_EQ(t.call("set " + mine + " 0 0 1\r\nv\r\n"), "STORED\r\n");
+  EXPECT_EQ(t.callUntil("get " + mine + "\r\n", "END\r\n"),
+            "VALUE " + mine + " 0 1\r\nv\r\nEND\r\n");
+  // The value block is consumed with the refused command: the next line is a command.
+  EXPECT_EQ(t.call("set " + elsewhere + " 0 0 1\r\nv\r\n"), refused);
+  EXPECT_EQ(t.call("get " + elsewhere + "\r\n"), refused);
+  EXPECT_EQ(t.call("get " + mine + " " + elsewhere + "\r\n"), refused)
+      << "a multi-get with one foreign key is refused whole, before any VALUE";
+  EXPECT_EQ(t.call("delete " + elsewhere + "\r\n"), refused);
+  EXPECT_EQ(t.call("incr " + elsewhere + " 1\r\n"), refused);
+  EXPECT_EQ(t.call("touch " + elsewhere + " 10\r\n"), refused);
+  EXPECT_EQ(t.call("mg " + elsewhere + " v\r\n"), refused);
+  EXPECT_EQ(t.call("ms " + elsewhere + " 1 q\r\nv\r\n"), refused) << "meta q shows errors";
+  EXPECT_EQ(t.call("md " + elsewhere + "\r\n"), refused);
+  EXPECT_EQ(t.call("ma " + elsewhere + "\r\n"), refused);
+  EXPECT_EQ(t.call("mn\r\n"), "MN\r\n");
+  ASSERT_TRUE(t.send("set " + elsewhere + " 0 0 1 noreply\r\nv\r\n"));
+  EXPECT_EQ(t.call("version\r\n").rfind("VERSION ", 0), 0u) << "noreply stays silent";
+  // Its owner serves it.
+  TextClient owner;
+  ASSERT_TRUE(owner.connect(ports_[1]));
+  EXPECT_EQ(owner.call("set " + elsewhere + " 0 0 1\r\nw\r\n"), "STORED\r\n");
 }
 
 TEST_F(ClusterServeTest, WithoutJsonTheBodyIsStillTheConfig) {
@@ -366,6 +416,10 @@ TEST_F(ClusterStartupTest, MapWithoutNodeIndexAndIndexWithoutMap) {
 
 TEST_F(ClusterStartupTest, MissingMapFile) {
   expectRefused({"--cluster-map", dir_ + "/absent.json", "--node-index", "0"}, "--cluster-map");
+}
+
+TEST_F(ClusterStartupTest, StrictVbucketsWithoutAMap) {
+  expectRefused({"--strict-vbuckets"}, "--strict-vbuckets needs --cluster-map");
 }
 
 TEST_F(ClusterStartupTest, InvalidMapFile) {
