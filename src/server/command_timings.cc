@@ -12,6 +12,7 @@ CommandFamily commandFamily(mcbp::Opcode base) {
     case Opcode::Get:
     case Opcode::GetK:
     case Opcode::GetLocked:
+    case Opcode::GetReplica:
       return CommandFamily::kGet;
     case Opcode::Set:
     case Opcode::Add:

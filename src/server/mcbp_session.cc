@@ -46,6 +46,7 @@ bool documentKey(Opcode base) {
     case Opcode::GatK:
     case Opcode::GetLocked:
     case Opcode::UnlockKey:
+    case Opcode::GetReplica:
       return true;
     default:
       return false;
@@ -541,6 +542,12 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) tr
       break;
     case Opcode::GetLocked:
       executeGetLocked(cookie);
+      break;
+    case Opcode::GetReplica:
+      // No node holds replicas (numReplicas 0): the vbucket is active here
+      // or elsewhere, never a replica, and kv_engine answers a GET_REPLICA
+      // for a vbucket that is not a replica NOT_MY_VBUCKET, config included.
+      sendNotMyVBucket(cookie);
       break;
     case Opcode::UnlockKey:
       executeUnlock(cookie);

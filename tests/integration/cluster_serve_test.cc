@@ -157,6 +157,19 @@ TEST_F(ClusterServeTest, CollectionKeysAreCheckedByTheirVbucket) {
   EXPECT_EQ(other.call(set).status, kNotMyVbucket);
 }
 
+TEST_F(ClusterServeTest, GetReplicaIsNotMyVbucketWithoutReplicas) {
+  // numReplicas is 0: no node holds a replica, so even the owner answers as kv_engine does
+  // for a vbucket that is not a replica there, and the SDK's replica reads fall back to GET.
+  const std::string key = keyOwnedBy(0);
+  ASSERT_FALSE(key.empty());
+  McbpClient c = connect(0);
+  Request get_replica = makeKeyOnly(0x83, key);
+  get_replica.vbucket = cb::vbucketOf(key);
+  const Response r = c.call(get_replica);
+  EXPECT_EQ(r.status, kNotMyVbucket);
+  EXPECT_EQ(nlohmann::json::parse(r.value, nullptr, false)["rev"], 1);
+}
+
 TEST_F(ClusterServeTest, TextClientsAreServedWhateverTheKeyByDefault) {
   // Classic clients shard by themselves (ketama, twemproxy): every node takes every key.
   const std::string elsewhere = keyOwnedBy(1);
