@@ -7,6 +7,7 @@
 // manager's revision. With a map, the map says everything: its rev and
 // revEpoch, every node under its own name, and each bucket's owners; only
 // "thisNode" differs from node to node.
+#include <map>
 #include <new>
 #include <string>
 #include <string_view>
@@ -176,16 +177,31 @@ void sendNotMyVBucket(Cookie& c) {
   c.session.setKnownMap(view.serial);
 }
 
-void pushClusterMap(McbpSession& session) {
+namespace {
+
+// What one worker's push sends: the map read once, and each bucket's config
+// made once (a bucket's thousands of connections share it).
+struct PushConfigs {
+  BucketManager::ClusterView view;
+  std::map<const BucketEntry*, std::string> json;
+};
+
+// Sends `session` its bucket's config as a ClustermapChangeNotification
+// server request if it negotiated one and has not got this map. Owner thread.
+void pushClusterMap(McbpSession& session, PushConfigs& configs) {
   if (!session.features().has(mcbp::Feature::ClustermapChangeNotification) ||
       session.connection().closing()) {
     return;
   }
   BucketEntry* entry = session.bucket();
   if (entry == nullptr) return;  // kv_engine pushes bucket configs to bucket connections
-  const BucketManager::ClusterView view = session.server().buckets().clusterMap();
+  const BucketManager::ClusterView& view = configs.view;
   if (!view.map || alreadyKnown(session, view)) return;
-  const std::string json = configJson(session.server(), view, entry);
+  auto it = configs.json.find(entry);
+  if (it == configs.json.end()) {
+    it = configs.json.emplace(entry, configJson(session.server(), view, entry)).first;
+  }
+  const std::string& json = it->second;
   const auto [epoch, rev] = configVersion(session.server(), view);
   uint8_t extras[2 * sizeof(uint64_t)];
   storeBe64(extras, static_cast<uint64_t>(epoch));
@@ -197,6 +213,8 @@ void pushClusterMap(McbpSession& session) {
   session.connection().flushSoon();
 }
 
+}  // namespace
+
 void pushClusterMapToAll(ServerContext& server) {
   // Invariant 1: only a connection's owner writes its output, so each
   // worker visits its own connections on its own thread. Each reads the
@@ -204,12 +222,13 @@ void pushClusterMapToAll(ServerContext& server) {
   for (const auto& w : server.workers()) {
     net::Worker* worker = w->worker;
     if (worker == nullptr) continue;
-    worker->post([worker] {
-      worker->forEachConnection([](net::Connection& conn) {
+    worker->post([worker, &server] {
+      PushConfigs configs{server.buckets().clusterMap(), {}};
+      worker->forEachConnection([&configs](net::Connection& conn) {
         auto* session = dynamic_cast<McbpSession*>(conn.handler());
         if (session == nullptr) return;
         try {
-          pushClusterMap(*session);
+          pushClusterMap(*session, configs);
         } catch (const std::bad_alloc&) {
           conn.closeNow();  // invariant 8: this client misses the map, the worker goes on
         }
