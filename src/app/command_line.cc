@@ -42,6 +42,7 @@ enum LongOnly : int {
   kLogFile,
   kClusterMap,
   kNodeIndex,
+  kStrictVBuckets,
 };
 
 const char* const kUsage =
@@ -115,7 +116,10 @@ const char* const kUsage =
     "  --cluster-map=<path>            serve this cluster map (docs/cluster.md; made with\n"
     "                                  memkv-admin cluster-map) as one of its nodes\n"
     "  --node-index=<num>              which of the map's nodes this server is (from 0;\n"
-    "                                  required with --cluster-map)\n";
+    "                                  required with --cluster-map)\n"
+    "  --strict-vbuckets               with --cluster-map: text and meta commands for a key\n"
+    "                                  this node does not own get SERVER_ERROR instead of\n"
+    "                                  being served (default: every key is served)\n";
 
 // Parses an unsigned number with an optional k/m/g suffix (binary units).
 std::optional<size_t> parseSize(std::string_view text, size_t default_unit = 1) {
@@ -301,6 +305,7 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"log-file", required_argument, nullptr, kLogFile},
       {"cluster-map", required_argument, nullptr, kClusterMap},
       {"node-index", required_argument, nullptr, kNodeIndex},
+      {"strict-vbuckets", no_argument, nullptr, kStrictVBuckets},
       {nullptr, 0, nullptr, 0},
   };
   server::Settings s;
@@ -522,6 +527,9 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
         s.node_index = static_cast<int>(*v);
         break;
       }
+      case kStrictVBuckets:
+        s.strict_vbuckets = true;
+        break;
       case ':':
         return bad(std::string("Option -") + static_cast<char>(optopt) + " needs a value");
       default:
@@ -541,6 +549,9 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
     return bad(
         "--cluster-map and --node-index go together: the map, and which of its nodes "
         "this server is");
+  }
+  if (s.strict_vbuckets && s.cluster_map_file.empty()) {
+    return bad("--strict-vbuckets needs --cluster-map: without a map this node owns every key");
   }
   if (s.tlsConfigured() && s.ssl_chain_cert.empty()) {
     return bad("TLS (-Z, --tls-port) needs -o ssl_chain_cert=<file> (and ssl_key=<file>)");

@@ -601,6 +601,14 @@ void Connection::enableReading() {
   }
 }
 
+void Connection::flushSoon() {
+  env_.loop.owner().check("Connection::flushSoon");
+  if (!closed_ && !scheduled_) {
+    scheduled_ = true;
+    env_.loop.schedule(this);
+  }
+}
+
 void Connection::closeAfterFlush(CloseReason reason) {
   if (close_reason_ == CloseReason::kNone) close_reason_ = reason;
   close_after_flush_ = true;

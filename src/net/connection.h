@@ -149,6 +149,10 @@ class Connection final : public EventHandler {
   // disable was matched by an enable. Owner thread.
   void disableReading();
   void enableReading();
+  // Output was queued outside this connection's own events (a task posted
+  // to the owner loop wrote a server request): send it from the loop, as
+  // after a read. Owner thread.
+  void flushSoon();
   bool readingDisabled() const { return read_disabled_ != 0; }
   // Sends what is queued, then closes (QUIT, peer EOF, shutdown).
   void closeAfterFlush(CloseReason reason = CloseReason::kServerError);

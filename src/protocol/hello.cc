@@ -17,6 +17,13 @@ bool featureSupported(Feature f) {
     case Feature::SyncReplication:
     case Feature::Collections:
     case Feature::PreserveTtl:
+    // Config push (server requests 0x82/0x01 on map changes) and what the
+    // SDK learns from it: NOT_MY_VBUCKET bodies only for a map the
+    // connection has not seen, GET_CLUSTER_CONFIG with the version it has.
+    case Feature::Duplex:
+    case Feature::ClustermapChangeNotification:
+    case Feature::GetClusterConfigWithKnownVersion:
+    case Feature::DedupeNotMyVbucketClustermap:
       return true;
     default:
       return false;
@@ -32,6 +39,10 @@ HelloOutcome negotiate(std::span<const uint8_t> requested) {
     out.granted.add(f);
     out.reply.push_back(static_cast<char>(code >> 8));
     out.reply.push_back(static_cast<char>(code & 0xff));
+  }
+  if (out.granted.has(Feature::ClustermapChangeNotification) && !out.granted.has(Feature::Duplex)) {
+    out = HelloOutcome{};
+    out.error = "ClustermapChangeNotification needs Duplex";
   }
   return out;
 }

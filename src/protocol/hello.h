@@ -1,8 +1,8 @@
 #pragma once
 // HELLO (0x1f) feature codes (kv_engine include/mcbp/protocol/feature.h) and
 // the set memkv grants. A feature is granted only when it is implemented:
-// a client that was granted e.g. Snappy or server-pushed config would send or
-// expect bytes memkv does not produce.
+// a client that was granted e.g. Snappy or Tracing would send or expect
+// bytes memkv does not produce.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -29,6 +29,9 @@ enum class Feature : uint16_t {
   Collections = 0x12,
   PreserveTtl = 0x14,
   VAttr = 0x15,
+  GetClusterConfigWithKnownVersion = 0x1d,
+  DedupeNotMyVbucketClustermap = 0x1e,
+  ClustermapChangeNotificationBrief = 0x1f,
 };
 
 // The granted features of one connection, one bit each.
@@ -50,6 +53,10 @@ bool featureSupported(Feature f);
 struct HelloOutcome {
   FeatureSet granted;
   std::string reply;  // the granted codes, u16 big-endian each, in request order
+  // Set when the HELLO is refused as a whole (EINVAL, nothing granted):
+  // kv_engine refuses ClustermapChangeNotification without Duplex, since a
+  // server request on a connection that does not expect one loses framing.
+  const char* error = nullptr;
 };
 
 // Negotiates from a HELLO value (a list of u16 codes; the caller checked the

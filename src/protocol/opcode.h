@@ -47,6 +47,7 @@ enum class Opcode : uint8_t {
   DeleteBucket = 0x86,
   ListBuckets = 0x87,
   SelectBucket = 0x89,
+  GetReplica = 0x83,
   GetLocked = 0x94,
   UnlockKey = 0x95,
   GetClusterConfig = 0xb5,
@@ -55,6 +56,14 @@ enum class Opcode : uint8_t {
   RangeScanContinue = 0xdb,
   RangeScanCancel = 0xdc,
   GetErrorMap = 0xfe,
+};
+
+// Requests the server sends (magic ServerRequest) on a Duplex connection
+// (kv_engine include/mcbp/protocol/opcode.h ServerOpcode).
+enum class ServerOpcode : uint8_t {
+  // Extras: revEpoch and rev (i64 big-endian each); key: the bucket name;
+  // value: the bucket's config. No answer is expected.
+  ClustermapChangeNotification = 0x01,
 };
 
 // The name kv_engine uses for an opcode, or "UNKNOWN".

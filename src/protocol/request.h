@@ -65,6 +65,13 @@ inline HeaderStatus parseHeader(std::span<const uint8_t> bytes, RequestHeader* o
     out->magic = Magic::AltClientRequest;
     out->framing_extras_length = p[2];
     out->key_length = p[3];
+  } else if (p[0] == static_cast<uint8_t>(Magic::ServerResponse)) {
+    // A Duplex client's answer to a server request: framed as a response
+    // (the status where a request has its vbucket). The caller decides
+    // whether this connection may send one.
+    out->magic = Magic::ServerResponse;
+    out->framing_extras_length = 0;
+    out->key_length = loadBe16(p + 2);
   } else {
     return HeaderStatus::kBadMagic;
   }

@@ -28,4 +28,18 @@ struct ResponseHeader {
 // Writes kHeaderSize bytes at out.
 void encodeResponseHeader(uint8_t* out, const ResponseHeader& h);
 
+// A server request (magic 0x82, Duplex connections): the request layout,
+// with the vbucket field zero.
+struct ServerRequestHeader {
+  ServerOpcode opcode;
+  uint8_t extras_length;
+  uint16_t key_length;
+  uint32_t body_length;  // extras + key + value
+  uint32_t opaque;
+  uint8_t datatype;
+};
+
+// Writes kHeaderSize bytes at out.
+void encodeServerRequestHeader(uint8_t* out, const ServerRequestHeader& h);
+
 }  // namespace memkv::mcbp

@@ -36,6 +36,10 @@ inline constexpr std::string_view kMemlimitNotMegabytes =
 inline constexpr std::string_view kTemporaryFailure = "SERVER_ERROR temporary failure\r\n";
 // memkv's own: the connection's bucket was deleted by an administrator.
 inline constexpr std::string_view kNoBucket = "SERVER_ERROR no bucket\r\n";
+// memkv's own (--strict-vbuckets): the key's vbucket is another node's. A
+// SERVER_ERROR, so a client that does not route fails visibly instead of
+// reading a miss.
+inline constexpr std::string_view kNotMyVbucket = "SERVER_ERROR not my vbucket\r\n";
 inline constexpr std::string_view kDetailUsage = "CLIENT_ERROR usage: stats detail on|off|dump\r\n";
 inline constexpr std::string_view kCachedumpUsage = "CLIENT_ERROR bad command line\r\n";
 inline constexpr std::string_view kIllegalSlabId = "CLIENT_ERROR Illegal slab id\r\n";

@@ -75,7 +75,10 @@ BucketHandle BucketManager::find(std::string_view name) const {
 void BucketManager::setClusterMap(std::shared_ptr<const cluster::ClusterMap> map, int node) {
   std::lock_guard guard(mutex_);
   for (const auto& [name, handle] : buckets_) handle->owned.assign(map->owners(name), node);
-  cluster_ = {std::move(map), node};
+  const uint16_t serial = cluster_.serial == ClusterView::kSerialUnknown
+                              ? ClusterView::kSerialUnknown
+                              : static_cast<uint16_t>(cluster_.serial + 1);
+  cluster_ = {std::move(map), node, serial};
 }
 
 BucketManager::ClusterView BucketManager::clusterMap() const {

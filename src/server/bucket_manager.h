@@ -92,6 +92,12 @@ class BucketManager final {
   struct ClusterView {
     std::shared_ptr<const cluster::ClusterMap> map;  // null: no cluster map
     int node = -1;
+    // Which map this is: 1 for the first setClusterMap(), one more for each
+    // later one, kSerialUnknown from then on (0: no map). Connections keep
+    // the serial of the config they last got in two bytes, to send it once
+    // (pushes, NOT_MY_VBUCKET bodies); past the limit they get it every time.
+    uint16_t serial = 0;
+    static constexpr uint16_t kSerialUnknown = UINT16_MAX;
   };
   // The map in effect (a snapshot: a reload does not free it under the
   // caller). Takes the mutex: for configs, not per command.

@@ -7,13 +7,19 @@
 // manager's revision. With a map, the map says everything: its rev and
 // revEpoch, every node under its own name, and each bucket's owners; only
 // "thisNode" differs from node to node.
+#include <map>
+#include <new>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "cluster/cluster_map.h"
+#include "common/byte_order.h"
+#include "net/worker.h"
 #include "server/executors.h"
+#include "server/mcbp_session.h"
 
 namespace memkv::server {
 
@@ -76,8 +82,15 @@ Topology mapped(const cluster::ClusterMap& map, int self) {
   return t;
 }
 
-std::string configJson(ServerContext& server, BucketEntry* entry) {
-  const BucketManager::ClusterView view = server.buckets().clusterMap();
+// (revEpoch, rev) of the config configJson() makes from `view`.
+std::pair<int64_t, int64_t> configVersion(ServerContext& server,
+                                          const BucketManager::ClusterView& view) {
+  if (view.map) return {view.map->epoch(), view.map->rev()};
+  return {1, static_cast<int64_t>(server.buckets().revision())};
+}
+
+std::string configJson(ServerContext& server, const BucketManager::ClusterView& view,
+                       BucketEntry* entry) {
   Topology t = view.map ? mapped(*view.map, view.node) : singleNode(server);
   nlohmann::json config;
   if (entry == nullptr) {
@@ -118,25 +131,110 @@ std::string configJson(ServerContext& server, BucketEntry* entry) {
   return config.dump();
 }
 
-uint8_t jsonDatatype(const Cookie& c) {
-  return c.session.features().has(mcbp::Feature::Json) ? mcbp::datatype::kJson : 0;
+uint8_t jsonDatatype(const McbpSession& session) {
+  return session.features().has(mcbp::Feature::Json) ? mcbp::datatype::kJson : 0;
+}
+
+// Whether `session` already got the config of `view` for its bucket.
+bool alreadyKnown(const McbpSession& session, const BucketManager::ClusterView& view) {
+  return view.serial != 0 && view.serial != BucketManager::ClusterView::kSerialUnknown &&
+         session.knownMap() == view.serial;
 }
 
 }  // namespace
 
 void executeClusterConfig(Cookie& c) {
-  const std::string json = configJson(c.server, c.session.bucket());
-  c.out.send(c.header(), Status::Success, {}, {}, bytes(json), 0, jsonDatatype(c));
+  const BucketManager::ClusterView view = c.server.buckets().clusterMap();
+  if (c.request.extras.size() == 2 * sizeof(uint64_t)) {
+    // The version the client has (GetClusterConfigWithKnownVersion): an
+    // equal or newer one gets success without a body, as kv_engine answers.
+    const std::pair<int64_t, int64_t> known = {
+        static_cast<int64_t>(loadBe64(c.request.extras.data())),
+        static_cast<int64_t>(loadBe64(c.request.extras.data() + sizeof(uint64_t)))};
+    if (configVersion(c.server, view) <= known) {
+      c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
+      return;
+    }
+  }
+  const std::string json = configJson(c.server, view, c.session.bucket());
+  c.out.send(c.header(), Status::Success, {}, {}, bytes(json), 0, jsonDatatype(c.session));
 }
 
 void sendNotMyVBucket(Cookie& c) {
   // kv_engine's answer: the config, so the client reroutes without asking.
   // The SDK reads it only with the JSON datatype (it always negotiates
-  // Json). memkv grants neither config push nor DedupeNotMyVbucketClustermap,
-  // so every NOT_MY_VBUCKET carries the whole config. Quiet commands answer
-  // too: it is an error.
-  const std::string json = configJson(c.server, c.session.bucket());
-  c.out.send(c.header(), Status::NotMyVbucket, {}, {}, bytes(json), 0, jsonDatatype(c));
+  // Json). With DedupeNotMyVbucketClustermap a connection gets each map
+  // once (pushed or here); later answers have no body. Quiet commands
+  // answer too: it is an error.
+  const BucketManager::ClusterView view = c.server.buckets().clusterMap();
+  if (c.session.features().has(mcbp::Feature::DedupeNotMyVbucketClustermap) &&
+      alreadyKnown(c.session, view)) {
+    c.out.send(c.header(), Status::NotMyVbucket, {}, {}, {}, 0);
+    return;
+  }
+  const std::string json = configJson(c.server, view, c.session.bucket());
+  c.out.send(c.header(), Status::NotMyVbucket, {}, {}, bytes(json), 0, jsonDatatype(c.session));
+  c.session.setKnownMap(view.serial);
+}
+
+namespace {
+
+// What one worker's push sends: the map read once, and each bucket's config
+// made once (a bucket's thousands of connections share it).
+struct PushConfigs {
+  BucketManager::ClusterView view;
+  std::map<const BucketEntry*, std::string> json;
+};
+
+// Sends `session` its bucket's config as a ClustermapChangeNotification
+// server request if it negotiated one and has not got this map. Owner thread.
+void pushClusterMap(McbpSession& session, PushConfigs& configs) {
+  if (!session.features().has(mcbp::Feature::ClustermapChangeNotification) ||
+      session.connection().closing()) {
+    return;
+  }
+  BucketEntry* entry = session.bucket();
+  if (entry == nullptr) return;  // kv_engine pushes bucket configs to bucket connections
+  const BucketManager::ClusterView& view = configs.view;
+  if (!view.map || alreadyKnown(session, view)) return;
+  auto it = configs.json.find(entry);
+  if (it == configs.json.end()) {
+    it = configs.json.emplace(entry, configJson(session.server(), view, entry)).first;
+  }
+  const std::string& json = it->second;
+  const auto [epoch, rev] = configVersion(session.server(), view);
+  uint8_t extras[2 * sizeof(uint64_t)];
+  storeBe64(extras, static_cast<uint64_t>(epoch));
+  storeBe64(extras + sizeof(uint64_t), static_cast<uint64_t>(rev));
+  session.responseWriter().sendServerRequest(mcbp::ServerOpcode::ClustermapChangeNotification,
+                                             extras, entry->name, bytes(json),
+                                             jsonDatatype(session));
+  session.setKnownMap(view.serial);
+  session.connection().flushSoon();
+}
+
+}  // namespace
+
+void pushClusterMapToAll(ServerContext& server) {
+  // Invariant 1: only a connection's owner writes its output, so each
+  // worker visits its own connections on its own thread. Each reads the
+  // map in effect when it runs: a second reload meanwhile is pushed once.
+  for (const auto& w : server.workers()) {
+    net::Worker* worker = w->worker;
+    if (worker == nullptr) continue;
+    worker->post([worker, &server] {
+      PushConfigs configs{server.buckets().clusterMap(), {}};
+      worker->forEachConnection([&configs](net::Connection& conn) {
+        auto* session = dynamic_cast<McbpSession*>(conn.handler());
+        if (session == nullptr) return;
+        try {
+          pushClusterMap(*session, configs);
+        } catch (const std::bad_alloc&) {
+          conn.closeNow();  // invariant 8: this client misses the map, the worker goes on
+        }
+      });
+    });
+  }
 }
 
 }  // namespace memkv::server

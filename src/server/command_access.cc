@@ -42,6 +42,7 @@ constexpr uint16_t needsOf(Opcode base) {
     // executor; GET_COLLECTION_ID answers the collection manifest.)
     case Opcode::Get:
     case Opcode::GetK:
+    case Opcode::GetReplica:
     case Opcode::GetCollectionId:
     case Opcode::RangeScanCreate:
     case Opcode::RangeScanContinue:

@@ -14,6 +14,7 @@ constexpr CommandFamily familyOf(mcbp::Opcode base) {
     case Opcode::Get:
     case Opcode::GetK:
     case Opcode::GetLocked:
+    case Opcode::GetReplica:
       return CommandFamily::kGet;
     case Opcode::Set:
     case Opcode::Add:

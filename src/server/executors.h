@@ -38,6 +38,10 @@ void executeClusterConfig(Cookie& cookie);  // GET_CLUSTER_CONFIG
 // NOT_MY_VBUCKET for a document command on a vbucket this node does not own
 // (--cluster-map), with the bucket's config as the body.
 void sendNotMyVBucket(Cookie& cookie);
+// Config push (docs/cluster.md), after the map changed: every worker sends
+// each of its connections that negotiated ClustermapChangeNotification and
+// has not got this map its bucket's config, on its own thread. Any thread.
+void pushClusterMapToAll(ServerContext& server);
 // Range scans (range_scan_executors.cc): would-block commands.
 void executeRangeScanCreate(Cookie& cookie);    // RANGE_SCAN_CREATE
 void executeRangeScanContinue(Cookie& cookie);  // RANGE_SCAN_CONTINUE

@@ -46,6 +46,7 @@ bool documentKey(Opcode base) {
     case Opcode::GatK:
     case Opcode::GetLocked:
     case Opcode::UnlockKey:
+    case Opcode::GetReplica:
       return true;
     default:
       return false;
@@ -194,6 +195,7 @@ void McbpSession::refreshGrants() {
 
 bool McbpSession::selectBucket(std::string_view name) {
   bucket_.reset();
+  known_map_ = 0;  // another bucket, another config
   privileges_ = 0;
   refreshGrants();
   uint8_t privileges = auth::kAllPrivileges;
@@ -347,6 +349,28 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
         out.sendStatus(header, Status::Einval);
         conn.closeAfterFlush(net::CloseReason::kProtocolError);
         return r;
+    }
+    if (header.magic == mcbp::Magic::ServerResponse) {
+      // A client's answer to a server request. memkv sends only
+      // ClustermapChangeNotification, which wants none (kv_engine drops
+      // them too): skipped unbuffered. Without Duplex, or beyond the body
+      // limit, the client is not speaking MCBP as negotiated.
+      if (!features_.has(mcbp::Feature::Duplex) || header.body_length > max_body) {
+        net::logLimited(spdlog::level::warn, LogKind::kHostileFrame, conn,
+                        "reason=\"unexpected server response\" duplex={} body={}; closed",
+                        features_.has(mcbp::Feature::Duplex), header.body_length);
+        conn.closeNow(net::CloseReason::kProtocolError);
+        return r;
+      }
+      ++r.frames;
+      const size_t frame = header.frameSize();
+      if (frame > rest.size()) {
+        r.consumed += rest.size();
+        r.discard = frame - rest.size();
+        return r;
+      }
+      r.consumed += frame;
+      continue;
     }
     const mcbp::Verdict verdict = mcbp::validateHeader(header, max_key);
     if (verdict == mcbp::Verdict::kInvalid) {
@@ -522,6 +546,12 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) tr
       break;
     case Opcode::GetLocked:
       executeGetLocked(cookie);
+      break;
+    case Opcode::GetReplica:
+      // No node holds replicas (numReplicas 0): the vbucket is active here
+      // or elsewhere, never a replica, and kv_engine answers a GET_REPLICA
+      // for a vbucket that is not a replica NOT_MY_VBUCKET, config included.
+      sendNotMyVBucket(cookie);
       break;
     case Opcode::UnlockKey:
       executeUnlock(cookie);

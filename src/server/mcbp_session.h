@@ -53,6 +53,11 @@ class McbpSession final : public net::ConnectionHandler {
   static constexpr size_t kPreAuthMaxBody = 16 << 10;
 
   const mcbp::FeatureSet& features() const { return features_; }
+  // The cluster map (BucketManager::ClusterView::serial) whose config this
+  // connection last got for its bucket, pushed or in a NOT_MY_VBUCKET body;
+  // 0: none. Owner thread.
+  uint16_t knownMap() const { return known_map_; }
+  void setKnownMap(uint16_t serial) { known_map_ = serial; }
   void setFeatures(const mcbp::FeatureSet& features) { features_ = features; }
   bool authenticated() const { return user_ != nullptr || !server_.authRequired(); }
   const auth::User* user() const { return user_.get(); }
@@ -151,6 +156,7 @@ class McbpSession final : public net::ConnectionHandler {
   uint8_t auth_failures_ = 0;
   enum class Protocol : uint8_t { kUnknown, kBinary, kText };
   Protocol protocol_ = Protocol::kUnknown;  // set by the first byte received
+  uint16_t known_map_ = 0;                  // in the padding: costs no byte
 };
 
 // 96 since the users file reloads: user_ shares its database (16 bytes, was a

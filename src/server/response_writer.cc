@@ -39,6 +39,27 @@ void ResponseWriter::send(const mcbp::RequestHeader& req, mcbp::Status status,
   if (!conn_.output().appendCopy(value)) conn_.closeNow();
 }
 
+void ResponseWriter::sendServerRequest(mcbp::ServerOpcode opcode, std::span<const uint8_t> extras,
+                                       std::string_view key, std::span<const uint8_t> value,
+                                       uint8_t datatype) {
+  const size_t head = mcbp::kHeaderSize + extras.size() + key.size();
+  uint8_t* out = conn_.output().reserve(head);
+  if (out == nullptr) {
+    conn_.closeNow();
+    return;
+  }
+  mcbp::encodeServerRequestHeader(
+      out, {opcode, static_cast<uint8_t>(extras.size()), static_cast<uint16_t>(key.size()),
+            static_cast<uint32_t>(extras.size() + key.size() + value.size()), 0, datatype});
+  uint8_t* p = out + mcbp::kHeaderSize;
+  if (!extras.empty()) std::memcpy(p, extras.data(), extras.size());
+  p += extras.size();
+  if (!key.empty()) std::memcpy(p, key.data(), key.size());
+  conn_.output().commit(head);
+  // The config is a few hundred KiB with many nodes: one copy, in slices.
+  if (!value.empty() && !conn_.output().appendCopy(value)) conn_.closeNow();
+}
+
 void ResponseWriter::sendStatus(const mcbp::RequestHeader& req, mcbp::Status status, uint64_t cas) {
   const std::string_view text = mcbp::statusText(status);
   send(req, status, {}, {}, {reinterpret_cast<const uint8_t*>(text.data()), text.size()}, cas);

@@ -47,6 +47,11 @@ class ResponseWriter final {
   void sendItem(const mcbp::RequestHeader& req, engine::ItemRef item, std::string_view key,
                 uint64_t cas);
 
+  // A server request on a Duplex connection (config push), framed as
+  // send() frames a response. Owner thread.
+  void sendServerRequest(mcbp::ServerOpcode opcode, std::span<const uint8_t> extras,
+                         std::string_view key, std::span<const uint8_t> value, uint8_t datatype);
+
  private:
   uint64_t wireCas(uint64_t cas) const { return cas_enabled_ ? cas : 0; }
 

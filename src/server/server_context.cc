@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "auth/users.h"
+#include "server/executors.h"
 
 namespace memkv::server {
 
@@ -61,6 +62,7 @@ bool ServerContext::reloadClusterMap(std::string* error) {
   }
   buckets_.setClusterMap(std::move(map), node);
   map_reloads_.fetch_add(1, std::memory_order_relaxed);
+  pushClusterMapToAll(*this);
   return true;
 }
 

@@ -111,7 +111,8 @@ class ServerContext final {
   // so serving one would leave them routing by another map than the nodes').
   // Otherwise nothing changes and *error says why. Counted either way
   // (cluster_map_reloads, cluster_map_reload_errors). False without a map.
-  // Main loop only: the check against the map in effect and the swap are two
+  // A new map is pushed to the connections that negotiated config push
+  // (pushClusterMapToAll). Main loop only: the check against the map in effect and the swap are two
   // steps.
   bool reloadClusterMap(std::string* error);
   uint64_t clusterMapReloads() const { return map_reloads_.load(std::memory_order_relaxed); }

@@ -147,8 +147,13 @@ void executeHello(Cookie& c) {
     c.out.sendStatus(c.header(), Status::Einval);
     return;
   }
-  // A second HELLO replaces what the first negotiated.
+  // A second HELLO replaces what the first negotiated; a refused one
+  // changes nothing.
   const mcbp::HelloOutcome outcome = mcbp::negotiate(value);
+  if (outcome.error != nullptr) {
+    c.out.sendStatus(c.header(), Status::Einval);
+    return;
+  }
   c.session.setFeatures(outcome.granted);
   c.out.setJson(outcome.granted.has(mcbp::Feature::Json));
   c.out.send(c.header(), Status::Success, {}, {}, bytes(outcome.reply), 0);

@@ -45,6 +45,7 @@ struct Settings {
   int range_scan_lifetime_s = 180;                     // --range-scan-lifetime
   std::string cluster_map_file;                        // --cluster-map (empty: none)
   int node_index = -1;                                 // --node-index: this node in the map
+  bool strict_vbuckets = false;                        // --strict-vbuckets (text protocol)
   // The expiry crawler (server/expiry_crawler.h): -o lru_crawler (default)
   // or -o no_lru_crawler, as memcached names its own.
   bool expiry_crawler = true;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <iterator>
 #include <memory>
@@ -18,7 +19,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/crc32.h"
 #include "common/logging.h"
+#include "engine/vbucket.h"
 #include "net/connection_log.h"
 #include "net/worker.h"
 
@@ -500,6 +503,67 @@ bool needsBucket(CommandKind kind) {
   }
 }
 
+bool isMeta(CommandKind kind) {
+  switch (kind) {
+    case CommandKind::kMetaNoop:
+    case CommandKind::kMetaGet:
+    case CommandKind::kMetaSet:
+    case CommandKind::kMetaDelete:
+    case CommandKind::kMetaArithmetic:
+    case CommandKind::kMetaDebug:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// --strict-vbuckets: whether this node owns the vbucket of every key of the
+// command (by the SDKs' CRC32 rule; a command without keys: true). A
+// multi-key get with one key elsewhere is refused whole, before any VALUE.
+bool ownsKeys(const BucketEntry& bucket, const text::TextCommand& cmd) {
+  const auto owns = [&bucket](std::string_view key) {
+    return bucket.owned.owns(
+        engine::vbucketOf(crc32(key.data(), key.size()), engine::kVBucketCount));
+  };
+  switch (cmd.kind) {
+    case CommandKind::kGet:
+    case CommandKind::kGets:
+    case CommandKind::kGat:
+    case CommandKind::kGats: {
+      text::KeyCursor keys(cmd.keys);
+      std::string_view key;
+      while (keys.next(&key)) {
+        if (!owns(key)) return false;
+      }
+      return true;
+    }
+    case CommandKind::kSet:
+    case CommandKind::kAdd:
+    case CommandKind::kReplace:
+    case CommandKind::kAppend:
+    case CommandKind::kPrepend:
+    case CommandKind::kCas:
+    case CommandKind::kDelete:
+    case CommandKind::kIncr:
+    case CommandKind::kDecr:
+    case CommandKind::kTouch:
+      return owns(cmd.key);
+    case CommandKind::kMetaGet:
+    case CommandKind::kMetaSet:
+    case CommandKind::kMetaDelete:
+    case CommandKind::kMetaArithmetic:
+    case CommandKind::kMetaDebug: {
+      if (!cmd.meta.has('b')) return owns(cmd.key);
+      std::array<uint8_t, text::kMaxKeyLength> decoded;
+      const size_t n = text::decodeBase64Key(cmd.key, decoded);
+      // Not base64: the executor answers that.
+      return n == 0 || owns({reinterpret_cast<const char*>(decoded.data()), n});
+    }
+    default:
+      return true;
+  }
+}
+
 // A storage command whose value can never be stored: answered before the
 // value arrives, and the value is skipped unread (as memcached's swallow).
 void refuseLargeValue(McbpSession& session, TextWriter& out, const text::TextCommand& cmd) {
@@ -540,6 +604,7 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
   }
   // One command struct for the whole batch: the parser resets it per line.
   text::TextCommand command;
+  const bool strict = server.clustered() && server.settings().strict_vbuckets;
   uint64_t since_ns = 0;
   while (r.frames < max_frames && !conn.closing() && !conn.outputFull() && !session.parked()) {
     const std::span<const uint8_t> rest = input.subspan(r.consumed);
@@ -603,6 +668,9 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
         try {
           if (bucket == nullptr && needsBucket(command.kind)) {
             out.raw(text::kNoBucket);
+          } else if (strict && bucket != nullptr && !ownsKeys(*bucket, command)) {
+            // As other errors: classic noreply silences it, meta q does not.
+            if (!command.noreply || isMeta(command.kind)) out.raw(text::kNotMyVbucket);
           } else {
             TextCookie cookie{server,
                               session.worker(),

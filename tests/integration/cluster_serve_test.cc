@@ -6,233 +6,22 @@
 // node; a bucket with its own table follows it. memkv only.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
-#include <memory>
 #include <set>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "support/couchbase_client.h"
-#include "support/mcbp_client.h"
-#include "support/server_process.h"
-#include "support/test_env.h"
+#include "integration/cluster_fixture.h"
+#include "support/text_client.h"
 
 namespace memkv::test {
 namespace {
-
-namespace cb = couchbase;
-namespace fs = std::filesystem;
-
-constexpr uint16_t kNotMyVbucket = 0x07;
-constexpr size_t kNodes = 3;
-constexpr size_t kVBuckets = 1024;
-
-// The exit status and everything printed of a command run to its end (bounded: a command
-// still running after `timeout` is killed and reported as status -1).
-struct Finished {
-  int status = -1;
-  std::string output;
-};
-
-Finished runToExit(const std::vector<std::string>& args, const std::string& output_path,
-                   std::chrono::milliseconds timeout) {
-  Finished run;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (pid < 0) return run;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  pid_t done = 0;
-  while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (done == 0) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-  } else {
-    run.status = status;
-  }
-  std::ifstream in(output_path);
-  std::stringstream text;
-  text << in.rdbuf();
-  run.output = text.str();
-  return run;
-}
-
-// Ports the kernel just handed out and took back: the map must name every node's port before
-// any node starts. Another process could take one meanwhile; the fixture then tries again.
-std::vector<uint16_t> freePorts(size_t count) {
-  std::vector<int> fds;
-  std::vector<uint16_t> ports;
-  for (size_t i = 0; i < count; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      if (fd >= 0) ::close(fd);
-      break;
-    }
-    fds.push_back(fd);  // held until all are picked: three different ports
-    ports.push_back(ntohs(addr.sin_port));
-  }
-  for (const int fd : fds) ::close(fd);
-  return ports;
-}
-
-class ClusterServeTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (targetFromEnv() == ServerKind::kMemcached) GTEST_SKIP() << "memkv-only: cluster map";
-    std::string tmpl = (fs::temp_directory_path() / "memkv-cluster-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    map_path_ = dir_ + "/map.json";
-    std::string error;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      if (startCluster(&error)) break;
-      stopCluster();
-    }
-    ASSERT_EQ(servers_.size(), kNodes) << error;
-  }
-
-  void TearDown() override {
-    for (auto& server : servers_) {
-      const int status = server->terminate(std::chrono::seconds(20));
-      EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << "a node did not exit cleanly on SIGTERM (wait status " << status << ")";
-    }
-    servers_.clear();
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-
-  bool startCluster(std::string* error) {
-    ports_ = freePorts(kNodes);
-    if (ports_.size() != kNodes) {
-      *error = "no free ports";
-      return false;
-    }
-    std::string nodes;
-    for (const uint16_t port : ports_) {
-      nodes += (nodes.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(port);
-    }
-    const Finished made =
-        runToExit({MEMKV_ADMIN_BIN, "cluster-map", "--nodes", nodes, "--out", map_path_},
-                  dir_ + "/admin.out", scaled(std::chrono::seconds(30)));
-    if (made.status != 0) {
-      *error = "memkv-admin cluster-map failed: " + made.output;
-      return false;
-    }
-    if (!editMap(error)) return false;
-    for (size_t i = 0; i < kNodes; ++i) {
-      std::vector<std::string> args = {
-          "-p",           std::to_string(ports_[i]), "--cluster-map", map_path_,
-          "--node-index", std::to_string(i)};
-      const std::vector<std::string> extra = extraArgs();
-      args.insert(args.end(), extra.begin(), extra.end());
-      auto server = std::make_unique<ServerProcess>(std::move(args));
-      if (!server->start(error)) return false;
-      if (server->port() != ports_[i]) {
-        *error = "node " + std::to_string(i) + " listens on another port";
-        return false;
-      }
-      servers_.push_back(std::move(server));
-    }
-    return true;
-  }
-
-  // For subclasses: more server options, and a change to memkv-admin's map before any node
-  // reads it.
-  virtual std::vector<std::string> extraArgs() { return {}; }
-  virtual bool editMap(std::string* /*error*/) { return true; }
-
-  void stopCluster() {
-    for (auto& server : servers_) server->stop();
-    servers_.clear();
-  }
-
-  // A client of node i that negotiated JSON (as the SDK does) and Collections if asked.
-  McbpClient connect(size_t node, bool collections = false) {
-    McbpClient c;
-    EXPECT_TRUE(c.connect(ports_[node]));
-    std::vector<uint16_t> features = {cb::feature::kJson, cb::feature::kXerror};
-    if (collections) features.push_back(cb::feature::kCollections);
-    cb::hello(c, features);
-    return c;
-  }
-
-  static nlohmann::json clusterConfig(McbpClient& c) {
-    const Response r = c.call(cb::makeRequest(cb::op::kGetClusterConfig));
-    EXPECT_EQ(r.status, status::kSuccess);
-    EXPECT_EQ(r.data_type, cb::datatype::kJson);
-    return nlohmann::json::parse(r.value, nullptr, false);
-  }
-
-  // The owners the file gives bucket "default", as memkv-admin wrote them.
-  std::vector<int> fileOwners() const {
-    std::ifstream in(map_path_);
-    const nlohmann::json file = nlohmann::json::parse(in, nullptr, false);
-    std::vector<int> owners;
-    if (file.is_discarded() || !file["vbuckets"].is_array()) return owners;
-    for (const auto& owner : file["vbuckets"]) owners.push_back(owner.get<int>());
-    return owners;
-  }
-
-  // Every vbucket's owner from a config's vBucketMap ([[owner], ...]).
-  static std::vector<int> configOwners(const nlohmann::json& config) {
-    std::vector<int> owners;
-    const nlohmann::json& map = config["vBucketServerMap"]["vBucketMap"];
-    if (!map.is_array()) return owners;
-    for (const auto& row : map) owners.push_back(row.size() == 1 ? row[0].get<int>() : -2);
-    return owners;
-  }
-
-  // Keys whose vbucket node `node` owns, and keys owned by another node.
-  std::string keyOwnedBy(size_t node, int salt = 0) const {
-    const std::vector<int> owners = fileOwners();
-    for (int i = 0; i < 10000; ++i) {
-      const std::string key = "key-" + std::to_string(salt) + "-" + std::to_string(i);
-      if (owners.size() == kVBuckets && owners[cb::vbucketOf(key)] == static_cast<int>(node)) {
-        return key;
-      }
-    }
-    return "";
-  }
-
-  std::string dir_;
-  std::string map_path_;
-  std::vector<uint16_t> ports_;
-  std::vector<std::unique_ptr<ServerProcess>> servers_;
-};
 
 TEST_F(ClusterServeTest, EveryNodeServesTheWholeMapAndMarksItself) {
   const std::vector<int> owners = fileOwners();
@@ -366,6 +155,68 @@ TEST_F(ClusterServeTest, CollectionKeysAreCheckedByTheirVbucket) {
   set.vbucket = vb;
   EXPECT_EQ(owner.call(set).status, status::kSuccess);
   EXPECT_EQ(other.call(set).status, kNotMyVbucket);
+}
+
+TEST_F(ClusterServeTest, GetReplicaIsNotMyVbucketWithoutReplicas) {
+  // numReplicas is 0: no node holds a replica, so even the owner answers as kv_engine does
+  // for a vbucket that is not a replica there, and the SDK's replica reads fall back to GET.
+  const std::string key = keyOwnedBy(0);
+  ASSERT_FALSE(key.empty());
+  McbpClient c = connect(0);
+  Request get_replica = makeKeyOnly(0x83, key);
+  get_replica.vbucket = cb::vbucketOf(key);
+  const Response r = c.call(get_replica);
+  EXPECT_EQ(r.status, kNotMyVbucket);
+  EXPECT_EQ(nlohmann::json::parse(r.value, nullptr, false)["rev"], 1);
+}
+
+TEST_F(ClusterServeTest, TextClientsAreServedWhateverTheKeyByDefault) {
+  // Classic clients shard by themselves (ketama, twemproxy): every node takes every key.
+  const std::string elsewhere = keyOwnedBy(1);
+  ASSERT_FALSE(elsewhere.empty());
+  TextClient t;
+  ASSERT_TRUE(t.connect(ports_[0]));
+  EXPECT_EQ(t.call("set " + elsewhere + " 0 0 1\r\nv\r\n"), "STORED\r\n");
+  EXPECT_EQ(t.callUntil("get " + elsewhere + "\r\n", "END\r\n"),
+            "VALUE " + elsewhere + " 0 1\r\nv\r\nEND\r\n");
+}
+
+// --strict-vbuckets: text and meta commands for another node's key are refused visibly.
+class ClusterStrictTest : public ClusterServeTest {
+ protected:
+  std::vector<std::string> extraArgs() override { return {"--strict-vbuckets"}; }
+};
+
+TEST_F(ClusterStrictTest, TextCommandsForAnotherNodesKeyGetServerError) {
+  const std::string mine = keyOwnedBy(0);
+  const std::string elsewhere = keyOwnedBy(1);
+  ASSERT_FALSE(mine.empty());
+  ASSERT_FALSE(elsewhere.empty());
+  const std::string refused = "SERVER_ERROR not my vbucket\r\n";
+  TextClient t;
+  ASSERT_TRUE(t.connect(ports_[0]));
+  EXPECT_EQ(t.call("set " + mine + " 0 0 1\r\nv\r\n"), "STORED\r\n");
+  EXPECT_EQ(t.callUntil("get " + mine + "\r\n", "END\r\n"),
+            "VALUE " + mine + " 0 1\r\nv\r\nEND\r\n");
+  // The value block is consumed with the refused command: the next line is a command.
+  EXPECT_EQ(t.call("set " + elsewhere + " 0 0 1\r\nv\r\n"), refused);
+  EXPECT_EQ(t.call("get " + elsewhere + "\r\n"), refused);
+  EXPECT_EQ(t.call("get " + mine + " " + elsewhere + "\r\n"), refused)
+      << "a multi-get with one foreign key is refused whole, before any VALUE";
+  EXPECT_EQ(t.call("delete " + elsewhere + "\r\n"), refused);
+  EXPECT_EQ(t.call("incr " + elsewhere + " 1\r\n"), refused);
+  EXPECT_EQ(t.call("touch " + elsewhere + " 10\r\n"), refused);
+  EXPECT_EQ(t.call("mg " + elsewhere + " v\r\n"), refused);
+  EXPECT_EQ(t.call("ms " + elsewhere + " 1 q\r\nv\r\n"), refused) << "meta q shows errors";
+  EXPECT_EQ(t.call("md " + elsewhere + "\r\n"), refused);
+  EXPECT_EQ(t.call("ma " + elsewhere + "\r\n"), refused);
+  EXPECT_EQ(t.call("mn\r\n"), "MN\r\n");
+  ASSERT_TRUE(t.send("set " + elsewhere + " 0 0 1 noreply\r\nv\r\n"));
+  EXPECT_EQ(t.call("version\r\n").rfind("VERSION ", 0), 0u) << "noreply stays silent";
+  // Its owner serves it.
+  TextClient owner;
+  ASSERT_TRUE(owner.connect(ports_[1]));
+  EXPECT_EQ(owner.call("set " + elsewhere + " 0 0 1\r\nw\r\n"), "STORED\r\n");
 }
 
 TEST_F(ClusterServeTest, WithoutJsonTheBodyIsStillTheConfig) {
@@ -578,6 +429,10 @@ TEST_F(ClusterStartupTest, MapWithoutNodeIndexAndIndexWithoutMap) {
 
 TEST_F(ClusterStartupTest, MissingMapFile) {
   expectRefused({"--cluster-map", dir_ + "/absent.json", "--node-index", "0"}, "--cluster-map");
+}
+
+TEST_F(ClusterStartupTest, StrictVbucketsWithoutAMap) {
+  expectRefused({"--strict-vbuckets"}, "--strict-vbuckets needs --cluster-map");
 }
 
 TEST_F(ClusterStartupTest, InvalidMapFile) {

@@ -51,9 +51,10 @@ TEST_F(SessionHelloTest, TheSdksRequestGetsTheRecommendedGrant) {
   const Codes sdk = {0x03, 0x06, 0x07, 0x08, 0x0b, 0x0c, 0x10, 0x0f, 0x11, 0x15,
                      0x12, 0x17, 0x14, 0x1c, 0x21, 0x0e, 0x0d, 0x1e, 0x0a, 0x04};
   const Codes granted = cb::hello(client_, sdk);
-  EXPECT_EQ(granted, (Codes{0x03, 0x07, 0x08, 0x0b, 0x10, 0x11, 0x12, 0x14, 0x04}))
-      << "snappy, tracing, duplex, unordered execution, xattr and config push must not be "
-         "granted: the client would send or expect bytes memkv does not produce";
+  EXPECT_EQ(granted,
+            (Codes{0x03, 0x07, 0x08, 0x0b, 0x0c, 0x10, 0x11, 0x12, 0x14, 0x0d, 0x1e, 0x04}))
+      << "snappy, tracing, unordered execution and xattr must not be granted: the client "
+         "would send or expect bytes memkv does not produce";
 }
 
 TEST_F(SessionHelloTest, UnknownAndUnimplementedCodesAreIgnored) {
@@ -61,13 +62,12 @@ TEST_F(SessionHelloTest, UnknownAndUnimplementedCodesAreIgnored) {
                        cb::feature::kXerror,
                        cb::feature::kUnorderedExecution,
                        0xffff,
-                       cb::feature::kClustermapNotification,
+                       cb::feature::kClustermapNotificationBrief,
                        cb::feature::kTracing,
                        cb::feature::kXattr,
                        0x01,
                        0x02,
                        0x05,
-                       cb::feature::kDuplex,
                        cb::feature::kVattr,
                        0x0100,
                        0x8012};
@@ -105,6 +105,26 @@ TEST_F(SessionHelloTest, OddLengthValueIsEinvalAndTheConnectionStaysUsable) {
   const Response one =
       client_.call(cb::makeRequest(cb::op::kHello, "agent", std::string(1, '\x07')));
   EXPECT_EQ(one.status, status::kEinval);
+  expectUsable(client_);
+}
+
+TEST_F(SessionHelloTest, ConfigPushNeedsDuplexInTheSameHello) {
+  ASSERT_EQ(cb::hello(client_, {cb::feature::kXerror, cb::feature::kJson}),
+            (Codes{cb::feature::kXerror, cb::feature::kJson}));
+  // kv_engine refuses the whole HELLO: a server request would reach a client that does not
+  // expect one. What the first HELLO granted stays.
+  const Response refused =
+      client_.call(cb::makeHello({cb::feature::kClustermapNotification, cb::feature::kXerror}));
+  EXPECT_EQ(refused.status, status::kEinval);
+  expectUsable(client_);
+  const Response config = client_.call(cb::makeRequest(cb::op::kGetClusterConfig));
+  ASSERT_EQ(config.status, status::kSuccess);
+  EXPECT_EQ(config.data_type, cb::datatype::kJson) << "JSON is still negotiated";
+
+  EXPECT_EQ(cb::hello(client_, {cb::feature::kClustermapNotification, cb::feature::kDuplex,
+                                cb::feature::kDedupeNotMyVbucket}),
+            (Codes{cb::feature::kClustermapNotification, cb::feature::kDuplex,
+                   cb::feature::kDedupeNotMyVbucket}));
   expectUsable(client_);
 }
 

@@ -58,6 +58,15 @@ TEST(RequestTest, BadMagicIsReported) {
   }
 }
 
+TEST(RequestTest, AServerResponseIsFramedForTheSessionToJudge) {
+  auto f = frame(0x83, 0x01, "", {}, "xy");
+  RequestHeader h;
+  ASSERT_EQ(parseHeader(f, &h), HeaderStatus::kOk);
+  EXPECT_EQ(h.magic, Magic::ServerResponse);
+  EXPECT_EQ(h.opcode, 0x01);
+  EXPECT_EQ(h.frameSize(), f.size());
+}
+
 TEST(RequestTest, KeyPlusExtrasBeyondBodyIsReported) {
   auto f = frame(0x80, 0x00, "key", {}, "");
   storeBe32(&f[8], 2);  // body shorter than the key

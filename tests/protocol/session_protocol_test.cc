@@ -23,13 +23,30 @@ TEST(HelloTest, GrantsOnlyImplementedFeaturesInRequestOrder) {
   const auto request = codes({0x03, 0x06, 0x07, 0x08, 0x0b, 0x0c, 0x10, 0x0f, 0x11, 0x15,
                               0x12, 0x17, 0x14, 0x1c, 0x21, 0x0e, 0x0d, 0x1e, 0x0a, 0x04});
   const HelloOutcome out = negotiate(request);
-  const auto expected = codes({0x03, 0x07, 0x08, 0x0b, 0x10, 0x11, 0x12, 0x14, 0x04});
+  const auto expected =
+      codes({0x03, 0x07, 0x08, 0x0b, 0x0c, 0x10, 0x11, 0x12, 0x14, 0x0d, 0x1e, 0x04});
   EXPECT_EQ(std::vector<uint8_t>(out.reply.begin(), out.reply.end()), expected);
   EXPECT_TRUE(out.granted.has(Feature::Collections));
   EXPECT_TRUE(out.granted.has(Feature::Json));
   EXPECT_FALSE(out.granted.has(Feature::Snappy));
   EXPECT_FALSE(out.granted.has(Feature::UnorderedExecution));
   EXPECT_FALSE(out.granted.has(Feature::Tracing));
+  EXPECT_TRUE(out.granted.has(Feature::Duplex));
+  EXPECT_TRUE(out.granted.has(Feature::ClustermapChangeNotification));
+  EXPECT_TRUE(out.granted.has(Feature::DedupeNotMyVbucketClustermap));
+  EXPECT_EQ(out.error, nullptr);
+}
+
+TEST(HelloTest, ConfigPushWithoutDuplexRefusesTheHello) {
+  // kv_engine's rule: a server request would reach a client that does not expect one.
+  const HelloOutcome out = negotiate(codes({0x07, 0x0d, 0x1e}));
+  ASSERT_NE(out.error, nullptr);
+  EXPECT_TRUE(out.reply.empty());
+  EXPECT_EQ(out.granted.bits(), 0u);
+  // The brief variant is not implemented: ignored, Duplex alone is fine.
+  const HelloOutcome brief = negotiate(codes({0x0c, 0x1f, 0x1d}));
+  EXPECT_EQ(brief.error, nullptr);
+  EXPECT_EQ(brief.reply, std::string("\x00\x0c\x00\x1d", 4));
 }
 
 TEST(HelloTest, UnknownAndDuplicateCodesAreIgnored) {

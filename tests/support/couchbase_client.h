@@ -61,6 +61,9 @@ inline constexpr uint16_t kSyncReplication = 0x11;
 inline constexpr uint16_t kCollections = 0x12;
 inline constexpr uint16_t kPreserveTtl = 0x14;
 inline constexpr uint16_t kVattr = 0x15;
+inline constexpr uint16_t kClusterConfigKnownVersion = 0x1d;
+inline constexpr uint16_t kDedupeNotMyVbucket = 0x1e;
+inline constexpr uint16_t kClustermapNotificationBrief = 0x1f;
 }  // namespace feature
 
 namespace datatype {
