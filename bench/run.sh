@@ -174,6 +174,7 @@ stop_server() {
 
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+ticks_of() { local t=0 p; for p in "$@"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }  # summed
 
 # bench ARGS...: memkv-bench on the client cores; a non-zero exit (verify
 # failure, lost connection) is recorded, not fatal, so the table still prints.
@@ -205,6 +206,15 @@ speaks_text() {
   reply=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; printf "version\r\n" >&3; head -c 8 <&3' \
     _ "$1" 2>/dev/null || true)
   [[ $reply == VERSION* ]]
+}
+
+# round_tsv TICKS FILE: one measured round (memkv-bench --json in FILE, the
+# server CPU ticks it took) as a line of a .rounds file: ops/s, server CPU
+# us/op, p99, hit ratio, hits/s, requests/s.
+round_tsv() {
+  jq -r --argjson ticks "$1" --argjson hz "$clk_tck" \
+    '[.ops_per_sec, (if .ops > 0 then $ticks * 1e6 / $hz / .ops else 0 end), .latency_us.p99, .hit_ratio, (if .window_s > 0 then .hits / .window_s else 0 end), .requests_per_sec] | @tsv' \
+    "$2"
 }
 
 # throughput LABEL "SERVER ARGS" "CLIENT ARGS" CONNS: fresh servers, prefill,
@@ -251,9 +261,7 @@ throughput() {
         --duration "$duration" --timeout $((${duration%.*} + 60)) --json >"$out"
       after=$(cpu_ticks "${pid[$name]}")
       note_errors "$name round $r" "$out"
-      jq -r --argjson ticks $((after - before)) --argjson hz "$clk_tck" \
-        '[.ops_per_sec, (if .ops > 0 then $ticks * 1e6 / $hz / .ops else 0 end), .latency_us.p99, .hit_ratio, (if .window_s > 0 then .hits / .window_s else 0 end), .requests_per_sec] | @tsv' \
-        "$out" >>"$work/$name.rounds"
+      round_tsv $((after - before)) "$out" >>"$work/$name.rounds"
     done
   done
   local -A rss
@@ -336,28 +344,22 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))')
   # shellcheck disable=SC2086
   bench --server "127.0.0.1:$single_port" --conns "$per_thread" $client_args --prefill \
     --duration "$warmup" --timeout 120 --json >"$work/single.warm.json"
-  ticks_of() { local t=0 p; for p in "$@"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
   for r in $(seq "$rounds"); do
-    local target before after out
+    local target before after out where pids
     for target in cluster single; do
-      out=$work/$target.$r.json
       if [[ $target == cluster ]]; then
-        before=$(ticks_of "${node_pids[@]}")
-        # shellcheck disable=SC2086
-        bench --cluster-map "$work/cluster.json" --conns "$per_thread" $client_args \
-          --duration "$duration" --timeout $((${duration%.*} + 60)) --json >"$out"
-        after=$(ticks_of "${node_pids[@]}")
+        where=(--cluster-map "$work/cluster.json"); pids=("${node_pids[@]}")
       else
-        before=$(ticks_of "$single_pid")
-        # shellcheck disable=SC2086
-        bench --server "127.0.0.1:$single_port" --conns "$per_thread" $client_args \
-          --duration "$duration" --timeout $((${duration%.*} + 60)) --json >"$out"
-        after=$(ticks_of "$single_pid")
+        where=(--server "127.0.0.1:$single_port"); pids=("$single_pid")
       fi
+      out=$work/$target.$r.json
+      before=$(ticks_of "${pids[@]}")
+      # shellcheck disable=SC2086
+      bench "${where[@]}" --conns "$per_thread" $client_args \
+        --duration "$duration" --timeout $((${duration%.*} + 60)) --json >"$out"
+      after=$(ticks_of "${pids[@]}")
       note_errors "$target round $r" "$out"
-      jq -r --argjson ticks $((after - before)) --argjson hz "$clk_tck" \
-        '[.ops_per_sec, (if .ops > 0 then $ticks * 1e6 / $hz / .ops else 0 end), .latency_us.p99, .hit_ratio, (if .window_s > 0 then .hits / .window_s else 0 end)] | @tsv' \
-        "$out" >>"$work/$target.rounds"
+      round_tsv $((after - before)) "$out" >>"$work/$target.rounds"
     done
   done
   local rss_cluster=0 rss_single p
@@ -368,8 +370,8 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))')
   for p in "${node_pids[@]}" "$single_pid"; do stop_server "$p"; done
   local a=$work/cluster.rounds b=$work/single.rounds
   local ops_ratio cpu_ratio
-  ops_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($6 > 0 ? $1 / $6 : "nan")}' | median)
-  cpu_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($7 > 0 ? $2 / $7 : "nan")}' | median)
+  ops_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($7 > 0 ? $1 / $7 : "nan")}' | median)
+  cpu_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($8 > 0 ? $2 / $8 : "nan")}' | median)
   row "$label" "$(fmt "$(cut -f1 "$a" | median)" %.0f)" \
     "$(fmt "$(cut -f1 "$b" | median)" %.0f)" "$(fmt "$ops_ratio" %.2f)" \
     "$(fmt "$(cut -f2 "$a" | median)" %.2f)" "$(fmt "$(cut -f2 "$b" | median)" %.2f)" \

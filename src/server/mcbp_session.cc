@@ -52,6 +52,22 @@ bool documentKey(Opcode base) {
       return false;
   }
 }
+// A frame answered without reading its body: counted and stepped over,
+// whole if the input holds it, else the rest is discarded as it arrives
+// (then false: the caller returns).
+bool skipFrame(const mcbp::RequestHeader& header, std::span<const uint8_t> rest,
+               net::InputResult* r) {
+  ++r->frames;
+  const size_t frame = header.frameSize();
+  if (frame > rest.size()) {
+    r->consumed += rest.size();
+    r->discard = frame - rest.size();
+    return false;
+  }
+  r->consumed += frame;
+  return true;
+}
+
 }  // namespace
 
 McbpSession::McbpSession(ServerContext& server, WorkerContext& worker, net::Connection& connection)
@@ -362,14 +378,7 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
         conn.closeNow(net::CloseReason::kProtocolError);
         return r;
       }
-      ++r.frames;
-      const size_t frame = header.frameSize();
-      if (frame > rest.size()) {
-        r.consumed += rest.size();
-        r.discard = frame - rest.size();
-        return r;
-      }
-      r.consumed += frame;
+      if (!skipFrame(header, rest, &r)) return r;
       continue;
     }
     const mcbp::Verdict verdict = mcbp::validateHeader(header, max_key);
@@ -418,14 +427,7 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
       // Answer now and skip the body without buffering it; the connection
       // stays usable (memcached 1.6 does the same).
       out.sendStatus(header, too_large ? Status::E2big : Status::UnknownCommand);
-      ++r.frames;
-      const size_t frame = header.frameSize();
-      if (frame > rest.size()) {
-        r.consumed += rest.size();
-        r.discard = frame - rest.size();
-        return r;
-      }
-      r.consumed += frame;
+      if (!skipFrame(header, rest, &r)) return r;
       continue;
     }
     if (rest.size() < header.frameSize()) {
