@@ -2,9 +2,10 @@
 // then splitFrame over each complete frame, stepping by the body length) and
 // traps on any broken invariant:
 //   - parseHeader decodes every field as the big-endian layout in request.h
-//     says (classic 0x80 and alternative 0x08 formats), rejects any other
-//     magic and reports kBadLengths exactly when framing extras + extras + key
-//     exceed the body;
+//     says (classic 0x80 and alternative 0x08 formats, and 0x83, a Duplex
+//     client's answer to a server request, framed like a classic request),
+//     rejects any other magic and reports kBadLengths exactly when framing
+//     extras + extras + key exceed the body;
 //   - validateHeader's verdict follows the opcode's spec row, and a kOk
 //     verdict guarantees the fixed extras sizes the executors read blindly;
 //   - splitFrame's framing extras, extras, key and value lie inside the frame,
@@ -50,6 +51,9 @@ bool isRequestMagic(uint8_t b) {
          b == static_cast<uint8_t>(Magic::AltClientRequest);
 }
 
+// What McbpSession frames besides requests: a Duplex client's response.
+bool isServerResponseMagic(uint8_t b) { return b == static_cast<uint8_t>(Magic::ServerResponse); }
+
 // Framing extras + extras + key: what must fit in the body.
 uint64_t fixedParts(const RequestHeader& h) {
   return uint64_t{h.framing_extras_length} + h.extras_length + h.key_length;
@@ -58,7 +62,7 @@ uint64_t fixedParts(const RequestHeader& h) {
 void checkParsedFields(const uint8_t* p, const RequestHeader& h) {
   check(static_cast<uint8_t>(h.magic) == p[0]);
   check(h.opcode == p[1]);
-  if (h.magic == Magic::AltClientRequest) {
+  if (p[0] == static_cast<uint8_t>(Magic::AltClientRequest)) {
     check(h.framing_extras_length == p[2]);
     check(h.key_length == p[3]);
   } else {
@@ -170,7 +174,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::span<const uint8_t> rest = input.subspan(offset);
     RequestHeader h;
     const HeaderStatus status = memkv::mcbp::parseHeader(rest, &h);
-    if (!isRequestMagic(rest[0])) {
+    if (!isRequestMagic(rest[0]) && !isServerResponseMagic(rest[0])) {
       check(status == HeaderStatus::kBadMagic);
       return 0;  // the server closes: framing is lost
     }
@@ -179,6 +183,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const bool lengths_fit = fixedParts(h) <= h.body_length;
     check((status == HeaderStatus::kOk) == lengths_fit);
     if (status == HeaderStatus::kBadLengths) return 0;  // EINVAL and close
+    if (h.magic == Magic::ServerResponse) {
+      // Never validated as a command: the session skips it whole (or closes
+      // without Duplex), so framing continues after its body.
+      if (rest.size() < h.frameSize()) return 0;
+      offset += h.frameSize();
+      continue;
+    }
 
     const OpcodeSpec& spec = memkv::mcbp::opcodeSpec(h.opcode);
     check(spec.known() == (memkv::mcbp::opcodeName(h.opcode) != "UNKNOWN"));
