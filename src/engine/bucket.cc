@@ -53,13 +53,34 @@ Bucket::Located Bucket::locate(std::string_view key) {
 // within a vbucket. So flushing is one store per vbucket, and an item is
 // flushed iff its CAS is at or below its vbucket's mark.
 void Bucket::markFlushed(VBucket& vb, uint32_t flush_id) {
-  vb.flushed_cas = vb.last_cas;
+  markDead(vb);
   vb.flush_id = flush_id;
+}
+
+size_t Bucket::markDead(VBucket& vb) {
+  vb.flushed_cas = vb.last_cas;
   const size_t newly = vb.table.size() - vb.dead_items;
   vb.dead_items = vb.table.size();
   curr_items_.fetch_sub(newly, std::memory_order_relaxed);
   flushed_items_.fetch_add(newly, std::memory_order_relaxed);
   vb.locks.reset();  // every linked item is flushed: no lock can matter
+  return newly;
+}
+
+size_t Bucket::dropVBuckets(std::span<const uint16_t> vbuckets, bool* start_sweep) {
+  size_t dropped = 0;
+  for (const uint16_t v : vbuckets) {
+    if (v >= kVBucketCount) continue;
+    VBucket& vb = (*vbuckets_)[v];
+    std::lock_guard guard(vb.mutex);
+    // A delayed flush due here is applied at the vbucket's next touch, before
+    // any store: it then marks nothing new.
+    dropped += markDead(vb);
+  }
+  // As flush(): one sweep at a time, and the fence pairs with its end.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  *start_sweep = dropped != 0 && !sweep_wanted_.exchange(true, std::memory_order_seq_cst);
+  return dropped;
 }
 
 void Bucket::settleFlush(VBucket& vb, uint32_t now) {

@@ -241,6 +241,11 @@ class Bucket final {
   // and the next flush() asks for a new one. For a background thread (the
   // server's ExecutorPool), so memory comes back without traffic.
   bool reclaimFlushed(size_t budget);
+  // A cluster map took these vbuckets from this node: everything in them
+  // now is gone for readers, as a flush of just those vbuckets (O(1) each,
+  // never O(items)); the memory comes back through reclaimFlushed.
+  // Returns the items dropped, and *start_sweep as flush() returns it.
+  size_t dropVBuckets(std::span<const uint16_t> vbuckets, bool* start_sweep);
   // The expiry crawler's step: walks up to `slots` hash slots from where
   // the last step stopped (all vbuckets in turn) and unlinks the expired
   // items it finds, so their memory comes back without anyone reading them
@@ -294,6 +299,9 @@ class Bucket final {
   void settleAllFlushes(uint32_t now);
   // Marks everything now in the vbucket as flushed (vb.mutex held).
   void markFlushed(VBucket& vb, uint32_t flush_id);
+  // The same without recording a flush (a dropped vbucket); returns the
+  // items it marked.
+  size_t markDead(VBucket& vb);
   static bool isFlushed(const VBucket& vb, const Item* item) {
     return item->cas() <= vb.flushed_cas;
   }

@@ -29,6 +29,14 @@ void flushBucket(ServerContext& server, const BucketHandle& bucket, uint32_t del
   if (bucket->bucket.flush(delay)) sweepFlushed(server.executors(), bucket);
 }
 
+size_t dropVBuckets(ServerContext& server, const BucketHandle& bucket,
+                    std::span<const uint16_t> vbuckets) {
+  bool sweep = false;
+  const size_t dropped = bucket->bucket.dropVBuckets(vbuckets, &sweep);
+  if (sweep) sweepFlushed(server.executors(), bucket);
+  return dropped;
+}
+
 void executeNoop(Cookie& c) {
   c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
 }

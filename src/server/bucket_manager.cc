@@ -72,13 +72,29 @@ BucketHandle BucketManager::find(std::string_view name) const {
   return it == buckets_.end() ? nullptr : it->second;
 }
 
-void BucketManager::setClusterMap(std::shared_ptr<const cluster::ClusterMap> map, int node) {
+std::vector<BucketManager::LostVBuckets> BucketManager::setClusterMap(
+    std::shared_ptr<const cluster::ClusterMap> map, int node) {
+  std::vector<LostVBuckets> lost;
   std::lock_guard guard(mutex_);
-  for (const auto& [name, handle] : buckets_) handle->owned.assign(map->owners(name), node);
+  for (const auto& [name, handle] : buckets_) {
+    if (cluster_.map) {
+      const cluster::Owners& before = cluster_.map->owners(name);
+      const cluster::Owners& after = map->owners(name);
+      LostVBuckets entry{handle, {}};
+      for (size_t v = 0; v < before.size(); ++v) {
+        if (before[v] == cluster_.node && (v >= after.size() || after[v] != node)) {
+          entry.vbuckets.push_back(static_cast<uint16_t>(v));
+        }
+      }
+      if (!entry.vbuckets.empty()) lost.push_back(std::move(entry));
+    }
+    handle->owned.assign(map->owners(name), node);
+  }
   const uint16_t serial = cluster_.serial == ClusterView::kSerialUnknown
                               ? ClusterView::kSerialUnknown
                               : static_cast<uint16_t>(cluster_.serial + 1);
   cluster_ = {std::move(map), node, serial};
+  return lost;
 }
 
 BucketManager::ClusterView BucketManager::clusterMap() const {

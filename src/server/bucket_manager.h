@@ -88,7 +88,13 @@ class BucketManager final {
   // --cluster-map: `map` (not null) is served, and this node is its node
   // `node` (< map->nodes().size()). Every bucket's owned table, those created
   // later included, follows the map's owners for it. Any thread.
-  void setClusterMap(std::shared_ptr<const cluster::ClusterMap> map, int node);
+  // Returns, per bucket, the vbuckets the previous map gave this node and
+  // this one does not (none for the first map).
+  struct LostVBuckets {
+    BucketHandle bucket;
+    std::vector<uint16_t> vbuckets;
+  };
+  std::vector<LostVBuckets> setClusterMap(std::shared_ptr<const cluster::ClusterMap> map, int node);
   struct ClusterView {
     std::shared_ptr<const cluster::ClusterMap> map;  // null: no cluster map
     int node = -1;

@@ -13,10 +13,12 @@
 #include <string_view>
 #include <utility>
 
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "cluster/cluster_map.h"
 #include "common/byte_order.h"
+#include "common/logging.h"
 #include "net/worker.h"
 #include "server/executors.h"
 #include "server/mcbp_session.h"
@@ -166,6 +168,7 @@ void sendNotMyVBucket(Cookie& c) {
   // Json). With DedupeNotMyVbucketClustermap a connection gets each map
   // once (pushed or here); later answers have no body. Quiet commands
   // answer too: it is an error.
+  c.counters().not_my_vbucket.add(1);
   const BucketManager::ClusterView view = c.server.buckets().clusterMap();
   if (c.session.features().has(mcbp::Feature::DedupeNotMyVbucketClustermap) &&
       alreadyKnown(c.session, view)) {
@@ -214,6 +217,50 @@ void pushClusterMap(McbpSession& session, PushConfigs& configs) {
 }
 
 }  // namespace
+
+void dropLostVBuckets(ServerContext& server, std::vector<BucketManager::LostVBuckets> lost) {
+  if (lost.empty()) return;
+  // Not at once: a command that passed the ownership check under the old
+  // map may be about to store into a lost vbucket on its worker, and an item
+  // stored after the drop would outlive it, stale if the vbucket came back.
+  // Commands run to completion on their worker, so once every worker has
+  // run a task posted after the swap none is in flight; then the pool drops
+  // (O(1) per vbucket) and sweeps. A vbucket regained meanwhile is dropped
+  // all the same: what was written to it in between reads as a miss, never
+  // as an old value.
+  struct Pending {
+    std::atomic<size_t> workers{0};
+    std::vector<BucketManager::LostVBuckets> lost;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->lost = std::move(lost);
+  const auto drop = [&server](const std::shared_ptr<Pending>& p) {
+    server.executors().submit(engine::TaskPriority::kLow, [&server, p] {
+      uint64_t vbuckets = 0;
+      uint64_t items = 0;
+      for (const BucketManager::LostVBuckets& entry : p->lost) {
+        items += dropVBuckets(server, entry.bucket, entry.vbuckets);
+        vbuckets += entry.vbuckets.size();
+      }
+      server.countDropped(vbuckets, items);
+      spdlog::info("cluster map: {} vbuckets this node lost dropped, {} items", vbuckets, items);
+    });
+  };
+  std::vector<net::Worker*> workers;
+  for (const auto& w : server.workers()) {
+    if (w->worker != nullptr) workers.push_back(w->worker);
+  }
+  if (workers.empty()) {
+    drop(pending);
+    return;
+  }
+  pending->workers.store(workers.size(), std::memory_order_relaxed);
+  for (net::Worker* worker : workers) {
+    worker->post([pending, drop] {
+      if (pending->workers.fetch_sub(1, std::memory_order_acq_rel) == 1) drop(pending);
+    });
+  }
+}
 
 void pushClusterMapToAll(ServerContext& server) {
   // Invariant 1: only a connection's owner writes its output, so each

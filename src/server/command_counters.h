@@ -27,6 +27,7 @@ namespace memkv::server {
   X(touch_misses)                 \
   X(store_too_large)              \
   X(store_no_memory)              \
+  X(not_my_vbucket)               \
   X(bytes_copied)                 \
   X(bytes_referenced)
 

@@ -3,6 +3,11 @@
 // dispatch on the connection's owner thread with the request's Cookie. Each
 // answers through cookie.out, or parks the session and finishes from a
 // background task (the would-block commands).
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
 #include "server/cookie.h"
 
 namespace memkv::server {
@@ -23,6 +28,10 @@ void executeStat(Cookie& cookie);       // STAT
 // FLUSH and flush_all: flushes now (delay 0) or later, and frees the items
 // on the executor pool.
 void flushBucket(ServerContext& server, const BucketHandle& bucket, uint32_t delay);
+// A map change took these vbuckets of the bucket from this node: their items
+// vanish now and are freed on the executor pool. Returns the items dropped.
+size_t dropVBuckets(ServerContext& server, const BucketHandle& bucket,
+                    std::span<const uint16_t> vbuckets);
 // Couchbase's session layer (session_executors.cc).
 void executeHello(Cookie& cookie);            // HELLO
 void executeErrorMap(Cookie& cookie);         // GET_ERROR_MAP
@@ -42,6 +51,10 @@ void sendNotMyVBucket(Cookie& cookie);
 // each of its connections that negotiated ClustermapChangeNotification and
 // has not got this map its bucket's config, on its own thread. Any thread.
 void pushClusterMapToAll(ServerContext& server);
+// After a map change: empties the vbuckets this node lost (dropVBuckets) once
+// every worker has finished the commands it was running under the old map,
+// on the executor pool. Any thread.
+void dropLostVBuckets(ServerContext& server, std::vector<BucketManager::LostVBuckets> lost);
 // Range scans (range_scan_executors.cc): would-block commands.
 void executeRangeScanCreate(Cookie& cookie);    // RANGE_SCAN_CREATE
 void executeRangeScanContinue(Cookie& cookie);  // RANGE_SCAN_CONTINUE

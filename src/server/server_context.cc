@@ -60,9 +60,10 @@ bool ServerContext::reloadClusterMap(std::string* error) {
     map_reload_errors_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  buckets_.setClusterMap(std::move(map), node);
+  std::vector<BucketManager::LostVBuckets> lost = buckets_.setClusterMap(std::move(map), node);
   map_reloads_.fetch_add(1, std::memory_order_relaxed);
   pushClusterMapToAll(*this);
+  dropLostVBuckets(*this, std::move(lost));
   return true;
 }
 

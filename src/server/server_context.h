@@ -112,13 +112,22 @@ class ServerContext final {
   // Otherwise nothing changes and *error says why. Counted either way
   // (cluster_map_reloads, cluster_map_reload_errors). False without a map.
   // A new map is pushed to the connections that negotiated config push
-  // (pushClusterMapToAll). Main loop only: the check against the map in effect and the swap are two
-  // steps.
+  // (pushClusterMapToAll), and the vbuckets this node lost are emptied in
+  // the background (dropLostVBuckets). Main loop only: the check against the map in effect and the
+  // swap are two steps.
   bool reloadClusterMap(std::string* error);
   uint64_t clusterMapReloads() const { return map_reloads_.load(std::memory_order_relaxed); }
   uint64_t clusterMapReloadErrors() const {
     return map_reload_errors_.load(std::memory_order_relaxed);
   }
+  // What the reloads took away from this node: vbuckets dropped, and the
+  // items they held (dropLostVBuckets).
+  void countDropped(uint64_t vbuckets, uint64_t items) {
+    vbuckets_dropped_.fetch_add(vbuckets, std::memory_order_relaxed);
+    items_dropped_.fetch_add(items, std::memory_order_relaxed);
+  }
+  uint64_t vbucketsDropped() const { return vbuckets_dropped_.load(std::memory_order_relaxed); }
+  uint64_t itemsDropped() const { return items_dropped_.load(std::memory_order_relaxed); }
   // The configuration of a bucket created with defaults (the -m quota).
   engine::BucketConfig defaultBucketConfig() const;
   time_t started() const { return started_; }
@@ -191,6 +200,8 @@ class ServerContext final {
   bool clustered_ = false;
   std::atomic<uint64_t> map_reloads_{0};
   std::atomic<uint64_t> map_reload_errors_{0};
+  std::atomic<uint64_t> vbuckets_dropped_{0};
+  std::atomic<uint64_t> items_dropped_{0};
   mutable std::mutex users_mutex_;
   std::shared_ptr<const auth::UserDatabase> users_;  // guarded by users_mutex_
   std::atomic<uint32_t> users_generation_{0};        // written under users_mutex_

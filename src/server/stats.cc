@@ -95,6 +95,12 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
   add("cluster_map_rev", uint64_t{cluster.map ? static_cast<uint64_t>(cluster.map->rev()) : 0});
   add("cluster_map_reloads", server.clusterMapReloads());
   add("cluster_map_reload_errors", server.clusterMapReloadErrors());
+  // Requests refused because the key's vbucket belongs to another node: a
+  // client that routes by the map causes none once it has the map.
+  add("not_my_vbucket", totals.not_my_vbucket);
+  // What map changes took from this node, emptied in the background.
+  add("cluster_vbuckets_dropped", server.vbucketsDropped());
+  add("cluster_items_dropped", server.itemsDropped());
   add("bytes_read", totals.bytes_read);
   add("bytes_written", totals.bytes_written);
   add("limit_maxbytes", bucket.limit_maxbytes);

@@ -670,6 +670,7 @@ net::InputResult textInput(McbpSession& session, net::Connection& conn,
             out.raw(text::kNoBucket);
           } else if (strict && bucket != nullptr && !ownsKeys(*bucket, command)) {
             // As other errors: classic noreply silences it, meta q does not.
+            session.worker().commands.not_my_vbucket.add(1);
             if (!command.noreply || isMeta(command.kind)) out.raw(text::kNotMyVbucket);
           } else {
             TextCookie cookie{server,

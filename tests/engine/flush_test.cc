@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bucket_fixture.h"
+#include "common/crc32.h"
 
 namespace memkv::engine {
 namespace {
@@ -151,6 +152,39 @@ TEST_F(FlushTest, OnlyAFlushThatActsNowAsksForOneSweepAtATime) {
   EXPECT_EQ(bucket_->stats().flushed_unreclaimed, 0u);
   fill(10);
   EXPECT_TRUE(bucket_->flush(0));
+}
+
+// A cluster map took some vbuckets from this node: their items vanish as a
+// flush of just those would make them, the others stay, and the sweep
+// frees the dropped ones' memory.
+TEST_F(FlushTest, DroppedVBucketsVanishAndAreSweptTheOthersStay) {
+  const auto vbucketOfKey = [](const std::string& key) {
+    return vbucketOf(crc32(key.data(), key.size()), kVBucketCount);
+  };
+  fill(4000);
+  std::vector<uint16_t> lost;
+  for (uint16_t vb = 0; vb < kVBucketCount; vb += 4) lost.push_back(vb);  // a quarter
+  size_t in_lost = 0;
+  for (int i = 0; i < 4000; ++i) in_lost += vbucketOfKey("k" + std::to_string(i)) % 4 == 0;
+  ASSERT_GT(in_lost, 500u);
+  bool sweep = false;
+  EXPECT_EQ(bucket_->dropVBuckets(lost, &sweep), in_lost);
+  EXPECT_TRUE(sweep);
+  EXPECT_EQ(bucket_->stats().curr_items, 4000u - in_lost);
+  EXPECT_EQ(bucket_->stats().flushed_unreclaimed, in_lost);
+  for (int i = 0; i < 4000; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    EXPECT_EQ(get(key), vbucketOfKey(key) % 4 == 0 ? "<miss>" : std::string(100, 'v')) << key;
+  }
+  // A vbucket dropped and served again starts empty: what is stored now stays.
+  set("k1", "again");
+  EXPECT_EQ(get("k1"), "again");
+  reclaimAll();
+  EXPECT_EQ(bucket_->stats().flushed_unreclaimed, 0u);
+  EXPECT_EQ(bucket_->stats().curr_items, 4000u - in_lost + (vbucketOfKey("k1") % 4 == 0));
+  // Nothing left to drop: no sweep asked for.
+  EXPECT_EQ(bucket_->dropVBuckets(std::vector<uint16_t>{}, &sweep), 0u);
+  EXPECT_FALSE(sweep);
 }
 
 TEST_F(FlushTest, AnImmediateFlushCancelsAPendingOne) {

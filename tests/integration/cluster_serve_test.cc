@@ -93,6 +93,8 @@ TEST_F(ClusterServeTest, AKeyIsServedByItsOwnerOnly) {
       if (owners[cb::vbucketOf("doc-" + std::to_string(k))] == static_cast<int>(i)) ++mine;
     }
     EXPECT_EQ(stats.at("curr_items"), std::to_string(mine)) << "node " << i;
+    // Each refusal counted once: a SET and a GET of every key it does not own.
+    EXPECT_EQ(stats.at("not_my_vbucket"), std::to_string(2 * (60 - mine))) << "node " << i;
   }
 }
 
@@ -290,6 +292,87 @@ TEST_F(ClusterServeTest, SighupTakesANewerMapThatStillNamesTheNode) {
       scaled(std::chrono::seconds(10)), &last));
   EXPECT_EQ(statU64(c, "cluster_map_reloads"), 1u);
   EXPECT_EQ(statU64(c, "cluster_map_rev"), 2u);
+}
+
+// Node 0 loses some of its vbuckets to node 1 and later gets them back: what they held is
+// emptied in the background (counted, memory freed, the rest untouched), and a vbucket that
+// comes back starts empty: an old value is never served again.
+TEST_F(ClusterServeTest, VbucketsANodeLosesAreEmptiedAndComeBackEmpty) {
+  const std::vector<int> owners = fileOwners();
+  ASSERT_EQ(owners.size(), kVBuckets);
+  McbpClient node0 = connect(0);
+  std::vector<std::string> keys;
+  std::set<uint16_t> moved;  // every other vbucket of node 0 that holds a key
+  size_t moved_keys = 0;
+  for (int k = 0; keys.size() < 400 && k < 100000; ++k) {
+    const std::string key = "drop-" + std::to_string(k);
+    const uint16_t vb = cb::vbucketOf(key);
+    if (owners[vb] != 0) continue;
+    Request set = makeStore(op::kSet, key, std::string(500, 'v'));
+    set.vbucket = vb;
+    ASSERT_EQ(node0.call(set).status, status::kSuccess);
+    keys.push_back(key);
+    if (vb % 2 == 0) {
+      moved.insert(vb);
+      ++moved_keys;
+    }
+  }
+  ASSERT_EQ(keys.size(), 400u);
+  ASSERT_GT(moved_keys, 50u);
+  const uint64_t bytes_before = statU64(node0, "bytes");
+
+  // rev 2: the even vbuckets of node 0 that hold keys go to node 1; rev 3: they come back.
+  const auto publish = [&](int rev, int owner_of_moved) {
+    std::ifstream in(map_path_);
+    nlohmann::json file = nlohmann::json::parse(in, nullptr, false);
+    ASSERT_FALSE(file.is_discarded());
+    for (const uint16_t vb : moved) file["vbuckets"][vb] = owner_of_moved;
+    file["rev"] = rev;
+    std::ofstream out(map_path_ + ".new", std::ios::trunc);
+    out << file.dump();
+    ASSERT_TRUE(static_cast<bool>(out.flush()));
+    out.close();
+    fs::rename(map_path_ + ".new", map_path_);
+    ASSERT_EQ(::kill(servers_[0]->pid(), SIGHUP), 0);
+  };
+  publish(2, 1);
+  uint64_t last = 0;
+  ASSERT_TRUE(waitForStat(
+      node0, "cluster_items_dropped", [&](uint64_t v) { return v == moved_keys; },
+      scaled(std::chrono::seconds(10)), &last))
+      << "dropped " << last << " items, expected " << moved_keys;
+  EXPECT_EQ(statU64(node0, "cluster_vbuckets_dropped"), moved.size());
+  EXPECT_EQ(statU64(node0, "curr_items"), keys.size() - moved_keys);
+  // The sweep frees them without any traffic on their keys.
+  ASSERT_TRUE(waitForStat(
+      node0, "flushed_unreclaimed", [](uint64_t v) { return v == 0; },
+      scaled(std::chrono::seconds(10)), &last))
+      << last << " dropped items still allocated";
+  EXPECT_LT(statU64(node0, "bytes"), bytes_before - moved_keys * 500);
+  for (const std::string& key : keys) {
+    Request get = makeKeyOnly(op::kGet, key);
+    get.vbucket = cb::vbucketOf(key);
+    const uint16_t want = moved.contains(get.vbucket) ? kNotMyVbucket : status::kSuccess;
+    ASSERT_EQ(node0.call(get).status, want) << key << " in vbucket " << get.vbucket;
+  }
+
+  publish(3, 0);
+  ASSERT_TRUE(waitForStat(
+      node0, "cluster_map_rev", [](uint64_t v) { return v == 3; }, scaled(std::chrono::seconds(10)),
+      &last));
+  for (const std::string& key : keys) {
+    Request get = makeKeyOnly(op::kGet, key);
+    get.vbucket = cb::vbucketOf(key);
+    const Response r = node0.call(get);
+    if (moved.contains(get.vbucket)) {
+      EXPECT_EQ(r.status, status::kKeyEnoent) << key << ": its vbucket came back with an old value";
+    } else {
+      EXPECT_EQ(r.status, status::kSuccess) << key;
+      EXPECT_EQ(r.value, std::string(500, 'v'));
+    }
+  }
+  // Nothing more to drop: rev 3 took nothing from node 0.
+  EXPECT_EQ(statU64(node0, "cluster_vbuckets_dropped"), moved.size());
 }
 
 // A bucket with its own table in the map ("buckets"), created after startup on every node:
