@@ -216,6 +216,10 @@ void settingsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& ad
   add("detail_enabled", server.prefixStats().enabled() ? "yes" : "no");
   add("shutdown_enabled", s.shutdown_enabled ? "yes" : "no");
   add("metrics_port", server.metricsPort());
+  // --cluster-map: the file reloaded on SIGHUP, and whether text and meta
+  // keys are checked against it (docs/cluster.md).
+  add("cluster_map", s.cluster_map_file.empty() ? "none" : s.cluster_map_file);
+  add("strict_vbuckets", s.strict_vbuckets ? "yes" : "no");
   add("ssl_enabled", s.ssl_enabled ? "yes" : "no");
   if (s.tlsConfigured()) {
     add("ssl_chain_cert", s.ssl_chain_cert);

@@ -181,6 +181,9 @@ TEST_F(ClusterServeTest, TextClientsAreServedWhateverTheKeyByDefault) {
   EXPECT_EQ(t.call("set " + elsewhere + " 0 0 1\r\nv\r\n"), "STORED\r\n");
   EXPECT_EQ(t.callUntil("get " + elsewhere + "\r\n", "END\r\n"),
             "VALUE " + elsewhere + " 0 1\r\nv\r\nEND\r\n");
+  const std::string settings = t.callUntil("stats settings\r\n", "END\r\n");
+  EXPECT_NE(settings.find("STAT strict_vbuckets no\r\n"), std::string::npos) << settings;
+  EXPECT_NE(settings.find("STAT cluster_map " + map_path_ + "\r\n"), std::string::npos);
 }
 
 // --strict-vbuckets: text and meta commands for another node's key are refused visibly.
@@ -215,6 +218,11 @@ TEST_F(ClusterStrictTest, TextCommandsForAnotherNodesKeyGetServerError) {
   EXPECT_EQ(t.call("mn\r\n"), "MN\r\n");
   ASSERT_TRUE(t.send("set " + elsewhere + " 0 0 1 noreply\r\nv\r\n"));
   EXPECT_EQ(t.call("version\r\n").rfind("VERSION ", 0), 0u) << "noreply stays silent";
+  // Every refusal counted, the silent one too; the setting shows.
+  EXPECT_NE(t.callUntil("stats\r\n", "END\r\n").find("STAT not_my_vbucket 11\r\n"),
+            std::string::npos);
+  EXPECT_NE(t.callUntil("stats settings\r\n", "END\r\n").find("STAT strict_vbuckets yes\r\n"),
+            std::string::npos);
   // Its owner serves it.
   TextClient owner;
   ASSERT_TRUE(owner.connect(ports_[1]));
