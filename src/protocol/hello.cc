@@ -22,6 +22,7 @@ bool featureSupported(Feature f) {
     // connection has not seen, GET_CLUSTER_CONFIG with the version it has.
     case Feature::Duplex:
     case Feature::ClustermapChangeNotification:
+    case Feature::ClustermapChangeNotificationBrief:  // the push without the config
     case Feature::GetClusterConfigWithKnownVersion:
     case Feature::DedupeNotMyVbucketClustermap:
       return true;
@@ -40,9 +41,26 @@ HelloOutcome negotiate(std::span<const uint8_t> requested) {
     out.reply.push_back(static_cast<char>(code >> 8));
     out.reply.push_back(static_cast<char>(code & 0xff));
   }
-  if (out.granted.has(Feature::ClustermapChangeNotification) && !out.granted.has(Feature::Duplex)) {
+  const bool full = out.granted.has(Feature::ClustermapChangeNotification);
+  const bool brief = out.granted.has(Feature::ClustermapChangeNotificationBrief);
+  if ((full || brief) && !out.granted.has(Feature::Duplex)) {
     out = HelloOutcome{};
     out.error = "ClustermapChangeNotification needs Duplex";
+    return out;
+  }
+  if (full && brief) {
+    // kv_engine keeps the brief one: one push per change, not two.
+    FeatureSet kept;
+    std::string reply;
+    for (size_t i = 0; i + 1 < out.reply.size(); i += 2) {
+      const auto f =
+          static_cast<Feature>(loadBe16(reinterpret_cast<const uint8_t*>(&out.reply[i])));
+      if (f == Feature::ClustermapChangeNotification) continue;
+      kept.add(f);
+      reply.append(out.reply, i, 2);
+    }
+    out.granted = kept;
+    out.reply = std::move(reply);
   }
   return out;
 }

@@ -189,29 +189,36 @@ struct PushConfigs {
   std::map<const BucketEntry*, std::string> json;
 };
 
-// Sends `session` its bucket's config as a ClustermapChangeNotification
-// server request if it negotiated one and has not got this map. Owner thread.
+// Sends `session` its bucket's config (the global one without a bucket, as
+// the SDK's cluster-level connection expects: key empty, no "name") as a
+// ClustermapChangeNotification server request if it negotiated one and has
+// not got this map; with the brief variant, the version only. Owner thread.
 void pushClusterMap(McbpSession& session, PushConfigs& configs) {
-  if (!session.features().has(mcbp::Feature::ClustermapChangeNotification) ||
+  const bool brief = session.features().has(mcbp::Feature::ClustermapChangeNotificationBrief);
+  if ((!brief && !session.features().has(mcbp::Feature::ClustermapChangeNotification)) ||
       session.connection().closing()) {
     return;
   }
   BucketEntry* entry = session.bucket();
-  if (entry == nullptr) return;  // kv_engine pushes bucket configs to bucket connections
   const BucketManager::ClusterView& view = configs.view;
   if (!view.map || alreadyKnown(session, view)) return;
-  auto it = configs.json.find(entry);
-  if (it == configs.json.end()) {
-    it = configs.json.emplace(entry, configJson(session.server(), view, entry)).first;
-  }
-  const std::string& json = it->second;
   const auto [epoch, rev] = configVersion(session.server(), view);
   uint8_t extras[2 * sizeof(uint64_t)];
   storeBe64(extras, static_cast<uint64_t>(epoch));
   storeBe64(extras + sizeof(uint64_t), static_cast<uint64_t>(rev));
-  session.responseWriter().sendServerRequest(mcbp::ServerOpcode::ClustermapChangeNotification,
-                                             extras, entry->name, bytes(json),
-                                             jsonDatatype(session));
+  const std::string_view key = entry != nullptr ? std::string_view(entry->name) : "";
+  if (brief) {
+    session.responseWriter().sendServerRequest(mcbp::ServerOpcode::ClustermapChangeNotification,
+                                               extras, key, {}, 0);
+  } else {
+    auto it = configs.json.find(entry);  // built once per bucket per worker (nullptr: global)
+    if (it == configs.json.end()) {
+      it = configs.json.emplace(entry, configJson(session.server(), view, entry)).first;
+    }
+    session.responseWriter().sendServerRequest(mcbp::ServerOpcode::ClustermapChangeNotification,
+                                               extras, key, bytes(it->second),
+                                               jsonDatatype(session));
+  }
   session.setKnownMap(view.serial);
   session.connection().flushSoon();
 }

@@ -150,6 +150,43 @@ TEST_F(ClusterPushTest, EveryPushClientOfTheNodeGetsTheMapOnce) {
   }
 }
 
+// The brief push (HELLO 0x1f) carries the version and the bucket, no config; a connection
+// without a bucket (the SDK's cluster-level one) gets the global config: key empty, no
+// "name", no vbucket map.
+TEST_F(ClusterPushTest, BriefPushesAndBucketlessConnectionsGetWhatTheyAskedFor) {
+  McbpClient brief = connectWith(
+      0, {cb::feature::kJson, cb::feature::kDuplex, cb::feature::kClustermapNotificationBrief});
+  McbpClient bucketless = pushClient(0);
+  // A bucket that does not exist leaves the connection without one.
+  ASSERT_EQ(bucketless.call(cb::makeRequest(cb::op::kSelectBucket, "no-such-bucket")).status,
+            cb::status::kEaccess);
+  publish(2, 0, 2, 0);
+
+  Response pushed;
+  ASSERT_EQ(brief.read(&pushed, scaled(std::chrono::seconds(10))), ReadStatus::kOk);
+  EXPECT_EQ(pushed.magic, kServerRequestMagic);
+  EXPECT_EQ(pushed.opcode, kClustermapChangeNotification);
+  EXPECT_EQ(pushed.key, "default");
+  EXPECT_EQ(pushed.extras, be64(1) + be64(2));
+  EXPECT_TRUE(pushed.value.empty()) << "brief: the client fetches the config itself";
+  EXPECT_EQ(clusterConfig(brief)["rev"], 2);
+
+  Response global;
+  ASSERT_EQ(bucketless.read(&global, scaled(std::chrono::seconds(10))), ReadStatus::kOk);
+  EXPECT_EQ(global.magic, kServerRequestMagic);
+  EXPECT_EQ(global.opcode, kClustermapChangeNotification);
+  EXPECT_EQ(global.key, "") << "no bucket: the key is empty, as the SDK expects";
+  EXPECT_EQ(global.extras, be64(1) + be64(2));
+  EXPECT_EQ(global.data_type, cb::datatype::kJson);
+  const nlohmann::json config = nlohmann::json::parse(global.value, nullptr, false);
+  ASSERT_FALSE(config.is_discarded()) << global.value;
+  EXPECT_EQ(config["rev"], 2);
+  EXPECT_FALSE(config.contains("name"));
+  EXPECT_FALSE(config.contains("vBucketServerMap"));
+  EXPECT_EQ(config["nodesExt"].size(), kNodes);
+  EXPECT_EQ(bucketless.noop().magic, kResponseMagic) << "one push, then the answer";
+}
+
 TEST_F(ClusterPushTest, DedupeSendsEachMapOnceInNotMyVbucket) {
   McbpClient dedupe = connectWith(0, {cb::feature::kJson, cb::feature::kDedupeNotMyVbucket});
   McbpClient every = connectWith(0, {cb::feature::kJson});

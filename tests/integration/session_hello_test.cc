@@ -62,7 +62,6 @@ TEST_F(SessionHelloTest, UnknownAndUnimplementedCodesAreIgnored) {
                        cb::feature::kXerror,
                        cb::feature::kUnorderedExecution,
                        0xffff,
-                       cb::feature::kClustermapNotificationBrief,
                        cb::feature::kTracing,
                        cb::feature::kXattr,
                        0x01,

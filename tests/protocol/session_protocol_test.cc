@@ -43,10 +43,22 @@ TEST(HelloTest, ConfigPushWithoutDuplexRefusesTheHello) {
   ASSERT_NE(out.error, nullptr);
   EXPECT_TRUE(out.reply.empty());
   EXPECT_EQ(out.granted.bits(), 0u);
-  // The brief variant is not implemented: ignored, Duplex alone is fine.
+  // The brief variant needs Duplex too.
+  EXPECT_NE(negotiate(codes({0x07, 0x1f})).error, nullptr);
   const HelloOutcome brief = negotiate(codes({0x0c, 0x1f, 0x1d}));
   EXPECT_EQ(brief.error, nullptr);
-  EXPECT_EQ(brief.reply, std::string("\x00\x0c\x00\x1d", 4));
+  EXPECT_EQ(brief.reply, std::string("\x00\x0c\x00\x1f\x00\x1d", 6));
+}
+
+TEST(HelloTest, AskedForBothPushesTheBriefOneIsKept) {
+  // kv_engine's rule: one push per map change, the brief one.
+  const HelloOutcome out = negotiate(codes({0x0d, 0x0c, 0x1f, 0x07}));
+  EXPECT_EQ(out.error, nullptr);
+  EXPECT_EQ(out.reply, std::string("\x00\x0c\x00\x1f\x00\x07", 6));
+  EXPECT_FALSE(out.granted.has(Feature::ClustermapChangeNotification));
+  EXPECT_TRUE(out.granted.has(Feature::ClustermapChangeNotificationBrief));
+  EXPECT_TRUE(out.granted.has(Feature::Duplex));
+  EXPECT_TRUE(out.granted.has(Feature::Xerror));
 }
 
 TEST(HelloTest, UnknownAndDuplicateCodesAreIgnored) {
