@@ -62,7 +62,7 @@ test-tsan: deps build/tsan/build.ninja
 FUZZ_SECONDS ?= 60
 FUZZ_MAX_LEN ?= 32768
 FUZZ_TARGETS := frame_parser_fuzzer text_parser_fuzzer connection_input_fuzzer sasl_fuzzer \
-                cluster_map_fuzzer
+                cluster_map_fuzzer dcp_request_fuzzer
 
 build/fuzz/build.ninja:
 	cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \

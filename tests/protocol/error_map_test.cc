@@ -42,6 +42,7 @@ const std::map<std::string, Status> kByName = {
     {"NotLocked", Status::NotLocked},
     {"AuthError", Status::AuthError},
     {"AuthContinue", Status::AuthContinue},
+    {"Erange", Status::Erange},
     {"Eaccess", Status::Eaccess},
     {"UnknownFrameInfo", Status::UnknownFrameInfo},
     {"UnknownCommand", Status::UnknownCommand},
