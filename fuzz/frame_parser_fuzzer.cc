@@ -52,7 +52,9 @@ bool isRequestMagic(uint8_t b) {
 }
 
 // What McbpSession frames besides requests: a Duplex client's response.
-bool isServerResponseMagic(uint8_t b) { return b == static_cast<uint8_t>(Magic::ServerResponse); }
+bool isServerResponseMagic(uint8_t b) {
+  return b == static_cast<uint8_t>(Magic::ServerResponse);
+}
 
 // Framing extras + extras + key: what must fit in the body.
 uint64_t fixedParts(const RequestHeader& h) {
