@@ -68,6 +68,8 @@ size_t Bucket::markDead(VBucket& vb) {
 }
 
 size_t Bucket::dropVBuckets(std::span<const uint16_t> vbuckets, bool* start_sweep) {
+  std::random_device seed;
+  std::mt19937_64 random(uint64_t{seed()} << 32 | seed());
   size_t dropped = 0;
   for (const uint16_t v : vbuckets) {
     if (v >= kVBucketCount) continue;
@@ -76,6 +78,12 @@ size_t Bucket::dropVBuckets(std::span<const uint16_t> vbuckets, bool* start_swee
     // A delayed flush due here is applied at the vbucket's next touch, before
     // any store: it then marks nothing new.
     dropped += markDead(vb);
+    // Its contents are gone without deletions: a new history, so a mutation
+    // token or scan requirement from before (uuid, seqno) no longer matches.
+    const uint64_t old = vb.uuid;
+    do {
+      vb.uuid = random();
+    } while (vb.uuid == 0 || vb.uuid == old);
   }
   // As flush(): one sweep at a time, and the fence pairs with its end.
   std::atomic_thread_fence(std::memory_order_seq_cst);

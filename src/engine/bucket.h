@@ -243,7 +243,8 @@ class Bucket final {
   bool reclaimFlushed(size_t budget);
   // A cluster map took these vbuckets from this node: everything in them
   // now is gone for readers, as a flush of just those vbuckets (O(1) each,
-  // never O(items)); the memory comes back through reclaimFlushed.
+  // never O(items)); the memory comes back through reclaimFlushed. Each
+  // gets a new uuid: its history before the drop is not this one.
   // Returns the items dropped, and *start_sweep as flush() returns it.
   size_t dropVBuckets(std::span<const uint16_t> vbuckets, bool* start_sweep);
   // The expiry crawler's step: walks up to `slots` hash slots from where

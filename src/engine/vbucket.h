@@ -63,10 +63,10 @@ class LockTable final {
 
 struct alignas(64) VBucket {
   VBucketLock mutex;
-  HashTable table;                   // guarded by mutex
-  uint64_t last_cas = 0;             // guarded by mutex
-  uint64_t high_seqno = 0;           // guarded by mutex; one per mutation, as Couchbase's seqnos
-  uint64_t uuid = 0;                 // this vbucket's history id (mutation tokens); set at creation
+  HashTable table;          // guarded by mutex
+  uint64_t last_cas = 0;    // guarded by mutex
+  uint64_t high_seqno = 0;  // guarded by mutex; one per mutation, as Couchbase's seqnos
+  uint64_t uuid = 0;  // guarded by mutex; history id (mutation tokens): new at creation and drop
   std::unique_ptr<LockTable> locks;  // guarded by mutex; null while nothing is locked
   // FLUSH without touching items: every item whose CAS is at or below this
   // mark was stored before a flush and is gone for readers (CAS values only

@@ -27,12 +27,14 @@ std::optional<uint32_t> parseU32(std::string_view text) {
   return value;
 }
 
-// Seconds as kv_engine reads set_noop_interval (a float), in milliseconds.
-std::optional<uint32_t> parseSecondsAsMs(std::string_view text) {
+// set_noop_interval's seconds (a float, as kv_engine reads it) in
+// milliseconds: at least kMinNoopIntervalMs before any rounding (kv_engine
+// compares the float), at most what a u32 of milliseconds holds.
+std::optional<uint32_t> parseNoopInterval(std::string_view text) {
   double seconds = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
   if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(seconds) ||
-      seconds < 0 || seconds > kMaxNoopIntervalMs / 1000.0) {
+      seconds < kMinNoopIntervalMs / 1000.0 || seconds > kMaxNoopIntervalMs / 1000.0) {
     return std::nullopt;
   }
   return static_cast<uint32_t>(std::llround(seconds * 1000));
@@ -107,8 +109,8 @@ Status applyControl(std::string_view key, std::string_view value, uint32_t open_
     return Status::Success;
   }
   if (key == "set_noop_interval") {
-    const std::optional<uint32_t> ms = parseSecondsAsMs(value);
-    if (!ms || *ms < kMinNoopIntervalMs) return Status::Einval;
+    const std::optional<uint32_t> ms = parseNoopInterval(value);
+    if (!ms) return Status::Einval;
     state->noop_interval_ms = *ms;
     return Status::Success;
   }
@@ -135,10 +137,15 @@ Status applyControl(std::string_view key, std::string_view value, uint32_t open_
     return Status::Success;
   }
   if (key == "supports_cursor_dropping" || key == "supports_cursor_dropping_vulcan" ||
-      key == "supports_hifi_MFU" || key == "enable_out_of_order_snapshots") {
+      key == "supports_hifi_MFU") {
     // Permissions the consumer grants; memkv drops cursors anyway (a slow
-    // stream backfills again) and never sends out-of-order snapshots.
+    // stream backfills again).
     return Status::Success;
+  }
+  if (key == "enable_out_of_order_snapshots") {
+    // Allowed, never used: memkv sends snapshots in seqno order.
+    return value == "true" || value == "true_with_seqno_advanced" ? Status::Success
+                                                                  : Status::Einval;
   }
   if (key == "backfill_order") {
     return value == "round-robin" || value == "sequential" ? Status::Success : Status::Einval;

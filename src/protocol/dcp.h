@@ -72,7 +72,8 @@ struct ControlState {
   Priority priority = Priority::kMedium;
 };
 inline constexpr uint32_t kMinNoopIntervalMs = 100;  // connection_manager_interval
-inline constexpr uint32_t kMaxNoopIntervalMs = 10800 * 1000;
+// kv_engine sets no maximum; this is what a u32 of milliseconds holds.
+inline constexpr uint32_t kMaxNoopIntervalMs = 4'294'967 * 1000u;
 
 // Applies one DCP_CONTROL key/value (both non-empty: the caller validated
 // the frame). Success, Einval for a value the key does not take or a key

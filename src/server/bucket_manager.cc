@@ -76,8 +76,10 @@ std::vector<BucketManager::LostVBuckets> BucketManager::setClusterMap(
     std::shared_ptr<const cluster::ClusterMap> map, int node) {
   std::vector<LostVBuckets> lost;
   std::lock_guard guard(mutex_);
-  for (const auto& [name, handle] : buckets_) {
-    if (cluster_.map) {
+  // What each bucket loses first (it allocates): if that throws, no table
+  // has changed yet. The swap below allocates nothing.
+  if (cluster_.map) {
+    for (const auto& [name, handle] : buckets_) {
       const cluster::Owners& before = cluster_.map->owners(name);
       const cluster::Owners& after = map->owners(name);
       LostVBuckets entry{handle, {}};
@@ -88,8 +90,8 @@ std::vector<BucketManager::LostVBuckets> BucketManager::setClusterMap(
       }
       if (!entry.vbuckets.empty()) lost.push_back(std::move(entry));
     }
-    handle->owned.assign(map->owners(name), node);
   }
+  for (const auto& [name, handle] : buckets_) handle->owned.assign(map->owners(name), node);
   const uint16_t serial = cluster_.serial == ClusterView::kSerialUnknown
                               ? ClusterView::kSerialUnknown
                               : static_cast<uint16_t>(cluster_.serial + 1);

@@ -168,7 +168,6 @@ void sendNotMyVBucket(Cookie& c) {
   // Json). With DedupeNotMyVbucketClustermap a connection gets each map
   // once (pushed or here); later answers have no body. Quiet commands
   // answer too: it is an error.
-  c.counters().not_my_vbucket.add(1);
   const BucketManager::ClusterView view = c.server.buckets().clusterMap();
   if (c.session.features().has(mcbp::Feature::DedupeNotMyVbucketClustermap) &&
       alreadyKnown(c.session, view)) {
@@ -199,6 +198,8 @@ void pushClusterMap(McbpSession& session, PushConfigs& configs) {
       session.connection().closing()) {
     return;
   }
+  // GET_CLUSTER_CONFIG needs a login; a push must not tell more than it.
+  if (!session.authenticated()) return;
   BucketEntry* entry = session.bucket();
   const BucketManager::ClusterView& view = configs.view;
   if (!view.map || alreadyKnown(session, view)) return;

@@ -519,6 +519,7 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) tr
   // it routed by. One relaxed load and a bit test per document command.
   if (server_.clustered() && documentKey(spec.base) && bucket_ &&
       !bucket_->owned.owns(request.header.vbucket)) {
+    cookie.counters().not_my_vbucket.add(1);
     sendNotMyVBucket(cookie);
     return;
   }

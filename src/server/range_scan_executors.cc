@@ -65,6 +65,7 @@ void executeRangeScanCreate(Cookie& c) {
   // With a cluster map, a vbucket of another node is refused as a document
   // command on it is, config included.
   if (c.server.clustered() && !c.session.bucketHandle()->owned.owns(vbucket)) {
+    c.counters().not_my_vbucket.add(1);
     sendNotMyVBucket(c);
     return;
   }

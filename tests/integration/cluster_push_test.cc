@@ -187,6 +187,46 @@ TEST_F(ClusterPushTest, BriefPushesAndBucketlessConnectionsGetWhatTheyAskedFor) 
   EXPECT_EQ(bucketless.noop().magic, kResponseMagic) << "one push, then the answer";
 }
 
+// With a users file, a connection that asked for pushes but never logged in gets none:
+// GET_CLUSTER_CONFIG needs a login, and a push must not tell more than it would.
+const cb::TestUser kPushAdmin[] = {{"admin", "admin-pw", "admin"}};
+
+class ClusterPushAuthTest : public ClusterPushTest {
+ protected:
+  std::vector<std::string> extraArgs() override {
+    std::string error;
+    return {"--users-file", cb::sharedUsersFile(MEMKV_ADMIN_BIN, kPushAdmin, &error).path()};
+  }
+};
+
+TEST_F(ClusterPushAuthTest, NoPushBeforeLogin) {
+  const std::vector<uint16_t> features = {cb::feature::kJson, cb::feature::kDuplex,
+                                          cb::feature::kClustermapNotification};
+  McbpClient anonymous = connectWith(0, features);
+  McbpClient admin = connectWith(0, features);
+  ASSERT_EQ(cb::saslPlain(admin, kPushAdmin[0].name, kPushAdmin[0].password).status,
+            status::kSuccess);
+  nlohmann::json file;
+  {
+    std::ifstream in(map_path_);
+    file = nlohmann::json::parse(in, nullptr, false);
+  }
+  ASSERT_FALSE(file.is_discarded());
+  file["rev"] = 2;
+  {
+    std::ofstream out(map_path_, std::ios::trunc);
+    out << file.dump();
+    ASSERT_TRUE(out.flush());
+  }
+  ASSERT_EQ(::kill(servers_[0]->pid(), SIGHUP), 0);
+  Response pushed;
+  ASSERT_EQ(admin.read(&pushed, scaled(std::chrono::seconds(10))), ReadStatus::kOk)
+      << "the logged-in connection gets the push";
+  EXPECT_EQ(pushed.magic, kServerRequestMagic);
+  EXPECT_TRUE(anonymous.silentFor(std::chrono::milliseconds(300)))
+      << "a connection that never logged in must not learn the map";
+}
+
 TEST_F(ClusterPushTest, DedupeSendsEachMapOnceInNotMyVbucket) {
   McbpClient dedupe = connectWith(0, {cb::feature::kJson, cb::feature::kDedupeNotMyVbucket});
   McbpClient every = connectWith(0, {cb::feature::kJson});

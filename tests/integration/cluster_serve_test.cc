@@ -309,6 +309,10 @@ TEST_F(ClusterServeTest, VbucketsANodeLosesAreEmptiedAndComeBackEmpty) {
   const std::vector<int> owners = fileOwners();
   ASSERT_EQ(owners.size(), kVBuckets);
   McbpClient node0 = connect(0);
+  // Mutation tokens: the vbucket uuid of each store comes back in its extras.
+  McbpClient tokens;
+  ASSERT_TRUE(tokens.connect(ports_[0]));
+  cb::hello(tokens, {cb::feature::kMutationSeqno});
   std::vector<std::string> keys;
   std::set<uint16_t> moved;  // every other vbucket of node 0 that holds a key
   size_t moved_keys = 0;
@@ -328,6 +332,21 @@ TEST_F(ClusterServeTest, VbucketsANodeLosesAreEmptiedAndComeBackEmpty) {
   ASSERT_EQ(keys.size(), 400u);
   ASSERT_GT(moved_keys, 50u);
   const uint64_t bytes_before = statU64(node0, "bytes");
+  // The uuid a store in a vbucket about to move reports (bytes 0-7 of the token).
+  const uint16_t probe_vb = *moved.begin();
+  std::string probe_key;
+  for (const std::string& key : keys) {
+    if (cb::vbucketOf(key) == probe_vb) probe_key = key;
+  }
+  const auto storeUuid = [&]() {
+    Request set = makeStore(op::kSet, probe_key, "token");
+    set.vbucket = probe_vb;
+    const Response r = tokens.call(set);
+    EXPECT_EQ(r.status, status::kSuccess);
+    EXPECT_EQ(r.extras.size(), 16u);
+    return r.extras.substr(0, 8);
+  };
+  const std::string uuid_before = storeUuid();
 
   // rev 2: the even vbuckets of node 0 that hold keys go to node 1; rev 3: they come back.
   const auto publish = [&](int rev, int owner_of_moved) {
@@ -381,6 +400,8 @@ TEST_F(ClusterServeTest, VbucketsANodeLosesAreEmptiedAndComeBackEmpty) {
   }
   // Nothing more to drop: rev 3 took nothing from node 0.
   EXPECT_EQ(statU64(node0, "cluster_vbuckets_dropped"), moved.size());
+  // The vbucket came back with a new history: a token from before no longer matches.
+  EXPECT_NE(storeUuid(), uuid_before);
 }
 
 // A bucket with its own table in the map ("buckets"), created after startup on every node:

@@ -196,6 +196,13 @@ TEST(DcpControlTest, KeysAndValuesAsKvEngineTakesThem) {
   EXPECT_EQ(applyControl("set_noop_interval", "2.5", 0, &s), Status::Success);
   EXPECT_EQ(s.noop_interval_ms, 2500u);
   EXPECT_EQ(applyControl("set_noop_interval", "0.05", 0, &s), Status::Einval);
+  EXPECT_EQ(applyControl("set_noop_interval", "0.0996", 0, &s), Status::Einval)
+      << "below 0.1 s before rounding";
+  EXPECT_EQ(applyControl("set_noop_interval", "86400", 0, &s), Status::Success)
+      << "kv_engine sets no maximum";
+  EXPECT_EQ(s.noop_interval_ms, 86400000u);
+  EXPECT_EQ(applyControl("enable_out_of_order_snapshots", "true", 0, &s), Status::Success);
+  EXPECT_EQ(applyControl("enable_out_of_order_snapshots", "maybe", 0, &s), Status::Einval);
   EXPECT_EQ(applyControl("set_noop_interval", "soon", 0, &s), Status::Einval);
 
   EXPECT_EQ(applyControl("enable_expiry_opcode", "true", 0, &s), Status::Success);
