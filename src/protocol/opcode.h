@@ -47,6 +47,7 @@ enum class Opcode : uint8_t {
   DeleteBucket = 0x86,
   ListBuckets = 0x87,
   SelectBucket = 0x89,
+  DcpGetFailoverLog = 0x54,
   GetReplica = 0x83,
   GetLocked = 0x94,
   UnlockKey = 0x95,

@@ -66,6 +66,8 @@ constexpr Row kRows[] = {
   {Opcode::DeleteBucket,     {"DELETE_BUCKET",      0, 0, K::kRequired,  true,  false, Opcode::DeleteBucket}},
   {Opcode::ListBuckets,      {"LIST_BUCKETS",       0, 0, K::kForbidden, false, false, Opcode::ListBuckets}},
   {Opcode::SelectBucket,     {"SELECT_BUCKET",      0, 0, K::kRequired,  false, false, Opcode::SelectBucket}},
+  // A vbucket's history (DCP's failover log); a normal KV connection may ask.
+  {Opcode::DcpGetFailoverLog, {"DCP_GET_FAILOVER_LOG", 0, 0, K::kForbidden, false, false, Opcode::DcpGetFailoverLog}},
   {Opcode::GetReplica,       {"GET_REPLICA",        0, 0, K::kRequired,  false, false, Opcode::GetReplica}},
   {Opcode::GetLocked,        {"GET_LOCKED",         0, kExpiryExtras, K::kRequired, false, false, Opcode::GetLocked}},
   {Opcode::UnlockKey,        {"UNLOCK_KEY",         0, 0, K::kRequired,  false, false, Opcode::UnlockKey}},

@@ -43,6 +43,7 @@ constexpr uint16_t needsOf(Opcode base) {
     case Opcode::Get:
     case Opcode::GetK:
     case Opcode::GetReplica:
+    case Opcode::DcpGetFailoverLog:
     case Opcode::GetCollectionId:
     case Opcode::RangeScanCreate:
     case Opcode::RangeScanContinue:

@@ -55,6 +55,8 @@ void pushClusterMapToAll(ServerContext& server);
 // every worker has finished the commands it was running under the old map,
 // on the executor pool. Any thread.
 void dropLostVBuckets(ServerContext& server, std::vector<BucketManager::LostVBuckets> lost);
+// DCP (dcp_executors.cc).
+void executeGetFailoverLog(Cookie& cookie);  // DCP_GET_FAILOVER_LOG
 // Range scans (range_scan_executors.cc): would-block commands.
 void executeRangeScanCreate(Cookie& cookie);    // RANGE_SCAN_CREATE
 void executeRangeScanContinue(Cookie& cookie);  // RANGE_SCAN_CONTINUE

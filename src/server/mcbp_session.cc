@@ -559,6 +559,9 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) tr
     case Opcode::UnlockKey:
       executeUnlock(cookie);
       break;
+    case Opcode::DcpGetFailoverLog:
+      executeGetFailoverLog(cookie);
+      break;
     case Opcode::Flush:
       executeFlush(cookie);
       break;

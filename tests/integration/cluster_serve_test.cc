@@ -376,6 +376,9 @@ TEST_F(ClusterServeTest, VbucketsANodeLosesAreEmptiedAndComeBackEmpty) {
       scaled(std::chrono::seconds(10)), &last))
       << last << " dropped items still allocated";
   EXPECT_LT(statU64(node0, "bytes"), bytes_before - moved_keys * 500);
+  Request failover_log = cb::makeRequest(0x54);  // DCP_GET_FAILOVER_LOG
+  failover_log.vbucket = probe_vb;
+  EXPECT_EQ(tokens.call(failover_log).status, kNotMyVbucket) << "another node's history";
   for (const std::string& key : keys) {
     Request get = makeKeyOnly(op::kGet, key);
     get.vbucket = cb::vbucketOf(key);
@@ -400,8 +403,13 @@ TEST_F(ClusterServeTest, VbucketsANodeLosesAreEmptiedAndComeBackEmpty) {
   }
   // Nothing more to drop: rev 3 took nothing from node 0.
   EXPECT_EQ(statU64(node0, "cluster_vbuckets_dropped"), moved.size());
-  // The vbucket came back with a new history: a token from before no longer matches.
-  EXPECT_NE(storeUuid(), uuid_before);
+  // The vbucket came back with a new history: a token from before no longer matches, and
+  // the failover log has the new branch only.
+  const std::string uuid_after = storeUuid();
+  EXPECT_NE(uuid_after, uuid_before);
+  const Response history = tokens.call(failover_log);
+  ASSERT_EQ(history.status, status::kSuccess);
+  EXPECT_EQ(history.value, uuid_after + std::string(8, '\0'));
 }
 
 // A bucket with its own table in the map ("buckets"), created after startup on every node:

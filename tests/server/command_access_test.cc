@@ -62,6 +62,7 @@ const std::map<uint8_t, uint16_t> kExpected = {
     {0x22, kNone},         // SASL_STEP
     {0x23, kRW},           // GATK
     {0x24, kRW},           // GATKQ
+    {0x54, kR},            // DCP_GET_FAILOVER_LOG: the vbucket's history
     {0x83, kR},            // GET_REPLICA: NOT_MY_VBUCKET (no replicas), after the access check
     {0x85, kBucketAdmin},  // CREATE_BUCKET
     {0x86, kBucketAdmin},  // DELETE_BUCKET
