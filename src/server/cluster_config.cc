@@ -162,6 +162,13 @@ void executeClusterConfig(Cookie& c) {
   c.out.send(c.header(), Status::Success, {}, {}, bytes(json), 0, jsonDatatype(c.session));
 }
 
+bool refuseForeignVBucket(Cookie& c, uint16_t vbucket) {
+  if (!c.server.clustered() || c.session.bucketHandle()->owned.owns(vbucket)) return false;
+  c.counters().not_my_vbucket.add(1);
+  sendNotMyVBucket(c);
+  return true;
+}
+
 void sendNotMyVBucket(Cookie& c) {
   // kv_engine's answer: the config, so the client reroutes without asking.
   // The SDK reads it only with the JSON datatype (it always negotiates

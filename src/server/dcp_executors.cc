@@ -11,11 +11,7 @@ using mcbp::Status;
 
 void executeGetFailoverLog(Cookie& c) {
   const uint16_t vbucket = c.header().vbucket;
-  if (c.server.clustered() && !c.session.bucketHandle()->owned.owns(vbucket)) {
-    c.counters().not_my_vbucket.add(1);
-    sendNotMyVBucket(c);
-    return;
-  }
+  if (refuseForeignVBucket(c, vbucket)) return;
   if (vbucket >= engine::kVBucketCount) {
     c.out.sendStatus(c.header(), Status::NotMyVbucket);
     return;

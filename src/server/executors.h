@@ -47,6 +47,10 @@ void executeClusterConfig(Cookie& cookie);  // GET_CLUSTER_CONFIG
 // NOT_MY_VBUCKET for a document command on a vbucket this node does not own
 // (--cluster-map), with the bucket's config as the body.
 void sendNotMyVBucket(Cookie& cookie);
+// With a cluster map: answers NOT_MY_VBUCKET (counted in not_my_vbucket) and
+// returns true if `vbucket` is not this node's; false otherwise, the request
+// to be served. Without a map every vbucket is this node's.
+bool refuseForeignVBucket(Cookie& cookie, uint16_t vbucket);
 // Config push (docs/cluster.md), after the map changed: every worker sends
 // each of its connections that negotiated ClustermapChangeNotification and
 // has not got this map its bucket's config, on its own thread. Any thread.

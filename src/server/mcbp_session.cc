@@ -516,11 +516,10 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) tr
   // refused here, once the request is known valid and allowed (a client
   // without rights on the bucket learns nothing of its map). As kv_engine,
   // the header's vbucket decides, not the key's hash: the SDK sends the one
-  // it routed by. One relaxed load and a bit test per document command.
+  // it routed by. Without a map one test of a bool; with one, a relaxed
+  // load and a bit test per document command.
   if (server_.clustered() && documentKey(spec.base) && bucket_ &&
-      !bucket_->owned.owns(request.header.vbucket)) {
-    cookie.counters().not_my_vbucket.add(1);
-    sendNotMyVBucket(cookie);
+      refuseForeignVBucket(cookie, request.header.vbucket)) {
     return;
   }
   switch (spec.base) {

@@ -64,11 +64,7 @@ void executeRangeScanCreate(Cookie& c) {
   const uint16_t vbucket = c.header().vbucket;
   // With a cluster map, a vbucket of another node is refused as a document
   // command on it is, config included.
-  if (c.server.clustered() && !c.session.bucketHandle()->owned.owns(vbucket)) {
-    c.counters().not_my_vbucket.add(1);
-    sendNotMyVBucket(c);
-    return;
-  }
+  if (refuseForeignVBucket(c, vbucket)) return;
   if (vbucket >= engine::kVBucketCount) {
     c.out.sendStatus(c.header(), Status::NotMyVbucket);
     return;
