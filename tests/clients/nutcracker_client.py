@@ -6,31 +6,16 @@ Every expectation was verified against memcached 1.6.18. Exits 0 only if every
 check passed.
 """
 import os
-import sys
-import time
 
-from pymemcache.client.base import Client
+import check_run
+from check_run import check, curr_items, run
 from pymemcache.exceptions import MemcacheServerError
 
 MIB = 1024 * 1024
-failures = []
-
-
-def check(name, got, want):
-    if got == want:
-        print(f"ok   {name}")
-    else:
-        failures.append(name)
-        print(f"FAIL {name}: got {got!r}, want {want!r}")
 
 
 def client(port):
-    # Bounded: no call may block for more than 10 s.
-    return Client(("127.0.0.1", int(port)), connect_timeout=10, timeout=10, default_noreply=False)
-
-
-def curr_items(c):
-    return int(c.stats()[b"curr_items"])
+    return check_run.client(port, timeout=10)
 
 
 def main():
@@ -49,7 +34,7 @@ def main():
     check("multi-get through the proxy returns the stored keys", sorted(got), sorted(want))
     check("multi-get values all match", sum(got.get(k) == v for k, v in want.items()), 1200)
     # Noreply sets through the proxy are applied too.
-    nr = Client(("127.0.0.1", int(os.environ["NUTCRACKER_PORT"])), connect_timeout=10, timeout=10)
+    nr = check_run.client(os.environ["NUTCRACKER_PORT"], default_noreply=True)
     for i in range(100):
         nr.set(f"proxy:nr:{i}", str(i).encode())
     check("noreply sets through the proxy", nr.get_many([f"proxy:nr:{i}" for i in range(100)]),
@@ -106,11 +91,4 @@ def main():
 
 
 if __name__ == "__main__":
-    started = time.monotonic()
-    try:
-        main()
-    except Exception as e:  # a client exception fails the run with its name
-        failures.append(f"exception {type(e).__name__}: {e}")
-        print(f"FAIL exception {type(e).__name__}: {e}")
-    print(f"nutcracker_test: {len(failures)} failure(s) in {time.monotonic() - started:.1f} s")
-    sys.exit(1 if failures else 0)
+    run("nutcracker_test", main)

@@ -7,30 +7,16 @@ against memcached 1.6.18. Exits 0 only if every check passed.
 """
 import os
 import signal
-import sys
 import time
 
-from pymemcache.client.base import Client
+import check_run
+from check_run import check, curr_items, run
 
 N = 3000
-failures = []
-
-
-def check(name, got, want):
-    if got == want:
-        print(f"ok   {name}")
-    else:
-        failures.append(name)
-        print(f"FAIL {name}: got {got!r}, want {want!r}")
 
 
 def client(port):
-    # Bounded: no call may block for more than 5 s.
-    return Client(("127.0.0.1", int(port)), connect_timeout=5, timeout=5, default_noreply=False)
-
-
-def curr_items(c):
-    return int(c.stats()[b"curr_items"])
+    return check_run.client(port, timeout=5)
 
 
 def get_all(c, keys):
@@ -143,11 +129,4 @@ def main():
 
 
 if __name__ == "__main__":
-    started = time.monotonic()
-    try:
-        main()
-    except Exception as e:  # a client exception fails the run with its name
-        failures.append(f"exception {type(e).__name__}: {e}")
-        print(f"FAIL exception {type(e).__name__}: {e}")
-    print(f"nutcracker_eject_test: {len(failures)} failure(s) in {time.monotonic() - started:.1f} s")
-    sys.exit(1 if failures else 0)
+    run("nutcracker_eject_test", main)

@@ -10,24 +10,15 @@ Exits 0 only if every check passed; each failure is printed with its name.
 """
 import os
 import re
-import sys
 import time
 
+from check_run import check, run
 from pymemcache.client.base import Client
 from pymemcache.exceptions import (MemcacheClientError, MemcacheServerError,
                                    MemcacheUnknownCommandError)
 
 PORT = int(os.environ["PORT"])
 MIB = 1024 * 1024
-failures = []
-
-
-def check(name, got, want):
-    if got == want:
-        print(f"ok   {name}")
-    else:
-        failures.append(name)
-        print(f"FAIL {name}: got {got!r}, want {want!r}")
 
 
 def expect_error(name, exc_type, text, fn):
@@ -270,11 +261,4 @@ def main():
 
 
 if __name__ == "__main__":
-    started = time.monotonic()
-    try:
-        main()
-    except Exception as e:  # a client exception fails the run with its name
-        failures.append(f"exception {type(e).__name__}: {e}")
-        print(f"FAIL exception {type(e).__name__}: {e}")
-    print(f"pymemcache_test: {len(failures)} failure(s) in {time.monotonic() - started:.1f} s")
-    sys.exit(1 if failures else 0)
+    run("pymemcache_test", main)
