@@ -17,38 +17,10 @@ import sys
 import tempfile
 import time
 
+from tool_test_lib import SCALE, check, failures, free_ports, wait_port
+
 BENCH, MEMKV, ADMIN = sys.argv[1:4]
-SCALE = float(os.environ.get("MEMKV_TEST_TIME_SCALE", "1"))
 KEYS = 3000
-failures = []
-
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name, flush=True)
-    if not ok:
-        failures.append(name)
-        print("     " + detail, flush=True)
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def wait_port(port, proc, seconds):
-    deadline = time.monotonic() + seconds * SCALE
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def curr_items(port):

@@ -30,39 +30,13 @@ import tempfile
 import threading
 import time
 
+from tool_test_lib import SCALE, check, failures, free_ports, wait_port
+
 BENCH, MEMKV, MAKE_CERTS = sys.argv[1:4]
 MEMCACHED = sys.argv[4] if len(sys.argv) > 4 else "/usr/bin/memcached"
-SCALE = float(os.environ.get("MEMKV_TEST_TIME_SCALE", "1"))
 TARGETS = [os.environ["MEMKV_TEST_TARGET"]] if os.environ.get("MEMKV_TEST_TARGET") else [
     "memcached", "memkv"]
 
-failures = []
-
-
-def check(name, ok, detail):
-    print(("ok   " if ok else "FAIL ") + name, flush=True)
-    if not ok:
-        failures.append(name)
-        print("     " + detail, flush=True)
-
-
-def wait_port(port, proc, seconds):
-    deadline = time.monotonic() + seconds * SCALE
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start(target, certs, work):
@@ -80,7 +54,7 @@ def start(target, certs, work):
                 return proc, port if wait_port(port, proc, 10) else None
             time.sleep(0.05)
         return proc, None
-    port = free_port()
+    port = free_ports(1)[0]
     proc = subprocess.Popen([MEMCACHED, "-u", "root", "-U", "0", "-l", "127.0.0.1", "-p",
                              str(port), "-m", "256", "-t", "2", *tls], stdout=log, stderr=log)
     return proc, port if wait_port(port, proc, 10) else None
