@@ -29,6 +29,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { RawMcbpClient } = require('./raw_mcbp');
+const { vbucketOf } = require('./vbucket');
 
 const GLOBAL_TIMEOUT_MS = Number(process.env.COUCHBASE_TEST_TIMEOUT_MS || 150000);
 const STARTUP_TIMEOUT_MS = 10000;
@@ -72,23 +73,6 @@ try {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'memkv-cluster-sdk-'));
 const nodes = []; // { index, port, child, exited: Promise<{code, signal}>, log, killed }
-
-// CRC-32/IEEE, and Couchbase's vbucket of a key: ((crc >> 16) & 0x7fff) % 1024.
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-function vbucketOf(key) {
-  let crc = 0xffffffff;
-  for (const byte of Buffer.from(key)) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
-  crc = (crc ^ 0xffffffff) >>> 0;
-  return ((crc >>> 16) & 0x7fff) % 1024;
-}
 
 function admin(args, input) {
   const r = childProcess.spawnSync(ADMIN_BIN, args, { input, encoding: 'utf8', timeout: 30000 });

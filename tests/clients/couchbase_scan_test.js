@@ -123,22 +123,7 @@ async function forAll(n, fn, width = CONCURRENCY) {
 
 const casText = (cas) => (cas === undefined || cas === null ? String(cas) : cas.toString());
 
-// CRC-32 (IEEE, reflected 0xEDB88320) and the SDK's key -> vbucket mapping.
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-function crc32(buf) {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-const vbOf = (key) => ((crc32(Buffer.from(key)) >>> 16) & 0x7fff) % 1024;
+const { crc32, vbucketOf: vbOf } = require('./vbucket');
 
 // Runs a scan to completion; returns {results, ms}. Fails with the SDK error.
 async function runScan(coll, scanType, options, what) {
