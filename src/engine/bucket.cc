@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 #include <random>
+#include <unordered_set>
 
 #include "common/crc32.h"
 #include "common/keyed_hash.h"
@@ -11,22 +12,92 @@
 
 namespace memkv::engine {
 
-namespace {}  // namespace
+namespace {
+uint64_t randomSeed() {
+  std::random_device seed;
+  return uint64_t{seed()} << 32 | seed();
+}
+
+// splitmix64's finaliser: distinct inputs give distinct outputs (it is a
+// bijection), so uuids from one seed and a counter never repeat.
+uint64_t mix64(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+}  // namespace
 
 Bucket::Bucket(const BucketConfig& config, const Clock& clock)
     : config_(config),
       clock_(clock),
       store_(*ItemStore::create(config.memory_limit, config.segment_size)),
-      vbuckets_(std::make_unique<std::array<VBucket, kVBucketCount>>()) {
+      vbuckets_(std::make_unique<std::array<VBucket, kVBucketCount>>()),
+      tombstone_memory_(config.tombstone_memory ? config.tombstone_memory
+                                                : config.memory_limit / 16),
+      uuid_seed_(randomSeed()) {
   // Each vbucket's history starts with a random uuid, so a mutation token
   // from an earlier life of this bucket (or another server) never matches.
-  std::random_device seed;
-  std::mt19937_64 random(uint64_t{seed()} << 32 | seed());
   for (VBucket& vb : *vbuckets_) {
-    do {
-      vb.uuid = random();
-    } while (vb.uuid == 0);
+    vb.uuid = newUuid();
+    vb.failover.push_back({vb.uuid, 0});
   }
+}
+
+uint64_t Bucket::newUuid() {
+  for (;;) {
+    const uint64_t uuid = mix64(uuid_seed_ + uuids_made_.fetch_add(1, std::memory_order_relaxed));
+    if (uuid != 0) return uuid;
+  }
+}
+
+void Bucket::tombstonesDropped(size_t count, size_t bytes) {
+  if (count == 0) return;
+  tombstones_.fetch_sub(count, std::memory_order_relaxed);
+  tombstones_purged_.fetch_add(count, std::memory_order_relaxed);
+  tombstone_bytes_.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+}
+
+void Bucket::dropOldTombstonesLocked(VBucket& vb, uint32_t now) {
+  if (!vb.tombstones || now <= config_.tombstone_age) return;
+  const size_t count = vb.tombstones->size();
+  const size_t bytes = vb.tombstones->dropOlderThan(now - config_.tombstone_age, &vb.purge_seqno);
+  tombstonesDropped(count - vb.tombstones->size(), bytes);
+}
+
+void Bucket::newBranchLocked(VBucket& vb) {
+  vb.purge_seqno = ++vb.high_seqno;
+  if (vb.tombstones) {
+    const size_t count = vb.tombstones->size();
+    tombstonesDropped(count, vb.tombstones->clear());
+  }
+  vb.uuid = newUuid();
+  if (vb.failover.size() >= kMaxFailoverEntries) vb.failover.erase(vb.failover.begin());
+  vb.failover.push_back({vb.uuid, vb.high_seqno});
+}
+
+MutationResult Bucket::removedLocked(VBucket& vb, std::string_view key, Removal why, uint32_t now) {
+  const uint64_t cas = nextCas(vb);
+  const uint64_t seqno = ++vb.high_seqno;
+  if (!keep_tombstones_.load(std::memory_order_relaxed)) {
+    vb.purge_seqno = seqno;
+    tombstones_purged_.fetch_add(1, std::memory_order_relaxed);
+    return {EngineStatus::kSuccess, cas, seqno, vb.uuid};
+  }
+  dropOldTombstonesLocked(vb, now);
+  if (!vb.tombstones) vb.tombstones = std::make_unique<TombstoneLog>();
+  TombstoneLog& log = *vb.tombstones;
+  const size_t count = log.size();
+  const long delta =
+      log.append({seqno, cas, now, why, std::string(key)}, tombstoneShare(), &vb.purge_seqno);
+  // What the bound dropped to make room (the new one may be among them).
+  const size_t dropped = count + 1 - log.size();
+  tombstones_.fetch_add(1, std::memory_order_relaxed);
+  tombstone_bytes_.fetch_add(delta, std::memory_order_relaxed);
+  if (dropped != 0) {
+    tombstones_.fetch_sub(dropped, std::memory_order_relaxed);
+    tombstones_purged_.fetch_add(dropped, std::memory_order_relaxed);
+  }
+  return {EngineStatus::kSuccess, cas, seqno, vb.uuid};
 }
 
 Bucket::~Bucket() {
@@ -58,6 +129,7 @@ void Bucket::markFlushed(VBucket& vb, uint32_t flush_id) {
 }
 
 size_t Bucket::markDead(VBucket& vb) {
+  newBranchLocked(vb);
   vb.flushed_cas = vb.last_cas;
   const size_t newly = vb.table.size() - vb.dead_items;
   vb.dead_items = vb.table.size();
@@ -68,8 +140,6 @@ size_t Bucket::markDead(VBucket& vb) {
 }
 
 size_t Bucket::dropVBuckets(std::span<const uint16_t> vbuckets, bool* start_sweep) {
-  std::random_device seed;
-  std::mt19937_64 random(uint64_t{seed()} << 32 | seed());
   size_t dropped = 0;
   for (const uint16_t v : vbuckets) {
     if (v >= kVBucketCount) continue;
@@ -77,13 +147,10 @@ size_t Bucket::dropVBuckets(std::span<const uint16_t> vbuckets, bool* start_swee
     std::lock_guard guard(vb.mutex);
     // A delayed flush due here is applied at the vbucket's next touch, before
     // any store: it then marks nothing new.
+    // Its contents are gone without deletions: markDead starts a new
+    // history branch, so a mutation token or scan requirement from before
+    // (uuid, seqno) no longer matches and a stream from before rolls back.
     dropped += markDead(vb);
-    // Its contents are gone without deletions: a new history, so a mutation
-    // token or scan requirement from before (uuid, seqno) no longer matches.
-    const uint64_t old = vb.uuid;
-    do {
-      vb.uuid = random();
-    } while (vb.uuid == 0 || vb.uuid == old);
   }
   // As flush(): one sweep at a time, and the fence pairs with its end.
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -252,7 +319,7 @@ Item* Bucket::findLive(VBucket& vb, uint64_t hash, std::string_view key, uint32_
     if ((item->metaState() & Item::kFetched) == 0) {
       expired_unfetched_.fetch_add(1, std::memory_order_relaxed);
     }
-    unlinkLocked(vb, item, hash);
+    retireLocked(vb, item, hash, Removal::kExpired, now);
     reclaimed_.fetch_add(1, std::memory_order_relaxed);
     if (expired) *expired = true;
     return nullptr;
@@ -276,8 +343,13 @@ bool Bucket::makeRoomFor(RoomTries& tries) {
         std::max(store_.limit(), tries.last.in_use + tries.last.cached) / store_.segmentSize() +
         kMaxMakeRoomRounds;
   }
-  if (++tries.rounds > tries.max_rounds || tries.idle >= kMaxMakeRoomRounds) return false;
-  if (!makeRoom()) return false;
+  if (++tries.rounds > tries.max_rounds || tries.idle >= kMaxMakeRoomRounds || !makeRoom()) {
+    // The operation gives up: ENOMEM (memcached's items:N:outofmemory).
+    out_of_memory_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  // A writer emptied a segment itself (memcached's direct_reclaims).
+  direct_reclaims_.fetch_add(1, std::memory_order_relaxed);
   const ItemStore::Usage now = store_.usage();
   const bool progress = now.in_use < tries.last.in_use || now.small < tries.last.small;
   tries.idle = progress ? 0 : tries.idle + 1;
@@ -425,8 +497,7 @@ MutationResult Bucket::remove(std::string_view key, uint64_t cas) {
   if (!item) return {EngineStatus::kKeyEnoent};
   const EngineStatus allowed = checkCas(at.vb, item, cas, now);
   if (allowed != EngineStatus::kSuccess) return {allowed};
-  unlinkLocked(at.vb, item, at.hash);
-  return mutated(at.vb, nextCas(at.vb));
+  return retireLocked(at.vb, item, at.hash, Removal::kDeleted, now);
 }
 
 CounterResult Bucket::counter(const CounterRequest& request) {
@@ -575,7 +646,63 @@ VBucketInfo Bucket::vbucketInfo(uint16_t vbucket) {
   VBucket& vb = (*vbuckets_)[vbucket];
   std::lock_guard guard(vb.mutex);
   settleFlush(vb, now);
-  return {vb.uuid, vb.high_seqno, vb.table.size() - vb.dead_items};
+  return {vb.uuid, vb.high_seqno, vb.table.size() - vb.dead_items, vb.purge_seqno};
+}
+
+std::vector<FailoverEntry> Bucket::failoverLog(uint16_t vbucket) {
+  VBucket& vb = (*vbuckets_)[vbucket];
+  std::lock_guard guard(vb.mutex);
+  settleFlush(vb, clock_.now());
+  return {vb.failover.rbegin(), vb.failover.rend()};
+}
+
+ChangeSnapshot Bucket::snapshotChanges(uint16_t vbucket, uint64_t after) {
+  const uint32_t now = clock_.now();
+  VBucket& vb = (*vbuckets_)[vbucket];
+  ChangeSnapshot out;
+  std::lock_guard guard(vb.mutex);
+  settleFlush(vb, now);
+  // Documents that expired by now go first, as tombstones: a backfill must
+  // not send what a reader can no longer get.
+  std::vector<Item*> expired;
+  vb.table.forEach([&](const Item* item) {
+    if (!isFlushed(vb, item) && item->expiredAt(now)) expired.push_back(const_cast<Item*>(item));
+  });
+  for (Item* item : expired) {
+    if ((item->metaState() & Item::kFetched) == 0) {
+      expired_unfetched_.fetch_add(1, std::memory_order_relaxed);
+    }
+    retireLocked(vb, item, keyedHash(item->key()), Removal::kExpired, now);
+    reclaimed_.fetch_add(1, std::memory_order_relaxed);
+  }
+  out.uuid = vb.uuid;
+  out.high_seqno = vb.high_seqno;
+  out.purge_seqno = vb.purge_seqno;
+  vb.table.forEach([&](const Item* item) {
+    if (item->seqno() > after && !isFlushed(vb, item)) {
+      out.changes.push_back({item->seqno(),
+                             ItemRef::share(const_cast<Item*>(item)),
+                             item->expiry(),
+                             0,
+                             0,
+                             Removal::kDeleted,
+                             {}});
+    }
+  });
+  if (vb.tombstones) {
+    // Newest first, so a key deleted twice keeps its last tombstone; a key
+    // stored again since is live, and its document is the newer change.
+    std::unordered_set<std::string_view> seen;
+    const auto& entries = vb.tombstones->entries();
+    for (auto it = entries.rbegin(); it != entries.rend() && it->seqno > after; ++it) {
+      if (!seen.insert(it->key).second) continue;
+      if (vb.table.find(keyedHash(it->key), it->key) != nullptr) continue;
+      out.changes.push_back({it->seqno, {}, 0, it->cas, it->time, it->why, it->key});
+    }
+  }
+  std::sort(out.changes.begin(), out.changes.end(),
+            [](const Change& a, const Change& b) { return a.seqno < b.seqno; });
+  return out;
 }
 
 BucketStats Bucket::stats() {
@@ -589,24 +716,30 @@ BucketStats Bucket::stats() {
   uint32_t power = 0;
   const ItemStore::Usage usage = store_.usage();
   while ((size_t{1} << (power + 1)) <= slots) ++power;
-  return {curr_items_.load(std::memory_order_relaxed),
-          total_items_.load(std::memory_order_relaxed),
-          store_.itemBytes(),
-          store_.limit(),
-          evictions_.load(std::memory_order_relaxed),
-          reclaimed_.load(std::memory_order_relaxed),
-          flushes_.load(std::memory_order_relaxed),
-          flushed_items_.load(std::memory_order_relaxed),
-          expired_unfetched_.load(std::memory_order_relaxed),
-          evicted_unfetched_.load(std::memory_order_relaxed),
-          store_.systemFailures(),
-          power,
-          usage.in_use + usage.cached,
-          usage.small,
-          store_.segmentSize(),
-          segments_evicted_.load(std::memory_order_relaxed),
-          items_moved_.load(std::memory_order_relaxed),
-          segments_compacted_.load(std::memory_order_relaxed)};
+  return {
+      curr_items_.load(std::memory_order_relaxed),
+      total_items_.load(std::memory_order_relaxed),
+      store_.itemBytes(),
+      store_.limit(),
+      evictions_.load(std::memory_order_relaxed),
+      reclaimed_.load(std::memory_order_relaxed),
+      flushes_.load(std::memory_order_relaxed),
+      flushed_items_.load(std::memory_order_relaxed),
+      expired_unfetched_.load(std::memory_order_relaxed),
+      evicted_unfetched_.load(std::memory_order_relaxed),
+      store_.systemFailures(),
+      power,
+      usage.in_use + usage.cached,
+      usage.small,
+      store_.segmentSize(),
+      segments_evicted_.load(std::memory_order_relaxed),
+      items_moved_.load(std::memory_order_relaxed),
+      segments_compacted_.load(std::memory_order_relaxed),
+      direct_reclaims_.load(std::memory_order_relaxed),
+      out_of_memory_.load(std::memory_order_relaxed),
+      tombstones_.load(std::memory_order_relaxed),
+      static_cast<uint64_t>(std::max<int64_t>(0, tombstone_bytes_.load(std::memory_order_relaxed))),
+      tombstones_purged_.load(std::memory_order_relaxed)};
 }
 
 void Bucket::resetStats() {
@@ -619,6 +752,8 @@ void Bucket::resetStats() {
   segments_evicted_.store(0, std::memory_order_relaxed);
   items_moved_.store(0, std::memory_order_relaxed);
   segments_compacted_.store(0, std::memory_order_relaxed);
+  direct_reclaims_.store(0, std::memory_order_relaxed);
+  out_of_memory_.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace memkv::engine

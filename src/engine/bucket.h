@@ -51,6 +51,12 @@ struct BucketConfig {
   size_t max_value_size = 1 << 20;  // -I
   bool evict = true;                // false with -M: refuse with ENOMEM instead
   size_t segment_size = 0;          // the item store's (0: picked from the limit)
+  // Tombstones for change streams (tombstones.h), once keepTombstones() was
+  // called: at most this many bytes for the bucket (0: memory_limit / 16),
+  // each vbucket 1/1024 of it, and none older than tombstone_age seconds
+  // (kv_engine's ephemeral_metadata_purge_age is 60 s).
+  size_t tombstone_memory = 0;
+  uint32_t tombstone_age = 60;
 };
 
 struct StoreRequest {
@@ -176,6 +182,28 @@ struct VBucketInfo {
   uint64_t uuid;
   uint64_t high_seqno;
   size_t items;
+  uint64_t purge_seqno;  // deletions at or below it are forgotten (tombstones.h)
+};
+
+// One change of a vbucket, for a change stream's backfill: the document as
+// it is now, or the tombstone of one that went.
+struct Change {
+  uint64_t seqno;
+  ItemRef item;     // the live document; empty for a tombstone
+  uint32_t expiry;  // the document's (copied: TOUCH changes it in place)
+  uint64_t cas;     // the tombstone's (a document carries its own)
+  uint32_t time;    // when the tombstone's document went
+  Removal why;
+  std::string key;  // the tombstone's (a document carries its own)
+};
+
+// A vbucket's changes after some seqno, one per key (its newest), in seqno
+// order, as of one instant: a snapshot [after + 1, high_seqno].
+struct ChangeSnapshot {
+  uint64_t uuid = 0;
+  uint64_t high_seqno = 0;
+  uint64_t purge_seqno = 0;
+  std::vector<Change> changes;
 };
 
 struct BucketStats {
@@ -202,6 +230,11 @@ struct BucketStats {
   uint64_t segments_evicted;
   uint64_t items_moved;         // copied to main's open segment instead of evicted
   uint64_t segments_compacted;  // taken early because most of their items were dead
+  uint64_t direct_reclaims;     // segments a writer emptied itself to make room
+  uint64_t out_of_memory;       // operations refused because no room could be made
+  uint64_t tombstones;          // held for change streams
+  uint64_t tombstone_bytes;
+  uint64_t tombstones_purged;  // dropped by the bounds (or never kept)
 };
 
 class Bucket final {
@@ -266,6 +299,17 @@ class Bucket final {
   // `seed` (the same seed, the same choice for the same contents), by key.
   std::vector<ScanItem> sampleVBucket(uint16_t vbucket, size_t samples, uint64_t seed);
   VBucketInfo vbucketInfo(uint16_t vbucket);
+  // The vbucket's history branches, newest first (DCP_GET_FAILOVER_LOG).
+  std::vector<FailoverEntry> failoverLog(uint16_t vbucket);
+  // Change streams: from now on every deletion, expiry and eviction leaves
+  // a tombstone (within the config's bounds). Until then each one raises
+  // the vbucket's purge seqno instead: nothing is kept that no stream
+  // could want, and a stream resuming from before is sent back to 0.
+  void keepTombstones() { keep_tombstones_.store(true, std::memory_order_relaxed); }
+  // A backfill: the vbucket's changes with a seqno above `after`, each
+  // key's newest only (documents expired by now become tombstones first).
+  // O(items in the vbucket) under its lock, as snapshotRange.
+  ChangeSnapshot snapshotChanges(uint16_t vbucket, uint64_t after);
 
   // Not const: it first applies a delayed flush that came due, so
   // curr_items is honest even for vbuckets nobody touched since.
@@ -377,6 +421,27 @@ class Bucket final {
     if (item->accessTime() != static_cast<uint16_t>(now)) item->setAccessTime(now);
   }
   void unlinkLocked(VBucket& vb, Item* item, uint64_t hash);
+  // A document leaves: it takes a CAS and the next seqno and, if the bucket
+  // keeps tombstones, leaves one; else the purge seqno rises to it
+  // (vb.mutex held; call before unlinking, which may free the key).
+  MutationResult removedLocked(VBucket& vb, std::string_view key, Removal why, uint32_t now);
+  // removedLocked, then unlinkLocked.
+  MutationResult retireLocked(VBucket& vb, Item* item, uint64_t hash, Removal why, uint32_t now) {
+    MutationResult result = removedLocked(vb, item->key(), why, now);
+    unlinkLocked(vb, item, hash);
+    return result;
+  }
+  // The vbucket's contents went without deletions (flush, drop): a new
+  // history branch at a new seqno, which is also the purge seqno, so every
+  // stream position from before rolls back (vb.mutex held).
+  void newBranchLocked(VBucket& vb);
+  // Drops tombstones past the age bound (vb.mutex held).
+  void dropOldTombstonesLocked(VBucket& vb, uint32_t now);
+  // Counts tombstones that left a log (bounds, new branch).
+  void tombstonesDropped(size_t count, size_t bytes);
+  // A fresh non-zero vbucket uuid; any thread.
+  uint64_t newUuid();
+  size_t tombstoneShare() const { return tombstone_memory_ / kVBucketCount; }
   uint64_t nextCas(VBucket& vb) { return ++vb.last_cas; }
   // The CAS a meta client asked for (E), or the next one. A wanted CAS moves
   // the vbucket's counter forward so later ones stay above it; one at or
@@ -394,10 +459,6 @@ class Bucket final {
   // Whether a write carrying `cas` may replace `old` (vb.mutex held): the
   // CAS must match the item's, or the lock's while it is locked.
   static EngineStatus checkCas(VBucket& vb, const Item* old, uint64_t cas, uint32_t now);
-  // Publishes a mutation's seqno (vb.mutex held).
-  static MutationResult mutated(VBucket& vb, uint64_t cas) {
-    return {EngineStatus::kSuccess, cas, ++vb.high_seqno, vb.uuid};
-  }
   // Publishes `fresh` with this CAS and the next seqno in place of `old`
   // (if any), keeping old's standing with the eviction policy (vb.mutex
   // held; takes over the caller's reference to fresh).
@@ -443,6 +504,16 @@ class Bucket final {
   std::atomic<uint64_t> items_moved_{0};
   std::atomic<uint64_t> segments_compacted_{0};
   std::atomic<uint64_t> compaction_checked_{0};  // segmentsOpened() when last checked
+  std::atomic<uint64_t> direct_reclaims_{0};
+  std::atomic<uint64_t> out_of_memory_{0};
+  // Change streams (tombstones.h).
+  const size_t tombstone_memory_;
+  const uint64_t uuid_seed_;
+  std::atomic<uint64_t> uuids_made_{0};
+  std::atomic<bool> keep_tombstones_{false};
+  std::atomic<uint64_t> tombstones_{0};
+  std::atomic<int64_t> tombstone_bytes_{0};
+  std::atomic<uint64_t> tombstones_purged_{0};
 };
 
 }  // namespace memkv::engine

@@ -37,7 +37,7 @@ bool Bucket::reclaimIfDeadLocked(VBucket& vb, Item* item, uint64_t hash, uint32_
     return true;
   }
   if (!item->expiredAt(now)) return false;
-  unlinkLocked(vb, item, hash);
+  retireLocked(vb, item, hash, Removal::kExpired, now);
   reclaimed_.fetch_add(1, std::memory_order_relaxed);
   if ((item->metaState() & Item::kFetched) == 0) {
     expired_unfetched_.fetch_add(1, std::memory_order_relaxed);
@@ -47,7 +47,7 @@ bool Bucket::reclaimIfDeadLocked(VBucket& vb, Item* item, uint64_t hash, uint32_
 
 void Bucket::evictLocked(VBucket& vb, Item* item, uint64_t hash, bool to_ghost) {
   if (to_ghost) store_.addGhost(hash);
-  unlinkLocked(vb, item, hash);
+  retireLocked(vb, item, hash, Removal::kEvicted, clock_.now());
   evictions_.fetch_add(1, std::memory_order_relaxed);
   if ((item->metaState() & Item::kFetched) == 0) {
     evicted_unfetched_.fetch_add(1, std::memory_order_relaxed);
@@ -68,6 +68,7 @@ size_t Bucket::reclaimExpired(size_t slots) {
     {
       std::lock_guard guard(vb.mutex);
       settleFlush(vb, now);
+      if (crawl_slot_ == 0) dropOldTombstonesLocked(vb, now);
       const size_t table_slots = vb.table.slotCount();
       const size_t start = crawl_slot_;
       taken = vb.table.removeIf(
@@ -76,6 +77,7 @@ size_t Bucket::reclaimExpired(size_t slots) {
           std::min(slots, table_slots - std::min(start, table_slots)), &walked);
       for (size_t i = 0; i < taken; ++i) {
         Item* item = batch[i];
+        removedLocked(vb, item->key(), Removal::kExpired, now);
         if (vb.locks) vb.locks->erase(item);
         item->setLinked(false);
         if ((item->metaState() & Item::kFetched) == 0) {

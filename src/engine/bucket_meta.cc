@@ -75,8 +75,7 @@ MutationResult Bucket::metaDelete(const MetaDeleteRequest& request) {
       const EngineStatus allowed = checkCas(at.vb, old, request.cas, now);
       if (allowed != EngineStatus::kSuccess) return {allowed};
       if (!request.invalidate && !request.empty_value) {
-        unlinkLocked(at.vb, old, at.hash);
-        return mutated(at.vb, nextCas(at.vb));
+        return retireLocked(at.vb, old, at.hash, Removal::kDeleted, now);
       }
       // Items are immutable (docs/architecture.md invariant 8): the new CAS
       // and state go into a copy, published in the old one's place.

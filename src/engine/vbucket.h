@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/hash_table.h"
+#include "engine/tombstones.h"
 #include "engine/vbucket_lock.h"
 
 namespace memkv::engine {
@@ -66,7 +68,14 @@ struct alignas(64) VBucket {
   HashTable table;          // guarded by mutex
   uint64_t last_cas = 0;    // guarded by mutex
   uint64_t high_seqno = 0;  // guarded by mutex; one per mutation, as Couchbase's seqnos
-  uint64_t uuid = 0;  // guarded by mutex; history id (mutation tokens): new at creation and drop
+  uint64_t uuid = 0;        // guarded by mutex; history id (mutation tokens): failover.back().uuid
+  // Change-stream history (tombstones.h), all guarded by mutex: the
+  // branches oldest first (a new one at creation, flush and drop), the
+  // highest seqno whose deletion is no longer in `tombstones`, and the
+  // tombstones themselves (null until the bucket keeps them).
+  std::vector<FailoverEntry> failover;
+  uint64_t purge_seqno = 0;
+  std::unique_ptr<TombstoneLog> tombstones;
   std::unique_ptr<LockTable> locks;  // guarded by mutex; null while nothing is locked
   // FLUSH without touching items: every item whose CAS is at or below this
   // mark was stored before a flush and is gone for readers (CAS values only

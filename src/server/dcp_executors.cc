@@ -1,6 +1,7 @@
 // DCP commands (docs/dcp.md). So far: DCP_GET_FAILOVER_LOG, which kv_engine
 // answers on any KV connection, DCP-opened or not.
 #include <array>
+#include <vector>
 
 #include "protocol/dcp.h"
 #include "server/executors.h"
@@ -16,15 +17,20 @@ void executeGetFailoverLog(Cookie& c) {
     c.out.sendStatus(c.header(), Status::NotMyVbucket);
     return;
   }
-  // One branch per vbucket: memkv never fails over, and a vbucket whose
-  // contents went without deletions (a new process, a cluster map taking it
-  // away) starts a new history with a new uuid, so an older uuid is unknown
-  // and a consumer resuming with it rolls back to 0.
-  const engine::VBucketInfo info = c.session.bucketHandle()->bucket.vbucketInfo(vbucket);
-  const std::array<mcbp::dcp::FailoverEntry, 1> log = {{{info.uuid, 0}}};
-  std::array<uint8_t, mcbp::dcp::kFailoverEntrySize * log.size()> value;
-  mcbp::dcp::encodeFailoverLog(log, value.data());
-  c.out.send(c.header(), Status::Success, {}, {}, value, 0);
+  // memkv never fails over: a vbucket's branches begin where its contents
+  // went without deletions (the process started, a FLUSH, a cluster map
+  // taking it away), each at a seqno that is also the purge seqno, so a
+  // consumer from before any of them rolls back to 0.
+  const std::vector<engine::FailoverEntry> branches =
+      c.session.bucketHandle()->bucket.failoverLog(vbucket);
+  std::array<mcbp::dcp::FailoverEntry, engine::kMaxFailoverEntries> log;
+  for (size_t i = 0; i < branches.size(); ++i) log[i] = {branches[i].uuid, branches[i].seqno};
+  std::array<uint8_t, mcbp::dcp::kFailoverEntrySize * engine::kMaxFailoverEntries> value;
+  const std::span<const mcbp::dcp::FailoverEntry> used(log.data(), branches.size());
+  mcbp::dcp::encodeFailoverLog(used, value.data());
+  c.out.send(c.header(), Status::Success, {}, {},
+             std::span<const uint8_t>(value.data(), mcbp::dcp::kFailoverEntrySize * used.size()),
+             0);
 }
 
 }  // namespace memkv::server

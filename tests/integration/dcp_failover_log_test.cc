@@ -1,6 +1,6 @@
 // DCP_GET_FAILOVER_LOG (0x54) on a plain KV connection, as kv_engine answers it: the
-// vbucket's history, 16 bytes per entry (uuid, seqno), newest first. memkv has one branch
-// per vbucket, whose uuid is the one mutation tokens carry. memkv only.
+// vbucket's history, 16 bytes per entry (uuid, seqno), newest first, whose newest uuid is
+// the one mutation tokens carry. memkv only.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -58,6 +58,30 @@ TEST_F(DcpFailoverLogTest, OneBranchWhoseUuidIsTheMutationTokens) {
   }
   // Each vbucket has its own history.
   EXPECT_NE(failoverLog(c, 1).value, failoverLog(c, 2).value);
+}
+
+// A FLUSH empties every vbucket without deletions: each gets a new branch, newest first,
+// starting at a seqno the flush took, so a consumer that had everything still rolls back.
+TEST_F(DcpFailoverLogTest, FlushStartsANewBranch) {
+  McbpClient c = newClient();
+  ASSERT_EQ(cb::hello(c, {cb::feature::kMutationSeqno}),
+            std::vector<uint16_t>{cb::feature::kMutationSeqno});
+  Request set = makeStore(op::kSet, "alpha", "v");
+  set.vbucket = cb::vbucketOf("alpha");
+  const Response stored = c.call(set);
+  ASSERT_EQ(stored.status, status::kSuccess);
+  const uint64_t seqno = be64At(stored.extras, 8);
+  ASSERT_EQ(c.call(cb::makeRequest(op::kFlush)).status, status::kSuccess);
+  const Response log = failoverLog(c, set.vbucket);
+  ASSERT_EQ(log.status, status::kSuccess);
+  ASSERT_EQ(log.value.size(), 32u) << "two entries";
+  EXPECT_NE(be64At(log.value, 0), be64At(stored.extras, 0)) << "a new uuid";
+  EXPECT_EQ(be64At(log.value, 8), seqno + 1) << "the branch starts past the last store";
+  EXPECT_EQ(be64At(log.value, 16), be64At(stored.extras, 0));
+  EXPECT_EQ(be64At(log.value, 24), 0u);
+  // A store after the flush carries the new branch's uuid.
+  const Response again = c.call(set);
+  EXPECT_EQ(be64At(again.extras, 0), be64At(log.value, 0));
 }
 
 TEST_F(DcpFailoverLogTest, AVbucketBeyond1023IsNotMyVbucket) {
