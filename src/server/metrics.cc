@@ -63,6 +63,11 @@ constexpr std::array kSpecs = {
                "Total number of valid items removed from cache to free memory for new items."},
     MetricSpec{"reclaimed", "memcached_items_reclaimed_total", T::kCounter, true,
                "Total number of times an entry was stored using memory from an expired entry."},
+    MetricSpec{"direct_reclaims", "memcached_direct_reclaims_total", T::kCounter, true,
+               "Times worker threads had to directly reclaim or evict items."},
+    // From `stats slabs`, as the exporter reads it.
+    MetricSpec{"total_malloced", "memcached_malloced_bytes", T::kGauge, true,
+               "Number of bytes of memory allocated to slab pages."},
     // memkv: commands and items.
     MetricSpec{"threads", "memkv_threads", T::kGauge, false, "Worker threads serving clients."},
     MetricSpec{"get_expired", "memkv_get_expired_total", T::kCounter, false,
@@ -209,6 +214,45 @@ constexpr std::array<std::string_view, 7> kLeftOut = {
     "cmd_get",                // the sum of memcached_commands_total{command="get"}
     "cmd_touch",              // the sum of memcached_commands_total{command="touch"}
 };
+
+// The exporter's memcached_slab_* families, from `stats slabs` and `stats
+// items`, labelled {bucket, slab}. memkv's one "slab class" (stats.cc) holds
+// every item at its exact size.
+struct SlabSpec {
+  std::string_view stat;  // after the "N:" or "items:N:" prefix
+  bool items;             // from `stats items`
+  std::string_view family;
+  MetricType type;
+  std::string_view help;
+};
+constexpr std::array kSlabSpecs = {
+    SlabSpec{"chunk_size", false, "memcached_slab_chunk_size_bytes", T::kGauge,
+             "Number of bytes allocated to each chunk within this slab class."},
+    SlabSpec{"chunks_per_page", false, "memcached_slab_chunks_per_page", T::kGauge,
+             "Number of chunks within a single page for this slab class."},
+    SlabSpec{"total_pages", false, "memcached_slab_current_pages", T::kGauge,
+             "Number of pages allocated to this slab class."},
+    SlabSpec{"total_chunks", false, "memcached_slab_current_chunks", T::kGauge,
+             "Number of chunks allocated to this slab class."},
+    SlabSpec{"used_chunks", false, "memcached_slab_chunks_used", T::kGauge,
+             "Number of chunks allocated to an item."},
+    SlabSpec{"free_chunks", false, "memcached_slab_chunks_free", T::kGauge,
+             "Number of chunks not yet allocated items."},
+    SlabSpec{"free_chunks_end", false, "memcached_slab_chunks_free_end", T::kGauge,
+             "Number of free chunks at the end of the last allocated page."},
+    SlabSpec{"number", true, "memcached_slab_current_items", T::kGauge,
+             "Number of items currently stored in this slab class."},
+    SlabSpec{"mem_requested", true, "memcached_slab_mem_requested_bytes", T::kGauge,
+             "Number of bytes of memory actual items take up within a slab."},
+    SlabSpec{"evicted", true, "memcached_slab_items_evicted_total", T::kCounter,
+             "Total number of times an item had to be evicted from the LRU before it expired."},
+    SlabSpec{"reclaimed", true, "memcached_slab_items_reclaimed_total", T::kCounter,
+             "Total number of items reclaimed."},
+    SlabSpec{"outofmemory", true, "memcached_slab_items_outofmemory_total", T::kCounter,
+             "Total number of items for this slab class that have triggered an out of memory "
+             "error."},
+};
+constexpr std::string_view kSlabClass = "1";
 
 // memcached_commands_total{command,status}, as the memcached_exporter
 // derives it from `stats`; {set,hit} is cmd_set less the CAS outcomes.
@@ -357,19 +401,26 @@ std::string renderMetrics(ServerContext& server, const MetricsRequest& request) 
     Snapshot stats;
   };
   std::vector<Pass> passes;
-  Snapshot server_stats;
+  Snapshot hidden;  // the server's values when the first bucket is not shown
   bool have_server_stats = false;
+  size_t server_pass = ~size_t{0};
   for (const BucketHandle& b : server.buckets().all()) {
     if (b->deleted.load(std::memory_order_relaxed)) continue;
-    if (!have_server_stats) {
-      generalStats(server, b->bucket, server_stats, CountFrom::kStart);
-      if (server.tls() != nullptr) tlsStats(server, server_stats);
+    if (request.bucket_visible && !request.bucket_visible(b->name)) {
+      if (!have_server_stats) generalStats(server, b->bucket, hidden, CountFrom::kStart);
       have_server_stats = true;
+      continue;
     }
-    if (request.bucket_visible && !request.bucket_visible(b->name)) continue;
     passes.push_back({b->name, {}});
-    generalStats(server, b->bucket, passes.back().stats, CountFrom::kStart);
+    Snapshot& stats = passes.back().stats;
+    generalStats(server, b->bucket, stats, CountFrom::kStart);
+    slabsStats(server, b->bucket, stats);
+    itemsStats(server, b->bucket, stats);
+    if (!have_server_stats) server_pass = passes.size() - 1;
+    have_server_stats = true;
   }
+  Snapshot& server_stats = server_pass < passes.size() ? passes[server_pass].stats : hidden;
+  if (have_server_stats && server.tls() != nullptr) tlsStats(server, server_stats);
 
   double v = 0;
   for (const MetricSpec& spec : kSpecs) {
@@ -385,6 +436,20 @@ std::string renderMetrics(ServerContext& server, const MetricsRequest& request) 
     } else if (server_stats.number(spec.stat, &v)) {
       x.family(spec.family, type, spec.help);
       x.sample(spec.family, {}, v);
+    }
+  }
+
+  for (const SlabSpec& spec : kSlabSpecs) {
+    const std::string stat =
+        fmt::format("{}{}:{}", spec.items ? "items:" : "", kSlabClass, spec.stat);
+    bool first = true;
+    for (const Pass& p : passes) {
+      if (!p.stats.number(stat, &v)) continue;
+      if (first)
+        x.family(spec.family, spec.type == MetricType::kCounter ? "counter" : "gauge", spec.help);
+      first = false;
+      x.sample(spec.family,
+               fmt::format("bucket=\"{}\",slab=\"{}\"", escapeLabel(p.bucket), kSlabClass), v);
     }
   }
 

@@ -111,6 +111,9 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
   add("total_items", bucket.total_items);
   add("evictions", bucket.evictions);
   add("reclaimed", bucket.reclaimed);
+  // Segments a writer emptied itself because the store was full (memkv has
+  // no background evictor; memcached counts the same event this way).
+  add("direct_reclaims", bucket.direct_reclaims);
   add("expired_unfetched", bucket.expired_unfetched);
   add("evicted_unfetched", bucket.evicted_unfetched);
   add("store_too_large", totals.store_too_large);
@@ -243,7 +246,7 @@ void itemsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) 
   add("items:1:mem_requested", b.bytes);
   add("items:1:evicted", b.evictions);
   add("items:1:reclaimed", b.reclaimed);
-  add("items:1:outofmemory", 0);
+  add("items:1:outofmemory", b.out_of_memory);
 }
 
 void slabsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) {
@@ -268,7 +271,9 @@ void slabsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) 
     add("1:touch_hits", totals.touch_hits);
   }
   add("active_slabs", b.curr_items != 0 ? 1 : 0);
-  add("total_malloced", b.bytes);
+  // What memcached has malloced for slab pages: the item store's segments
+  // and large blocks.
+  add("total_malloced", b.store_bytes);
 }
 
 void timingsStats(ServerContext& server, StatWriter& add) {

@@ -296,5 +296,54 @@ TEST_F(MetricsTest, SettingsShowTheMetricsPort) {
   EXPECT_EQ(textStats("settings").at("metrics_port"), std::to_string(metricsPort()));
 }
 
+// The exporter's slab families come from `stats slabs` and `stats items`: memkv's one class
+// holds every item, so an alert on memcached_slab_items_outofmemory_total works as on memcached.
+TEST_F(MetricsTest, SlabFamiliesAreWhatStatsSlabsAndItemsSay) {
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_EQ(client_.set("slab" + std::to_string(i), std::string(100, 'v')).status,
+              status::kSuccess);
+  }
+  const auto slabs = textStats("slabs");
+  const auto items = textStats("items");
+  const Scrape s = scrape();
+  ASSERT_EQ(s.status, 200);
+  const std::string one = "{bucket=\"default\",slab=\"1\"}";
+  EXPECT_EQ(s.at("memcached_slab_current_items" + one), 30);
+  EXPECT_EQ(s.at("memcached_slab_current_items" + one), std::stod(items.at("items:1:number")));
+  EXPECT_EQ(s.at("memcached_slab_mem_requested_bytes" + one),
+            std::stod(items.at("items:1:mem_requested")));
+  EXPECT_EQ(s.at("memcached_slab_chunk_size_bytes" + one), std::stod(slabs.at("1:chunk_size")));
+  EXPECT_EQ(s.at("memcached_slab_chunks_used" + one), 30);
+  EXPECT_EQ(s.at("memcached_slab_items_outofmemory_total" + one), 0);
+  EXPECT_EQ(s.at("memcached_malloced_bytes{bucket=\"default\"}"),
+            std::stod(slabs.at("total_malloced")));
+  EXPECT_GT(s.at("memcached_malloced_bytes{bucket=\"default\"}"), 30 * 100);
+  EXPECT_EQ(s.at("memcached_direct_reclaims_total{bucket=\"default\"}"), 0);
+}
+
+// -M with a small -m: stores that find no room are refused, and each refusal is one
+// items:1:outofmemory, one memcached_slab_items_outofmemory_total and one store_no_memory.
+class OutOfMemoryMetricsTest : public MetricsServerTest {
+ protected:
+  OutOfMemoryMetricsTest() : MetricsServerTest({"-m", "8", "-M"}) {}
+};
+
+TEST_F(OutOfMemoryMetricsTest, EachRefusedStoreIsCountedInEveryView) {
+  const std::string value(100 * 1024, 'v');
+  int refused = 0;
+  for (int i = 0; i < 200 && refused < 5; ++i) {
+    const uint16_t st = client_.set("big" + std::to_string(i), value).status;
+    if (st == status::kEnomem) ++refused;
+  }
+  ASSERT_EQ(refused, 5) << "-m 8 -M refuses 100 KiB values after about 80";
+  TextClient text;
+  ASSERT_TRUE(text.connect(server_->port()));
+  const std::string reply = text.callUntil("stats items\r\n", "END\r\n");
+  EXPECT_NE(reply.find("STAT items:1:outofmemory 5\r\n"), std::string::npos) << reply;
+  const Scrape s = scrape();
+  EXPECT_EQ(s.at("memcached_slab_items_outofmemory_total{bucket=\"default\",slab=\"1\"}"), 5);
+  EXPECT_EQ(s.at("memkv_store_no_memory_total"), 5);
+}
+
 }  // namespace
 }  // namespace memkv::test
