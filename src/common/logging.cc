@@ -85,10 +85,10 @@ void setLogVerbosity(int verbosity) {
     case 1:
       spdlog::set_level(spdlog::level::info);
       break;
-    case 2:
-      spdlog::set_level(spdlog::level::debug);
-      break;
     default:
+      // memcached's -vv already shows every client command (and -vvv adds
+      // its internal state transitions, which memkv does not log), so both
+      // are trace here: connections (debug) and commands.
       spdlog::set_level(verbosity < 0 ? spdlog::level::warn : spdlog::level::trace);
       break;
   }

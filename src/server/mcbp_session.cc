@@ -437,7 +437,7 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
     // Timed from when the previous command of this batch ended (or the
     // batch began): one clock read per command.
     if (since_ns == 0) since_ns = timingNowNs();
-    // -vvv: one line per command, naming it but never its key or body (a
+    // -vv: one line per command, naming it but never its key or body (a
     // SASL request's body holds a password).
     // (Tested here: the arguments would be evaluated before logConnection's own test.)
     if (logEnabled(spdlog::level::trace)) {

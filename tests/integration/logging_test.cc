@@ -239,7 +239,39 @@ TEST_F(LoggingTest, AnOversizedBodyIsAHostileFrameToo) {
       << log;
 }
 
-// -vv: every connection's accept and its close with the reason, under one id.
+// -v: startup lines, but no connection or command lines (memcached's -v).
+class InfoLevelTest : public LoggingTest {
+ protected:
+  InfoLevelTest() : LoggingTest({"-v"}) {}
+};
+
+TEST_F(InfoLevelTest, NeitherConnectionsNorCommands) {
+  McbpClient c = newClient();
+  ASSERT_EQ(c.noop().status, status::kSuccess);
+  ASSERT_EQ(c.call(makeKeyOnly(op::kGet, "k")).status, status::kKeyEnoent);
+  c.close();
+  // A line the test can wait for: a hostile frame is a warning at every level.
+  McbpClient h = newClient();
+  ASSERT_EQ(h.noop().status, status::kSuccess);  // the first byte chose MCBP
+  const std::string peer = localPeer(h.fd());
+  std::string frame(24, '\0');
+  frame[0] = '\x42';
+  ASSERT_TRUE(h.sendRaw(frame));
+  std::string log;
+  ASSERT_TRUE(waitForFile(
+      log_path_,
+      [&](const std::string& l) {
+        return !linesWith(l, {"event=hostile_frame", peer}).empty();
+      },
+      scaled(milliseconds(5000)), &log))
+      << log;
+  EXPECT_FALSE(linesWith(log, {" info "}).empty()) << "startup lines at -v:\n" << log;
+  EXPECT_EQ(log.find("event=accept"), std::string::npos) << log;
+  EXPECT_EQ(log.find("event=command"), std::string::npos) << log;
+}
+
+// -vv: every connection's accept and its close with the reason, under one id, and (as
+// memcached's -vv) one line per command, naming it but never its key.
 class ConnectionEventsTest : public LoggingTest {
  protected:
   ConnectionEventsTest() : LoggingTest({"-vv"}) {}
@@ -273,6 +305,32 @@ TEST_F(ConnectionEventsTest, AcceptAndCloseCarryTheSameIdAndTheReason) {
   EXPECT_NE(closed[0].find("reason=\"client closed\""), std::string::npos) << closed[0];
   const auto quit = linesWith(log, {"event=close", "peer=" + quit_peer});
   EXPECT_NE(quit[0].find("reason=\"quit\""), std::string::npos) << quit[0];
+  // The NOOP under the connection's id, and the QUIT.
+  EXPECT_EQ(linesWith(log, {"trace", id, "event=command", "opcode=NOOP"}).size(), 1u) << log;
+  EXPECT_EQ(linesWith(log, {"trace", "event=command", "opcode=QUIT", "peer=" + quit_peer}).size(),
+            1u)
+      << log;
+}
+
+TEST_F(ConnectionEventsTest, ACommandLineNamesTheCommandButNotItsKey) {
+  McbpClient c = newClient();
+  const std::string peer = localPeer(c.fd());
+  ASSERT_EQ(c.call(makeStore(op::kSet, "secret-key-4f1a", "secret-value-9b2c")).status,
+            status::kSuccess);
+  ASSERT_EQ(c.call(makeKeyOnly(op::kGet, "secret-key-4f1a")).status, status::kSuccess);
+  std::string log;
+  ASSERT_TRUE(waitForFile(
+      log_path_,
+      [&](const std::string& l) {
+        return !linesWith(l, {"event=command", "opcode=GET", "peer=" + peer}).empty();
+      },
+      scaled(milliseconds(5000)), &log))
+      << log;
+  const auto set = linesWith(log, {"trace", "event=command", "opcode=SET", "peer=" + peer});
+  ASSERT_EQ(set.size(), 1u) << log;
+  EXPECT_NE(set[0].find("key=15 "), std::string::npos) << "the key's length: " << set[0];
+  EXPECT_EQ(log.find("secret-key"), std::string::npos) << log;
+  EXPECT_EQ(log.find("secret-value"), std::string::npos) << log;
 }
 
 // A flood of wrong passwords from many connections.
