@@ -382,6 +382,65 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))')
   rm -f "$a" "$b"
 }
 
+# versus LABEL "SERVER ARGS" "EXTRA ARGS" "SIDE" "CLIENT ARGS" CONNS: what a
+# feature costs memkv. The "memkv" columns are memkv started with SERVER ARGS
+# plus EXTRA ARGS while SIDE (a shell command, given the server's work files
+# as $1) runs beside it; the "memcached" columns are memkv with SERVER ARGS
+# alone. Same client, prefill, placement and alternating rounds as
+# throughput; server CPU is the whole process (so a metrics thread counts).
+versus() {
+  local label=$1 server_args=$2 extra_args=$3 side=$4 client_args=$5 conns=$6 r target
+  local per_thread=$(((conns + client_threads - 1) / client_threads))
+  selected "$label" || return 0
+  log "$label"
+  local -A pid port
+  for target in with without; do
+    local args=$server_args
+    [[ $target == without ]] || args="$server_args $extra_args"
+    # shellcheck disable=SC2086
+    start_server memkv $args
+    pid[$target]=$PID; port[$target]=$PORT
+    : >"$work/$target.rounds"
+    # shellcheck disable=SC2086
+    bench --server "127.0.0.1:$PORT" --conns "$per_thread" $client_args --prefill \
+      --duration "$warmup" --timeout 120 --json >"$work/$target.warm.json"
+    note_errors "$target warmup" "$work/$target.warm.json"
+  done
+  bash -c "$side" _ "$work" >"$work/side.log" 2>&1 &
+  local side_pid=$!
+  for r in $(seq "$rounds"); do
+    for target in with without; do
+      local before after out=$work/$target.$r.json
+      before=$(cpu_ticks "${pid[$target]}")
+      # shellcheck disable=SC2086
+      bench --server "127.0.0.1:${port[$target]}" --conns "$per_thread" $client_args \
+        --duration "$duration" --timeout $((${duration%.*} + 60)) --json >"$out"
+      after=$(cpu_ticks "${pid[$target]}")
+      note_errors "$target round $r" "$out"
+      round_tsv $((after - before)) "$out" >>"$work/$target.rounds"
+    done
+  done
+  kill "$side_pid" 2>/dev/null || true
+  wait "$side_pid" 2>/dev/null || true
+  [[ -s $work/side.log ]] && problems+=("$label: the side command said: $(tail -1 "$work/side.log" | cut -c1-160)")
+  local -A rss
+  for target in with without; do
+    rss[$target]=$(($(rss_kib "${pid[$target]}") / 1024))
+    stop_server "${pid[$target]}"
+  done
+  local a=$work/with.rounds b=$work/without.rounds ops_ratio cpu_ratio
+  ops_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($7 > 0 ? $1 / $7 : "nan")}' | median)
+  cpu_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($8 > 0 ? $2 / $8 : "nan")}' | median)
+  row "$label" "$(fmt "$(cut -f1 "$a" | median)" %.0f)" \
+    "$(fmt "$(cut -f1 "$b" | median)" %.0f)" "$(fmt "$ops_ratio" %.2f)" \
+    "$(fmt "$(cut -f2 "$a" | median)" %.2f)" "$(fmt "$(cut -f2 "$b" | median)" %.2f)" \
+    "$(fmt "$cpu_ratio" %.2f)" "$(fmt "$(cut -f3 "$a" | median)" %.0f)" \
+    "$(fmt "$(cut -f3 "$b" | median)" %.0f)" "${rss[with]} MiB" "${rss[without]} MiB" \
+    "$(fmt "$(cut -f5 "$a" | median)" %.0f) ($(fmt "$(cut -f4 "$a" | median)" %.3f)) / $(fmt "$(cut -f5 "$b" | median)" %.0f) ($(fmt "$(cut -f4 "$b" | median)" %.3f))"
+  notes+=("$label: the memkv columns are memkv with ${extra_args//$work\//} (and the side load), the memcached columns memkv without; a CPU/op ratio near 1 means the feature costs nothing")
+  rm -f "$a" "$b"
+}
+
 # --- memory workloads ------------------------------------------------------
 # held LABEL N "SERVER ARGS" "HOLD ARGS" [SETTLE_S]: RSS per held connection,
 # for each server, SETTLE_S (default 1) seconds after the holder is READY;
@@ -587,6 +646,21 @@ throughput "(d) 1 MiB, 4 conns, get:set 10:1" "$common -m 1024 -c 1024 -I 2m" \
   "--keys 64 --value-size 1m --ratio 10:1" 4
 cluster "(k) cluster: 3 nodes routed by the map vs 1 node, 32 B, 48 conns, pipeline 16" \
   "$common -m 64 -c 1024" "--keys 100000 --value-size 32 --ratio 10:1 --pipeline 16 --verify" 48
+# (m) what metrics cost: (b) against memkv with --metrics-port, scraped every
+# second (Prometheus' default is every 15 s to 1 min), against memkv without.
+scrape_loop='exec /usr/bin/python3 -c "
+import sys, time, urllib.request
+for _ in range(3600):
+    try:
+        port = open(sys.argv[1] + \"/metrics.port\").read().strip()
+        urllib.request.urlopen(\"http://127.0.0.1:\" + port + \"/metrics\", timeout=2).read()
+    except OSError as e:
+        print(\"scrape failed:\", e, flush=True)
+    time.sleep(1)
+" "$1"'
+versus "(m) metrics: (b) with /metrics scraped every 1 s vs without (memkv vs memkv)" \
+  "$common -m 64 -c 1024" "--metrics-port 0 --metrics-port-file $work/metrics.port" "$scrape_loop" \
+  "--keys 100000 --value-size 32 --ratio 10:1 --pipeline 16 --verify" 50
 # (t-*) the same servers over memcached's text protocol (get / set lines,
 # "get k1 ... k100" for t-d), same client pipelining and --verify.
 throughput "(t-a) text: 32 B, 50 conns, pipeline 1, get:set 10:1" "$common -m 64 -c 1024" \
