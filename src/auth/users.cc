@@ -19,7 +19,7 @@ struct PrivilegeName {
   Privilege bit;
 };
 constexpr PrivilegeName kPrivilegeNames[] = {
-    {"read", kRead}, {"write", kWrite}, {"manage", kManage}, {"stats", kStats}};
+    {"read", kRead}, {"write", kWrite}, {"manage", kManage}, {"stats", kStats}, {"dcp", kDcp}};
 
 std::optional<Privilege> privilegeFromName(std::string_view name) {
   for (const auto& p : kPrivilegeNames) {

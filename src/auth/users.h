@@ -34,9 +34,11 @@
 namespace memkv::auth {
 
 // kStats: the bucket's statistics (STAT, the metrics endpoint's per-bucket series) and
-// nothing of its documents; read includes it for STAT.
-enum Privilege : uint8_t { kRead = 1, kWrite = 2, kManage = 4, kStats = 8 };
-inline constexpr uint8_t kAllPrivileges = kRead | kWrite | kManage | kStats;
+// nothing of its documents; read includes it for STAT. kDcp: opening a DCP producer on the
+// bucket (Couchbase's "DCP data read"); its streams send documents, so a stream also needs
+// kRead.
+enum Privilege : uint8_t { kRead = 1, kWrite = 2, kManage = 4, kStats = 8, kDcp = 16 };
+inline constexpr uint8_t kAllPrivileges = kRead | kWrite | kManage | kStats | kDcp;
 
 // Bucket name (or "*", every bucket) -> union of Privilege bits.
 using BucketPrivileges = std::map<std::string, uint8_t, std::less<>>;

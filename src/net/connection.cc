@@ -247,6 +247,7 @@ void Connection::serve() {
     env_.counters.conn_yields.add(1);
     env_.loop.schedule(this);
   }
+  if (handler_ && !closed_ && !close_after_flush_ && !outputFull()) handler_->produce(*this);
   if (!closed_) flushOutput();
   if (!closed_) settleReadBuffer();
 }

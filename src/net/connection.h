@@ -54,6 +54,12 @@ class ConnectionHandler {
   // Called on the worker's tick (owner thread, every few hundred ms) for
   // work that waits on time, such as an answer held back on purpose.
   virtual void onTick(Connection& /*conn*/, int64_t /*now_ms*/) {}
+  // Output the connection makes on its own rather than in answer to a
+  // request (DCP streams): called on the owner thread at the end of each
+  // serve(), after input and whenever a wake-up (flushSoon) or the socket
+  // draining brought the connection back, while its output is below the
+  // high watermark. It must stop writing once conn.outputFull().
+  virtual void produce(Connection& /*conn*/) {}
   // The TLS handshake ended (owner thread, before any request is read):
   // conn.tls() tells the peer's verified certificate.
   virtual void onTlsEstablished(Connection& /*conn*/) {}

@@ -34,6 +34,7 @@ constexpr std::array kEntries = {
   Entry{Status::AuthError,         "AUTH_ERROR",     "Authentication failed",                 R"("auth","conn-state-invalidated")"},
   Entry{Status::AuthContinue,      "AUTH_CONTINUE",  "Authentication continues",              R"("auth","special-handling")"},
   Entry{Status::Erange,            "ERANGE",         "Index out of range",                    R"("item-only","invalid-input")"},
+  Entry{Status::Rollback,          "ROLLBACK",       "Rollback required",                     R"("dcp")"},
   Entry{Status::Eaccess,           "EACCESS",        "No access",                             R"("support")"},
   Entry{Status::UnknownFrameInfo,  "UNKNOWN_FRAME_INFO", "Unknown frame info",                R"("support","invalid-input")"},
   Entry{Status::UnknownCommand,    "UNKNOWN_COMMAND", "Unknown command",                      R"("support")"},

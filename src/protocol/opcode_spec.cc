@@ -68,6 +68,13 @@ constexpr Row kRows[] = {
   {Opcode::SelectBucket,     {"SELECT_BUCKET",      0, 0, K::kRequired,  false, false, Opcode::SelectBucket}},
   // A vbucket's history (DCP's failover log); a normal KV connection may ask.
   {Opcode::DcpGetFailoverLog, {"DCP_GET_FAILOVER_LOG", 0, 0, K::kForbidden, false, false, Opcode::DcpGetFailoverLog}},
+  // The consumer's name is the key (dcp::parseOpen checks its length).
+  {Opcode::DcpOpen,    {"DCP_OPEN",   8, 8, K::kRequired, true,  false, Opcode::DcpOpen}},
+  {Opcode::DcpControl, {"DCP_CONTROL", 0, 0, K::kRequired, true,  false, Opcode::DcpControl}},
+  // The vbucket is the header's; a collections filter may be the value.
+  {Opcode::DcpStreamReq, {"DCP_STREAM_REQ", 48, 48, K::kForbidden, true, false, Opcode::DcpStreamReq}},
+  {Opcode::DcpCloseStream, {"DCP_CLOSE_STREAM", 0, 0, K::kForbidden, false, false, Opcode::DcpCloseStream}},
+  {Opcode::DcpBufferAck, {"DCP_BUFFER_ACKNOWLEDGEMENT", 4, 4, K::kForbidden, false, false, Opcode::DcpBufferAck}},
   {Opcode::GetReplica,       {"GET_REPLICA",        0, 0, K::kRequired,  false, false, Opcode::GetReplica}},
   {Opcode::GetLocked,        {"GET_LOCKED",         0, kExpiryExtras, K::kRequired, false, false, Opcode::GetLocked}},
   {Opcode::UnlockKey,        {"UNLOCK_KEY",         0, 0, K::kRequired,  false, false, Opcode::UnlockKey}},

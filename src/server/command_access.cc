@@ -74,6 +74,17 @@ constexpr uint16_t needsOf(Opcode base) {
       return kBucket | kNeedWrite;
     case Opcode::Flush:
       return kBucket | kNeedManage;
+    // DCP: a producer streams the bucket's documents and deletions, which
+    // needs the dcp privilege (Couchbase's "DCP data read"); a user who
+    // loses it loses its DCP commands on the next one.
+    case Opcode::DcpOpen:
+    case Opcode::DcpControl:
+    case Opcode::DcpCloseStream:
+    case Opcode::DcpBufferAck:
+      return kBucket | kNeedDcp;
+    // A stream sends the vbucket's documents: read too.
+    case Opcode::DcpStreamReq:
+      return kBucket | kNeedDcp | kNeedRead;
     // Quiet variants are looked up by their base opcode.
     case Opcode::GetQ:
     case Opcode::GetKQ:

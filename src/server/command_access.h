@@ -24,23 +24,27 @@ inline constexpr uint16_t kNeedUsers = 4;
 // A selected bucket.
 inline constexpr uint16_t kNeedBucket = 8;
 // The user's privileges on the selected bucket, auth::Privilege bits shifted
-// into bits 4-7.
+// into bits 4-8.
 inline constexpr int kPrivilegeShift = 4;
 inline constexpr uint16_t kNeedRead = auth::kRead << kPrivilegeShift;
 inline constexpr uint16_t kNeedWrite = auth::kWrite << kPrivilegeShift;
 inline constexpr uint16_t kNeedManage = auth::kManage << kPrivilegeShift;
+inline constexpr uint16_t kNeedDcp = auth::kDcp << kPrivilegeShift;
 // Read or stats on the selected bucket (STAT): granted with either, so the
 // check stays one mask test.
-inline constexpr uint16_t kNeedReadOrStats = 0x100;
+inline constexpr uint16_t kNeedReadOrStats = 0x200;
 // Held by no session: what an opcode memkv does not implement needs, so a
 // command nobody classified is refused rather than allowed by default. (Such
 // opcodes are answered UNKNOWN_COMMAND before dispatch anyway.)
-inline constexpr uint16_t kNeverGranted = 0x200;
+inline constexpr uint16_t kNeverGranted = 0x400;
 
 static_assert(((auth::kAllPrivileges << kPrivilegeShift) &
                (kNeedAuth | kNeedAdmin | kNeedUsers | kNeedBucket | kNeedReadOrStats |
                 kNeverGranted)) == 0,
               "privilege bits overlap the other grant bits");
+static_assert((auth::kAllPrivileges << kPrivilegeShift) < kNeedReadOrStats &&
+                  kNeedReadOrStats < kNeverGranted,
+              "every grant bit lies below kNeverGranted, apart from the others");
 
 // What a request with this opcode needs (quiet variants as their base). Any
 // thread: a lookup in a table built at startup.

@@ -29,7 +29,10 @@ namespace memkv::server {
   X(store_no_memory)              \
   X(not_my_vbucket)               \
   X(bytes_copied)                 \
-  X(bytes_referenced)
+  X(bytes_referenced)             \
+  X(dcp_items_sent)               \
+  X(dcp_bytes_sent)               \
+  X(dcp_window_full_pauses)
 
 struct CommandCounters {
 #define MEMKV_DECLARE(name) Counter name;

@@ -1,8 +1,10 @@
-// DCP commands (docs/dcp.md). So far: DCP_GET_FAILOVER_LOG, which kv_engine
-// answers on any KV connection, DCP-opened or not.
+// DCP commands (docs/dcp.md). DCP_GET_FAILOVER_LOG, which kv_engine answers
+// on any KV connection, DCP-opened or not; DCP_OPEN, which makes the
+// connection a producer, and DCP_CONTROL, which sets it up.
 #include <array>
 #include <vector>
 
+#include "common/byte_order.h"
 #include "protocol/dcp.h"
 #include "server/executors.h"
 
@@ -31,6 +33,158 @@ void executeGetFailoverLog(Cookie& c) {
   c.out.send(c.header(), Status::Success, {}, {},
              std::span<const uint8_t>(value.data(), mcbp::dcp::kFailoverEntrySize * used.size()),
              0);
+}
+
+void executeDcpOpen(Cookie& c) {
+  // kv_engine's preconditions (reference dcp.md 1.1): DCP and out-of-order
+  // responses do not mix, and a connection opens once.
+  if (c.session.features().has(mcbp::Feature::UnorderedExecution)) {
+    c.out.sendStatus(c.header(), Status::NotSupported);
+    return;
+  }
+  if (c.session.dcp() != nullptr) {
+    c.out.sendStatus(c.header(), Status::Einval);
+    return;
+  }
+  mcbp::dcp::OpenRequest open;
+  const Status parsed =
+      mcbp::dcp::parseOpen(c.request.extras, c.request.key, c.request.value.size(), &open);
+  if (parsed != Status::Success) {
+    c.out.sendStatus(c.header(), parsed);
+    return;
+  }
+  DcpProducer& producer = c.session.openDcp();
+  producer.name.assign(open.name);
+  producer.open_flags = open.flags;
+  // From now on the bucket's deletions leave tombstones, so a stream can
+  // send them (before, each only raised its vbucket's purge seqno).
+  c.bucket->keepTombstones();
+  c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
+}
+
+void executeDcpControl(Cookie& c) {
+  DcpProducer* producer = c.session.dcp();
+  if (producer == nullptr || c.request.key.empty() || c.request.value.empty()) {
+    c.out.sendStatus(c.header(), Status::Einval);
+    return;
+  }
+  const std::string_view value(reinterpret_cast<const char*>(c.request.value.data()),
+                               c.request.value.size());
+  const Status status =
+      mcbp::dcp::applyControl(c.request.key, value, producer->open_flags, &producer->control);
+  if (status != Status::Success) {
+    c.out.sendStatus(c.header(), status);
+    return;
+  }
+  c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
+}
+
+void executeDcpStreamReq(Cookie& c) {
+  DcpProducer* producer = c.session.dcp();
+  if (producer == nullptr) {
+    c.out.sendStatus(c.header(), Status::Einval);
+    return;
+  }
+  const uint16_t vbucket = c.header().vbucket;
+  if (refuseForeignVBucket(c, vbucket)) return;
+  if (vbucket >= engine::kVBucketCount) {
+    c.out.sendStatus(c.header(), Status::NotMyVbucket);
+    return;
+  }
+  mcbp::dcp::StreamRequest request;
+  Status status = mcbp::dcp::parseStreamRequest(c.request.extras, &request);
+  if (status != Status::Success) {
+    c.out.sendStatus(c.header(), status);
+    return;
+  }
+  // A collections filter: memkv has the default collection only, so the
+  // one filter it serves is that collection (or none).
+  if (!c.request.value.empty()) {
+    const std::string_view filter(reinterpret_cast<const char*>(c.request.value.data()),
+                                  c.request.value.size());
+    if (filter != "{}" && filter != R"({"collections":["0"]})") {
+      c.out.sendStatus(c.header(), Status::NotSupported);
+      return;
+    }
+  }
+  if (producer->streams.contains(vbucket)) {
+    c.out.sendStatus(c.header(), Status::KeyEexists);  // kv_engine: one stream per vbucket
+    return;
+  }
+  const engine::VBucketInfo info = c.bucket->vbucketInfo(vbucket);
+  if ((request.flags & mcbp::dcp::kStreamFromLatest) != 0) {
+    request.start = request.snap_start = request.snap_end = info.high_seqno;
+  }
+  if ((request.flags & mcbp::dcp::kStreamToLatest) != 0) request.end = info.high_seqno;
+  status = mcbp::dcp::checkStreamRange(request);
+  if (status != Status::Success) {
+    c.out.sendStatus(c.header(), status);
+    return;
+  }
+  const std::vector<engine::FailoverEntry> branches = c.bucket->failoverLog(vbucket);
+  std::array<mcbp::dcp::FailoverEntry, engine::kMaxFailoverEntries> log;
+  for (size_t i = 0; i < branches.size(); ++i) log[i] = {branches[i].uuid, branches[i].seqno};
+  const std::span<const mcbp::dcp::FailoverEntry> used(log.data(), branches.size());
+  if (const auto rollback =
+          mcbp::dcp::rollbackSeqno(request, used, info.high_seqno, info.purge_seqno)) {
+    std::array<uint8_t, 8> value;
+    storeBe64(value.data(), *rollback);
+    c.out.send(c.header(), Status::Rollback, {}, {}, value, 0);
+    return;
+  }
+  DcpStream& stream = producer->streams[vbucket];
+  stream.vbucket = vbucket;
+  stream.opaque = c.header().opaque;
+  stream.end = request.end;
+  stream.vb_uuid = branches.front().uuid;
+  stream.cursor = request.start;
+  stream.generation = ++producer->generations;
+  // A stream whose range is empty ends at once, after its answer.
+  stream.state =
+      request.start >= request.end ? DcpStream::State::kEnding : DcpStream::State::kNeedSnapshot;
+  c.server.dcpStreamOpened();
+  std::array<uint8_t, mcbp::dcp::kFailoverEntrySize * engine::kMaxFailoverEntries> value;
+  mcbp::dcp::encodeFailoverLog(used, value.data());
+  c.out.send(c.header(), Status::Success, {}, {},
+             std::span<const uint8_t>(value.data(), mcbp::dcp::kFailoverEntrySize * used.size()),
+             0);
+}
+
+void executeDcpCloseStream(Cookie& c) {
+  DcpProducer* producer = c.session.dcp();
+  if (producer == nullptr) {
+    c.out.sendStatus(c.header(), Status::Einval);
+    return;
+  }
+  const auto it = producer->streams.find(c.header().vbucket);
+  if (it == producer->streams.end()) {
+    c.out.sendStatus(c.header(), Status::KeyEnoent);
+    return;
+  }
+  if (producer->control.stream_end_on_close) {
+    // kv_engine: the stream ends with STREAM_END(closed) through the normal
+    // path; what was in flight may still arrive before it.
+    it->second.state = DcpStream::State::kEnding;
+    it->second.end_status = mcbp::dcp::EndStatus::kClosed;
+    it->second.snapshot = {};
+  } else {
+    producer->streams.erase(it);
+    c.server.dcpStreamClosed();
+  }
+  c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
+}
+
+void executeDcpBufferAck(Cookie& c) {
+  DcpProducer* producer = c.session.dcp();
+  if (producer == nullptr) {
+    c.out.sendStatus(c.header(), Status::Einval);
+    return;
+  }
+  // No response (kv_engine); the window reopens on this thread, and the
+  // session's produce() after this batch sends what waited.
+  const uint32_t acked = loadBe32(c.request.extras.data());
+  producer->bytes_outstanding -= std::min<uint64_t>(acked, producer->bytes_outstanding);
+  if (producer->windowOpen()) producer->window_full = false;
 }
 
 }  // namespace memkv::server

@@ -61,6 +61,11 @@ void pushClusterMapToAll(ServerContext& server);
 void dropLostVBuckets(ServerContext& server, std::vector<BucketManager::LostVBuckets> lost);
 // DCP (dcp_executors.cc).
 void executeGetFailoverLog(Cookie& cookie);  // DCP_GET_FAILOVER_LOG
+void executeDcpOpen(Cookie& cookie);         // DCP_OPEN
+void executeDcpControl(Cookie& cookie);      // DCP_CONTROL
+void executeDcpStreamReq(Cookie& cookie);    // DCP_STREAM_REQ
+void executeDcpCloseStream(Cookie& cookie);  // DCP_CLOSE_STREAM
+void executeDcpBufferAck(Cookie& cookie);    // DCP_BUFFER_ACKNOWLEDGEMENT
 // Range scans (range_scan_executors.cc): would-block commands.
 void executeRangeScanCreate(Cookie& cookie);    // RANGE_SCAN_CREATE
 void executeRangeScanContinue(Cookie& cookie);  // RANGE_SCAN_CONTINUE

@@ -82,6 +82,10 @@ McbpSession::McbpSession(ServerContext& server, WorkerContext& worker, net::Conn
 }
 
 McbpSession::~McbpSession() {
+  if (bg_ && bg_->dcp) {
+    server_.dcpStreamsClosed(bg_->dcp->streams.size());
+    server_.dcpProducerClosed();
+  }
   if (bg_) bg_->anchor->session = nullptr;
   // Its scans end with it: no one else can continue them.
   server_.rangeScans().cancelOwnedBy(this);
@@ -105,9 +109,16 @@ void McbpSession::releaseIdleBackground() {
   // exchange open, no completion is owed to this session. A stale one (a
   // job still ending) finds the anchor gone and does nothing, as if the
   // session had closed; the next park() makes a new anchor.
-  if (!bg_ || bg_->parked || bg_->sasl) return;
+  if (!bg_ || bg_->parked || bg_->sasl || bg_->dcp) return;
   bg_->anchor->session = nullptr;
   bg_.reset();
+}
+
+DcpProducer& McbpSession::openDcp() {
+  Background& bg = background();
+  bg.dcp = std::make_unique<DcpProducer>();
+  server_.dcpProducerOpened();
+  return *bg.dcp;
 }
 
 void McbpSession::park() {
@@ -160,6 +171,7 @@ void McbpSession::onTick(net::Connection& conn, int64_t now_ms) {
   // timeout then closes it, and the old users file is let go. (A parked
   // session does so when it resumes.)
   if (usersChanged() && !parked()) refreshUser();
+  if (dcp() != nullptr) dcpTick(*this);
   if (!bg_ || bg_->auth_error_at_ms == 0 || now_ms < bg_->auth_error_at_ms) return;
   bg_->auth_error_at_ms = 0;
   ResponseWriter out(conn, worker_.commands, server_.settings().cas_enabled);
@@ -168,6 +180,10 @@ void McbpSession::onTick(net::Connection& conn, int64_t now_ms) {
   // flushes the answer and closes instead of reading more requests.
   if (bg_->close_after_auth_error) conn.closeAfterFlush(net::CloseReason::kAuthFailure);
   unpark();
+}
+
+void McbpSession::produce(net::Connection&) {
+  if (dcp() != nullptr) dcpProduce(*this);
 }
 
 void McbpSession::inboxDrained(net::Connection&) {
@@ -560,6 +576,21 @@ void McbpSession::dispatch(const mcbp::Request& request, ResponseWriter& out) tr
       break;
     case Opcode::DcpGetFailoverLog:
       executeGetFailoverLog(cookie);
+      break;
+    case Opcode::DcpOpen:
+      executeDcpOpen(cookie);
+      break;
+    case Opcode::DcpControl:
+      executeDcpControl(cookie);
+      break;
+    case Opcode::DcpStreamReq:
+      executeDcpStreamReq(cookie);
+      break;
+    case Opcode::DcpCloseStream:
+      executeDcpCloseStream(cookie);
+      break;
+    case Opcode::DcpBufferAck:
+      executeDcpBufferAck(cookie);
       break;
     case Opcode::Flush:
       executeFlush(cookie);

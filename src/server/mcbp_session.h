@@ -16,6 +16,7 @@
 #include "net/connection.h"
 #include "protocol/hello.h"
 #include "server/bucket_manager.h"
+#include "server/dcp_producer.h"
 #include "server/response_writer.h"
 #include "server/server_context.h"
 
@@ -44,6 +45,8 @@ class McbpSession final : public net::ConnectionHandler {
                            size_t max_frames) override;
   bool expired(int64_t now_ms) const override;
   void inboxDrained(net::Connection& conn) override;
+  // DCP streams (dcp_producer.h).
+  void produce(net::Connection& conn) override;
   // --tls-cert-auth: the verified client certificate names the user.
   void onTlsEstablished(net::Connection& conn) override;
 
@@ -106,6 +109,9 @@ class McbpSession final : public net::ConnectionHandler {
     return ResponseWriter(connection_, worker_.commands, server_.settings().cas_enabled,
                           features_.has(mcbp::Feature::Json));
   }
+  // DCP (dcp_executors.cc): the producer DCP_OPEN made, or nullptr.
+  DcpProducer* dcp() { return bg_ ? bg_->dcp.get() : nullptr; }
+  DcpProducer& openDcp();
   net::Connection& connection() { return connection_; }
   WorkerContext& worker() { return worker_; }
   ServerContext& server() { return server_; }
@@ -125,6 +131,8 @@ class McbpSession final : public net::ConnectionHandler {
     // The parked command's timing, recorded when unpark() ends the park.
     uint64_t timed_since_ns = 0;  // 0: not timed
     CommandFamily timed_family = CommandFamily::kOther;
+    // Set by DCP_OPEN for the connection's life: Background stays.
+    std::unique_ptr<DcpProducer> dcp;
   };
   Background& background();
   void releaseIdleBackground();

@@ -127,6 +127,14 @@ class ServerContext final {
     items_dropped_.fetch_add(items, std::memory_order_relaxed);
   }
   uint64_t vbucketsDropped() const { return vbuckets_dropped_.load(std::memory_order_relaxed); }
+  // Connections DCP_OPEN made producers, open now.
+  void dcpProducerOpened() { dcp_producers_.fetch_add(1, std::memory_order_relaxed); }
+  void dcpProducerClosed() { dcp_producers_.fetch_sub(1, std::memory_order_relaxed); }
+  uint64_t dcpProducers() const { return dcp_producers_.load(std::memory_order_relaxed); }
+  void dcpStreamOpened() { dcp_streams_.fetch_add(1, std::memory_order_relaxed); }
+  void dcpStreamClosed() { dcp_streams_.fetch_sub(1, std::memory_order_relaxed); }
+  void dcpStreamsClosed(size_t n) { dcp_streams_.fetch_sub(n, std::memory_order_relaxed); }
+  uint64_t dcpStreams() const { return dcp_streams_.load(std::memory_order_relaxed); }
   uint64_t itemsDropped() const { return items_dropped_.load(std::memory_order_relaxed); }
   // The configuration of a bucket created with defaults (the -m quota).
   engine::BucketConfig defaultBucketConfig() const;
@@ -201,6 +209,8 @@ class ServerContext final {
   std::atomic<uint64_t> map_reloads_{0};
   std::atomic<uint64_t> map_reload_errors_{0};
   std::atomic<uint64_t> vbuckets_dropped_{0};
+  std::atomic<uint64_t> dcp_producers_{0};
+  std::atomic<uint64_t> dcp_streams_{0};
   std::atomic<uint64_t> items_dropped_{0};
   mutable std::mutex users_mutex_;
   std::shared_ptr<const auth::UserDatabase> users_;  // guarded by users_mutex_

@@ -276,6 +276,24 @@ void slabsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) 
   add("total_malloced", b.store_bytes);
 }
 
+void dcpStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) {
+  const engine::BucketStats b = bucket.stats();
+  const auto totals = server.totalsSinceReset();
+  add("dcp_producers", server.dcpProducers());
+  add("dcp_streams", server.dcpStreams());
+  // Documents and deletions sent, every message's bytes (flow control
+  // counts the same), and times a stream waited for an acknowledgement.
+  add("dcp_items_sent", totals.dcp_items_sent);
+  add("dcp_bytes_sent", totals.dcp_bytes_sent);
+  add("dcp_window_full_pauses", totals.dcp_window_full_pauses);
+  // What the bucket remembers of deletions for streams (engine/tombstones.h):
+  // held, their bytes, and those the bounds dropped (or that went before a
+  // first DCP_OPEN kept any), each raising its vbucket's purge seqno.
+  add("dcp_tombstones", b.tombstones);
+  add("dcp_tombstone_bytes", b.tombstone_bytes);
+  add("dcp_tombstones_purged", b.tombstones_purged);
+}
+
 void timingsStats(ServerContext& server, StatWriter& add) {
   std::string name;
   for (size_t f = 0; f < kCommandFamilies; ++f) {
@@ -309,6 +327,8 @@ bool sharedStats(std::string_view group, ServerContext& server, engine::Bucket& 
     sizesStats(add);
   } else if (group == "timings") {
     timingsStats(server, add);
+  } else if (group == "dcp") {
+    dcpStats(server, bucket, add);
   } else {
     return false;
   }

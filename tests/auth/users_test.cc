@@ -34,7 +34,8 @@ std::string fileJson(std::string users) {
 
 TEST(UserDatabaseTest, ParsesTheDocumentedFormat) {
   const std::string json = R"({"version":1,"users":[
-    {"name":"alice","admin":false,"buckets":{"default":["read","write"],"*":["read"]},
+    {"name":"alice","admin":false,"buckets":{"default":["read","write"],"*":["read"],
+     "feed":["dcp","read"]},
      "scram":{"SHA512":)" + credentialJson() +
                            R"(,"SHA256":)" + credentialJson(32) + R"(,"SHA1":)" +
                            credentialJson(20) + R"(}},
@@ -50,6 +51,7 @@ TEST(UserDatabaseTest, ParsesTheDocumentedFormat) {
   EXPECT_FALSE(alice->admin());
   EXPECT_EQ(alice->privileges("default"), kRead | kWrite);
   EXPECT_EQ(alice->privileges("travel"), kRead);  // from "*"
+  EXPECT_EQ(alice->privileges("feed"), kDcp | kRead);
   EXPECT_TRUE(alice->has("default", kRead | kWrite));
   EXPECT_FALSE(alice->has("default", kRead | kManage));
   EXPECT_FALSE(alice->has("travel", kWrite));
@@ -63,7 +65,7 @@ TEST(UserDatabaseTest, ParsesTheDocumentedFormat) {
   const User* root = db->find("root");
   ASSERT_NE(root, nullptr);
   EXPECT_TRUE(root->admin());
-  EXPECT_EQ(root->privileges("anything"), kRead | kWrite | kManage | kStats);
+  EXPECT_EQ(root->privileges("anything"), kRead | kWrite | kManage | kStats | kDcp);
   EXPECT_EQ(root->credential(ScramHash::kSha1), nullptr);
   EXPECT_EQ(db->find("bob"), nullptr);
   EXPECT_EQ(db->find("alic"), nullptr);

@@ -43,6 +43,7 @@ const std::map<std::string, Status> kByName = {
     {"AuthError", Status::AuthError},
     {"AuthContinue", Status::AuthContinue},
     {"Erange", Status::Erange},
+    {"Rollback", Status::Rollback},
     {"Eaccess", Status::Eaccess},
     {"UnknownFrameInfo", Status::UnknownFrameInfo},
     {"UnknownCommand", Status::UnknownCommand},

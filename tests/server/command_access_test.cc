@@ -22,6 +22,10 @@ constexpr uint16_t kRW = kNeedAuth | kNeedBucket | kNeedRead | kNeedWrite;
 constexpr uint16_t kM = kNeedAuth | kNeedBucket | kNeedManage;
 // Read or stats: the bucket's statistics.
 constexpr uint16_t kStat = kNeedAuth | kNeedBucket | kNeedReadOrStats;
+// DCP_OPEN and DCP_CONTROL: the dcp privilege.
+constexpr uint16_t kDcp = kNeedAuth | kNeedBucket | kNeedDcp;
+// DCP_STREAM_REQ: a stream sends documents, so read too.
+constexpr uint16_t kDcpRead = kDcp | kNeedRead;
 
 // Every opcode memkv implements. Anything else must need kNeverGranted.
 const std::map<uint8_t, uint16_t> kExpected = {
@@ -62,7 +66,12 @@ const std::map<uint8_t, uint16_t> kExpected = {
     {0x22, kNone},         // SASL_STEP
     {0x23, kRW},           // GATK
     {0x24, kRW},           // GATKQ
+    {0x50, kDcp},          // DCP_OPEN: a producer streams the bucket's documents
+    {0x52, kDcp},          // DCP_CLOSE_STREAM
+    {0x53, kDcpRead},      // DCP_STREAM_REQ
     {0x54, kR},            // DCP_GET_FAILOVER_LOG: the vbucket's history
+    {0x5d, kDcp},          // DCP_BUFFER_ACKNOWLEDGEMENT
+    {0x5e, kDcp},          // DCP_CONTROL: the connection's DCP settings
     {0x83, kR},            // GET_REPLICA: NOT_MY_VBUCKET (no replicas), after the access check
     {0x85, kBucketAdmin},  // CREATE_BUCKET
     {0x86, kBucketAdmin},  // DELETE_BUCKET
@@ -100,7 +109,7 @@ TEST(CommandAccessTest, EveryOpcodeNeedsWhatTheMatrixSays) {
 }
 
 TEST(CommandAccessTest, UnimplementedOpcodesAreRefusedEvenToAnAdministrator) {
-  constexpr uint16_t kEverything = 0x1ff;  // every bit a session can hold
+  constexpr uint16_t kEverything = kNeverGranted - 1;  // every bit a session can hold
   for (int op = 0; op < 256; ++op) {
     if (kExpected.contains(static_cast<uint8_t>(op))) {
       EXPECT_TRUE(allowed(static_cast<uint8_t>(op), kEverything)) << std::hex << op;
@@ -128,7 +137,8 @@ TEST(CommandAccessTest, ReadOnlyUserChangesNothing) {
   const uint16_t reader = userGrants(auth::kRead);
   for (const auto& [op, needs] : kExpected) {
     const bool changes = (needs & (kNeedWrite | kNeedManage)) != 0 || (needs & kNeedAdmin) != 0;
-    EXPECT_EQ(allowed(op, reader), !changes) << std::hex << int{op};
+    const bool dcp = (needs & kNeedDcp) != 0;  // read alone opens no change stream
+    EXPECT_EQ(allowed(op, reader), !changes && !dcp) << std::hex << int{op};
   }
 }
 
@@ -143,8 +153,20 @@ TEST(CommandAccessTest, StatsOnlyUserRunsStatAndNoDocumentCommand) {
 TEST(CommandAccessTest, ReadWriteUserRunsEveryDocumentCommand) {
   const uint16_t app = userGrants(auth::kRead | auth::kWrite);
   for (const auto& [op, needs] : kExpected) {
-    const bool admin_or_manage = (needs & (kNeedAdmin | kNeedManage)) != 0;
+    const bool admin_or_manage = (needs & (kNeedAdmin | kNeedManage | kNeedDcp)) != 0;
     EXPECT_EQ(allowed(op, app), !admin_or_manage) << std::hex << int{op};
+  }
+}
+
+TEST(CommandAccessTest, DcpUserOpensAProducerAndNothingElseOfTheBucket) {
+  const uint16_t connector = userGrants(auth::kDcp);
+  for (const auto& [op, needs] : kExpected) {
+    const bool expected = needs == kNone || needs == kAuth || needs == kDcp;
+    EXPECT_EQ(allowed(op, connector), expected) << std::hex << int{op};
+    // With read too, it may also stream.
+    EXPECT_EQ(allowed(op, userGrants(auth::kDcp | auth::kRead)),
+              expected || needs == kDcpRead || needs == kR || needs == kStat)
+        << std::hex << int{op};
   }
 }
 
