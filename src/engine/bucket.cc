@@ -649,6 +649,18 @@ VBucketInfo Bucket::vbucketInfo(uint16_t vbucket) {
   return {vb.uuid, vb.high_seqno, vb.table.size() - vb.dead_items, vb.purge_seqno};
 }
 
+ItemRef Bucket::findChange(std::string_view key, uint64_t seqno) {
+  const uint32_t now = clock_.now();
+  Located at = locate(key);
+  std::lock_guard guard(at.vb.mutex);
+  settleFlush(at.vb, now);
+  Item* item = at.vb.table.find(at.hash, key);
+  if (item == nullptr || isFlushed(at.vb, item) || item->expiredAt(now) || item->seqno() != seqno) {
+    return {};
+  }
+  return ItemRef::share(item);
+}
+
 std::vector<FailoverEntry> Bucket::failoverLog(uint16_t vbucket) {
   VBucket& vb = (*vbuckets_)[vbucket];
   std::lock_guard guard(vb.mutex);
@@ -660,46 +672,49 @@ ChangeSnapshot Bucket::snapshotChanges(uint16_t vbucket, uint64_t after) {
   const uint32_t now = clock_.now();
   VBucket& vb = (*vbuckets_)[vbucket];
   ChangeSnapshot out;
-  std::lock_guard guard(vb.mutex);
-  settleFlush(vb, now);
-  // Documents that expired by now go first, as tombstones: a backfill must
-  // not send what a reader can no longer get.
-  std::vector<Item*> expired;
-  vb.table.forEach([&](const Item* item) {
-    if (!isFlushed(vb, item) && item->expiredAt(now)) expired.push_back(const_cast<Item*>(item));
-  });
-  for (Item* item : expired) {
-    if ((item->metaState() & Item::kFetched) == 0) {
-      expired_unfetched_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard guard(vb.mutex);
+    settleFlush(vb, now);
+    // Documents that expired by now go first, as tombstones: a backfill must
+    // not send what a reader can no longer get.
+    std::vector<Item*> expired;
+    vb.table.forEach([&](const Item* item) {
+      if (!isFlushed(vb, item) && item->expiredAt(now)) expired.push_back(const_cast<Item*>(item));
+    });
+    for (Item* item : expired) {
+      if ((item->metaState() & Item::kFetched) == 0) {
+        expired_unfetched_.fetch_add(1, std::memory_order_relaxed);
+      }
+      retireLocked(vb, item, keyedHash(item->key()), Removal::kExpired, now);
+      reclaimed_.fetch_add(1, std::memory_order_relaxed);
     }
-    retireLocked(vb, item, keyedHash(item->key()), Removal::kExpired, now);
-    reclaimed_.fetch_add(1, std::memory_order_relaxed);
+    out.uuid = vb.uuid;
+    out.high_seqno = vb.high_seqno;
+    out.purge_seqno = vb.purge_seqno;
+    vb.table.forEach([&](const Item* item) {
+      if (item->seqno() > after && !isFlushed(vb, item)) {
+        out.changes.push_back({item->seqno(),
+                               ItemRef::share(const_cast<Item*>(item)),
+                               item->expiry(),
+                               0,
+                               0,
+                               Removal::kDeleted,
+                               {}});
+      }
+    });
+    if (vb.tombstones) {
+      // Newest first, so a key deleted twice keeps its last tombstone; a key
+      // stored again since is live, and its document is the newer change.
+      std::unordered_set<std::string_view> seen;
+      const auto& entries = vb.tombstones->entries();
+      for (auto it = entries.rbegin(); it != entries.rend() && it->seqno > after; ++it) {
+        if (!seen.insert(it->key).second) continue;
+        if (vb.table.find(keyedHash(it->key), it->key) != nullptr) continue;
+        out.changes.push_back({it->seqno, {}, 0, it->cas, it->time, it->why, it->key});
+      }
+    }
   }
-  out.uuid = vb.uuid;
-  out.high_seqno = vb.high_seqno;
-  out.purge_seqno = vb.purge_seqno;
-  vb.table.forEach([&](const Item* item) {
-    if (item->seqno() > after && !isFlushed(vb, item)) {
-      out.changes.push_back({item->seqno(),
-                             ItemRef::share(const_cast<Item*>(item)),
-                             item->expiry(),
-                             0,
-                             0,
-                             Removal::kDeleted,
-                             {}});
-    }
-  });
-  if (vb.tombstones) {
-    // Newest first, so a key deleted twice keeps its last tombstone; a key
-    // stored again since is live, and its document is the newer change.
-    std::unordered_set<std::string_view> seen;
-    const auto& entries = vb.tombstones->entries();
-    for (auto it = entries.rbegin(); it != entries.rend() && it->seqno > after; ++it) {
-      if (!seen.insert(it->key).second) continue;
-      if (vb.table.find(keyedHash(it->key), it->key) != nullptr) continue;
-      out.changes.push_back({it->seqno, {}, 0, it->cas, it->time, it->why, it->key});
-    }
-  }
+  // Sorted outside the lock: writers of this vbucket wait only for the walk.
   std::sort(out.changes.begin(), out.changes.end(),
             [](const Change& a, const Change& b) { return a.seqno < b.seqno; });
   return out;

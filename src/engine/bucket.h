@@ -310,6 +310,11 @@ class Bucket final {
   // key's newest only (documents expired by now become tombstones first).
   // O(items in the vbucket) under its lock, as snapshotRange.
   ChangeSnapshot snapshotChanges(uint16_t vbucket, uint64_t after);
+  // The live document of this key if it is still the change with this
+  // seqno (a stream sending a snapshot's keys); empty once it changed,
+  // expired or was flushed since: its newer change has a higher seqno. Does
+  // not count as a read (no LRU or fetched state moves).
+  ItemRef findChange(std::string_view key, uint64_t seqno);
 
   // Not const: it first applies a delayed flush that came due, so
   // curr_items is honest even for vbuckets nobody touched since.

@@ -247,8 +247,15 @@ void Connection::serve() {
     env_.counters.conn_yields.add(1);
     env_.loop.schedule(this);
   }
-  if (handler_ && !closed_ && !close_after_flush_ && !outputFull()) handler_->produce(*this);
+  const bool more =
+      handler_ && !closed_ && !close_after_flush_ && !outputFull() && handler_->produce(*this);
   if (!closed_) flushOutput();
+  if (more && !closed_ && !scheduled_ && output_.size() <= env_.limits.output_low_watermark) {
+    // The kernel took what was produced without an EAGAIN: no EPOLLOUT will
+    // come, so come back from the loop (after the other connections).
+    scheduled_ = true;
+    env_.loop.schedule(this);
+  }
   if (!closed_) settleReadBuffer();
 }
 

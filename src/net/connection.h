@@ -58,8 +58,10 @@ class ConnectionHandler {
   // request (DCP streams): called on the owner thread at the end of each
   // serve(), after input and whenever a wake-up (flushSoon) or the socket
   // draining brought the connection back, while its output is below the
-  // high watermark. It must stop writing once conn.outputFull().
-  virtual void produce(Connection& /*conn*/) {}
+  // high watermark. It must stop writing once conn.outputFull(), and then
+  // return true if it has more: serve() comes back once the socket took
+  // the output (at once if the kernel took it all, else on EPOLLOUT).
+  virtual bool produce(Connection& /*conn*/) { return false; }
   // The TLS handshake ended (owner thread, before any request is read):
   // conn.tls() tells the peer's verified certificate.
   virtual void onTlsEstablished(Connection& /*conn*/) {}

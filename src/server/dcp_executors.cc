@@ -56,6 +56,7 @@ void executeDcpOpen(Cookie& c) {
   DcpProducer& producer = c.session.openDcp();
   producer.name.assign(open.name);
   producer.open_flags = open.flags;
+  producer.bucket = c.session.bucketHandle();
   // From now on the bucket's deletions leave tombstones, so a stream can
   // send them (before, each only raised its vbucket's purge seqno).
   c.bucket->keepTombstones();
@@ -76,6 +77,9 @@ void executeDcpControl(Cookie& c) {
     c.out.sendStatus(c.header(), status);
     return;
   }
+  // Flow control turned off forgets what was outstanding (kv_engine), so
+  // turning it on again starts with an open window.
+  if (producer->control.buffer_size == 0) producer->bytes_outstanding = 0;
   c.out.send(c.header(), Status::Success, {}, {}, {}, 0);
 }
 
@@ -100,6 +104,11 @@ void executeDcpStreamReq(Cookie& c) {
   // A collections filter: memkv has the default collection only, so the
   // one filter it serves is that collection (or none).
   if (!c.request.value.empty()) {
+    // kv_engine takes a value only on a collections-enabled connection.
+    if (!c.session.features().has(mcbp::Feature::Collections)) {
+      c.out.sendStatus(c.header(), Status::Einval);
+      return;
+    }
     const std::string_view filter(reinterpret_cast<const char*>(c.request.value.data()),
                                   c.request.value.size());
     if (filter != "{}" && filter != R"({"collections":["0"]})") {
@@ -114,6 +123,7 @@ void executeDcpStreamReq(Cookie& c) {
   const engine::VBucketInfo info = c.bucket->vbucketInfo(vbucket);
   if ((request.flags & mcbp::dcp::kStreamFromLatest) != 0) {
     request.start = request.snap_start = request.snap_end = info.high_seqno;
+    if (request.vb_uuid == 0) request.vb_uuid = info.uuid;  // kv_engine fills it in
   }
   if ((request.flags & mcbp::dcp::kStreamToLatest) != 0) request.end = info.high_seqno;
   status = mcbp::dcp::checkStreamRange(request);
@@ -166,7 +176,7 @@ void executeDcpCloseStream(Cookie& c) {
     // path; what was in flight may still arrive before it.
     it->second.state = DcpStream::State::kEnding;
     it->second.end_status = mcbp::dcp::EndStatus::kClosed;
-    it->second.snapshot = {};
+    it->second.changes = {};
   } else {
     producer->streams.erase(it);
     c.server.dcpStreamClosed();

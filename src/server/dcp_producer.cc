@@ -31,7 +31,7 @@ class MessageWriter {
   }
   // A head of `head_size` bytes written at the last head() pointer, then
   // the value.
-  void commit(size_t head_size, const engine::ItemRef* item, bool by_reference) {
+  void commit(size_t head_size, engine::ItemRef* item, bool by_reference) {
     size_t value_size = 0;
     if (item != nullptr) {
       const auto value = (*item)->value();
@@ -45,8 +45,7 @@ class MessageWriter {
       } else {
         conn_.output().commit(head_size);
         session_.worker().commands.bytes_referenced.add(value.size());
-        engine::ItemRef ref = *item;
-        engine::Item* raw = ref.release();  // the chain's reference from here on
+        engine::Item* raw = item->release();  // the chain's reference from here on
         conn_.output().appendFragment({value.data(), value.size(), &releaseItemReference, raw});
       }
     } else {
@@ -84,6 +83,14 @@ DcpStream* nextReady(DcpProducer& p) {
   return nullptr;
 }
 
+// Past the change at `next`; at the snapshot's end, past the snapshot.
+void advance(DcpStream& s) {
+  if (++s.next < s.changes.size()) return;
+  s.cursor = s.snapshot_end;
+  s.changes = {};
+  s.state = s.cursor >= s.end ? State::kEnding : State::kIdle;
+}
+
 // Sends the stream's next message. False if the output could not take it.
 bool sendNext(McbpSession& session, DcpProducer& p, DcpStream& s) {
   MessageWriter w(session, p);
@@ -93,7 +100,8 @@ bool sendNext(McbpSession& session, DcpProducer& p, DcpStream& s) {
     if (out == nullptr) return false;
     w.commit(dcp::encodeStreamEnd(out, s.opaque, s.vbucket, s.end_status), nullptr, false);
     session.server().dcpStreamClosed();
-    p.streams.erase(s.vbucket);
+    const uint16_t vbucket = s.vbucket;
+    p.streams.erase(vbucket);
     return true;
   }
   if (!s.marker_sent) {
@@ -107,14 +115,24 @@ bool sendNext(McbpSession& session, DcpProducer& p, DcpStream& s) {
     s.first_marker = false;
     return true;
   }
-  const engine::Change& change = s.snapshot.changes[s.next];
+  const DcpChange& change = s.changes[s.next];
   dcp::ItemFields fields;
   fields.opaque = s.opaque;
   fields.vbucket = s.vbucket;
   fields.by_seqno = change.seqno;
   fields.collections = collections;
-  if (change.item) {
-    const engine::Item& item = *change.item;
+  engine::ItemRef found;
+  if (!change.deleted) {
+    found = p.bucket->bucket.findChange(change.key, change.seqno);
+    if (!found) {
+      // Changed, expired or flushed since the snapshot: its newer change
+      // (a higher seqno than this snapshot's end) comes in a later one.
+      advance(s);
+      return true;
+    }
+  }
+  if (found) {
+    const engine::Item& item = *found;
     fields.cas = item.cas();
     fields.datatype = item.datatype();
     fields.key = item.key();
@@ -122,9 +140,9 @@ bool sendNext(McbpSession& session, DcpProducer& p, DcpStream& s) {
     const size_t head = dcp::kMutationBaseBytes + (collections ? 1 : 0) + fields.key.size();
     uint8_t* out = w.reserve(by_reference ? head : head + item.value().size());
     if (out == nullptr) return false;
-    const size_t written = dcp::encodeMutation(out, fields, item.flags(), change.expiry,
+    const size_t written = dcp::encodeMutation(out, fields, item.flags(), item.expiry(),
                                                static_cast<uint32_t>(item.value().size()));
-    w.commit(written, &change.item, by_reference);
+    w.commit(written, &found, by_reference);
   } else {
     fields.cas = change.cas;
     fields.key = change.key;
@@ -138,17 +156,20 @@ bool sendNext(McbpSession& session, DcpProducer& p, DcpStream& s) {
   }
   ++p.items_sent;
   session.worker().commands.dcp_items_sent.add(1);
-  if (++s.next == s.snapshot.changes.size()) {
-    s.cursor = s.snapshot_end;
-    s.snapshot = {};  // lets go of the items it pinned
-    s.state = s.cursor >= s.end ? State::kEnding : State::kIdle;
-  }
+  advance(s);
   return true;
 }
 
 // A snapshot arrived from the pool (owner thread).
+struct KeySnapshot {
+  uint64_t uuid;
+  uint64_t high_seqno;
+  uint64_t purge_seqno;
+  std::vector<DcpChange> changes;
+};
+
 void snapshotReady(McbpSession& session, uint16_t vbucket, uint64_t generation,
-                   engine::ChangeSnapshot&& snapshot) {
+                   KeySnapshot&& snapshot) {
   DcpProducer* p = session.dcp();
   if (p == nullptr) return;
   p->snapshot_in_flight = false;
@@ -169,14 +190,14 @@ void snapshotReady(McbpSession& session, uint16_t vbucket, uint64_t generation,
     } else {
       auto& changes = snapshot.changes;
       changes.erase(std::find_if(changes.begin(), changes.end(),
-                                 [&](const engine::Change& c) { return c.seqno > s.end; }),
+                                 [&](const DcpChange& c) { return c.seqno > s.end; }),
                     changes.end());
       s.snapshot_end = std::min(snapshot.high_seqno, s.end);
       if (changes.empty()) {
         s.cursor = std::max(s.cursor, s.snapshot_end);
         s.state = s.cursor >= s.end ? State::kEnding : State::kIdle;
       } else {
-        s.snapshot = std::move(snapshot);
+        s.changes = std::move(changes);
         s.next = 0;
         s.marker_sent = false;
         s.state = State::kSending;
@@ -188,8 +209,7 @@ void snapshotReady(McbpSession& session, uint16_t vbucket, uint64_t generation,
 
 // Takes the stream's next snapshot on the pool.
 void startSnapshot(McbpSession& session, DcpProducer& p, DcpStream& s) {
-  BucketHandle bucket = session.bucketHandle();
-  if (!bucket) return;
+  BucketHandle bucket = p.bucket;
   s.state = State::kSnapshotting;
   p.snapshot_in_flight = true;
   net::EventLoop& loop = session.connection().loop();
@@ -199,8 +219,20 @@ void startSnapshot(McbpSession& session, DcpProducer& p, DcpStream& s) {
   const uint64_t generation = s.generation;
   auto task = [bucket, &loop, anchor, vbucket, after, generation] {
     try {
-      auto snapshot =
-          std::make_shared<engine::ChangeSnapshot>(bucket->bucket.snapshotChanges(vbucket, after));
+      // Keys and seqnos only: the items are let go here, on the pool.
+      engine::ChangeSnapshot taken = bucket->bucket.snapshotChanges(vbucket, after);
+      auto snapshot = std::make_shared<KeySnapshot>(
+          KeySnapshot{taken.uuid, taken.high_seqno, taken.purge_seqno, {}});
+      snapshot->changes.reserve(taken.changes.size());
+      for (engine::Change& c : taken.changes) {
+        if (c.item) {
+          snapshot->changes.push_back(
+              {c.seqno, 0, 0, engine::Removal::kDeleted, false, std::string(c.item->key())});
+          c.item = {};
+        } else {
+          snapshot->changes.push_back({c.seqno, c.cas, c.time, c.why, true, std::move(c.key)});
+        }
+      }
       postToSession(loop, anchor, [snapshot, vbucket, generation](McbpSession& owner) {
         snapshotReady(owner, vbucket, generation, std::move(*snapshot));
       });
@@ -219,13 +251,16 @@ void startSnapshot(McbpSession& session, DcpProducer& p, DcpStream& s) {
 
 }  // namespace
 
-void dcpProduce(McbpSession& session) {
+bool dcpProduce(McbpSession& session) {
   DcpProducer* p = session.dcp();
-  if (p == nullptr || p->streams.empty()) return;
+  if (p == nullptr || p->streams.empty()) return false;
   net::Connection& conn = session.connection();
-  while (!conn.closing() && !conn.outputFull()) {
+  if (p->windowOpen()) p->window_full = false;
+  for (;;) {
+    if (conn.closing()) return false;
     DcpStream* s = nextReady(*p);
     if (s == nullptr) break;
+    if (conn.outputFull()) return true;  // serve() comes back once it is sent
     if (!p->windowOpen()) {
       if (!p->window_full) {
         p->window_full = true;
@@ -235,21 +270,22 @@ void dcpProduce(McbpSession& session) {
       break;
     }
     p->next_vbucket = static_cast<uint16_t>(s->vbucket + 1);
-    if (!sendNext(session, *p, *s)) return;
+    if (!sendNext(session, *p, *s)) return false;
   }
-  if (p->snapshot_in_flight || conn.closing()) return;
+  if (p->snapshot_in_flight || conn.closing()) return false;
   for (auto& [vbucket, s] : p->streams) {
     if (s.state == State::kNeedSnapshot) {
       startSnapshot(session, *p, s);
       break;
     }
   }
+  return false;
 }
 
 void dcpTick(McbpSession& session) {
   DcpProducer* p = session.dcp();
-  BucketEntry* bucket = session.bucket();
-  if (p == nullptr || bucket == nullptr) return;
+  if (p == nullptr || p->bucket->deleted.load(std::memory_order_relaxed)) return;
+  BucketEntry* bucket = p->bucket.get();
   bool moved = false;
   for (auto& [vbucket, s] : p->streams) {
     if (s.state != State::kIdle) continue;

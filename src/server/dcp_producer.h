@@ -10,13 +10,28 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "engine/bucket.h"
 #include "protocol/dcp.h"
+#include "server/bucket_manager.h"
 
 namespace memkv::server {
 
 class McbpSession;
+
+// One change of a snapshot as a stream holds it: a document by key and
+// seqno only (its item is looked up when it is sent, so a snapshot waiting
+// on a slow consumer pins no item, and with it no item store segment), or
+// a deletion with what it carries.
+struct DcpChange {
+  uint64_t seqno;
+  uint64_t cas;   // a deletion's
+  uint32_t time;  // a deletion's
+  engine::Removal why;
+  bool deleted;
+  std::string key;
+};
 
 struct DcpStream {
   enum class State : uint8_t {
@@ -35,9 +50,9 @@ struct DcpStream {
   State state = State::kNeedSnapshot;
   bool first_marker = true;
   mcbp::dcp::EndStatus end_status = mcbp::dcp::EndStatus::kOk;
-  engine::ChangeSnapshot snapshot;  // kSending: the changes to send, in seqno order
-  uint64_t snapshot_end = 0;        // kSending: the marker's end seqno
-  size_t next = 0;                  // kSending: the next change to send
+  std::vector<DcpChange> changes;  // kSending: the snapshot's changes, in seqno order
+  uint64_t snapshot_end = 0;       // kSending: the marker's end seqno
+  size_t next = 0;                 // kSending: the next change to send
   bool marker_sent = false;
 };
 
@@ -61,6 +76,10 @@ struct DcpProducer {
   uint64_t bytes_sent = 0;
   uint64_t window_full_pauses = 0;
 
+  // The bucket DCP_OPEN was on: the streams' (the session refuses
+  // SELECT_BUCKET from then on).
+  BucketHandle bucket;
+
   bool windowOpen() const {
     return control.buffer_size == 0 || bytes_outstanding < control.buffer_size;
   }
@@ -68,7 +87,8 @@ struct DcpProducer {
 
 // The owner thread's pull (McbpSession::produce): writes what the streams
 // have while the window and the output allow, and starts the next snapshot.
-void dcpProduce(McbpSession& session);
+// True when it stopped on a full output with more to send.
+bool dcpProduce(McbpSession& session);
 // The worker's tick: streams that follow their vbucket and are idle look at
 // its high seqno, and fetch what changed.
 void dcpTick(McbpSession& session);

@@ -182,8 +182,21 @@ void McbpSession::onTick(net::Connection& conn, int64_t now_ms) {
   unpark();
 }
 
-void McbpSession::produce(net::Connection&) {
-  if (dcp() != nullptr) dcpProduce(*this);
+bool McbpSession::produce(net::Connection&) {
+  DcpProducer* producer = dcp();
+  if (producer == nullptr) return false;
+  // kv_engine checks the privilege before every step and disconnects a
+  // producer whose user lost it: its streams send documents.
+  if (usersChanged() && !parked()) refreshUser();
+  constexpr uint16_t kStreaming = kNeedAuth | kNeedBucket | kNeedDcp | kNeedRead;
+  if ((grants_ & kStreaming) != kStreaming || bucket_ != producer->bucket ||
+      producer->bucket->deleted.load(std::memory_order_relaxed)) {
+    if (!producer->streams.empty()) {
+      connection_.closeNow(net::CloseReason::kAuthFailure);
+      return false;
+    }
+  }
+  return dcpProduce(*this);
 }
 
 void McbpSession::inboxDrained(net::Connection&) {

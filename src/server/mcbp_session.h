@@ -46,7 +46,7 @@ class McbpSession final : public net::ConnectionHandler {
   bool expired(int64_t now_ms) const override;
   void inboxDrained(net::Connection& conn) override;
   // DCP streams (dcp_producer.h).
-  void produce(net::Connection& conn) override;
+  bool produce(net::Connection& conn) override;
   // --tls-cert-auth: the verified client certificate names the user.
   void onTlsEstablished(net::Connection& conn) override;
 

@@ -188,6 +188,12 @@ void executeSaslAuth(Cookie& c) {
     c.out.sendStatus(c.header(), Status::UnknownCommand);
     return;
   }
+  if (c.session.dcp() != nullptr) {
+    // kv_engine disables SASL on a DCP connection: its streams keep the
+    // user and bucket they were opened with.
+    c.out.sendStatus(c.header(), Status::NotSupported);
+    return;
+  }
   c.server.countAuthCommand();
   const bool start = c.spec.base == mcbp::Opcode::SaslAuth;
   const std::string_view mechanism = c.request.key;
@@ -217,6 +223,11 @@ void executeSaslAuth(Cookie& c) {
 }
 
 void executeSelectBucket(Cookie& c) {
+  if (c.session.dcp() != nullptr) {
+    // A DCP connection's streams belong to the bucket it opened on.
+    c.out.sendStatus(c.header(), Status::NotSupported);
+    return;
+  }
   // A missing bucket and one the user may not use look the same, so bucket
   // names cannot be probed (Couchbase Server does the same).
   if (!c.session.selectBucket(c.request.key)) {

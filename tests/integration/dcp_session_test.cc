@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "integration/dcp_client.h"
 #include "integration/server_fixture.h"
 #include "support/couchbase_client.h"
 #include "support/test_env.h"
@@ -23,58 +24,7 @@ namespace {
 
 namespace cb = couchbase;
 using cb::TestUser;
-
-constexpr uint8_t kDcpOpen = 0x50;
-constexpr uint8_t kDcpControl = 0x5e;
-constexpr uint8_t kGetFailoverLog = 0x54;
-constexpr uint16_t kNotSupported = 0x83;
-
-constexpr uint32_t kProducer = 0x1;
-constexpr uint32_t kIncludeXattrs = 0x4;
-constexpr uint32_t kIncludeDeleteTimes = 0x20;
-
-Request dcpOpen(const std::string& name, uint32_t flags) {
-  Request r = cb::makeRequest(kDcpOpen, name);
-  r.extras.assign(8, '\0');
-  for (int i = 0; i < 4; ++i) r.extras[4 + i] = static_cast<char>(flags >> (24 - 8 * i));
-  return r;
-}
-
-Request dcpControl(const std::string& key, const std::string& value) {
-  return cb::makeRequest(kDcpControl, key, value);
-}
-
-uint64_t dcpProducers(McbpClient& c) {
-  return std::stoull(c.stats("dcp").at("dcp_producers"));
-}
-
-constexpr uint8_t kStreamReq = 0x53;
-constexpr uint8_t kCloseStream = 0x52;
-constexpr uint8_t kBufferAck = 0x5d;
-constexpr uint8_t kStreamEnd = 0x55;
-constexpr uint8_t kSnapshotMarker = 0x56;
-constexpr uint8_t kMutation = 0x57;
-constexpr uint8_t kDeletion = 0x58;
-constexpr uint16_t kRollback = 0x23;
-constexpr uint16_t kKeyEexists = 0x02;
-constexpr uint64_t kSeqnoMax = ~uint64_t{0};
-constexpr uint32_t kToLatest = 0x4;
-
-Request streamReq(uint16_t vbucket, uint32_t opaque, uint64_t start, uint64_t end, uint64_t uuid,
-                  uint32_t flags = 0) {
-  Request r = cb::makeRequest(kStreamReq);
-  r.vbucket = vbucket;
-  r.opaque = opaque;
-  r.extras =
-      be32(flags) + be32(0) + be64(start) + be64(end) + be64(uuid) + be64(start) + be64(start);
-  return r;
-}
-
-Request bufferAck(uint32_t bytes) {
-  Request r = cb::makeRequest(kBufferAck);
-  r.extras = be32(bytes);
-  return r;
-}
+using namespace dcp;  // NOLINT: the test speaks DCP throughout
 
 // What a consumer saw of one stream: the messages in order.
 struct Seen {
@@ -430,6 +380,48 @@ TEST_F(DcpSessionTest, CloseStreamEndsItQuietlyOrWithAStreamEnd) {
   }
   EXPECT_TRUE(answered && ended);
   EXPECT_EQ(told.stats("dcp").at("dcp_streams"), "0");
+}
+
+// More than the output's high watermark (1 MiB) with flow control off and no acks: the
+// producer must come back to a stream by itself once the socket took what it wrote (an
+// edge-triggered socket that takes everything raises no EPOLLOUT), and 4 KiB values go out by
+// reference.
+TEST_F(DcpSessionTest, AStreamLargerThanTheOutputWatermarkArrivesWhole) {
+  McbpClient consumer = loggedIn("connector", "connector-pw");
+  ASSERT_EQ(consumer.call(dcpOpen("large", kProducer)).status, status::kSuccess);
+  McbpClient app = loggedIn("app", "app-pw");
+  const uint16_t vb = 500;
+  std::map<std::string, std::string> model;
+  for (int i = 0; model.size() < 300 && i < 2'000'000; ++i) {
+    const std::string k = "big" + std::to_string(i);
+    if (cb::vbucketOf(k) != vb) continue;
+    const std::string v = std::string(10000, static_cast<char>('a' + model.size() % 26));
+    Request set = makeStore(op::kSet, k, v);
+    set.vbucket = vb;
+    ASSERT_EQ(app.call(set).status, status::kSuccess);
+    model[k] = v;
+  }
+  ASSERT_EQ(model.size(), 300u);
+  const uint64_t referenced = statU64(app, "bytes_referenced");
+  ASSERT_EQ(consumer.call(streamReq(vb, 1, 0, kSeqnoMax, 0, kToLatest)).status, status::kSuccess);
+  const Seen seen = readStream(consumer);
+  ASSERT_TRUE(seen.ended) << seen.messages.size() << " messages, then silence";
+  std::map<std::string, std::string> streamed;
+  for (const Response& m : seen.messages) {
+    if (m.opcode == kMutation) streamed[m.key] = m.value;
+  }
+  EXPECT_EQ(streamed, model);
+  EXPECT_GE(statU64(app, "bytes_referenced") - referenced, 300u * 10000);
+}
+
+// A DCP connection's streams keep the bucket and user they were opened with (kv_engine):
+// SELECT_BUCKET and SASL are refused from DCP_OPEN on.
+TEST_F(DcpSessionTest, ABucketOrUserChangeIsRefusedAfterOpen) {
+  McbpClient consumer = loggedIn("connector", "connector-pw");
+  ASSERT_EQ(consumer.call(dcpOpen("bound", kProducer)).status, status::kSuccess);
+  EXPECT_EQ(cb::selectBucket(consumer, "default").status, kNotSupported);
+  EXPECT_EQ(cb::saslPlain(consumer, "admin", "admin-pw").status, kNotSupported);
+  EXPECT_EQ(consumer.call(streamReq(1, 1, 0, kSeqnoMax, 0)).status, status::kSuccess);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "integration/dcp_client.h"
 #include "integration/server_fixture.h"
 #include "support/couchbase_client.h"
 #include "support/scram_client.h"
@@ -346,5 +347,41 @@ TEST_F(OpenServerReloadTest, SighupChangesNothing) {
   EXPECT_EQ(statU64(client_, "users_reload_errors"), 0u);
 }
 
+// kv_engine checks a producer's privilege before every step: a DCP connection whose user
+// loses dcp or read in a reload is closed before its stream sends another document.
+TEST_F(UsersReloadTest, AProducerWhoseUserLostItsPrivilegeIsClosed) {
+  ASSERT_TRUE(
+      users_.addUser("connector", "connector-pw", "dcp[default],read[default]", &setup_error_))
+      << setup_error_;
+  reload(1, 0);
+  McbpClient consumer = loggedIn("connector", "connector-pw");
+  ASSERT_EQ(consumer.call(dcp::dcpOpen("revoked", dcp::kProducer)).status, status::kSuccess);
+  const uint16_t vb = cb::vbucketOf("doc");
+  ASSERT_EQ(consumer.call(dcp::streamReq(vb, 1, 0, dcp::kSeqnoMax, 0)).status, status::kSuccess);
+  Response m;
+  ASSERT_EQ(consumer.read(&m, scaled(milliseconds(5000))), ReadStatus::kOk);
+  ASSERT_EQ(m.opcode, dcp::kSnapshotMarker);
+  ASSERT_EQ(consumer.read(&m, scaled(milliseconds(5000))), ReadStatus::kOk);
+  ASSERT_EQ(m.opcode, dcp::kMutation);
+  EXPECT_EQ(m.value, "v1");
+  ASSERT_TRUE(users_.setRoles("connector", "write[default]", &setup_error_)) << setup_error_;
+  reload(2, 0);
+  ASSERT_EQ(client_.set("doc", "v2-secret").status, status::kSuccess);
+  // Whatever arrives before the close must not be the new value.
+  const auto deadline = Clock::now() + scaled(std::chrono::seconds(5));
+  bool closed = false;
+  while (Clock::now() < deadline) {
+    const ReadStatus st = consumer.read(&m, milliseconds(200));
+    if (st == ReadStatus::kOk) {
+      EXPECT_NE(m.value, "v2-secret") << "a revoked user's stream sent a document";
+      continue;
+    }
+    if (st != ReadStatus::kTimeout) {
+      closed = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(closed) << "the producer connection stayed open";
+}
 }  // namespace
 }  // namespace memkv::test
