@@ -301,6 +301,21 @@ throughput() {
   rm -f "$a" "$b"
 }
 
+# rounds_row LABEL A B RSS_A RSS_B: a table row from two .rounds files of
+# alternating rounds (round_tsv lines): medians, and the ratios as medians
+# of the per-round ratios.
+rounds_row() {
+  local label=$1 a=$2 b=$3 rss_a=$4 rss_b=$5 ops_ratio cpu_ratio
+  ops_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($7 > 0 ? $1 / $7 : "nan")}' | median)
+  cpu_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($8 > 0 ? $2 / $8 : "nan")}' | median)
+  row "$label" "$(fmt "$(cut -f1 "$a" | median)" %.0f)" \
+    "$(fmt "$(cut -f1 "$b" | median)" %.0f)" "$(fmt "$ops_ratio" %.2f)" \
+    "$(fmt "$(cut -f2 "$a" | median)" %.2f)" "$(fmt "$(cut -f2 "$b" | median)" %.2f)" \
+    "$(fmt "$cpu_ratio" %.2f)" "$(fmt "$(cut -f3 "$a" | median)" %.0f)" \
+    "$(fmt "$(cut -f3 "$b" | median)" %.0f)" "$rss_a" "$rss_b" \
+    "$(fmt "$(cut -f5 "$a" | median)" %.0f) ($(fmt "$(cut -f4 "$a" | median)" %.3f)) / $(fmt "$(cut -f5 "$b" | median)" %.0f) ($(fmt "$(cut -f4 "$b" | median)" %.3f))"
+}
+
 # cluster LABEL "SERVER ARGS" "CLIENT ARGS" CONNS: three memkv nodes on one
 # cluster map (memkv-admin cluster-map), driven by memkv-bench --cluster-map
 # (each request to its key's vbucket owner, as the SDK routes), against one
@@ -369,15 +384,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))')
   rss_single=$(($(rss_kib "$single_pid") / 1024))
   for p in "${node_pids[@]}" "$single_pid"; do stop_server "$p"; done
   local a=$work/cluster.rounds b=$work/single.rounds
-  local ops_ratio cpu_ratio
-  ops_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($7 > 0 ? $1 / $7 : "nan")}' | median)
-  cpu_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($8 > 0 ? $2 / $8 : "nan")}' | median)
-  row "$label" "$(fmt "$(cut -f1 "$a" | median)" %.0f)" \
-    "$(fmt "$(cut -f1 "$b" | median)" %.0f)" "$(fmt "$ops_ratio" %.2f)" \
-    "$(fmt "$(cut -f2 "$a" | median)" %.2f)" "$(fmt "$(cut -f2 "$b" | median)" %.2f)" \
-    "$(fmt "$cpu_ratio" %.2f)" "$(fmt "$(cut -f3 "$a" | median)" %.0f)" \
-    "$(fmt "$(cut -f3 "$b" | median)" %.0f)" "$rss_cluster MiB (largest node)" "$rss_single MiB" \
-    "$(fmt "$(cut -f5 "$a" | median)" %.0f) ($(fmt "$(cut -f4 "$a" | median)" %.3f)) / $(fmt "$(cut -f5 "$b" | median)" %.0f) ($(fmt "$(cut -f4 "$b" | median)" %.3f))"
+  rounds_row "$label" "$a" "$b" "$rss_cluster MiB (largest node)" "$rss_single MiB"
   notes+=("$label: the memkv columns are three memkv nodes on one cluster map, routed by key as the SDK does (server CPU summed over the three), the memcached columns one memkv node; a CPU/op ratio near 1 means routing costs the servers nothing")
   rm -f "$a" "$b"
 }
@@ -428,15 +435,8 @@ versus() {
     rss[$target]=$(($(rss_kib "${pid[$target]}") / 1024))
     stop_server "${pid[$target]}"
   done
-  local a=$work/with.rounds b=$work/without.rounds ops_ratio cpu_ratio
-  ops_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($7 > 0 ? $1 / $7 : "nan")}' | median)
-  cpu_ratio=$(paste "$a" "$b" | awk -F'\t' '{print ($8 > 0 ? $2 / $8 : "nan")}' | median)
-  row "$label" "$(fmt "$(cut -f1 "$a" | median)" %.0f)" \
-    "$(fmt "$(cut -f1 "$b" | median)" %.0f)" "$(fmt "$ops_ratio" %.2f)" \
-    "$(fmt "$(cut -f2 "$a" | median)" %.2f)" "$(fmt "$(cut -f2 "$b" | median)" %.2f)" \
-    "$(fmt "$cpu_ratio" %.2f)" "$(fmt "$(cut -f3 "$a" | median)" %.0f)" \
-    "$(fmt "$(cut -f3 "$b" | median)" %.0f)" "${rss[with]} MiB" "${rss[without]} MiB" \
-    "$(fmt "$(cut -f5 "$a" | median)" %.0f) ($(fmt "$(cut -f4 "$a" | median)" %.3f)) / $(fmt "$(cut -f5 "$b" | median)" %.0f) ($(fmt "$(cut -f4 "$b" | median)" %.3f))"
+  local a=$work/with.rounds b=$work/without.rounds
+  rounds_row "$label" "$a" "$b" "${rss[with]} MiB" "${rss[without]} MiB"
   notes+=("$label: the memkv columns are memkv with ${extra_args//$work\//} (and the side load), the memcached columns memkv without; a CPU/op ratio near 1 means the feature costs nothing")
   rm -f "$a" "$b"
 }

@@ -169,6 +169,13 @@ bool refuseForeignVBucket(Cookie& c, uint16_t vbucket) {
   return true;
 }
 
+bool refuseUnservedVBucket(Cookie& c, uint16_t vbucket) {
+  if (refuseForeignVBucket(c, vbucket)) return true;
+  if (vbucket < engine::kVBucketCount) return false;
+  c.out.sendStatus(c.header(), Status::NotMyVbucket);
+  return true;
+}
+
 void sendNotMyVBucket(Cookie& c) {
   // kv_engine's answer: the config, so the client reroutes without asking.
   // The SDK reads it only with the JSON datatype (it always negotiates

@@ -1,6 +1,7 @@
 // DCP commands (docs/dcp.md). DCP_GET_FAILOVER_LOG, which kv_engine answers
 // on any KV connection, DCP-opened or not; DCP_OPEN, which makes the
 // connection a producer, and DCP_CONTROL, which sets it up.
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -12,27 +13,39 @@ namespace memkv::server {
 
 using mcbp::Status;
 
+namespace {
+
+// A vbucket's failover log as the wire carries it (newest first).
+class WireFailoverLog {
+ public:
+  explicit WireFailoverLog(const std::vector<engine::FailoverEntry>& branches)
+      : size_(std::min(branches.size(), entries_.size())) {
+    for (size_t i = 0; i < size_; ++i) entries_[i] = {branches[i].uuid, branches[i].seqno};
+  }
+  std::span<const mcbp::dcp::FailoverEntry> entries() const { return {entries_.data(), size_}; }
+  // A success answer whose value is the log.
+  void send(Cookie& c) const {
+    std::array<uint8_t, mcbp::dcp::kFailoverEntrySize * engine::kMaxFailoverEntries> value;
+    mcbp::dcp::encodeFailoverLog(entries(), value.data());
+    c.out.send(c.header(), Status::Success, {}, {},
+               std::span<const uint8_t>(value.data(), mcbp::dcp::kFailoverEntrySize * size_), 0);
+  }
+
+ private:
+  std::array<mcbp::dcp::FailoverEntry, engine::kMaxFailoverEntries> entries_;
+  size_t size_;
+};
+
+}  // namespace
+
 void executeGetFailoverLog(Cookie& c) {
   const uint16_t vbucket = c.header().vbucket;
-  if (refuseForeignVBucket(c, vbucket)) return;
-  if (vbucket >= engine::kVBucketCount) {
-    c.out.sendStatus(c.header(), Status::NotMyVbucket);
-    return;
-  }
+  if (refuseUnservedVBucket(c, vbucket)) return;
   // memkv never fails over: a vbucket's branches begin where its contents
   // went without deletions (the process started, a FLUSH, a cluster map
   // taking it away), each at a seqno that is also the purge seqno, so a
   // consumer from before any of them rolls back to 0.
-  const std::vector<engine::FailoverEntry> branches =
-      c.session.bucketHandle()->bucket.failoverLog(vbucket);
-  std::array<mcbp::dcp::FailoverEntry, engine::kMaxFailoverEntries> log;
-  for (size_t i = 0; i < branches.size(); ++i) log[i] = {branches[i].uuid, branches[i].seqno};
-  std::array<uint8_t, mcbp::dcp::kFailoverEntrySize * engine::kMaxFailoverEntries> value;
-  const std::span<const mcbp::dcp::FailoverEntry> used(log.data(), branches.size());
-  mcbp::dcp::encodeFailoverLog(used, value.data());
-  c.out.send(c.header(), Status::Success, {}, {},
-             std::span<const uint8_t>(value.data(), mcbp::dcp::kFailoverEntrySize * used.size()),
-             0);
+  WireFailoverLog(c.session.bucketHandle()->bucket.failoverLog(vbucket)).send(c);
 }
 
 void executeDcpOpen(Cookie& c) {
@@ -90,11 +103,7 @@ void executeDcpStreamReq(Cookie& c) {
     return;
   }
   const uint16_t vbucket = c.header().vbucket;
-  if (refuseForeignVBucket(c, vbucket)) return;
-  if (vbucket >= engine::kVBucketCount) {
-    c.out.sendStatus(c.header(), Status::NotMyVbucket);
-    return;
-  }
+  if (refuseUnservedVBucket(c, vbucket)) return;
   mcbp::dcp::StreamRequest request;
   Status status = mcbp::dcp::parseStreamRequest(c.request.extras, &request);
   if (status != Status::Success) {
@@ -132,11 +141,9 @@ void executeDcpStreamReq(Cookie& c) {
     return;
   }
   const std::vector<engine::FailoverEntry> branches = c.bucket->failoverLog(vbucket);
-  std::array<mcbp::dcp::FailoverEntry, engine::kMaxFailoverEntries> log;
-  for (size_t i = 0; i < branches.size(); ++i) log[i] = {branches[i].uuid, branches[i].seqno};
-  const std::span<const mcbp::dcp::FailoverEntry> used(log.data(), branches.size());
+  const WireFailoverLog log(branches);
   if (const auto rollback =
-          mcbp::dcp::rollbackSeqno(request, used, info.high_seqno, info.purge_seqno)) {
+          mcbp::dcp::rollbackSeqno(request, log.entries(), info.high_seqno, info.purge_seqno)) {
     std::array<uint8_t, 8> value;
     storeBe64(value.data(), *rollback);
     c.out.send(c.header(), Status::Rollback, {}, {}, value, 0);
@@ -153,11 +160,7 @@ void executeDcpStreamReq(Cookie& c) {
   stream.state =
       request.start >= request.end ? DcpStream::State::kEnding : DcpStream::State::kNeedSnapshot;
   c.server.dcpStreamOpened();
-  std::array<uint8_t, mcbp::dcp::kFailoverEntrySize * engine::kMaxFailoverEntries> value;
-  mcbp::dcp::encodeFailoverLog(used, value.data());
-  c.out.send(c.header(), Status::Success, {}, {},
-             std::span<const uint8_t>(value.data(), mcbp::dcp::kFailoverEntrySize * used.size()),
-             0);
+  log.send(c);
 }
 
 void executeDcpCloseStream(Cookie& c) {

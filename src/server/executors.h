@@ -51,6 +51,9 @@ void sendNotMyVBucket(Cookie& cookie);
 // returns true if `vbucket` is not this node's; false otherwise, the request
 // to be served. Without a map every vbucket is this node's.
 bool refuseForeignVBucket(Cookie& cookie, uint16_t vbucket);
+// For commands that name a vbucket (range scans, DCP): refuseForeignVBucket,
+// and NOT_MY_VBUCKET (no config) for one beyond 1023. True if it answered.
+bool refuseUnservedVBucket(Cookie& cookie, uint16_t vbucket);
 // Config push (docs/cluster.md), after the map changed: every worker sends
 // each of its connections that negotiated ClustermapChangeNotification and
 // has not got this map its bucket's config, on its own thread. Any thread.

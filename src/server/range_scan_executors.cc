@@ -64,11 +64,7 @@ void executeRangeScanCreate(Cookie& c) {
   const uint16_t vbucket = c.header().vbucket;
   // With a cluster map, a vbucket of another node is refused as a document
   // command on it is, config included.
-  if (refuseForeignVBucket(c, vbucket)) return;
-  if (vbucket >= engine::kVBucketCount) {
-    c.out.sendStatus(c.header(), Status::NotMyVbucket);
-    return;
-  }
+  if (refuseUnservedVBucket(c, vbucket)) return;
   BucketHandle bucket = c.session.bucketHandle();
   if (config.snapshot_requirements) {
     // One node, no failover: the uuid must be this vbucket's, and the seqno

@@ -99,6 +99,14 @@ class LoggingTest : protected LogDir, public ServerTest {
     if (targetFromEnv() == ServerKind::kMemcached) GTEST_SKIP() << "memkv-only: --log-file";
     ServerTest::SetUp();
   }
+
+  // Waits (5 s, scaled) until the log has a line holding every one of `parts`; *log gets
+  // the file as last read either way.
+  bool waitForLine(std::initializer_list<std::string> parts, std::string* log) {
+    return waitForFile(
+        log_path_, [&](const std::string& l) { return !linesWith(l, parts).empty(); },
+        scaled(milliseconds(5000)), log);
+  }
 };
 
 class LogReopenTest : public LoggingTest {
@@ -202,12 +210,7 @@ TEST_F(LoggingTest, BadMagicClosesTheConnectionAndLogsAWarningWithIdAndPeer) {
   ASSERT_TRUE(c.sendRaw(frame));
   EXPECT_TRUE(c.connectionClosed(scaled(milliseconds(5000)))) << "framing lost: the server closes";
   std::string log;
-  ASSERT_TRUE(waitForFile(
-      log_path_,
-      [&](const std::string& l) {
-        return !linesWith(l, {"event=hostile_frame", peer}).empty();
-      },
-      scaled(milliseconds(5000)), &log))
+  ASSERT_TRUE(waitForLine({"event=hostile_frame", peer}, &log))
       << "no hostile_frame line for " << peer << " in:\n"
       << log;
   const std::string line = linesWith(log, {"event=hostile_frame", peer}).front();
@@ -230,13 +233,7 @@ TEST_F(LoggingTest, AnOversizedBodyIsAHostileFrameToo) {
   ASSERT_TRUE(c.sendRaw(frame));
   EXPECT_TRUE(c.connectionClosed(scaled(milliseconds(5000))));
   std::string log;
-  EXPECT_TRUE(waitForFile(
-      log_path_,
-      [&](const std::string& l) {
-        return !linesWith(l, {"warning", "event=hostile_frame", "peer=" + peer}).empty();
-      },
-      scaled(milliseconds(5000)), &log))
-      << log;
+  EXPECT_TRUE(waitForLine({"warning", "event=hostile_frame", "peer=" + peer}, &log)) << log;
 }
 
 // -v: startup lines, but no connection or command lines (memcached's -v).
@@ -258,13 +255,7 @@ TEST_F(InfoLevelTest, NeitherConnectionsNorCommands) {
   frame[0] = '\x42';
   ASSERT_TRUE(h.sendRaw(frame));
   std::string log;
-  ASSERT_TRUE(waitForFile(
-      log_path_,
-      [&](const std::string& l) {
-        return !linesWith(l, {"event=hostile_frame", peer}).empty();
-      },
-      scaled(milliseconds(5000)), &log))
-      << log;
+  ASSERT_TRUE(waitForLine({"event=hostile_frame", peer}, &log)) << log;
   EXPECT_FALSE(linesWith(log, {" info "}).empty()) << "startup lines at -v:\n" << log;
   EXPECT_EQ(log.find("event=accept"), std::string::npos) << log;
   EXPECT_EQ(log.find("event=command"), std::string::npos) << log;
@@ -319,13 +310,7 @@ TEST_F(ConnectionEventsTest, ACommandLineNamesTheCommandButNotItsKey) {
             status::kSuccess);
   ASSERT_EQ(c.call(makeKeyOnly(op::kGet, "secret-key-4f1a")).status, status::kSuccess);
   std::string log;
-  ASSERT_TRUE(waitForFile(
-      log_path_,
-      [&](const std::string& l) {
-        return !linesWith(l, {"event=command", "opcode=GET", "peer=" + peer}).empty();
-      },
-      scaled(milliseconds(5000)), &log))
-      << log;
+  ASSERT_TRUE(waitForLine({"event=command", "opcode=GET", "peer=" + peer}, &log)) << log;
   const auto set = linesWith(log, {"trace", "event=command", "opcode=SET", "peer=" + peer});
   ASSERT_EQ(set.size(), 1u) << log;
   EXPECT_NE(set[0].find("key=15 "), std::string::npos) << "the key's length: " << set[0];
