@@ -278,10 +278,28 @@ def preload_scan():
     return script, create + rest
 
 
+DCP_OPEN, DCP_CLOSE_STREAM, DCP_STREAM_REQ, DCP_BUFFER_ACK, DCP_CONTROL = 0x50, 0x52, 0x53, 0x5D, 0x5E
+
+
+def preload_dcp_stream():
+    """A DCP producer streaming vbucket 0's preloaded documents under a
+    small window, acknowledged once, then the stream closed."""
+    opened = (req(DCP_OPEN, b"fuzz", extras=struct.pack(">II", 0, 1), opaque=1)
+              + req(DCP_CONTROL, b"connection_buffer_size", value=b"2048", opaque=2))
+    stream = req(DCP_STREAM_REQ, extras=struct.pack(">IIQQQQQ", 0, 0, 0, 2**64 - 1, 0, 0, 0),
+                 opaque=3, vbucket=0)
+    rest = (req(DCP_BUFFER_ACK, extras=struct.pack(">I", 2048), opaque=4)
+            + req(DCP_CLOSE_STREAM, opaque=5, vbucket=0) + req(NOOP, opaque=6))
+    script = (send_exact(len(opened) + len(stream)) + RUN(4) + WAIT + READ(3) + RUN(8) + READ(20)
+              + SEND() + RUN(8) + WAIT + READ(40) + RUN(8) + READ(40))
+    return script, opened + stream + rest
+
+
 BIG = 20000  # a value larger than a pool buffer, below -I
 # (config, script, stream[, preload])
 CONNECTION_ONLY = {
     "preload-range-scan": (RPE_20 | WM_4K, *preload_scan(), 0x1F),
+    "preload-dcp-stream": (RPE_20 | WM_4K, *preload_dcp_stream(), 0x1F),
     "preload-range-scan-authenticated": (RPE_3 | WM_16K | USERS, SEND(0) + RUN(2) + WAIT + READ(),
                                          plain(b"reader", b"readerpw") + preload_scan()[1], 0x2F),
     "preload-large-gets": (RPE_20 | WM_16K, SEND() + RUN(8) + READ(1) + RUN(8) + READ(40) + RUN(8),

@@ -167,6 +167,22 @@ constexpr std::array kSpecs = {
                "Bytes of one connection's own objects."},
     MetricSpec{"memory_per_connection", "memkv_connection_memory_bytes", T::kGauge, false,
                "What a connection costs now: its objects plus its share of held buffers."},
+    // memkv: DCP (STAT dcp).
+    MetricSpec{"dcp_producers", "memkv_dcp_producers", T::kGauge, false,
+               "Connections DCP_OPEN made producers."},
+    MetricSpec{"dcp_streams", "memkv_dcp_streams", T::kGauge, false, "DCP streams open."},
+    MetricSpec{"dcp_items_sent", "memkv_dcp_items_sent_total", T::kCounter, false,
+               "Documents and deletions DCP streams sent."},
+    MetricSpec{"dcp_bytes_sent", "memkv_dcp_sent_bytes_total", T::kCounter, false,
+               "Bytes of every DCP message sent, as flow control counts them."},
+    MetricSpec{"dcp_window_full_pauses", "memkv_dcp_window_full_pauses_total", T::kCounter, false,
+               "Times a DCP producer waited for its consumer's acknowledgement."},
+    MetricSpec{"dcp_tombstones", "memkv_dcp_tombstones", T::kGauge, true,
+               "Tombstones the bucket keeps for DCP streams."},
+    MetricSpec{"dcp_tombstone_bytes", "memkv_dcp_tombstone_bytes", T::kGauge, true,
+               "Memory those tombstones hold."},
+    MetricSpec{"dcp_tombstones_purged", "memkv_dcp_tombstones_purged_total", T::kCounter, true,
+               "Deletions whose tombstone the bounds dropped (or that none was kept for)."},
     // memkv: range scans and background work.
     MetricSpec{"range_scans_open", "memkv_range_scans_open", T::kGauge, false, "Range scans open."},
     MetricSpec{"range_scans_items", "memkv_range_scans_items_pinned", T::kGauge, false,
@@ -407,7 +423,10 @@ std::string renderMetrics(ServerContext& server, const MetricsRequest& request) 
   for (const BucketHandle& b : server.buckets().all()) {
     if (b->deleted.load(std::memory_order_relaxed)) continue;
     if (request.bucket_visible && !request.bucket_visible(b->name)) {
-      if (!have_server_stats) generalStats(server, b->bucket, hidden, CountFrom::kStart);
+      if (!have_server_stats) {
+        generalStats(server, b->bucket, hidden, CountFrom::kStart);
+        dcpStats(server, b->bucket, hidden, CountFrom::kStart);
+      }
       have_server_stats = true;
       continue;
     }
@@ -416,6 +435,7 @@ std::string renderMetrics(ServerContext& server, const MetricsRequest& request) 
     generalStats(server, b->bucket, stats, CountFrom::kStart);
     slabsStats(server, b->bucket, stats);
     itemsStats(server, b->bucket, stats);
+    dcpStats(server, b->bucket, stats, CountFrom::kStart);
     if (!have_server_stats) server_pass = passes.size() - 1;
     have_server_stats = true;
   }

@@ -276,9 +276,9 @@ void slabsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) 
   add("total_malloced", b.store_bytes);
 }
 
-void dcpStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add) {
+void dcpStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add, CountFrom from) {
   const engine::BucketStats b = bucket.stats();
-  const auto totals = server.totalsSinceReset();
+  const auto totals = from == CountFrom::kReset ? server.totalsSinceReset() : server.rawTotals();
   add("dcp_producers", server.dcpProducers());
   add("dcp_streams", server.dcpStreams());
   // Documents and deletions sent, every message's bytes (flow control

@@ -52,7 +52,8 @@ void slabsStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
 // FAMILY:le_us:BOUND; families that served nothing are left out.
 void timingsStats(ServerContext& server, StatWriter& add);
 // "dcp": DCP producers and the bucket's tombstones (docs/dcp.md).
-void dcpStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add);
+void dcpStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add,
+              CountFrom from = CountFrom::kReset);
 // "sizes": memcached's item size histogram, off unless started with it.
 void sizesStats(StatWriter& add);
 // The groups both protocols answer alike ("", settings, items, slabs,

@@ -126,7 +126,8 @@ TEST_F(MetricsTest, ServesTheMemcachedExporterNames) {
         "memcached_items_evicted_total{bucket=\"default\"}",
         "memcached_commands_total{command=\"get\",status=\"hit\"}",
         "memcached_commands_total{command=\"set\",status=\"hit\"}", "memkv_stall_disconnects_total",
-        "memkv_send_bytes_referenced_total", "memkv_range_scans_open"}) {
+        "memkv_send_bytes_referenced_total", "memkv_range_scans_open", "memkv_dcp_streams",
+        "memkv_dcp_tombstones{bucket=\"default\"}"}) {
     EXPECT_TRUE(s.has(series)) << series << " missing from\n" << s.body;
   }
   EXPECT_EQ(s.at("memcached_limit_bytes{bucket=\"default\"}"), 64.0 * 1024 * 1024);
