@@ -74,7 +74,8 @@ constexpr Row kRows[] = {
   // The vbucket is the header's; a collections filter may be the value.
   {Opcode::DcpStreamReq, {"DCP_STREAM_REQ", 48, 48, K::kForbidden, true, false, Opcode::DcpStreamReq}},
   {Opcode::DcpCloseStream, {"DCP_CLOSE_STREAM", 0, 0, K::kForbidden, false, false, Opcode::DcpCloseStream}},
-  {Opcode::DcpBufferAck, {"DCP_BUFFER_ACKNOWLEDGEMENT", 4, 4, K::kForbidden, false, false, Opcode::DcpBufferAck}},
+  // Never answered on success (kv_engine): quiet, as a quiet command is.
+  {Opcode::DcpBufferAck, {"DCP_BUFFER_ACKNOWLEDGEMENT", 4, 4, K::kForbidden, false, true, Opcode::DcpBufferAck}},
   {Opcode::GetReplica,       {"GET_REPLICA",        0, 0, K::kRequired,  false, false, Opcode::GetReplica}},
   {Opcode::GetLocked,        {"GET_LOCKED",         0, kExpiryExtras, K::kRequired, false, false, Opcode::GetLocked}},
   {Opcode::UnlockKey,        {"UNLOCK_KEY",         0, 0, K::kRequired,  false, false, Opcode::UnlockKey}},
