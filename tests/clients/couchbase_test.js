@@ -234,24 +234,26 @@ describe('Couchbase Node SDK against the server', { timeout: GLOBAL_TIMEOUT_MS }
     await expectError(coll.get(key('never-written')), DocumentNotFoundError, 'get of a never-written id');
   });
 
-  it('touch and getAndTouch set the expiry: a 1 s expiry makes the document disappear', async () => {
+  it('touch and getAndTouch set the expiry: a 3 s expiry makes the document disappear', async () => {
     const kTouch = key('touch');
     const kGat = key('gat');
     const kKeep = key('touch-keep');
     await op('upsert', coll.upsert(kTouch, { t: 1 }));
     await op('upsert', coll.upsert(kGat, { t: 2 }));
     await op('upsert', coll.upsert(kKeep, { t: 3 }));
-    const t = await op('touch', coll.touch(kTouch, 1));
+    // 3 s, not 1: expiry is counted in whole seconds, so a 1 s expiry can end a moment after
+    // the touch, before a loaded machine (ASan, TSan) gets to the read below.
+    const t = await op('touch', coll.touch(kTouch, 3));
     assertCasSet(t.cas, 'touch');
-    const gat = await op('getAndTouch', coll.getAndTouch(kGat, 1));
+    const gat = await op('getAndTouch', coll.getAndTouch(kGat, 3));
     assert.deepEqual(gat.content, { t: 2 }, 'getAndTouch must return the document content');
     await op('touch with a long expiry', coll.touch(kKeep, 3600));
     await expectError(coll.touch(key('touch-missing'), 10), DocumentNotFoundError, 'touch of a missing id');
     // Right after touching, the documents are still there.
     assert.deepEqual((await op('get', coll.get(kTouch))).content, { t: 1 });
-    await sleep(2500);
-    await expectError(coll.get(kTouch), DocumentNotFoundError, 'get 2.5 s after touch(expiry=1 s)');
-    await expectError(coll.get(kGat), DocumentNotFoundError, 'get 2.5 s after getAndTouch(expiry=1 s)');
+    await sleep(4500);
+    await expectError(coll.get(kTouch), DocumentNotFoundError, 'get 4.5 s after touch(expiry=3 s)');
+    await expectError(coll.get(kGat), DocumentNotFoundError, 'get 4.5 s after getAndTouch(expiry=3 s)');
     assert.deepEqual((await op('get of the document touched with 3600 s', coll.get(kKeep))).content, { t: 3 });
   });
 
