@@ -11,13 +11,9 @@
 #include <vector>
 
 #include "integration/dcp_client.h"
-#include "integration/server_fixture.h"
+#include "integration/users_fixture.h"
 #include "support/couchbase_client.h"
 #include "support/test_env.h"
-
-#ifndef MEMKV_ADMIN_BIN
-#error "MEMKV_ADMIN_BIN must name the memkv-admin binary"
-#endif
 
 namespace memkv::test {
 namespace {
@@ -57,20 +53,9 @@ const TestUser kUsers[] = {
     {"elsewhere", "elsewhere-pw", "dcp[other],read[other]"},
 };
 
-class DcpSessionTest : public ServerTest {
+class DcpSessionTest : public UsersServerTest {
  protected:
-  DcpSessionTest() : ServerTest(args()) {}
-  static std::vector<std::string> args() {
-    std::string error;
-    return {"--users-file", cb::sharedUsersFile(MEMKV_ADMIN_BIN, kUsers, &error).path()};
-  }
-  void SetUp() override {
-    if (targetFromEnv() == ServerKind::kMemcached) GTEST_SKIP() << "memkv-only: DCP";
-    std::string error;
-    cb::sharedUsersFile(MEMKV_ADMIN_BIN, kUsers, &error);
-    ASSERT_TRUE(error.empty()) << error;
-    ServerTest::SetUp();
-  }
+  DcpSessionTest() : UsersServerTest(kUsers) {}
   // A connection logged in as `user`, with the default bucket selected.
   McbpClient loggedIn(const char* user, const char* password) {
     McbpClient c = newClient();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "integration/range_scan_fixture.h"
+#include "integration/users_fixture.h"
 #include "support/couchbase_client.h"
 #include "support/test_env.h"
 
@@ -30,22 +31,9 @@ const cb::TestUser kOwnerUsers[] = {
     {"bob", "bob-pw", "read[default],write[default]"},
 };
 
-class RangeScanOwnerTest : public ServerTest {
+class RangeScanOwnerTest : public UsersServerTest {
  protected:
-  RangeScanOwnerTest() : ServerTest(args()) {}
-
-  static std::vector<std::string> args() {
-    std::string error;
-    return {"--users-file", cb::sharedUsersFile(MEMKV_ADMIN_BIN, kOwnerUsers, &error).path()};
-  }
-
-  void SetUp() override {
-    if (targetFromEnv() == ServerKind::kMemcached) GTEST_SKIP() << "memkv-only: range scans";
-    std::string error;
-    cb::sharedUsersFile(MEMKV_ADMIN_BIN, kOwnerUsers, &error);
-    ASSERT_TRUE(error.empty()) << error;
-    ServerTest::SetUp();
-  }
+  RangeScanOwnerTest() : UsersServerTest(kOwnerUsers) {}
 
   McbpClient user(const char* name) {
     McbpClient c = newClient();

@@ -12,15 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "integration/server_fixture.h"
+#include "integration/users_fixture.h"
 #include "support/couchbase_client.h"
 #include "support/scram_client.h"
 #include "support/slow_reader.h"
 #include "support/test_env.h"
-
-#ifndef MEMKV_ADMIN_BIN
-#error "MEMKV_ADMIN_BIN must name the memkv-admin binary"
-#endif
 
 namespace memkv::test {
 namespace {
@@ -49,21 +45,13 @@ std::set<std::string> words(const std::string& s) {
   return out;
 }
 
-class SessionBucketsTest : public ServerTest {
+class SessionBucketsTest : public UsersServerTest {
  protected:
-  SessionBucketsTest() : ServerTest(args()) {}
-
-  static std::vector<std::string> args() {
-    std::string error;
-    return {"--users-file", cb::sharedUsersFile(MEMKV_ADMIN_BIN, kUsers, &error).path()};
-  }
+  SessionBucketsTest() : UsersServerTest(kUsers) {}
 
   void SetUp() override {
-    if (targetFromEnv() == ServerKind::kMemcached) GTEST_SKIP() << "memkv-only: buckets";
-    std::string error;
-    cb::sharedUsersFile(MEMKV_ADMIN_BIN, kUsers, &error);
-    ASSERT_TRUE(error.empty()) << error;
-    ServerTest::SetUp();
+    UsersServerTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     ASSERT_EQ(cb::saslPlain(client_, kAdmin.name, kAdmin.password).status, status::kSuccess);
   }
 
