@@ -86,7 +86,10 @@ McbpSession::~McbpSession() {
     server_.dcpStreamsClosed(bg_->dcp->streams.size());
     server_.dcpProducerClosed();
   }
-  if (bg_) bg_->anchor->session = nullptr;
+  if (bg_) {
+    bg_->anchor->session = nullptr;
+    worker_.session_backgrounds.sub(1);
+  }
   // Its scans end with it: no one else can continue them.
   server_.rangeScans().cancelOwnedBy(this);
 }
@@ -95,6 +98,7 @@ McbpSession::Background& McbpSession::background() {
   if (!bg_) {
     bg_ = std::make_unique<Background>();
     bg_->anchor = std::make_shared<SessionAnchor>(SessionAnchor{this});
+    worker_.session_backgrounds.add(1);
   }
   return *bg_;
 }
@@ -112,6 +116,7 @@ void McbpSession::releaseIdleBackground() {
   if (!bg_ || bg_->parked || bg_->sasl || bg_->dcp) return;
   bg_->anchor->session = nullptr;
   bg_.reset();
+  worker_.session_backgrounds.sub(1);
 }
 
 DcpProducer& McbpSession::openDcp() {

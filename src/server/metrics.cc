@@ -163,6 +163,8 @@ constexpr std::array kSpecs = {
                "Connections closed because a partial request stopped growing."},
     MetricSpec{"connection_inboxes", "memkv_connection_inboxes", T::kGauge, false,
                "Connections holding an inbox for background output."},
+    MetricSpec{"session_backgrounds", "memkv_session_backgrounds", T::kGauge, false,
+               "Connections holding background state: a login, a parked command or DCP."},
     MetricSpec{"connection_struct_bytes", "memkv_connection_struct_bytes", T::kGauge, false,
                "Bytes of one connection's own objects."},
     MetricSpec{"memory_per_connection", "memkv_connection_memory_bytes", T::kGauge, false,

@@ -13,6 +13,7 @@
 
 #include "auth/users.h"
 #include "common/clock.h"
+#include "common/counter.h"
 #include "engine/bucket.h"
 #include "net/listener.h"
 #include "net/read_budget.h"
@@ -40,6 +41,9 @@ inline constexpr std::string_view kMemcachedVersion = "1.6.0";
 struct WorkerContext {
   CommandCounters commands;
   CommandTimings timings;
+  // Sessions of this worker holding background state now (a SASL exchange,
+  // a parked command, a DCP producer): 0 when every connection is idle.
+  Counter session_backgrounds;
   const net::WorkerCounters* net = nullptr;
   // The worker itself, for work that must run on its thread (`stats conns`
   // visits its connections there); null in harnesses without one.

@@ -27,7 +27,7 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
   uint64_t read_buffers = 0, spill_bytes = 0, large_frame_bytes = 0;
   uint64_t pool_in_use = 0, pool_free = 0, pool_exhausted = 0, pauses = 0, stalls = 0;
   uint64_t expired = 0;
-  uint64_t read_waits = 0, read_stalls = 0, inboxes = 0;
+  uint64_t read_waits = 0, read_stalls = 0, inboxes = 0, backgrounds = 0;
   uint64_t output_queued = 0, output_queued_max = 0;
   for (const auto& w : server.workers()) {
     curr_connections += w->net->curr_connections.get();
@@ -43,6 +43,7 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
     read_waits += w->net->read_waits.get();
     read_stalls += w->net->read_stall_disconnects.get();
     inboxes += w->net->inboxes.get();
+    backgrounds += w->session_backgrounds.get();
     output_queued += w->net->output_queued.get();
     output_queued_max = std::max(output_queued_max, w->net->output_queued_max.get());
   }
@@ -151,7 +152,8 @@ void generalStats(ServerContext& server, engine::Bucket& stats_bucket, StatWrite
   }
   add("read_memory_waits", read_waits);
   add("read_stall_disconnects", read_stalls);
-  add("connection_inboxes", inboxes);  // connections holding an Inbox now
+  add("connection_inboxes", inboxes);       // connections holding an Inbox now
+  add("session_backgrounds", backgrounds);  // sessions holding background state now
   const RangeScanRegistry::Totals scans = server.rangeScans().totals();
   add("range_scans_open", scans.scans);
   add("range_scans_items", scans.items);  // pinned by open scans
