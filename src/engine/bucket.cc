@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <new>
 #include <random>
 #include <unordered_set>
 
@@ -34,7 +35,9 @@ Bucket::Bucket(const BucketConfig& config, const Clock& clock)
       vbuckets_(std::make_unique<std::array<VBucket, kVBucketCount>>()),
       tombstone_memory_(config.tombstone_memory ? config.tombstone_memory
                                                 : config.memory_limit / 16),
-      uuid_seed_(randomSeed()) {
+      uuid_seed_(randomSeed()),
+      change_log_memory_(config.change_log_memory ? config.change_log_memory
+                                                  : config.memory_limit / 16) {
   // Each vbucket's history starts with a random uuid, so a mutation token
   // from an earlier life of this bucket (or another server) never matches.
   for (VBucket& vb : *vbuckets_) {
@@ -73,11 +76,60 @@ void Bucket::newBranchLocked(VBucket& vb) {
   vb.uuid = newUuid();
   if (vb.failover.size() >= kMaxFailoverEntries) vb.failover.erase(vb.failover.begin());
   vb.failover.push_back({vb.uuid, vb.high_seqno});
+  if (vb.changes) {
+    // The followers find the new uuid when they read, and end their streams.
+    vb.changes->restart(vb.high_seqno, vbucketIndex(vb), &change_log_bytes_);
+  }
+}
+
+void Bucket::logChangeLocked(VBucket& vb, uint64_t seqno, uint64_t cas, uint32_t time, Removal why,
+                             bool removed, std::string_view key) noexcept {
+  size_t dropped = 0;
+  try {
+    dropped = vb.changes->append({seqno, cas, time, why, removed, std::string(key)},
+                                 vbucketIndex(vb), change_log_memory_ / kVBucketCount,
+                                 change_log_memory_, &change_log_bytes_);
+  } catch (const std::bad_alloc&) {
+    dropped = vb.changes->size();
+    vb.changes->restart(seqno, vbucketIndex(vb), &change_log_bytes_);
+  }
+  if (dropped != 0) change_log_dropped_.fetch_add(dropped, std::memory_order_relaxed);
+}
+
+void Bucket::followChanges(uint16_t vbucket, ChangeListener* listener) {
+  VBucket& vb = (*vbuckets_)[vbucket];
+  std::lock_guard guard(vb.mutex);
+  settleFlush(vb, clock_.now());
+  if (!vb.changes) vb.changes = std::make_unique<ChangeLog>(vb.high_seqno);
+  vb.changes->follow(listener);
+}
+
+void Bucket::unfollowChanges(uint16_t vbucket, ChangeListener* listener) {
+  VBucket& vb = (*vbuckets_)[vbucket];
+  std::lock_guard guard(vb.mutex);
+  if (vb.changes && vb.changes->unfollow(listener)) {
+    vb.changes->release(&change_log_bytes_);
+    vb.changes.reset();
+  }
+}
+
+ChangeRead Bucket::readChanges(uint16_t vbucket, uint64_t after, size_t max) {
+  VBucket& vb = (*vbuckets_)[vbucket];
+  ChangeRead out;
+  std::lock_guard guard(vb.mutex);
+  settleFlush(vb, clock_.now());
+  out.uuid = vb.uuid;
+  out.high_seqno = vb.high_seqno;
+  out.dropped = !vb.changes || !vb.changes->read(after, max, &out.changes);
+  return out;
 }
 
 MutationResult Bucket::removedLocked(VBucket& vb, std::string_view key, Removal why, uint32_t now) {
   const uint64_t cas = nextCas(vb);
   const uint64_t seqno = ++vb.high_seqno;
+  if (vb.changes) [[unlikely]] {
+    logChangeLocked(vb, seqno, cas, now, why, true, key);
+  }
   if (!keep_tombstones_.load(std::memory_order_relaxed)) {
     vb.purge_seqno = seqno;
     tombstones_purged_.fetch_add(1, std::memory_order_relaxed);
@@ -285,6 +337,9 @@ MutationResult Bucket::publishLocked(VBucket& vb, Item* fresh, Item* old, uint64
   fresh->assignCas(cas);
   const uint64_t seqno = ++vb.high_seqno;
   fresh->assignSeqno(seqno);
+  if (vb.changes) [[unlikely]] {
+    logChangeLocked(vb, seqno, 0, 0, Removal::kDeleted, false, fresh->key());
+  }
   if (old) {
     fresh->setFreq(old->freq());
     unlinkLocked(vb, old, hash);
@@ -754,7 +809,9 @@ BucketStats Bucket::stats() {
       out_of_memory_.load(std::memory_order_relaxed),
       tombstones_.load(std::memory_order_relaxed),
       static_cast<uint64_t>(std::max<int64_t>(0, tombstone_bytes_.load(std::memory_order_relaxed))),
-      tombstones_purged_.load(std::memory_order_relaxed)};
+      tombstones_purged_.load(std::memory_order_relaxed),
+      change_log_bytes_.load(std::memory_order_relaxed),
+      change_log_dropped_.load(std::memory_order_relaxed)};
 }
 
 void Bucket::resetStats() {

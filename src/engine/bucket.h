@@ -57,6 +57,10 @@ struct BucketConfig {
   // (kv_engine's ephemeral_metadata_purge_age is 60 s).
   size_t tombstone_memory = 0;
   uint32_t tombstone_age = 60;
+  // The change logs of followed vbuckets (change_log.h): each may hold 1/1024
+  // of this, and more while all of them together hold less (0:
+  // memory_limit / 16).
+  size_t change_log_memory = 0;
 };
 
 struct StoreRequest {
@@ -234,7 +238,17 @@ struct BucketStats {
   uint64_t out_of_memory;       // operations refused because no room could be made
   uint64_t tombstones;          // held for change streams
   uint64_t tombstone_bytes;
-  uint64_t tombstones_purged;  // dropped by the bounds (or never kept)
+  uint64_t tombstones_purged;   // dropped by the bounds (or never kept)
+  uint64_t change_log_bytes;    // held by the change logs of followed vbuckets
+  uint64_t change_log_dropped;  // changes a log let go before every follower read them
+};
+
+// What a follower read of a vbucket's change log (Bucket::readChanges).
+struct ChangeRead {
+  uint64_t uuid = 0;
+  uint64_t high_seqno = 0;
+  bool dropped = false;  // changes after the cursor are no longer in the log
+  std::vector<LoggedChange> changes;
 };
 
 class Bucket final {
@@ -315,6 +329,15 @@ class Bucket final {
   // expired or was flushed since: its newer change has a higher seqno. Does
   // not count as a read (no LRU or fetched state moves).
   ItemRef findChange(std::string_view key, uint64_t seqno);
+  // Following (change_log.h): from followChanges on, the vbucket logs every
+  // change and tells `listener` (on the writer's thread, under the vbucket
+  // lock) until unfollowChanges returns. Any thread.
+  void followChanges(uint16_t vbucket, ChangeListener* listener);
+  void unfollowChanges(uint16_t vbucket, ChangeListener* listener);
+  // Up to `max` logged changes after `after`, with the vbucket's uuid and
+  // high seqno now; `dropped` if the log no longer reaches back to `after`
+  // (or the vbucket is not followed).
+  ChangeRead readChanges(uint16_t vbucket, uint64_t after, size_t max);
 
   // Not const: it first applies a delayed flush that came due, so
   // curr_items is honest even for vbuckets nobody touched since.
@@ -447,6 +470,14 @@ class Bucket final {
   // A fresh non-zero vbucket uuid; any thread.
   uint64_t newUuid();
   size_t tombstoneShare() const { return tombstone_memory_ / kVBucketCount; }
+  // Appends to a followed vbucket's change log (vb.mutex held, vb.changes
+  // set). Without memory for the entry, the log forgets everything up to it,
+  // and its followers backfill: a store never fails for a follower's sake.
+  void logChangeLocked(VBucket& vb, uint64_t seqno, uint64_t cas, uint32_t time, Removal why,
+                       bool removed, std::string_view key) noexcept;
+  uint16_t vbucketIndex(const VBucket& vb) const {
+    return static_cast<uint16_t>(&vb - vbuckets_->data());
+  }
   uint64_t nextCas(VBucket& vb) { return ++vb.last_cas; }
   // The CAS a meta client asked for (E), or the next one. A wanted CAS moves
   // the vbucket's counter forward so later ones stay above it; one at or
@@ -519,6 +550,9 @@ class Bucket final {
   std::atomic<uint64_t> tombstones_{0};
   std::atomic<int64_t> tombstone_bytes_{0};
   std::atomic<uint64_t> tombstones_purged_{0};
+  const size_t change_log_memory_;
+  std::atomic<size_t> change_log_bytes_{0};
+  std::atomic<uint64_t> change_log_dropped_{0};
 };
 
 }  // namespace memkv::engine

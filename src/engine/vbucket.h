@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/change_log.h"
 #include "engine/hash_table.h"
 #include "engine/tombstones.h"
 #include "engine/vbucket_lock.h"
@@ -76,6 +77,9 @@ struct alignas(64) VBucket {
   std::vector<FailoverEntry> failover;
   uint64_t purge_seqno = 0;
   std::unique_ptr<TombstoneLog> tombstones;
+  // The recent changes, while a change stream follows this vbucket
+  // (change_log.h); null otherwise. Guarded by mutex.
+  std::unique_ptr<ChangeLog> changes;
   std::unique_ptr<LockTable> locks;  // guarded by mutex; null while nothing is locked
   // FLUSH without touching items: every item whose CAS is at or below this
   // mark was stored before a flush and is gone for readers (CAS values only

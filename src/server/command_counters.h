@@ -32,7 +32,8 @@ namespace memkv::server {
   X(bytes_referenced)             \
   X(dcp_items_sent)               \
   X(dcp_bytes_sent)               \
-  X(dcp_window_full_pauses)
+  X(dcp_window_full_pauses)       \
+  X(dcp_cursors_dropped)
 
 struct CommandCounters {
 #define MEMKV_DECLARE(name) Counter name;

@@ -156,9 +156,21 @@ void executeDcpStreamReq(Cookie& c) {
   stream.vb_uuid = branches.front().uuid;
   stream.cursor = request.start;
   stream.generation = ++producer->generations;
-  // A stream whose range is empty ends at once, after its answer.
-  stream.state =
-      request.start >= request.end ? DcpStream::State::kEnding : DcpStream::State::kNeedSnapshot;
+  if (request.start >= request.end) {
+    stream.state = DcpStream::State::kEnding;  // an empty range ends at once, after its answer
+  } else {
+    // A stream that will reach past the vbucket's high seqno follows it:
+    // from here on the vbucket logs its changes, so nothing between the
+    // backfill's snapshot and the first read of the log is missed. One
+    // that starts at the high seqno (FromLatest) has nothing to backfill.
+    if (request.end > info.high_seqno) {
+      c.bucket->followChanges(vbucket, &producer->waker);
+      stream.following = true;
+    }
+    const bool caught_up = stream.following && request.start == info.high_seqno;
+    stream.state = caught_up ? DcpStream::State::kIdle : DcpStream::State::kNeedSnapshot;
+    stream.log_pending = caught_up;
+  }
   c.server.dcpStreamOpened();
   log.send(c);
 }
@@ -177,11 +189,11 @@ void executeDcpCloseStream(Cookie& c) {
   if (producer->control.stream_end_on_close) {
     // kv_engine: the stream ends with STREAM_END(closed) through the normal
     // path; what was in flight may still arrive before it.
+    producer->dropChanges(it->second);
     it->second.state = DcpStream::State::kEnding;
     it->second.end_status = mcbp::dcp::EndStatus::kClosed;
-    it->second.changes = {};
   } else {
-    producer->streams.erase(it);
+    producer->erase(it);
     c.server.dcpStreamClosed();
   }
   c.out.send(c.header(), Status::Success, {}, {}, {}, 0);

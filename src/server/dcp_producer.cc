@@ -14,6 +14,47 @@ namespace memkv::server {
 namespace dcp = mcbp::dcp;
 using State = DcpStream::State;
 
+// Changes a stream reads from the change log at once.
+constexpr size_t kLogBatch = 256;
+
+void DcpWaker::changesAppended(uint16_t vbucket) noexcept {
+  std::atomic<uint64_t>& word = marked_[vbucket / 64];
+  const uint64_t bit = uint64_t{1} << (vbucket % 64);
+  // Marked before the owner is woken: the owner arms, then takes the marks,
+  // so a change either finds it armed (and wakes it) or is among the marks.
+  if ((word.load() & bit) == 0) word.fetch_or(bit);
+  if (!armed_.load() || !armed_.exchange(false)) return;
+  try {
+    postToSession(loop_, anchor_, [](McbpSession& owner) { dcpWoken(owner); });
+  } catch (const std::bad_alloc&) {
+    armed_.store(true);  // the next change tries again; the tick catches up meanwhile
+  }
+}
+
+DcpProducer::DcpProducer(net::EventLoop& loop, std::weak_ptr<SessionAnchor> anchor,
+                         WorkerContext& owner)
+    : worker(owner), waker(loop, std::move(anchor)) {}
+
+DcpProducer::~DcpProducer() {
+  for (auto& [vbucket, s] : streams) {
+    if (s.following) bucket->bucket.unfollowChanges(vbucket, &waker);
+  }
+  worker.dcp_buffered_bytes.sub(buffered_bytes);
+}
+
+void DcpProducer::erase(std::map<uint16_t, DcpStream>::iterator it) {
+  if (it->second.following) bucket->bucket.unfollowChanges(it->first, &waker);
+  dropChanges(it->second);
+  streams.erase(it);
+}
+
+void DcpProducer::dropChanges(DcpStream& s) {
+  buffered_bytes -= s.changes_bytes;
+  worker.dcp_buffered_bytes.sub(s.changes_bytes);
+  s.changes_bytes = 0;
+  s.changes = {};
+}
+
 namespace {
 
 // Writes one message of `bytes` head (and a value after it, copied or by
@@ -68,11 +109,15 @@ class MessageWriter {
   uint8_t* reserved_ = nullptr;
 };
 
-// The next stream with something to send after the round-robin position.
+// The next stream with something to send after the round-robin position:
+// changes, its end, or (while the connection buffers less than its bound)
+// a change log to read.
 DcpStream* nextReady(DcpProducer& p) {
   if (p.streams.empty()) return nullptr;
-  auto ready = [](const DcpStream& s) {
-    return s.state == State::kSending || s.state == State::kEnding;
+  const bool may_read = p.buffered_bytes < DcpProducer::kBufferBytes;
+  auto ready = [may_read](const DcpStream& s) {
+    return s.state == State::kSending || s.state == State::kEnding ||
+           (s.state == State::kIdle && s.log_pending && may_read);
   };
   for (auto it = p.streams.lower_bound(p.next_vbucket); it != p.streams.end(); ++it) {
     if (ready(it->second)) return &it->second;
@@ -83,34 +128,91 @@ DcpStream* nextReady(DcpProducer& p) {
   return nullptr;
 }
 
-// Past the change at `next`; at the snapshot's end, past the snapshot.
-void advance(DcpStream& s) {
+// Past the change at `next`; at the snapshot's end, past the snapshot. A
+// following stream then looks at the change log again: what came while it
+// was busy woke no one for it.
+void advance(DcpProducer& p, DcpStream& s) {
   if (++s.next < s.changes.size()) return;
   s.cursor = s.snapshot_end;
-  s.changes = {};
+  p.dropChanges(s);
   s.state = s.cursor >= s.end ? State::kEnding : State::kIdle;
+  s.log_pending = s.following;
+}
+
+void endStream(DcpProducer& p, DcpStream& s, dcp::EndStatus status) {
+  p.dropChanges(s);
+  s.state = State::kEnding;
+  s.end_status = status;
+}
+
+// Takes `changes`, the stream's changes in (cursor, last] (a backfill's or
+// the change log's, in seqno order), for sending up to the stream's end.
+void takeChanges(DcpProducer& p, DcpStream& s, std::vector<DcpChange>&& changes, uint64_t last,
+                 uint32_t marker_flags) {
+  changes.erase(std::find_if(changes.begin(), changes.end(),
+                             [&](const DcpChange& c) { return c.seqno > s.end; }),
+                changes.end());
+  s.snapshot_end = std::min(last, s.end);
+  if (changes.empty()) {
+    s.cursor = std::max(s.cursor, s.snapshot_end);
+    s.state = s.cursor >= s.end ? State::kEnding : State::kIdle;
+    return;
+  }
+  size_t bytes = 0;
+  for (const DcpChange& c : changes) bytes += engine::ChangeLog::footprint(c);
+  s.changes = std::move(changes);
+  s.changes_bytes = bytes;
+  p.buffered_bytes += bytes;
+  p.worker.dcp_buffered_bytes.add(bytes);
+  s.next = 0;
+  s.marker_sent = false;
+  s.marker_flags = marker_flags;
+  s.state = State::kSending;
+}
+
+// An idle following stream reads what its vbucket's change log holds after
+// its cursor (owner thread; a copy of at most kLogBatch keys under the
+// vbucket lock, as a multi-get would take).
+void readLog(DcpProducer& p, DcpStream& s, WorkerContext& worker) {
+  s.log_pending = false;
+  engine::ChangeRead read = p.bucket->bucket.readChanges(s.vbucket, s.cursor, kLogBatch);
+  if (read.uuid != s.vb_uuid) {
+    endStream(p, s, dcp::EndStatus::kStateChanged);  // a FLUSH or a cluster map emptied it
+  } else if (read.dropped) {
+    // The log let go of changes this stream had not read (kv_engine's
+    // cursor dropping): it backfills from its cursor instead.
+    s.state = State::kNeedSnapshot;
+    s.generation = ++p.generations;
+    worker.commands.dcp_cursors_dropped.add(1);
+  } else {
+    const uint64_t last = read.changes.empty() ? s.cursor : read.changes.back().seqno;
+    takeChanges(p, s, std::move(read.changes), last, dcp::kMarkerMemory);
+  }
 }
 
 // Sends the stream's next message. False if the output could not take it.
 bool sendNext(McbpSession& session, DcpProducer& p, DcpStream& s) {
   MessageWriter w(session, p);
   const bool collections = session.features().has(mcbp::Feature::Collections);
+  if (s.state == State::kIdle) {
+    readLog(p, s, session.worker());
+    if (s.state != State::kSending) return true;  // nothing sent; the loop looks again
+  }
   if (s.state == State::kEnding) {
     uint8_t* out = w.reserve(dcp::kStreamEndBytes);
     if (out == nullptr) return false;
     w.commit(dcp::encodeStreamEnd(out, s.opaque, s.vbucket, s.end_status), nullptr, false);
     session.server().dcpStreamClosed();
-    const uint16_t vbucket = s.vbucket;
-    p.streams.erase(vbucket);
+    p.erase(p.streams.find(s.vbucket));
     return true;
   }
   if (!s.marker_sent) {
     uint8_t* out = w.reserve(dcp::kMarkerV1Bytes);
     if (out == nullptr) return false;
     const uint64_t start = s.first_marker ? s.cursor : s.cursor + 1;
-    w.commit(dcp::encodeSnapshotMarker(out, s.opaque, s.vbucket, start, s.snapshot_end,
-                                       dcp::kMarkerDisk | dcp::kMarkerCheckpoint),
-             nullptr, false);
+    w.commit(
+        dcp::encodeSnapshotMarker(out, s.opaque, s.vbucket, start, s.snapshot_end, s.marker_flags),
+        nullptr, false);
     s.marker_sent = true;
     s.first_marker = false;
     return true;
@@ -122,12 +224,12 @@ bool sendNext(McbpSession& session, DcpProducer& p, DcpStream& s) {
   fields.by_seqno = change.seqno;
   fields.collections = collections;
   engine::ItemRef found;
-  if (!change.deleted) {
+  if (!change.removed) {
     found = p.bucket->bucket.findChange(change.key, change.seqno);
     if (!found) {
       // Changed, expired or flushed since the snapshot: its newer change
       // (a higher seqno than this snapshot's end) comes in a later one.
-      advance(s);
+      advance(p, s);
       return true;
     }
   }
@@ -156,7 +258,7 @@ bool sendNext(McbpSession& session, DcpProducer& p, DcpStream& s) {
   }
   ++p.items_sent;
   session.worker().commands.dcp_items_sent.add(1);
-  advance(s);
+  advance(p, s);
   return true;
 }
 
@@ -180,28 +282,16 @@ void snapshotReady(McbpSession& session, uint16_t vbucket, uint64_t generation,
     if (snapshot.uuid != s.vb_uuid) {
       // A FLUSH or a cluster map emptied the vbucket without deletions: the
       // consumer's copy is another history now.
-      s.state = State::kEnding;
-      s.end_status = dcp::EndStatus::kStateChanged;
+      endStream(*p, s, dcp::EndStatus::kStateChanged);
     } else if (s.cursor != 0 && snapshot.purge_seqno > s.cursor) {
       // Deletions after the cursor were forgotten (the tombstone bounds):
       // the consumer asks again from its cursor and is told to roll back.
-      s.state = State::kEnding;
-      s.end_status = dcp::EndStatus::kSlow;
+      endStream(*p, s, dcp::EndStatus::kSlow);
     } else {
-      auto& changes = snapshot.changes;
-      changes.erase(std::find_if(changes.begin(), changes.end(),
-                                 [&](const DcpChange& c) { return c.seqno > s.end; }),
-                    changes.end());
-      s.snapshot_end = std::min(snapshot.high_seqno, s.end);
-      if (changes.empty()) {
-        s.cursor = std::max(s.cursor, s.snapshot_end);
-        s.state = s.cursor >= s.end ? State::kEnding : State::kIdle;
-      } else {
-        s.changes = std::move(changes);
-        s.next = 0;
-        s.marker_sent = false;
-        s.state = State::kSending;
-      }
+      takeChanges(*p, s, std::move(snapshot.changes), snapshot.high_seqno,
+                  dcp::kMarkerDisk | dcp::kMarkerCheckpoint);
+      // What the log took while the snapshot was on its way follows it.
+      if (s.state == State::kIdle) s.log_pending = s.following;
     }
   }
   session.connection().flushSoon();
@@ -272,7 +362,9 @@ bool dcpProduce(McbpSession& session) {
     p->next_vbucket = static_cast<uint16_t>(s->vbucket + 1);
     if (!sendNext(session, *p, *s)) return false;
   }
-  if (p->snapshot_in_flight || conn.closing()) return false;
+  if (p->snapshot_in_flight || p->buffered_bytes >= DcpProducer::kBufferBytes || conn.closing()) {
+    return false;
+  }
   for (auto& [vbucket, s] : p->streams) {
     if (s.state == State::kNeedSnapshot) {
       startSnapshot(session, *p, s);
@@ -285,17 +377,29 @@ bool dcpProduce(McbpSession& session) {
 void dcpTick(McbpSession& session) {
   DcpProducer* p = session.dcp();
   if (p == nullptr || p->bucket->deleted.load(std::memory_order_relaxed)) return;
-  BucketEntry* bucket = p->bucket.get();
   bool moved = false;
   for (auto& [vbucket, s] : p->streams) {
-    if (s.state != State::kIdle) continue;
-    if (bucket->bucket.vbucketInfo(vbucket).high_seqno > s.cursor) {
-      s.state = State::kNeedSnapshot;
-      s.generation = ++p->generations;
+    if (s.state != State::kIdle || s.log_pending || !s.following) continue;
+    if (p->bucket->bucket.vbucketInfo(vbucket).high_seqno > s.cursor) {
+      s.log_pending = true;
       moved = true;
     }
   }
   if (moved) session.connection().flushSoon();
+}
+
+void dcpWoken(McbpSession& session) {
+  DcpProducer* p = session.dcp();
+  if (p == nullptr) return;
+  bool any = false;
+  p->waker.takeChanged([&](uint16_t vbucket) {
+    const auto it = p->streams.find(vbucket);
+    if (it != p->streams.end() && it->second.state == State::kIdle) {
+      it->second.log_pending = true;
+      any = true;
+    }
+  });
+  if (any) session.connection().flushSoon();
 }
 
 }  // namespace memkv::server

@@ -6,31 +6,63 @@
 // work (a stream's snapshot) hands its result to that thread through
 // postToSession, and only that thread encodes into the connection's output
 // (the seeds' lesson, docs/architecture.md invariant 2).
+#include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/bucket.h"
+#include "engine/change_log.h"
+#include "net/event_loop.h"
 #include "protocol/dcp.h"
 #include "server/bucket_manager.h"
 
 namespace memkv::server {
 
 class McbpSession;
+struct SessionAnchor;
+struct WorkerContext;
 
-// One change of a snapshot as a stream holds it: a document by key and
-// seqno only (its item is looked up when it is sent, so a snapshot waiting
-// on a slow consumer pins no item, and with it no item store segment), or
-// a deletion with what it carries.
-struct DcpChange {
-  uint64_t seqno;
-  uint64_t cas;   // a deletion's
-  uint32_t time;  // a deletion's
-  engine::Removal why;
-  bool deleted;
-  std::string key;
+// One change as a stream holds it (a backfill's or the change log's): a
+// document by key and seqno only (its item is looked up when it is sent, so
+// changes waiting on a slow consumer pin no item, and with it no item store
+// segment), or a removal with what it carries.
+using DcpChange = engine::LoggedChange;
+
+// A connection's follower of the vbuckets its streams follow: told by
+// writers (any thread, under the vbucket lock) that a vbucket has new
+// changes, it marks the vbucket and wakes the owner thread once, however
+// many changes come before the owner looks (McbpSession::produce then
+// reads them from the log, on its own thread).
+class DcpWaker final : public engine::ChangeListener {
+ public:
+  DcpWaker(net::EventLoop& loop, std::weak_ptr<SessionAnchor> anchor)
+      : loop_(loop), anchor_(std::move(anchor)) {}
+  void changesAppended(uint16_t vbucket) noexcept override;
+  // Owner thread: arms the next wake-up, then calls fn(vbucket) for each
+  // vbucket marked since the last call.
+  template <typename Fn>
+  void takeChanged(Fn&& fn) {
+    armed_.store(true);
+    for (size_t w = 0; w < marked_.size(); ++w) {
+      uint64_t bits = marked_[w].exchange(0);
+      while (bits != 0) {
+        const int bit = __builtin_ctzll(bits);
+        bits &= bits - 1;
+        fn(static_cast<uint16_t>(w * 64 + static_cast<size_t>(bit)));
+      }
+    }
+  }
+
+ private:
+  net::EventLoop& loop_;
+  const std::weak_ptr<SessionAnchor> anchor_;
+  std::atomic<bool> armed_{true};
+  std::array<std::atomic<uint64_t>, engine::kVBucketCount / 64> marked_{};
 };
 
 struct DcpStream {
@@ -38,7 +70,7 @@ struct DcpStream {
     kNeedSnapshot,  // has changes to fetch: waits for the connection's snapshot slot
     kSnapshotting,  // a pool thread is taking its snapshot
     kSending,       // sends `snapshot`: its marker, then changes[next...]
-    kIdle,          // sent everything up to the vbucket's high seqno; follows it
+    kIdle,          // sent everything up to the cursor; follows the vbucket's change log
     kEnding,        // sends STREAM_END(end_status), then is gone
   };
   uint16_t vbucket = 0;
@@ -49,14 +81,38 @@ struct DcpStream {
   uint64_t generation = 0;  // tells a snapshot for this stream from one for an older one
   State state = State::kNeedSnapshot;
   bool first_marker = true;
+  // Registered with the producer's waker: the vbucket keeps a change log
+  // (from STREAM_REQ, for a stream whose end lies past the high seqno).
+  bool following = false;
+  bool log_pending = false;  // kIdle: the change log may have something after the cursor
   mcbp::dcp::EndStatus end_status = mcbp::dcp::EndStatus::kOk;
   std::vector<DcpChange> changes;  // kSending: the snapshot's changes, in seqno order
+  size_t changes_bytes = 0;        // what they hold (DcpProducer::buffered_bytes)
   uint64_t snapshot_end = 0;       // kSending: the marker's end seqno
+  uint32_t marker_flags = 0;       // kSending: Disk|Checkpoint (backfill) or Memory (log)
   size_t next = 0;                 // kSending: the next change to send
   bool marker_sent = false;
 };
 
 struct DcpProducer {
+  DcpProducer(net::EventLoop& loop, std::weak_ptr<SessionAnchor> anchor, WorkerContext& worker);
+  // Owner thread: stops following (no writer calls the waker afterwards)
+  // and gives back the buffered bytes.
+  ~DcpProducer();
+  DcpProducer(const DcpProducer&) = delete;
+  DcpProducer& operator=(const DcpProducer&) = delete;
+
+  // Ends a stream: it stops following and lets go of its changes.
+  void erase(std::map<uint16_t, DcpStream>::iterator it);
+  // A stream's changes are let go of (sent, or dropped).
+  void dropChanges(DcpStream& s);
+
+  WorkerContext& worker;
+  // The bucket DCP_OPEN was on: the streams' (the session refuses
+  // SELECT_BUCKET from then on). Declared before the streams, which
+  // unfollow its vbuckets when they go.
+  BucketHandle bucket;
+  DcpWaker waker;
   std::string name;         // the consumer's, from DCP_OPEN's key
   uint32_t open_flags = 0;  // mcbp::dcp::kOpen* bits
   mcbp::dcp::ControlState control;
@@ -66,19 +122,19 @@ struct DcpProducer {
   // last one may overshoot it.
   uint64_t bytes_outstanding = 0;
   bool window_full = false;  // a message waits for an acknowledgement
-  // One snapshot at a time per connection: what a connection pins of the
-  // item store while it backfills is one vbucket's items.
+  // One snapshot at a time per connection, and a new one (or a read of the
+  // change log) only while the streams hold less than kBufferBytes of
+  // changes waiting to be sent: what a connection buffers is that plus one
+  // vbucket's keys.
   bool snapshot_in_flight = false;
+  size_t buffered_bytes = 0;
+  static constexpr size_t kBufferBytes = 1 << 20;
   uint16_t next_vbucket = 0;  // round robin over the streams
   uint64_t generations = 0;
   // STAT dcp.
   uint64_t items_sent = 0;
   uint64_t bytes_sent = 0;
   uint64_t window_full_pauses = 0;
-
-  // The bucket DCP_OPEN was on: the streams' (the session refuses
-  // SELECT_BUCKET from then on).
-  BucketHandle bucket;
 
   bool windowOpen() const {
     return control.buffer_size == 0 || bytes_outstanding < control.buffer_size;
@@ -89,8 +145,11 @@ struct DcpProducer {
 // have while the window and the output allow, and starts the next snapshot.
 // True when it stopped on a full output with more to send.
 bool dcpProduce(McbpSession& session);
-// The worker's tick: streams that follow their vbucket and are idle look at
-// its high seqno, and fetch what changed.
+// The worker's tick: idle streams whose vbucket's high seqno moved past
+// their cursor read the change log (a backstop for a lost wake-up).
 void dcpTick(McbpSession& session);
+// The waker's wake-up, on the owner thread: marked vbuckets' idle streams
+// read the change log.
+void dcpWoken(McbpSession& session);
 
 }  // namespace memkv::server

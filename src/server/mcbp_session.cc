@@ -121,7 +121,7 @@ void McbpSession::releaseIdleBackground() {
 
 DcpProducer& McbpSession::openDcp() {
   Background& bg = background();
-  bg.dcp = std::make_unique<DcpProducer>();
+  bg.dcp = std::make_unique<DcpProducer>(connection_.loop(), bg.anchor, worker_);
   server_.dcpProducerOpened();
   return *bg.dcp;
 }

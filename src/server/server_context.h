@@ -44,6 +44,8 @@ struct WorkerContext {
   // Sessions of this worker holding background state now (a SASL exchange,
   // a parked command, a DCP producer): 0 when every connection is idle.
   Counter session_backgrounds;
+  // Bytes of changes this worker's DCP streams hold, waiting to be sent.
+  Counter dcp_buffered_bytes;
   const net::WorkerCounters* net = nullptr;
   // The worker itself, for work that must run on its thread (`stats conns`
   // visits its connections there); null in harnesses without one.

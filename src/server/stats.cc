@@ -288,6 +288,17 @@ void dcpStats(ServerContext& server, engine::Bucket& bucket, StatWriter& add, Co
   add("dcp_items_sent", totals.dcp_items_sent);
   add("dcp_bytes_sent", totals.dcp_bytes_sent);
   add("dcp_window_full_pauses", totals.dcp_window_full_pauses);
+  // Following streams whose change log let go of what they had not read
+  // (they backfilled again), and the changes streams hold waiting to be sent.
+  add("dcp_cursors_dropped", totals.dcp_cursors_dropped);
+  uint64_t buffered = 0;
+  for (const auto& w : server.workers()) buffered += w->dcp_buffered_bytes.get();
+  add("dcp_buffered_bytes", buffered);
+  // The bucket's change logs (engine/change_log.h): held while a stream
+  // follows a vbucket, and the changes they let go before every follower
+  // read them.
+  add("dcp_change_log_bytes", b.change_log_bytes);
+  add("dcp_change_log_dropped", b.change_log_dropped);
   // What the bucket remembers of deletions for streams (engine/tombstones.h):
   // held, their bytes, and those the bounds dropped (or that went before a
   // first DCP_OPEN kept any), each raising its vbucket's purge seqno.

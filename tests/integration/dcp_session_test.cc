@@ -324,6 +324,7 @@ TEST_F(DcpSessionTest, StreamRequestsThatCannotResumeRollBack) {
   ASSERT_EQ(consumer.read(&m, scaled(std::chrono::milliseconds(5000))), ReadStatus::kOk);
   EXPECT_EQ(m.opcode, kSnapshotMarker);
   EXPECT_EQ(m.opaque, 5u);
+  EXPECT_EQ(readBe32(m.extras.substr(16)), 0x1u) << "a memory snapshot: from the change log";
   ASSERT_EQ(consumer.read(&m, scaled(std::chrono::milliseconds(5000))), ReadStatus::kOk);
   EXPECT_EQ(m.opcode, kMutation);
   EXPECT_EQ(m.key, keys[1]);

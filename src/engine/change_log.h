@@ -1,0 +1,126 @@
+#pragma once
+// A vbucket's recent changes, for change streams that follow it (DCP,
+// docs/dcp.md "Following"): while at least one follower is registered,
+// every seqno the vbucket hands out (a store, a removal) is appended here
+// under the vbucket lock the writer already holds, and the followers are
+// told; a follower copies what lies after its cursor from the owner thread.
+// Without a follower a vbucket has no log, and a store pays one test of a
+// null pointer.
+//
+// Bounded: each log may hold its share of the bucket's change-log memory,
+// and more while the bucket's logs together stay under that memory. Dropping
+// the oldest entry raises start(): a follower whose cursor lies below it was
+// too slow (kv_engine's cursor dropping) and takes a backfill instead.
+// Hand-written: it is the engine's own bookkeeping, a deque in seqno order.
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "engine/tombstones.h"
+
+namespace memkv::engine {
+
+// Told, on a writer's thread and under the vbucket's lock, that a vbucket
+// it follows has new changes. Must be quick and must not call into the
+// bucket; a follower is never told anything once unfollowChanges returned.
+class ChangeListener {
+ public:
+  virtual void changesAppended(uint16_t vbucket) noexcept = 0;
+
+ protected:
+  ~ChangeListener() = default;
+};
+
+// One logged change: a document stored (its item is looked up when it is
+// sent, so the log pins no item) or one that went.
+struct LoggedChange {
+  uint64_t seqno;
+  uint64_t cas;   // a removal's
+  uint32_t time;  // a removal's
+  Removal why;
+  bool removed;
+  std::string key;
+};
+
+class ChangeLog final {
+ public:
+  // A log that holds every change after `start` (the vbucket's high seqno
+  // when the first follower came).
+  explicit ChangeLog(uint64_t start) : start_(start) {}
+
+  static size_t footprint(const LoggedChange& c) {
+    return sizeof(LoggedChange) + (c.key.size() > kInlineKey ? c.key.capacity() + 1 : 0);
+  }
+
+  // Appends (seqnos only grow) and tells the followers. Then drops the
+  // oldest entries while this log is above `share` and `*total` (every log
+  // of the bucket) above `budget`. Returns the entries dropped.
+  size_t append(LoggedChange&& c, uint16_t vbucket, size_t share, size_t budget,
+                std::atomic<size_t>* total) {
+    const size_t bytes = footprint(c);
+    entries_.push_back(std::move(c));  // may throw: then nothing changed
+    bytes_ += bytes;
+    size_t sum = total->fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    size_t dropped = 0;
+    while (bytes_ > share && sum > budget && entries_.size() > 1) {
+      const size_t freed = footprint(entries_.front());
+      start_ = entries_.front().seqno;
+      entries_.pop_front();
+      bytes_ -= freed;
+      sum = total->fetch_sub(freed, std::memory_order_relaxed) - freed;
+      ++dropped;
+    }
+    for (ChangeListener* l : listeners_) l->changesAppended(vbucket);
+    return dropped;
+  }
+
+  // Everything up to `seqno` is forgotten, and the followers are told: the
+  // vbucket's history starts again there (flush, drop: they find a new
+  // uuid), or an entry found no memory (they find their cursor dropped).
+  void restart(uint64_t seqno, uint16_t vbucket, std::atomic<size_t>* total) {
+    total->fetch_sub(bytes_, std::memory_order_relaxed);
+    entries_.clear();
+    bytes_ = 0;
+    start_ = seqno;
+    for (ChangeListener* l : listeners_) l->changesAppended(vbucket);
+  }
+
+  // Copies up to `max` changes after `after` into *out. False if some of
+  // them were dropped already (after < start()).
+  bool read(uint64_t after, size_t max, std::vector<LoggedChange>* out) const {
+    if (after < start_) return false;
+    auto it = std::upper_bound(entries_.begin(), entries_.end(), after,
+                               [](uint64_t s, const LoggedChange& c) { return s < c.seqno; });
+    for (; it != entries_.end() && out->size() < max; ++it) out->push_back(*it);
+    return true;
+  }
+
+  void follow(ChangeListener* l) { listeners_.push_back(l); }
+  // True when no follower is left (the caller drops the log).
+  bool unfollow(ChangeListener* l) {
+    std::erase(listeners_, l);
+    return listeners_.empty();
+  }
+  // Gives back the bytes held (before the log is dropped).
+  void release(std::atomic<size_t>* total) {
+    total->fetch_sub(bytes_, std::memory_order_relaxed);
+    bytes_ = 0;
+  }
+
+  uint64_t start() const { return start_; }
+  size_t bytes() const { return bytes_; }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  static constexpr size_t kInlineKey = 15;  // libstdc++'s short-string buffer
+
+  std::deque<LoggedChange> entries_;
+  std::vector<ChangeListener*> listeners_;
+  uint64_t start_;
+  size_t bytes_ = 0;
+};
+
+}  // namespace memkv::engine
