@@ -249,6 +249,15 @@ void frameRequests(std::span<const uint8_t> stream, std::vector<SentRequest>* re
     } else if (p[0] == static_cast<uint8_t>(memkv::mcbp::Magic::AltClientRequest)) {
       framing_length = p[2];
       key_length = p[3];
+    } else if (p[0] == static_cast<uint8_t>(memkv::mcbp::Magic::ClientResponse) ||
+               p[0] == static_cast<uint8_t>(memkv::mcbp::Magic::ServerResponse)) {
+      // A client's answer (a DCP consumer's, a Duplex client's): the server
+      // steps over it when this connection may send one, and closes
+      // otherwise; either way no response answers it.
+      if (p[4] + be(p + 2, 2) > be(p + 8, 4)) break;
+      at += kHeaderSize + be(p + 8, 4);
+      if (at > stream.size()) break;
+      continue;
     } else {
       break;
     }

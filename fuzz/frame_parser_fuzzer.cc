@@ -52,8 +52,10 @@ bool isRequestMagic(uint8_t b) {
 }
 
 // What McbpSession frames besides requests: a Duplex client's response.
+// A client's answer to the server: Duplex (0x83) or a DCP consumer's (0x81).
 bool isServerResponseMagic(uint8_t b) {
-  return b == static_cast<uint8_t>(Magic::ServerResponse);
+  return b == static_cast<uint8_t>(Magic::ServerResponse) ||
+         b == static_cast<uint8_t>(Magic::ClientResponse);
 }
 
 // Framing extras + extras + key: what must fit in the body.
@@ -185,9 +187,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const bool lengths_fit = fixedParts(h) <= h.body_length;
     check((status == HeaderStatus::kOk) == lengths_fit);
     if (status == HeaderStatus::kBadLengths) return 0;  // EINVAL and close
-    if (h.magic == Magic::ServerResponse) {
+    if (h.magic == Magic::ServerResponse || h.magic == Magic::ClientResponse) {
+      check(static_cast<uint8_t>(h.magic) == rest[0]);
       // Never validated as a command: the session skips it whole (or closes
-      // without Duplex), so framing continues after its body.
+      // without Duplex or DCP), so framing continues after its body.
       if (rest.size() < h.frameSize()) return 0;
       offset += h.frameSize();
       continue;

@@ -25,6 +25,7 @@ enum LongOnly : int {
   kReadBufferPoolLimit,
   kShutdownGraceMs,
   kOutputStallTimeout,
+  kDcpIdleTimeout,
   kUsersFile,
   kAuthTimeout,
   kExecutorThreads,
@@ -108,6 +109,8 @@ const char* const kUsage =
     "                                  (made with memkv-admin; default: none, open server)\n"
     "  --auth-timeout=<sec>            close connections not authenticated by then\n"
     "                                  (with --users-file; default: 60)\n"
+    "  --dcp-idle-timeout=<sec>        close a DCP consumer that enabled noops and sent\n"
+    "                                  nothing for this long (default: 360)\n"
     "  --executor-threads=<num>        background threads for range scans, stats and other\n"
     "                                  slow work (default: 2)\n"
     "  --auth-threads=<num>            threads for SASL (PBKDF2), apart from the above; at\n"
@@ -293,6 +296,7 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
       {"read-buffer-pool-limit", required_argument, nullptr, kReadBufferPoolLimit},
       {"shutdown-grace-ms", required_argument, nullptr, kShutdownGraceMs},
       {"output-stall-timeout", required_argument, nullptr, kOutputStallTimeout},
+      {"dcp-idle-timeout", required_argument, nullptr, kDcpIdleTimeout},
       {"read-memory-limit", required_argument, nullptr, kReadMemoryLimit},
       {"read-stall-timeout", required_argument, nullptr, kReadStallTimeout},
       {"enable-ssl", no_argument, nullptr, 'Z'},
@@ -482,6 +486,12 @@ std::variant<server::Settings, ExitNow> parseCommandLine(int argc, char** argv) 
         auto v = parseInt(arg, 1, 86'400);
         if (!v) return bad("--output-stall-timeout must be between 1 and 86400 seconds");
         s.output_stall_timeout_s = static_cast<int>(*v);
+        break;
+      }
+      case kDcpIdleTimeout: {
+        auto v = parseInt(arg, 1, 86'400);
+        if (!v) return bad("--dcp-idle-timeout must be between 1 and 86400 seconds");
+        s.dcp_idle_timeout_s = static_cast<int>(*v);
         break;
       }
       case kLogFile:

@@ -72,6 +72,8 @@ std::string_view closeReasonText(CloseReason reason) {
       return "read stall";
     case CloseReason::kTlsHandshakeTimeout:
       return "TLS handshake timeout";
+    case CloseReason::kDcpIdle:
+      return "DCP consumer idle";
     case CloseReason::kShutdown:
       return "server shutdown";
     case CloseReason::kServerError:

@@ -109,6 +109,7 @@ enum class CloseReason : uint8_t {
   kOutputStall,          // stopped reading its replies (--output-stall-timeout)
   kReadStall,            // stopped in the middle of a request (--read-stall-timeout)
   kTlsHandshakeTimeout,  // --tls-handshake-timeout
+  kDcpIdle,              // a DCP consumer with noops on sent nothing (--dcp-idle-timeout)
   kShutdown,             // the server is stopping
   kServerError,          // the server could not go on (out of memory, ...)
 };

@@ -176,6 +176,7 @@ inline constexpr size_t kMutationBaseBytes = kHeaderSize + kMutationExtrasSize; 
 inline constexpr size_t kDeletionV1BaseBytes = kHeaderSize + kDeletionV1ExtrasSize;  // 42
 inline constexpr size_t kDeletionV2BaseBytes = kHeaderSize + kDeletionV2ExtrasSize;  // 45
 inline constexpr size_t kExpirationBaseBytes = kHeaderSize + kExpirationExtrasSize;  // 44
+inline constexpr size_t kNoopBytes = kHeaderSize;  // 24, never counted
 
 // What every item message carries. With `collections` the key goes out
 // with the default collection's LEB128 id (one 0x00 byte) in front.

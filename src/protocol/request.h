@@ -65,11 +65,15 @@ inline HeaderStatus parseHeader(std::span<const uint8_t> bytes, RequestHeader* o
     out->magic = Magic::AltClientRequest;
     out->framing_extras_length = p[2];
     out->key_length = p[3];
-  } else if (p[0] == static_cast<uint8_t>(Magic::ServerResponse)) {
-    // A Duplex client's answer to a server request: framed as a response
-    // (the status where a request has its vbucket). The caller decides
-    // whether this connection may send one.
-    out->magic = Magic::ServerResponse;
+  } else if (p[0] == static_cast<uint8_t>(Magic::ServerResponse) ||
+             p[0] == static_cast<uint8_t>(Magic::ClientResponse)) {
+    // A client's answer to a server request: a Duplex client's (0x83), or
+    // a DCP consumer's to its producer's messages (0x81: DCP predates
+    // Duplex, so its producer sends client requests and the consumer
+    // answers as a server would). Framed as a response (the status where a
+    // request has its vbucket); the caller decides whether this connection
+    // may send one.
+    out->magic = static_cast<Magic>(p[0]);
     out->framing_extras_length = 0;
     out->key_length = loadBe16(p + 2);
   } else {

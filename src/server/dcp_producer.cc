@@ -374,9 +374,31 @@ bool dcpProduce(McbpSession& session) {
   return false;
 }
 
-void dcpTick(McbpSession& session) {
+void dcpTick(McbpSession& session, int64_t now_ms) {
   DcpProducer* p = session.dcp();
-  if (p == nullptr || p->bucket->deleted.load(std::memory_order_relaxed)) return;
+  if (p == nullptr) return;
+  net::Connection& conn = session.connection();
+  if (p->control.noop_enabled && !conn.closing()) {
+    const int64_t idle_ms = int64_t{session.server().settings().dcp_idle_timeout_s} * 1000;
+    if (now_ms - p->last_input_ms > idle_ms) {
+      conn.closeNow(net::CloseReason::kDcpIdle);  // logged with its reason, as every close
+      return;
+    }
+    if (!p->noop_pending && now_ms - p->noop_sent_ms >= p->control.noop_interval_ms) {
+      // Not counted against the window (kv_engine), and sent whatever the
+      // window: it is how a consumer tells a quiet producer from a dead one.
+      uint8_t* out = conn.output().reserve(dcp::kNoopBytes);
+      if (out == nullptr) {
+        conn.closeNow(net::CloseReason::kServerError);
+        return;
+      }
+      conn.output().commit(dcp::encodeNoop(out, ++p->noop_opaque));
+      p->noop_pending = true;
+      p->noop_sent_ms = now_ms;
+      conn.flushSoon();
+    }
+  }
+  if (p->bucket->deleted.load(std::memory_order_relaxed)) return;
   bool moved = false;
   for (auto& [vbucket, s] : p->streams) {
     if (s.state != State::kIdle || s.log_pending || !s.following) continue;
@@ -385,7 +407,12 @@ void dcpTick(McbpSession& session) {
       moved = true;
     }
   }
-  if (moved) session.connection().flushSoon();
+  if (moved) conn.flushSoon();
+}
+
+void dcpNoopAnswered(McbpSession& session, uint32_t opaque) {
+  DcpProducer* p = session.dcp();
+  if (p != nullptr && p->noop_pending && opaque == p->noop_opaque) p->noop_pending = false;
 }
 
 void dcpWoken(McbpSession& session) {

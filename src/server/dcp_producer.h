@@ -131,6 +131,13 @@ struct DcpProducer {
   static constexpr size_t kBufferBytes = 1 << 20;
   uint16_t next_vbucket = 0;  // round robin over the streams
   uint64_t generations = 0;
+  // DCP_NOOP (dcp.md 1.7): with enable_noop, a noop every noop interval
+  // while none is unanswered; the consumer's answer (or anything it sends)
+  // keeps the connection alive for --dcp-idle-timeout.
+  int64_t last_input_ms = 0;
+  int64_t noop_sent_ms = 0;
+  uint32_t noop_opaque = 10'000'000;  // kv_engine's first; one more per noop
+  bool noop_pending = false;
   // STAT dcp.
   uint64_t items_sent = 0;
   uint64_t bytes_sent = 0;
@@ -147,7 +154,11 @@ struct DcpProducer {
 bool dcpProduce(McbpSession& session);
 // The worker's tick: idle streams whose vbucket's high seqno moved past
 // their cursor read the change log (a backstop for a lost wake-up).
-void dcpTick(McbpSession& session);
+// With noops enabled, it also sends the next noop, or closes a consumer
+// silent for --dcp-idle-timeout.
+void dcpTick(McbpSession& session, int64_t now_ms);
+// The consumer answered a noop (a response frame with DCP_NOOP's opcode).
+void dcpNoopAnswered(McbpSession& session, uint32_t opaque);
 // The waker's wake-up, on the owner thread: marked vbuckets' idle streams
 // read the change log.
 void dcpWoken(McbpSession& session);

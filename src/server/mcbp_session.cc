@@ -122,6 +122,7 @@ void McbpSession::releaseIdleBackground() {
 DcpProducer& McbpSession::openDcp() {
   Background& bg = background();
   bg.dcp = std::make_unique<DcpProducer>(connection_.loop(), bg.anchor, worker_);
+  bg.dcp->last_input_ms = bg.dcp->noop_sent_ms = steadyNowMs();
   server_.dcpProducerOpened();
   return *bg.dcp;
 }
@@ -176,7 +177,7 @@ void McbpSession::onTick(net::Connection& conn, int64_t now_ms) {
   // timeout then closes it, and the old users file is let go. (A parked
   // session does so when it resumes.)
   if (usersChanged() && !parked()) refreshUser();
-  if (dcp() != nullptr) dcpTick(*this);
+  if (dcp() != nullptr) dcpTick(*this, now_ms);
   if (!bg_ || bg_->auth_error_at_ms == 0 || now_ms < bg_->auth_error_at_ms) return;
   bg_->auth_error_at_ms = 0;
   ResponseWriter out(conn, worker_.commands, server_.settings().cas_enabled);
@@ -365,6 +366,8 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
     }
     if (protocol_ == Protocol::kText) return textInput(*this, conn, input, max_frames);
   }
+  // A DCP consumer is alive while it sends anything (--dcp-idle-timeout).
+  if (DcpProducer* producer = dcp()) producer->last_input_ms = steadyNowMs();
   net::InputResult r;
   ResponseWriter out(conn, worker_.commands, server_.settings().cas_enabled,
                      features_.has(mcbp::Feature::Json));
@@ -400,17 +403,29 @@ net::InputResult McbpSession::onInput(net::Connection& conn, std::span<const uin
         conn.closeAfterFlush(net::CloseReason::kProtocolError);
         return r;
     }
-    if (header.magic == mcbp::Magic::ServerResponse) {
-      // A client's answer to a server request. memkv sends only
-      // ClustermapChangeNotification, which wants none (kv_engine drops
-      // them too): skipped unbuffered. Without Duplex, or beyond the body
-      // limit, the client is not speaking MCBP as negotiated.
-      if (!features_.has(mcbp::Feature::Duplex) || header.body_length > max_body) {
+    if (header.magic == mcbp::Magic::ServerResponse ||
+        header.magic == mcbp::Magic::ClientResponse) {
+      // A client's answer to a server request: a Duplex client's (0x83) to
+      // a ClustermapChangeNotification, which wants none (kv_engine drops
+      // them too), or a DCP consumer's (0x81) to its producer's messages,
+      // of which only a noop's matters: skipped unbuffered. Otherwise, or
+      // beyond the body limit, the client is not speaking MCBP as negotiated.
+      DcpProducer* producer = dcp();
+      const bool expected = header.magic == mcbp::Magic::ServerResponse
+                                ? features_.has(mcbp::Feature::Duplex)
+                                : producer != nullptr;
+      if (!expected || header.body_length > max_body) {
         net::logLimited(spdlog::level::warn, LogKind::kHostileFrame, conn,
-                        "reason=\"unexpected server response\" duplex={} body={}; closed",
-                        features_.has(mcbp::Feature::Duplex), header.body_length);
+                        "reason=\"unexpected response\" magic=0x{:02x} duplex={} dcp={} "
+                        "body={}; closed",
+                        rest[0], features_.has(mcbp::Feature::Duplex), producer != nullptr,
+                        header.body_length);
         conn.closeNow(net::CloseReason::kProtocolError);
         return r;
+      }
+      if (producer != nullptr && header.magic == mcbp::Magic::ClientResponse &&
+          header.opcode == mcbp::dcp::kOpNoop) {
+        dcpNoopAnswered(*this, header.opaque);
       }
       if (!skipFrame(header, rest, &r)) return r;
       continue;

@@ -40,12 +40,15 @@ struct Settings {
   std::string port_file;                               // --port-file
   std::string users_file;                              // --users-file (empty: open server)
   int auth_timeout_s = 60;                             // --auth-timeout
-  size_t executor_threads = 2;                         // --executor-threads
-  size_t auth_threads = 1;                             // --auth-threads (SASL's own pool)
-  int range_scan_lifetime_s = 180;                     // --range-scan-lifetime
-  std::string cluster_map_file;                        // --cluster-map (empty: none)
-  int node_index = -1;                                 // --node-index: this node in the map
-  bool strict_vbuckets = false;                        // --strict-vbuckets (text protocol)
+  // A DCP producer with noops enabled closes a consumer that sent nothing
+  // (not even a noop's answer) for this long (kv_engine's dcp_idle_timeout).
+  int dcp_idle_timeout_s = 360;     // --dcp-idle-timeout
+  size_t executor_threads = 2;      // --executor-threads
+  size_t auth_threads = 1;          // --auth-threads (SASL's own pool)
+  int range_scan_lifetime_s = 180;  // --range-scan-lifetime
+  std::string cluster_map_file;     // --cluster-map (empty: none)
+  int node_index = -1;              // --node-index: this node in the map
+  bool strict_vbuckets = false;     // --strict-vbuckets (text protocol)
   // The expiry crawler (server/expiry_crawler.h): -o lru_crawler (default)
   // or -o no_lru_crawler, as memcached names its own.
   bool expiry_crawler = true;

@@ -41,6 +41,7 @@ inline constexpr uint8_t kStreamEnd = 0x55;
 inline constexpr uint8_t kSnapshotMarker = 0x56;
 inline constexpr uint8_t kMutation = 0x57;
 inline constexpr uint8_t kDeletion = 0x58;
+inline constexpr uint8_t kNoop = 0x5c;
 inline constexpr uint16_t kRollback = 0x23;
 inline constexpr uint16_t kKeyEexists = 0x02;
 inline constexpr uint64_t kSeqnoMax = ~uint64_t{0};

@@ -57,6 +57,8 @@ bool waitForDcpStat(McbpClient& c, const std::string& name, Pred pred, milliseco
 class DcpFollowTest : public UsersServerTest {
  protected:
   DcpFollowTest() : UsersServerTest(kUsers, {"-m", "16"}) {}
+  explicit DcpFollowTest(std::vector<std::string> extra)
+      : UsersServerTest(kUsers, std::move(extra)) {}
   McbpClient loggedIn(const char* user, const char* password) {
     McbpClient c = newClient();
     EXPECT_EQ(cb::saslPlain(c, user, password).status, status::kSuccess);
@@ -246,6 +248,63 @@ TEST_F(DcpFollowTest, AConsumerTooSlowForTheLogBackfillsAndGetsEveryKeysFinalSta
       app, "dcp_change_log_bytes", [](uint64_t n) { return n == 0; }, scaled(milliseconds(3000)),
       &v))
       << "the logs go with their last follower: " << v;
+}
+
+// DCP_NOOP (reference dcp.md 1.7) with --dcp-idle-timeout 2: a consumer that enabled noops
+// gets one per interval (answered, the next follows; opaques from kv_engine's 10,000,000
+// up), and stays while it answers; one that stops answering is closed after the timeout; one
+// that never enabled noops is never closed for being quiet.
+class DcpNoopTest : public DcpFollowTest {
+ protected:
+  DcpNoopTest() : DcpFollowTest({"--dcp-idle-timeout", "2"}) {}
+};
+
+TEST_F(DcpNoopTest, AConsumerThatAnswersNoopsStaysAndOneThatStopsIsClosed) {
+  auto open = [&](const char* name, bool noop) {
+    McbpClient c = loggedIn("connector", "connector-pw");
+    EXPECT_EQ(c.call(dcpOpen(name, kProducer)).status, status::kSuccess);
+    if (noop) {
+      EXPECT_EQ(c.call(dcpControl("enable_noop", "true")).status, status::kSuccess);
+      EXPECT_EQ(c.call(dcpControl("set_noop_interval", "0.2")).status, status::kSuccess);
+    }
+    return c;
+  };
+  McbpClient live = open("live", true);
+  McbpClient silent = open("silent", true);
+  McbpClient quiet = open("quiet", false);
+  // Longer than the idle timeout: the live consumer answers every noop.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(3500);
+  uint32_t last_opaque = 10'000'000;
+  int noops = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    Response m;
+    ASSERT_EQ(live.read(&m, scaled(milliseconds(5000))), ReadStatus::kOk) << "after " << noops;
+    ASSERT_EQ(m.magic, 0x80) << "a request from the producer";
+    ASSERT_EQ(m.opcode, kNoop);
+    EXPECT_TRUE(m.extras.empty() && m.key.empty() && m.value.empty());
+    EXPECT_EQ(m.opaque, last_opaque + 1);
+    last_opaque = m.opaque;
+    ++noops;
+    std::string answer(24, '\0');
+    answer[0] = '\x81';
+    answer[1] = static_cast<char>(kNoop);
+    for (int i = 0; i < 4; ++i) answer[12 + i] = static_cast<char>(m.opaque >> (24 - 8 * i));
+    ASSERT_TRUE(live.sendRaw(answer));
+  }
+  EXPECT_GE(noops, 3) << "one per interval (0.2 s, at the worker's 250 ms tick)";
+  EXPECT_TRUE(silent.connectionClosed(scaled(milliseconds(5000))))
+      << "a consumer that stopped answering is closed after --dcp-idle-timeout";
+  // The live one still streams; the one without noops was never asked and stays.
+  EXPECT_EQ(live.call(streamReq(1, 1, 0, kSeqnoMax, 0)).status, status::kSuccess);
+  EXPECT_EQ(quiet.noop().status, status::kSuccess);
+  // Only a DCP connection may answer the server (magic 0x81): from any other it is a client
+  // not speaking MCBP, and closed.
+  McbpClient plain = loggedIn("app", "app-pw");
+  std::string response(24, '\0');
+  response[0] = '\x81';
+  response[1] = static_cast<char>(kNoop);
+  ASSERT_TRUE(plain.sendRaw(response));
+  EXPECT_TRUE(plain.connectionClosed(scaled(milliseconds(5000))));
 }
 
 }  // namespace
