@@ -74,6 +74,8 @@ std::string_view closeReasonText(CloseReason reason) {
       return "TLS handshake timeout";
     case CloseReason::kDcpIdle:
       return "DCP consumer idle";
+    case CloseReason::kDcpNameTaken:
+      return "DCP name taken by a newer connection";
     case CloseReason::kShutdown:
       return "server shutdown";
     case CloseReason::kServerError:

@@ -110,6 +110,7 @@ enum class CloseReason : uint8_t {
   kReadStall,            // stopped in the middle of a request (--read-stall-timeout)
   kTlsHandshakeTimeout,  // --tls-handshake-timeout
   kDcpIdle,              // a DCP consumer with noops on sent nothing (--dcp-idle-timeout)
+  kDcpNameTaken,         // a newer DCP_OPEN on the bucket took this producer's name
   kShutdown,             // the server is stopping
   kServerError,          // the server could not go on (out of memory, ...)
 };

@@ -70,6 +70,15 @@ void executeDcpOpen(Cookie& c) {
   producer.name.assign(open.name);
   producer.open_flags = open.flags;
   producer.bucket = c.session.bucketHandle();
+  // kv_engine: a name in use on the bucket is taken from the older
+  // connection, which is disconnected (on its own thread).
+  net::Connection& conn = c.session.connection();
+  if (auto older = c.server.claimDcpName(producer.bucket.get(), producer.name,
+                                         {&conn.loop(), c.session.anchor(), conn.id()})) {
+    postToSession(*older->loop, std::move(older->anchor), [](McbpSession& session) {
+      session.connection().closeNow(net::CloseReason::kDcpNameTaken);
+    });
+  }
   // From now on the bucket's deletions leave tombstones, so a stream can
   // send them (before, each only raised its vbucket's purge seqno).
   c.bucket->keepTombstones();

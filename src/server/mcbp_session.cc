@@ -85,6 +85,7 @@ McbpSession::~McbpSession() {
   if (bg_ && bg_->dcp) {
     server_.dcpStreamsClosed(bg_->dcp->streams.size());
     server_.dcpProducerClosed();
+    server_.releaseDcpName(bg_->dcp->bucket.get(), bg_->dcp->name, connection_.id());
   }
   if (bg_) {
     bg_->anchor->session = nullptr;

@@ -148,3 +148,25 @@ void ServerContext::resetTotals() {
 }
 
 }  // namespace memkv::server
+
+namespace memkv::server {
+
+std::optional<ServerContext::DcpNameHolder> ServerContext::claimDcpName(const void* bucket,
+                                                                        const std::string& name,
+                                                                        DcpNameHolder holder) {
+  std::lock_guard guard(dcp_names_mutex_);
+  auto [it, inserted] = dcp_names_.try_emplace({bucket, name}, holder);
+  if (inserted) return std::nullopt;
+  DcpNameHolder previous = std::move(it->second);
+  it->second = std::move(holder);
+  return previous;
+}
+
+void ServerContext::releaseDcpName(const void* bucket, const std::string& name,
+                                   uint64_t connection_id) {
+  std::lock_guard guard(dcp_names_mutex_);
+  const auto it = dcp_names_.find({bucket, name});
+  if (it != dcp_names_.end() && it->second.connection_id == connection_id) dcp_names_.erase(it);
+}
+
+}  // namespace memkv::server

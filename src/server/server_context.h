@@ -5,10 +5,13 @@
 #include <atomic>
 #include <cstdint>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "auth/users.h"
@@ -27,10 +30,13 @@
 #include "server/settings.h"
 
 namespace memkv::net {
+class EventLoop;
 class Worker;
-}
+}  // namespace memkv::net
 
 namespace memkv::server {
+
+struct SessionAnchor;
 
 // The memcached protocol version memkv implements, wherever a memcached client
 // reads a version (VERSION, STAT version). Clients parse it as digits and dots
@@ -141,6 +147,19 @@ class ServerContext final {
   void dcpStreamClosed() { dcp_streams_.fetch_sub(1, std::memory_order_relaxed); }
   void dcpStreamsClosed(size_t n) { dcp_streams_.fetch_sub(n, std::memory_order_relaxed); }
   uint64_t dcpStreams() const { return dcp_streams_.load(std::memory_order_relaxed); }
+  // DCP producers by bucket and name: kv_engine disconnects a producer when
+  // a new DCP_OPEN on its bucket takes its name (a consumer reconnecting
+  // after a network split must not race its old connection's streams).
+  struct DcpNameHolder {
+    net::EventLoop* loop;
+    std::weak_ptr<SessionAnchor> anchor;
+    uint64_t connection_id;
+  };
+  // Takes the name for `holder`; returns the holder it took it from.
+  std::optional<DcpNameHolder> claimDcpName(const void* bucket, const std::string& name,
+                                            DcpNameHolder holder);
+  // Gives the name back, unless a newer connection took it since.
+  void releaseDcpName(const void* bucket, const std::string& name, uint64_t connection_id);
   uint64_t itemsDropped() const { return items_dropped_.load(std::memory_order_relaxed); }
   // The configuration of a bucket created with defaults (the -m quota).
   engine::BucketConfig defaultBucketConfig() const;
@@ -217,6 +236,8 @@ class ServerContext final {
   std::atomic<uint64_t> vbuckets_dropped_{0};
   std::atomic<uint64_t> dcp_producers_{0};
   std::atomic<uint64_t> dcp_streams_{0};
+  std::mutex dcp_names_mutex_;
+  std::map<std::pair<const void*, std::string>, DcpNameHolder> dcp_names_;  // guarded by it
   std::atomic<uint64_t> items_dropped_{0};
   mutable std::mutex users_mutex_;
   std::shared_ptr<const auth::UserDatabase> users_;  // guarded by users_mutex_

@@ -410,5 +410,27 @@ TEST_F(DcpSessionTest, ABucketOrUserChangeIsRefusedAfterOpen) {
   EXPECT_EQ(consumer.call(streamReq(1, 1, 0, kSeqnoMax, 0)).status, status::kSuccess);
 }
 
+// kv_engine: a DCP_OPEN whose name is in use on the bucket disconnects the older connection
+// (a consumer reconnecting after a network split must not race its old streams); another name,
+// or the same name on another bucket, leaves it alone.
+TEST_F(DcpSessionTest, ANewOpenWithTheSameNameClosesTheOlderConnection) {
+  McbpClient older = loggedIn("connector", "connector-pw");
+  ASSERT_EQ(older.call(dcpOpen("replica:1", kProducer)).status, status::kSuccess);
+  ASSERT_EQ(older.call(streamReq(3, 1, 0, kSeqnoMax, 0)).status, status::kSuccess);
+  McbpClient other = loggedIn("connector", "connector-pw");
+  ASSERT_EQ(other.call(dcpOpen("replica:2", kProducer)).status, status::kSuccess);
+  McbpClient newer = loggedIn("connector", "connector-pw");
+  ASSERT_EQ(newer.call(dcpOpen("replica:1", kProducer)).status, status::kSuccess);
+  EXPECT_TRUE(older.connectionClosed(scaled(std::chrono::milliseconds(5000))));
+  EXPECT_EQ(newer.call(streamReq(3, 1, 0, kSeqnoMax, 0)).status, status::kSuccess)
+      << "the vbucket's stream went with the older connection";
+  EXPECT_EQ(other.call(streamReq(3, 1, 0, kSeqnoMax, 0)).status, status::kSuccess);
+  const auto deadline = std::chrono::steady_clock::now() + scaled(std::chrono::milliseconds(3000));
+  while (dcpProducers(newer) != 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(dcpProducers(newer), 2u);
+}
+
 }  // namespace
 }  // namespace memkv::test
