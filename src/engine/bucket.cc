@@ -78,7 +78,7 @@ void Bucket::newBranchLocked(VBucket& vb) {
   vb.failover.push_back({vb.uuid, vb.high_seqno});
   if (vb.changes) {
     // The followers find the new uuid when they read, and end their streams.
-    vb.changes->restart(vb.high_seqno, vbucketIndex(vb), &change_log_bytes_);
+    vb.changes->restart(vb.high_seqno, vbucketIndex(vb), changeLogTotals());
   }
 }
 
@@ -87,11 +87,10 @@ void Bucket::logChangeLocked(VBucket& vb, uint64_t seqno, uint64_t cas, uint32_t
   size_t dropped = 0;
   try {
     dropped = vb.changes->append({seqno, cas, time, why, removed, std::string(key)},
-                                 vbucketIndex(vb), change_log_memory_ / kVBucketCount,
-                                 change_log_memory_, &change_log_bytes_);
+                                 vbucketIndex(vb), changeLogTotals());
   } catch (const std::bad_alloc&) {
     dropped = vb.changes->size();
-    vb.changes->restart(seqno, vbucketIndex(vb), &change_log_bytes_);
+    vb.changes->restart(seqno, vbucketIndex(vb), changeLogTotals());
   }
   if (dropped != 0) change_log_dropped_.fetch_add(dropped, std::memory_order_relaxed);
 }
@@ -108,7 +107,7 @@ void Bucket::unfollowChanges(uint16_t vbucket, ChangeListener* listener) {
   VBucket& vb = (*vbuckets_)[vbucket];
   std::lock_guard guard(vb.mutex);
   if (vb.changes && vb.changes->unfollow(listener)) {
-    vb.changes->release(&change_log_bytes_);
+    vb.changes->release(changeLogTotals());
     vb.changes.reset();
   }
 }

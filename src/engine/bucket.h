@@ -57,9 +57,8 @@ struct BucketConfig {
   // (kv_engine's ephemeral_metadata_purge_age is 60 s).
   size_t tombstone_memory = 0;
   uint32_t tombstone_age = 60;
-  // The change logs of followed vbuckets (change_log.h): each may hold 1/1024
-  // of this, and more while all of them together hold less (0:
-  // memory_limit / 16).
+  // The change logs of followed vbuckets (change_log.h): half of this in
+  // even shares, half a pool any of them may grow into (0: memory_limit / 16).
   size_t change_log_memory = 0;
 };
 
@@ -475,6 +474,11 @@ class Bucket final {
   // and its followers backfill: a store never fails for a follower's sake.
   void logChangeLocked(VBucket& vb, uint64_t seqno, uint64_t cas, uint32_t time, Removal why,
                        bool removed, std::string_view key) noexcept;
+  // Half of the change-log memory in even shares, half a pool (change_log.h).
+  ChangeLog::Totals changeLogTotals() {
+    return {change_log_memory_ / 2 / kVBucketCount, change_log_memory_ / 2, &change_log_bytes_,
+            &change_log_overflow_};
+  }
   uint16_t vbucketIndex(const VBucket& vb) const {
     return static_cast<uint16_t>(&vb - vbuckets_->data());
   }
@@ -552,6 +556,7 @@ class Bucket final {
   std::atomic<uint64_t> tombstones_purged_{0};
   const size_t change_log_memory_;
   std::atomic<size_t> change_log_bytes_{0};
+  std::atomic<size_t> change_log_overflow_{0};
   std::atomic<uint64_t> change_log_dropped_{0};
 };
 

@@ -7,8 +7,13 @@
 // Without a follower a vbucket has no log, and a store pays one test of a
 // null pointer.
 //
-// Bounded: each log may hold its share of the bucket's change-log memory,
-// and more while the bucket's logs together stay under that memory. Dropping
+// Bounded: half the bucket's change-log memory is shared out evenly (each
+// log may always hold its 1/1024 of that half), and the other half is a pool
+// any log may grow into beyond its share while the pool has room, so a busy
+// vbucket can hold more than idle ones. Each log's bytes above its share are
+// counted in the bucket's overflow, and a log that appends while the overflow
+// is over the pool drops its own oldest entries: so all logs together hold at
+// most the change-log memory (plus an entry per concurrent writer). Dropping
 // the oldest entry raises start(): a follower whose cursor lies below it was
 // too slow (kv_engine's cursor dropping) and takes a backfill instead.
 // Hand-written: it is the engine's own bookkeeping, a deque in seqno order.
@@ -55,22 +60,28 @@ class ChangeLog final {
     return sizeof(LoggedChange) + (c.key.size() > kInlineKey ? c.key.capacity() + 1 : 0);
   }
 
+  // The bucket's counts every log adds to and takes from.
+  struct Totals {
+    size_t share;                   // what each log may always hold
+    size_t pool;                    // what all logs together may hold beyond their shares
+    std::atomic<size_t>* bytes;     // every log's bytes
+    std::atomic<size_t>* overflow;  // every log's bytes beyond its share
+  };
+
   // Appends (seqnos only grow) and tells the followers. Then drops the
-  // oldest entries while this log is above `share` and `*total` (every log
-  // of the bucket) above `budget`. Returns the entries dropped.
-  size_t append(LoggedChange&& c, uint16_t vbucket, size_t share, size_t budget,
-                std::atomic<size_t>* total) {
+  // oldest entries while this log is above its share and the bucket's
+  // overflow above the pool. Returns the entries dropped.
+  size_t append(LoggedChange&& c, uint16_t vbucket, const Totals& t) {
     const size_t bytes = footprint(c);
     entries_.push_back(std::move(c));  // may throw: then nothing changed
-    bytes_ += bytes;
-    size_t sum = total->fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    resize(bytes_ + bytes, t);
     size_t dropped = 0;
-    while (bytes_ > share && sum > budget && entries_.size() > 1) {
+    while (bytes_ > t.share && t.overflow->load(std::memory_order_relaxed) > t.pool &&
+           entries_.size() > 1) {
       const size_t freed = footprint(entries_.front());
       start_ = entries_.front().seqno;
       entries_.pop_front();
-      bytes_ -= freed;
-      sum = total->fetch_sub(freed, std::memory_order_relaxed) - freed;
+      resize(bytes_ - freed, t);
       ++dropped;
     }
     for (ChangeListener* l : listeners_) l->changesAppended(vbucket);
@@ -80,10 +91,9 @@ class ChangeLog final {
   // Everything up to `seqno` is forgotten, and the followers are told: the
   // vbucket's history starts again there (flush, drop: they find a new
   // uuid), or an entry found no memory (they find their cursor dropped).
-  void restart(uint64_t seqno, uint16_t vbucket, std::atomic<size_t>* total) {
-    total->fetch_sub(bytes_, std::memory_order_relaxed);
+  void restart(uint64_t seqno, uint16_t vbucket, const Totals& t) {
     entries_.clear();
-    bytes_ = 0;
+    resize(0, t);
     start_ = seqno;
     for (ChangeListener* l : listeners_) l->changesAppended(vbucket);
   }
@@ -105,10 +115,7 @@ class ChangeLog final {
     return listeners_.empty();
   }
   // Gives back the bytes held (before the log is dropped).
-  void release(std::atomic<size_t>* total) {
-    total->fetch_sub(bytes_, std::memory_order_relaxed);
-    bytes_ = 0;
-  }
+  void release(const Totals& t) { resize(0, t); }
 
   uint64_t start() const { return start_; }
   size_t bytes() const { return bytes_; }
@@ -116,6 +123,15 @@ class ChangeLog final {
 
  private:
   static constexpr size_t kInlineKey = 15;  // libstdc++'s short-string buffer
+
+  // Sets bytes_, and moves the bucket's totals by the change.
+  void resize(size_t bytes, const Totals& t) {
+    const size_t over_before = bytes_ > t.share ? bytes_ - t.share : 0;
+    const size_t over_after = bytes > t.share ? bytes - t.share : 0;
+    t.bytes->fetch_add(bytes - bytes_, std::memory_order_relaxed);  // modular: may shrink
+    t.overflow->fetch_add(over_after - over_before, std::memory_order_relaxed);
+    bytes_ = bytes;
+  }
 
   std::deque<LoggedChange> entries_;
   std::vector<ChangeListener*> listeners_;

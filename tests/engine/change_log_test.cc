@@ -88,11 +88,12 @@ TEST_F(ChangeLogTest, AnExpiryALookupFindsIsLoggedAsARemoval) {
   bucket_->unfollowChanges(vb, &listener);
 }
 
-// Each log may hold its 1/1024 share, and more while all logs together stay under the
-// bucket's change-log memory; past that, the oldest go and a cursor below them is dropped.
+// Each log may hold its share (half the change-log memory / 1024), and more from a pool (the
+// other half) while the pool has room; past that, a log that appends drops its own oldest,
+// and a cursor below them is dropped. All logs together stay within the change-log memory.
 TEST_F(ChangeLogTest, TheBoundsDropTheOldestAndACursorBelowThemIsDropped) {
   BucketConfig config;
-  config.change_log_memory = 64 * 1024;  // a 64-byte share per vbucket, 64 KiB in all
+  config.change_log_memory = 64 * 1024;  // 32-byte shares and a 32 KiB pool
   makeBucket(config);
   const uint16_t busy = 5, quiet = 6;
   CountingListener listener;
@@ -102,7 +103,7 @@ TEST_F(ChangeLogTest, TheBoundsDropTheOldestAndACursorBelowThemIsDropped) {
   set(quiet_keys[0], "q");  // the quiet log: one entry, within its share
   const auto keys = keysIn(busy, 400);
   for (size_t i = 0; i < 400; ++i) set(keys[i], "v");
-  // 400 short keys are about 22 KiB: the busy log grew past its share into the free budget.
+  // 400 short keys are about 22 KiB: the busy log grew past its share into the pool.
   ChangeRead read = bucket_->readChanges(busy, 0, 1000);
   EXPECT_FALSE(read.dropped);
   EXPECT_EQ(read.changes.size(), 400u);
@@ -120,7 +121,7 @@ TEST_F(ChangeLogTest, TheBoundsDropTheOldestAndACursorBelowThemIsDropped) {
   EXPECT_EQ(read.changes.front().seqno, 1591u);
   EXPECT_EQ(read.changes.back().seqno, 1600u);
   read = bucket_->readChanges(quiet, 0, 10);
-  EXPECT_FALSE(read.dropped) << "a log within its share keeps what it holds";
+  EXPECT_FALSE(read.dropped) << "only a log that appends drops (its own oldest)";
   EXPECT_EQ(read.changes.size(), 1u);
   bucket_->unfollowChanges(busy, &listener);
   bucket_->unfollowChanges(quiet, &listener);

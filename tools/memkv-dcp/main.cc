@@ -40,7 +40,7 @@ using Clock = std::chrono::steady_clock;
 
 // Opcodes and statuses (Couchbase's binary protocol and DCP documentation).
 constexpr uint8_t kReqMagic = 0x80, kResMagic = 0x81;
-constexpr uint8_t kOpNoopCmd = 0x0a, kOpSaslAuth = 0x21, kOpSelectBucket = 0x89;
+constexpr uint8_t kOpSaslAuth = 0x21, kOpSelectBucket = 0x89;
 constexpr uint8_t kOpDcpOpen = 0x50, kOpCloseStream = 0x52, kOpStreamReq = 0x53;
 constexpr uint8_t kOpFailoverLog = 0x54, kOpStreamEnd = 0x55, kOpMarker = 0x56;
 constexpr uint8_t kOpMutation = 0x57, kOpDeletion = 0x58, kOpExpiration = 0x59;
