@@ -36,6 +36,13 @@ class WireFailoverLog {
   size_t size_;
 };
 
+// The connection's producer; without a DCP_OPEN before, EINVAL (kv_engine).
+DcpProducer* producerOrRefuse(Cookie& c) {
+  DcpProducer* producer = c.session.dcp();
+  if (producer == nullptr) c.out.sendStatus(c.header(), Status::Einval);
+  return producer;
+}
+
 }  // namespace
 
 void executeGetFailoverLog(Cookie& c) {
@@ -106,11 +113,8 @@ void executeDcpControl(Cookie& c) {
 }
 
 void executeDcpStreamReq(Cookie& c) {
-  DcpProducer* producer = c.session.dcp();
-  if (producer == nullptr) {
-    c.out.sendStatus(c.header(), Status::Einval);
-    return;
-  }
+  DcpProducer* producer = producerOrRefuse(c);
+  if (producer == nullptr) return;
   const uint16_t vbucket = c.header().vbucket;
   if (refuseUnservedVBucket(c, vbucket)) return;
   mcbp::dcp::StreamRequest request;
@@ -185,11 +189,8 @@ void executeDcpStreamReq(Cookie& c) {
 }
 
 void executeDcpCloseStream(Cookie& c) {
-  DcpProducer* producer = c.session.dcp();
-  if (producer == nullptr) {
-    c.out.sendStatus(c.header(), Status::Einval);
-    return;
-  }
+  DcpProducer* producer = producerOrRefuse(c);
+  if (producer == nullptr) return;
   const auto it = producer->streams.find(c.header().vbucket);
   if (it == producer->streams.end()) {
     c.out.sendStatus(c.header(), Status::KeyEnoent);
@@ -209,11 +210,8 @@ void executeDcpCloseStream(Cookie& c) {
 }
 
 void executeDcpBufferAck(Cookie& c) {
-  DcpProducer* producer = c.session.dcp();
-  if (producer == nullptr) {
-    c.out.sendStatus(c.header(), Status::Einval);
-    return;
-  }
+  DcpProducer* producer = producerOrRefuse(c);
+  if (producer == nullptr) return;
   // No response (kv_engine); the window reopens on this thread, and the
   // session's produce() after this batch sends what waited.
   const uint32_t acked = loadBe32(c.request.extras.data());
