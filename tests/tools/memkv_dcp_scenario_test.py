@@ -10,7 +10,6 @@ their bound (-m / 16), and that the server's memory stayed within -m plus a marg
 usage: memkv_dcp_scenario_test.py MEMKV MEMKV_DCP"""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,46 +17,12 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tool_test_lib import SCALE, check, failures, free_ports, wait_port  # noqa: E402
+from tool_test_lib import SCALE, Text, check, failures, free_ports, wait_port  # noqa: E402
 
 MEMKV, DCP = sys.argv[1], sys.argv[2]
 OPS = int(os.environ.get("MEMKV_DCP_SCENARIO_OPS", "200000"))
 WRITERS = 4
 MEGABYTES = 64
-
-
-class Text:
-    """A memcached text-protocol connection (writes pipelined with noreply)."""
-
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=60 * SCALE)
-        self.buf = b""
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise RuntimeError("server closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode()
-
-    def stats(self, group=""):
-        self.send(("stats %s\r\n" % group).encode())
-        out = {}
-        while True:
-            line = self.line()
-            if line == "END":
-                return out
-            _, name, value = line.split(" ", 2)
-            out[name] = value
-
-    def sync(self):
-        self.send(b"version\r\n")
-        self.line()
 
 
 def writer(port, w, n, model, lock):

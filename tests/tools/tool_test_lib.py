@@ -1,6 +1,6 @@
 """What the Python tool tests share: the time scale, checks that record
-failures instead of stopping, ports the kernel hands out, and waiting for a
-server to listen."""
+failures instead of stopping, ports the kernel hands out, waiting for a
+server to listen, and a memcached text-protocol connection."""
 import os
 import socket
 import time
@@ -37,3 +37,37 @@ def wait_port(port, proc, seconds):
         except OSError:
             time.sleep(0.05)
     return False
+
+
+class Text:
+    """A memcached text-protocol connection (writes pipelined with noreply)."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=60 * SCALE)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise RuntimeError("server closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode()
+
+    def stats(self, group=""):
+        self.send(("stats %s\r\n" % group).encode())
+        out = {}
+        while True:
+            line = self.line()
+            if line == "END":
+                return out
+            _, name, value = line.split(" ", 2)
+            out[name] = value
+
+    def sync(self):
+        self.send(b"version\r\n")
+        self.line()

@@ -262,7 +262,8 @@ class Consumer {
     std::cerr << "memkv-dcp: " << mutations_ << " mutations, " << deletions_ << " deletions, "
               << expirations_ << " expirations, " << markers_ << " snapshots, " << bytes_
               << " bytes, " << rollbacks_ << " rollbacks, " << ended_ << " streams ended, "
-              << noops_ << " noops\n";
+              << noops_ << " noops, " << seconds(last_change_ - first_change_)
+              << " s from the first change to the last\n";
     return violations_ != 0 ? 3 : refused_ != 0 ? 4 : 0;
   }
 
@@ -398,6 +399,8 @@ class Consumer {
         }
         s.seqno = seqno;
         ++s.changes;
+        last_change_ = Clock::now();
+        if (mutations_ + deletions_ + expirations_ == 0) first_change_ = last_change_;
         const bool deleted = f.opcode != kOpMutation;
         (f.opcode == kOpMutation   ? mutations_
          : f.opcode == kOpDeletion ? deletions_
@@ -527,6 +530,7 @@ class Consumer {
   uint64_t unacked_ = 0;
   uint64_t mutations_ = 0, deletions_ = 0, expirations_ = 0, markers_ = 0, bytes_ = 0;
   uint64_t rollbacks_ = 0, ended_ = 0, noops_ = 0, violations_ = 0, refused_ = 0;
+  Clock::time_point first_change_{}, last_change_{};
 };
 
 std::vector<uint16_t> parseVbuckets(const std::string& list) {
