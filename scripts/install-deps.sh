@@ -18,6 +18,8 @@ packages=(
   golang-go golang-github-bradfitz-gomemcache-dev ruby ruby-dalli nutcracker
   # TLS tests (tests/tls): stunnel wraps the plaintext-only libmemcached tools in TLS.
   stunnel4
+  # DCP (issue 17): tshark decodes captured streams with its Couchbase dissector.
+  tshark
   # Metrics (issue 15): the HTTP library behind /metrics, and a real
   # Prometheus server plus promtool for the scrape tests.
   libcpp-httplib-dev prometheus
