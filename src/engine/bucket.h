@@ -336,7 +336,9 @@ class Bucket final {
   // Up to `max` logged changes after `after`, with the vbucket's uuid and
   // high seqno now; `dropped` if the log no longer reaches back to `after`
   // (or the vbucket is not followed).
-  ChangeRead readChanges(uint16_t vbucket, uint64_t after, size_t max);
+  // `reuse`: a vector whose memory the read may take (emptied first).
+  ChangeRead readChanges(uint16_t vbucket, uint64_t after, size_t max,
+                         std::vector<LoggedChange> reuse = {});
 
   // Not const: it first applies a delayed flush that came due, so
   // curr_items is honest even for vbuckets nobody touched since.

@@ -90,9 +90,12 @@ void Bucket::unfollowChanges(uint16_t vbucket, ChangeListener* listener) {
   }
 }
 
-ChangeRead Bucket::readChanges(uint16_t vbucket, uint64_t after, size_t max) {
+ChangeRead Bucket::readChanges(uint16_t vbucket, uint64_t after, size_t max,
+                               std::vector<LoggedChange> reuse) {
   VBucket& vb = (*vbuckets_)[vbucket];
   ChangeRead out;
+  reuse.clear();
+  out.changes = std::move(reuse);
   std::lock_guard guard(vb.mutex);
   settleFlush(vb, clock_.now());
   out.uuid = vb.uuid;

@@ -19,6 +19,7 @@
 // Hand-written: it is the engine's own bookkeeping, a deque in seqno order.
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -102,9 +103,21 @@ class ChangeLog final {
   // them were dropped already (after < start()).
   bool read(uint64_t after, size_t max, std::vector<LoggedChange>* out) const {
     if (after < start_) return false;
-    auto it = std::upper_bound(entries_.begin(), entries_.end(), after,
-                               [](uint64_t s, const LoggedChange& c) { return s < c.seqno; });
-    for (; it != entries_.end() && out->size() < max; ++it) out->push_back(*it);
+    // The log holds every seqno after start() in order (each one the
+    // vbucket hands out is appended), so the first change after `after` is
+    // at after - start(); the search is for should that ever not hold.
+    auto from = entries_.begin() +
+                static_cast<std::ptrdiff_t>(std::min<uint64_t>(after - start_, entries_.size()));
+    const bool found = from == entries_.end() ? entries_.empty() || entries_.back().seqno <= after
+                                              : from->seqno == after + 1;
+    if (!found) {
+      from = std::upper_bound(entries_.begin(), entries_.end(), after,
+                              [](uint64_t s, const LoggedChange& c) { return s < c.seqno; });
+    }
+    const auto to = from + static_cast<std::ptrdiff_t>(
+                               std::min(max, static_cast<size_t>(entries_.end() - from)));
+    out->reserve(out->size() + static_cast<size_t>(to - from));
+    out->insert(out->end(), from, to);
     return true;
   }
 

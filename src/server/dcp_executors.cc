@@ -162,15 +162,14 @@ void executeDcpStreamReq(Cookie& c) {
     c.out.send(c.header(), Status::Rollback, {}, {}, value, 0);
     return;
   }
-  DcpStream& stream = producer->streams[vbucket];
-  stream.vbucket = vbucket;
+  DcpStream& stream = producer->open(vbucket);
   stream.opaque = c.header().opaque;
   stream.end = request.end;
   stream.vb_uuid = branches.front().uuid;
   stream.cursor = request.start;
   stream.generation = ++producer->generations;
   if (request.start >= request.end) {
-    stream.state = DcpStream::State::kEnding;  // an empty range ends at once, after its answer
+    producer->setState(stream, DcpStream::State::kEnding);  // an empty range ends at once
   } else {
     // A stream that will reach past the vbucket's high seqno follows it:
     // from here on the vbucket logs its changes, so nothing between the
@@ -181,8 +180,9 @@ void executeDcpStreamReq(Cookie& c) {
       stream.following = true;
     }
     const bool caught_up = stream.following && request.start == info.high_seqno;
-    stream.state = caught_up ? DcpStream::State::kIdle : DcpStream::State::kNeedSnapshot;
-    stream.log_pending = caught_up;
+    producer->setLogPending(stream, caught_up);
+    producer->setState(stream,
+                       caught_up ? DcpStream::State::kIdle : DcpStream::State::kNeedSnapshot);
   }
   c.server.dcpStreamOpened();
   log.send(c);
@@ -200,7 +200,7 @@ void executeDcpCloseStream(Cookie& c) {
     // kv_engine: the stream ends with STREAM_END(closed) through the normal
     // path; what was in flight may still arrive before it.
     producer->dropChanges(it->second);
-    it->second.state = DcpStream::State::kEnding;
+    producer->setState(it->second, DcpStream::State::kEnding);
     it->second.end_status = mcbp::dcp::EndStatus::kClosed;
   } else {
     producer->erase(it);

@@ -1,6 +1,7 @@
 #include "server/dcp_producer.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -13,9 +14,6 @@ namespace memkv::server {
 
 namespace dcp = mcbp::dcp;
 using State = DcpStream::State;
-
-// Changes a stream reads from the change log at once.
-constexpr size_t kLogBatch = 256;
 
 void DcpWaker::changesAppended(uint16_t vbucket) noexcept {
   std::atomic<uint64_t>& word = marked_[vbucket / 64];
@@ -45,14 +43,55 @@ DcpProducer::~DcpProducer() {
 void DcpProducer::erase(std::map<uint16_t, DcpStream>::iterator it) {
   if (it->second.following) bucket->bucket.unfollowChanges(it->first, &waker);
   dropChanges(it->second);
+  sending.assign(it->first, false);
+  log_pending.assign(it->first, false);
+  need_snapshot.assign(it->first, false);
+  index_[it->first] = nullptr;
   streams.erase(it);
+}
+
+DcpStream& DcpProducer::open(uint16_t vbucket) {
+  DcpStream& s = streams[vbucket];
+  s.vbucket = vbucket;
+  index_[vbucket] = &s;
+  return s;
+}
+
+void DcpProducer::setState(DcpStream& s, DcpStream::State state) {
+  s.state_ = state;
+  sending.assign(s.vbucket, state == State::kSending || state == State::kEnding);
+  log_pending.assign(s.vbucket, state == State::kIdle && s.log_pending_);
+  need_snapshot.assign(s.vbucket, state == State::kNeedSnapshot);
+}
+
+void DcpProducer::setLogPending(DcpStream& s, bool pending) {
+  s.log_pending_ = pending;
+  log_pending.assign(s.vbucket, s.state_ == State::kIdle && pending);
+}
+
+int VbucketSet::firstFrom(uint16_t from, const VbucketSet* also) const {
+  const auto word = [&](size_t i) { return words_[i] | (also != nullptr ? also->words_[i] : 0); };
+  from %= engine::kVBucketCount;  // the round robin's next after the last vbucket is the first
+  size_t i = from / 64;
+  uint64_t bits = word(i) & (~uint64_t{0} << (from % 64));
+  // All words once, then the first again for the members before `from`.
+  for (size_t n = 0; n <= words_.size(); ++n) {
+    if (bits != 0) return static_cast<int>(i * 64 + static_cast<size_t>(std::countr_zero(bits)));
+    i = (i + 1) % words_.size();
+    bits = word(i);
+  }
+  return -1;
 }
 
 void DcpProducer::dropChanges(DcpStream& s) {
   buffered_bytes -= s.changes_bytes;
   worker.dcp_buffered_bytes.sub(s.changes_bytes);
   s.changes_bytes = 0;
-  s.changes = {};
+  s.changes.clear();
+  if (s.changes.capacity() <= kLogBatch && s.changes.capacity() > spare.capacity()) {
+    spare.swap(s.changes);
+  }
+  std::vector<DcpChange>().swap(s.changes);
 }
 
 namespace {
@@ -113,19 +152,9 @@ class MessageWriter {
 // changes, its end, or (while the connection buffers less than its bound)
 // a change log to read.
 DcpStream* nextReady(DcpProducer& p) {
-  if (p.streams.empty()) return nullptr;
   const bool may_read = p.buffered_bytes < DcpProducer::kBufferBytes;
-  auto ready = [may_read](const DcpStream& s) {
-    return s.state == State::kSending || s.state == State::kEnding ||
-           (s.state == State::kIdle && s.log_pending && may_read);
-  };
-  for (auto it = p.streams.lower_bound(p.next_vbucket); it != p.streams.end(); ++it) {
-    if (ready(it->second)) return &it->second;
-  }
-  for (auto it = p.streams.begin(); it != p.streams.end() && it->first < p.next_vbucket; ++it) {
-    if (ready(it->second)) return &it->second;
-  }
-  return nullptr;
+  const int vbucket = p.sending.firstFrom(p.next_vbucket, may_read ? &p.log_pending : nullptr);
+  return vbucket < 0 ? nullptr : &p.at(static_cast<uint16_t>(vbucket));
 }
 
 // Past the change at `next`; at the snapshot's end, past the snapshot. A
@@ -135,13 +164,13 @@ void advance(DcpProducer& p, DcpStream& s) {
   if (++s.next < s.changes.size()) return;
   s.cursor = s.snapshot_end;
   p.dropChanges(s);
-  s.state = s.cursor >= s.end ? State::kEnding : State::kIdle;
-  s.log_pending = s.following;
+  p.setLogPending(s, s.following);
+  p.setState(s, s.cursor >= s.end ? State::kEnding : State::kIdle);
 }
 
 void endStream(DcpProducer& p, DcpStream& s, dcp::EndStatus status) {
   p.dropChanges(s);
-  s.state = State::kEnding;
+  p.setState(s, State::kEnding);
   s.end_status = status;
 }
 
@@ -155,7 +184,7 @@ void takeChanges(DcpProducer& p, DcpStream& s, std::vector<DcpChange>&& changes,
   s.snapshot_end = std::min(last, s.end);
   if (changes.empty()) {
     s.cursor = std::max(s.cursor, s.snapshot_end);
-    s.state = s.cursor >= s.end ? State::kEnding : State::kIdle;
+    p.setState(s, s.cursor >= s.end ? State::kEnding : State::kIdle);
     return;
   }
   size_t bytes = 0;
@@ -167,21 +196,22 @@ void takeChanges(DcpProducer& p, DcpStream& s, std::vector<DcpChange>&& changes,
   s.next = 0;
   s.marker_sent = false;
   s.marker_flags = marker_flags;
-  s.state = State::kSending;
+  p.setState(s, State::kSending);
 }
 
 // An idle following stream reads what its vbucket's change log holds after
 // its cursor (owner thread; a copy of at most kLogBatch keys under the
 // vbucket lock, as a multi-get would take).
 void readLog(DcpProducer& p, DcpStream& s, WorkerContext& worker) {
-  s.log_pending = false;
-  engine::ChangeRead read = p.bucket->bucket.readChanges(s.vbucket, s.cursor, kLogBatch);
+  p.setLogPending(s, false);
+  engine::ChangeRead read =
+      p.bucket->bucket.readChanges(s.vbucket, s.cursor, DcpProducer::kLogBatch, std::move(p.spare));
   if (read.uuid != s.vb_uuid) {
     endStream(p, s, dcp::EndStatus::kStateChanged);  // a FLUSH or a cluster map emptied it
   } else if (read.dropped) {
     // The log let go of changes this stream had not read (kv_engine's
     // cursor dropping): it backfills from its cursor instead.
-    s.state = State::kNeedSnapshot;
+    p.setState(s, State::kNeedSnapshot);
     s.generation = ++p.generations;
     worker.commands.dcp_cursors_dropped.add(1);
   } else {
@@ -194,11 +224,11 @@ void readLog(DcpProducer& p, DcpStream& s, WorkerContext& worker) {
 bool sendNext(McbpSession& session, DcpProducer& p, DcpStream& s) {
   MessageWriter w(session, p);
   const bool collections = session.features().has(mcbp::Feature::Collections);
-  if (s.state == State::kIdle) {
+  if (s.state() == State::kIdle) {
     readLog(p, s, session.worker());
-    if (s.state != State::kSending) return true;  // nothing sent; the loop looks again
+    if (s.state() != State::kSending) return true;  // nothing sent; the loop looks again
   }
-  if (s.state == State::kEnding) {
+  if (s.state() == State::kEnding) {
     uint8_t* out = w.reserve(dcp::kStreamEndBytes);
     if (out == nullptr) return false;
     w.commit(dcp::encodeStreamEnd(out, s.opaque, s.vbucket, s.end_status), nullptr, false);
@@ -277,7 +307,7 @@ void snapshotReady(McbpSession& session, uint16_t vbucket, uint64_t generation,
   p->snapshot_in_flight = false;
   const auto it = p->streams.find(vbucket);
   if (it != p->streams.end() && it->second.generation == generation &&
-      it->second.state == State::kSnapshotting) {
+      it->second.state() == State::kSnapshotting) {
     DcpStream& s = it->second;
     if (snapshot.uuid != s.vb_uuid) {
       // A FLUSH or a cluster map emptied the vbucket without deletions: the
@@ -291,7 +321,7 @@ void snapshotReady(McbpSession& session, uint16_t vbucket, uint64_t generation,
       takeChanges(*p, s, std::move(snapshot.changes), snapshot.high_seqno,
                   dcp::kMarkerDisk | dcp::kMarkerCheckpoint);
       // What the log took while the snapshot was on its way follows it.
-      if (s.state == State::kIdle) s.log_pending = s.following;
+      if (s.state() == State::kIdle) p->setLogPending(s, s.following);
     }
   }
   session.connection().flushSoon();
@@ -300,7 +330,7 @@ void snapshotReady(McbpSession& session, uint16_t vbucket, uint64_t generation,
 // Takes the stream's next snapshot on the pool.
 void startSnapshot(McbpSession& session, DcpProducer& p, DcpStream& s) {
   BucketHandle bucket = p.bucket;
-  s.state = State::kSnapshotting;
+  p.setState(s, State::kSnapshotting);
   p.snapshot_in_flight = true;
   net::EventLoop& loop = session.connection().loop();
   auto anchor = session.anchor();
@@ -334,7 +364,7 @@ void startSnapshot(McbpSession& session, DcpProducer& p, DcpStream& s) {
     }
   };
   if (!session.server().executors().submit(engine::TaskPriority::kLow, std::move(task))) {
-    s.state = State::kNeedSnapshot;  // shutting down
+    p.setState(s, State::kNeedSnapshot);  // shutting down
     p.snapshot_in_flight = false;
   }
 }
@@ -365,12 +395,9 @@ bool dcpProduce(McbpSession& session) {
   if (p->snapshot_in_flight || p->buffered_bytes >= DcpProducer::kBufferBytes || conn.closing()) {
     return false;
   }
-  for (auto& [vbucket, s] : p->streams) {
-    if (s.state == State::kNeedSnapshot) {
-      startSnapshot(session, *p, s);
-      break;
-    }
-  }
+  const int waiting = p->need_snapshot.firstFrom(0);
+  if (waiting >= 0)
+    startSnapshot(session, *p, p->streams.find(static_cast<uint16_t>(waiting))->second);
   return false;
 }
 
@@ -401,9 +428,9 @@ void dcpTick(McbpSession& session, int64_t now_ms) {
   if (p->bucket->deleted.load(std::memory_order_relaxed)) return;
   bool moved = false;
   for (auto& [vbucket, s] : p->streams) {
-    if (s.state != State::kIdle || s.log_pending || !s.following) continue;
+    if (s.state() != State::kIdle || s.logPending() || !s.following) continue;
     if (p->bucket->bucket.vbucketInfo(vbucket).high_seqno > s.cursor) {
-      s.log_pending = true;
+      p->setLogPending(s, true);
       moved = true;
     }
   }
@@ -420,9 +447,9 @@ void dcpWoken(McbpSession& session) {
   if (p == nullptr) return;
   bool any = false;
   p->waker.takeChanged([&](uint16_t vbucket) {
-    const auto it = p->streams.find(vbucket);
-    if (it != p->streams.end() && it->second.state == State::kIdle) {
-      it->second.log_pending = true;
+    DcpStream* s = p->find(vbucket);
+    if (s != nullptr && s->state() == State::kIdle) {
+      p->setLogPending(*s, true);
       any = true;
     }
   });

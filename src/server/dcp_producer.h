@@ -65,6 +65,23 @@ class DcpWaker final : public engine::ChangeListener {
   std::array<std::atomic<uint64_t>, engine::kVBucketCount / 64> marked_{};
 };
 
+// A set of vbuckets (1024 bits): which streams the producer's pull looks
+// at, so that a pass costs what is ready, not one step per open stream.
+class VbucketSet {
+ public:
+  void assign(uint16_t vbucket, bool member) {
+    const uint64_t bit = uint64_t{1} << (vbucket % 64);
+    words_[vbucket / 64] = member ? words_[vbucket / 64] | bit : words_[vbucket / 64] & ~bit;
+  }
+  bool contains(uint16_t vbucket) const { return (words_[vbucket / 64] >> (vbucket % 64)) & 1; }
+  // The first member at or after `from`, wrapping around (with `also`, of
+  // either set); -1 when there is none.
+  int firstFrom(uint16_t from, const VbucketSet* also = nullptr) const;
+
+ private:
+  std::array<uint64_t, engine::kVBucketCount / 64> words_{};
+};
+
 struct DcpStream {
   enum class State : uint8_t {
     kNeedSnapshot,  // has changes to fetch: waits for the connection's snapshot slot
@@ -79,12 +96,10 @@ struct DcpStream {
   uint64_t vb_uuid = 0;     // the vbucket's history when the stream began
   uint64_t cursor = 0;      // every change up to here was sent (at first: the start)
   uint64_t generation = 0;  // tells a snapshot for this stream from one for an older one
-  State state = State::kNeedSnapshot;
   bool first_marker = true;
   // Registered with the producer's waker: the vbucket keeps a change log
   // (from STREAM_REQ, for a stream whose end lies past the high seqno).
   bool following = false;
-  bool log_pending = false;  // kIdle: the change log may have something after the cursor
   mcbp::dcp::EndStatus end_status = mcbp::dcp::EndStatus::kOk;
   std::vector<DcpChange> changes;  // kSending: the snapshot's changes, in seqno order
   size_t changes_bytes = 0;        // what they hold (DcpProducer::buffered_bytes)
@@ -92,6 +107,15 @@ struct DcpStream {
   uint32_t marker_flags = 0;       // kSending: Disk|Checkpoint (backfill) or Memory (log)
   size_t next = 0;                 // kSending: the next change to send
   bool marker_sent = false;
+
+  State state() const { return state_; }
+  // kIdle: the change log may have something after the cursor.
+  bool logPending() const { return log_pending_; }
+
+ private:
+  friend struct DcpProducer;  // which keeps its sets true to these
+  State state_ = State::kNeedSnapshot;
+  bool log_pending_ = false;
 };
 
 struct DcpProducer {
@@ -106,6 +130,14 @@ struct DcpProducer {
   void erase(std::map<uint16_t, DcpStream>::iterator it);
   // A stream's changes are let go of (sent, or dropped).
   void dropChanges(DcpStream& s);
+  // A new stream on `vbucket` (none may be open there).
+  DcpStream& open(uint16_t vbucket);
+  DcpStream* find(uint16_t vbucket) const { return index_[vbucket]; }  // null: none open
+  DcpStream& at(uint16_t vbucket) const { return *index_[vbucket]; }
+  // Every change of a stream's state or log_pending goes through these,
+  // which keep the sets below true.
+  void setState(DcpStream& s, DcpStream::State state);
+  void setLogPending(DcpStream& s, bool pending);
 
   WorkerContext& worker;
   // The bucket DCP_OPEN was on: the streams' (the session refuses
@@ -117,6 +149,16 @@ struct DcpProducer {
   uint32_t open_flags = 0;  // mcbp::dcp::kOpen* bits
   mcbp::dcp::ControlState control;
   std::map<uint16_t, DcpStream> streams;  // one per vbucket
+  // Streams with a message to send (kSending, kEnding); idle ones whose
+  // change log may hold more (kIdle and log_pending); ones waiting for the
+  // snapshot slot (kNeedSnapshot).
+  VbucketSet sending;
+  VbucketSet log_pending;
+  VbucketSet need_snapshot;
+  // The memory of the last change-log read's vector, for the next read (at
+  // most kLogBatch changes' worth per connection).
+  std::vector<DcpChange> spare;
+  static constexpr size_t kLogBatch = 256;  // changes a stream reads from its log at once
   // Flow control (reference dcp.md 1.8): bytes sent and not yet
   // acknowledged. A message goes out while this is below the window, so the
   // last one may overshoot it.
@@ -146,6 +188,9 @@ struct DcpProducer {
   bool windowOpen() const {
     return control.buffer_size == 0 || bytes_outstanding < control.buffer_size;
   }
+
+ private:
+  std::array<DcpStream*, engine::kVBucketCount> index_{};  // streams' nodes by vbucket
 };
 
 // The owner thread's pull (McbpSession::produce): writes what the streams
