@@ -6,7 +6,8 @@
 # --only runs just the workloads whose label matches REGEX (bash =~), for
 # example --only '^\(f3\)', --only '^\(t-' for the text-protocol rows or
 # --only '^\(tls-' for the TLS rows, --only '^\((h2|h3)\)' for the scan-pollution
-# and value-size-shift rows; it never rewrites bench/RESULTS.md.
+# and value-size-shift rows, --only '^\(dcp-' for the DCP rows; it never
+# rewrites bench/RESULTS.md.
 #
 # Both servers get the same -t/-m/-c/-I, listen on 127.0.0.1 ephemeral ports,
 # and are pinned away from the client when there are cores enough. Throughput
@@ -47,10 +48,12 @@ case $suite in
   quick) tls_rounds=${rounds:-2}; tls_duration=${duration:-2}
     h2_rounds=${rounds:-1}; h2_warm=4; h2_seconds=8
     h3_rounds=${rounds:-1}; h3_shift=10; h3_after=30; h3_interval=10
+    dcp_rounds=${rounds:-1}
     rounds=${rounds:-2}; duration=${duration:-2}; warmup=0.5; hit_seconds=4 ;;
   full) tls_rounds=${rounds:-3}; tls_duration=${duration:-3}
     h2_rounds=${rounds:-3}; h2_warm=6; h2_seconds=15
     h3_rounds=${rounds:-2}; h3_shift=10; h3_after=60; h3_interval=10
+    dcp_rounds=${rounds:-3}
     rounds=${rounds:-5}; duration=${duration:-5}; warmup=2; hit_seconds=10 ;;
   *) echo "run.sh: --suite must be quick or full" >&2; exit 2 ;;
 esac
@@ -395,6 +398,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))')
 # as $1) runs beside it; the "memcached" columns are memkv with SERVER ARGS
 # alone. Same client, prefill, placement and alternating rounds as
 # throughput; server CPU is the whole process (so a metrics thread counts).
+# SIDE finds the port of the server it runs beside in $1/with.port.
 versus() {
   local label=$1 server_args=$2 extra_args=$3 side=$4 client_args=$5 conns=$6 r target
   local per_thread=$(((conns + client_threads - 1) / client_threads))
@@ -407,6 +411,7 @@ versus() {
     # shellcheck disable=SC2086
     start_server memkv $args
     pid[$target]=$PID; port[$target]=$PORT
+    [[ $target == without ]] || echo "$PORT" >"$work/with.port"
     : >"$work/$target.rounds"
     # shellcheck disable=SC2086
     bench --server "127.0.0.1:$PORT" --conns "$per_thread" $client_args --prefill \
@@ -437,7 +442,8 @@ versus() {
   done
   local a=$work/with.rounds b=$work/without.rounds
   rounds_row "$label" "$a" "$b" "${rss[with]} MiB" "${rss[without]} MiB"
-  notes+=("$label: the memkv columns are memkv with ${extra_args//$work\//} (and the side load), the memcached columns memkv without; a CPU/op ratio near 1 means the feature costs nothing")
+  local with=${extra_args//$work\//}
+  notes+=("$label: the memkv columns are memkv with ${with:+$with and }the side command beside it, the memcached columns memkv without${4:+ either}; a CPU/op ratio near 1 means the feature costs nothing")
   rm -f "$a" "$b"
 }
 
@@ -661,6 +667,60 @@ for _ in range(3600):
 versus "(m) metrics: (b) with /metrics scraped every 1 s vs without (memkv vs memkv)" \
   "$common -m 64 -c 1024" "--metrics-port 0 --metrics-port-file $work/metrics.port" "$scrape_loop" \
   "--keys 100000 --value-size 32 --ratio 10:1 --pipeline 16 --verify" 50
+# (dcp-*) issue 17's DCP rows, memkv against memkv. (dcp-a): one memkv-dcp consumer
+# streams a 1 GiB bucket of 1 KiB values (backfill) against an SDK-style range scan of it
+# (bench/dcp_bench.py; the same server, alternating rounds). (dcp-f): a following stream
+# while memkv-bench fills the flushed bucket again, against that refill alone.
+dcp_labels=(
+  "(dcp-a) DCP backfill vs RangeScan: 1 GiB of 1 KiB values to one consumer (memkv vs memkv)"
+  "(dcp-f) DCP following a 1 GiB fill vs the fill alone (memkv vs memkv)"
+)
+if selected "${dcp_labels[0]}" || selected "${dcp_labels[1]}"; then
+  log "${dcp_labels[0]}"
+  if /usr/bin/python3 "$ROOT/bench/dcp_bench.py" --build "$BUILD" --rounds "$dcp_rounds" \
+    --threads "$server_threads" --server-cpus "$server_cpus" --client-cpus "$client_cpus" \
+    >"$work/dcp.json" 2>"$work/dcp.log"; then
+    d=$work/dcp.json
+    row "${dcp_labels[0]}" "$(fmt "$(jqf '.backfill.items_per_s' "$d")" %.0f)" \
+      "$(fmt "$(jqf '.scan.items_per_s' "$d")" %.0f)" \
+      "$(fmt "$(jqf '.ratio_items_per_s' "$d")" %.2f)" \
+      "$(fmt "$(jqf '.backfill.cpu_us_per_item' "$d")" %.2f)" \
+      "$(fmt "$(jqf '.scan.cpu_us_per_item' "$d")" %.2f)" \
+      "$(fmt "$(jqf '.ratio_cpu_per_item' "$d")" %.2f)" - - "$(jqf '.rss_mib' "$d") MiB" - -
+    notes+=("${dcp_labels[0]}: ops are documents; the memkv columns are DCP (memkv-dcp, 10 MiB window acknowledged at half, $(fmt "$(jqf '.backfill.mb_per_s' "$d")" %.0f) MB/s on the wire), the memcached columns a range scan of every vbucket over one connection (bench/scan_bench.py, 1 MiB CONTINUEs, $(fmt "$(jqf '.scan.mb_per_s' "$d")" %.0f) MB/s; a Python client, so its docs/s may be the client's limit: the CPU/op ratio compares the server's work); memkv's own fill rate in the same run: $(fmt "$(jqf '.fill_per_s' "$d")" %.0f) docs/s ($(fmt "$(jqf '.fill_mb_per_s' "$d")" %.0f) MB/s), $(fmt "$(jqf '.fill_cpu_us_per_doc' "$d")" %.2f) µs server CPU per doc; $dcp_rounds rounds")
+    row "${dcp_labels[1]}" "$(fmt "$(jqf '.following.items_per_s' "$d")" %.0f)" \
+      "$(fmt "$(jqf '.refill.fill_per_s' "$d")" %.0f)" \
+      "$(fmt "$(jqf '(.following.items_per_s / .refill.fill_per_s)' "$d")" %.2f)" \
+      "$(fmt "$(jqf '.following.fill_cpu_us_per_doc' "$d")" %.2f)" \
+      "$(fmt "$(jqf '.refill.fill_cpu_us_per_doc' "$d")" %.2f)" \
+      "$(fmt "$(jqf '(.following.fill_cpu_us_per_doc / .refill.fill_cpu_us_per_doc)' "$d")" %.2f)" - - - - -
+    notes+=("${dcp_labels[1]}: the memkv columns are the documents a following memkv-dcp received per second (first change to last) while memkv-bench filled the flushed bucket, and the server CPU per document of that fill with the stream (the streaming included); the memcached columns the same refill without a stream; the fill with the stream ran at $(fmt "$(jqf '.following.fill_per_s' "$d")" %.0f) docs/s; change logs dropped $(jqf '.following.change_logs_dropped' "$d") entries, cursors dropped $(jqf '.following.cursors_dropped' "$d")")
+  else
+    problems+=("(dcp-a/f): bench/dcp_bench.py failed: $(tail -1 "$work/dcp.log" | cut -c1-200)")
+  fi
+fi
+# (dcp-s) the change log on the SET path: pipelined SETs with a following stream on every
+# vbucket (memkv-dcp, 10 MiB window, acknowledged) against memkv without one.
+dcp_side='port=$(cat "$1/with.port")
+exec '"${pin_client[*]}"' '"$BUILD"'/memkv-dcp --port "$port" --name side --follow >/dev/null 2>"$1/side.err"'
+versus "(dcp-s) DCP: pipelined SETs with a following stream vs without (memkv vs memkv)" \
+  "$common -m 64 -c 1024" "" "$dcp_side" \
+  "--keys 100000 --value-size 32 --ratio 0:1 --pipeline 16" 50
+selected "(dcp-s)" && notes+=("(dcp-s): the side command is memkv-dcp --follow on every vbucket, so the memkv columns' server CPU includes sending each SET's change to it")
+# (dcp-l) the change log alone on the SET path: the same SETs beside a following stream whose
+# consumer never acknowledges (a 64 KiB window: it stalls at once), so every SET is logged for
+# it but none is sent.
+versus "(dcp-l) DCP: pipelined SETs with a stalled following stream vs without (memkv vs memkv)" \
+  "$common -m 64 -c 1024" "" "${dcp_side/--name side --follow/--name stalled --follow --window 65536 --ack never}" \
+  "--keys 100000 --value-size 32 --ratio 0:1 --pipeline 16" 50
+# (dcp-p) a consumer that never acknowledges (64 KiB window, following every vbucket: it
+# stalls once the window is full) beside (a)'s GETs and SETs on the same worker (-t 1 on
+# two cores): its neighbours' p99 against memkv without it.
+dcp_stalled='port=$(cat "$1/with.port")
+exec '"${pin_client[*]}"' '"$BUILD"'/memkv-dcp --port "$port" --name stalled --follow --window 65536 --ack never >/dev/null 2>"$1/side.err"'
+versus "(dcp-p) DCP: (a) beside a consumer that never acks vs without (memkv vs memkv)" \
+  "$common -m 64 -c 1024" "" "$dcp_stalled" \
+  "--keys 100000 --value-size 32 --ratio 10:1 --verify" 50
 # (t-*) the same servers over memcached's text protocol (get / set lines,
 # "get k1 ... k100" for t-d), same client pipelining and --verify.
 throughput "(t-a) text: 32 B, 50 conns, pipeline 1, get:set 10:1" "$common -m 64 -c 1024" \
