@@ -59,12 +59,6 @@ class DcpFollowTest : public UsersServerTest {
   DcpFollowTest() : UsersServerTest(kUsers, {"-m", "16"}) {}
   explicit DcpFollowTest(std::vector<std::string> extra)
       : UsersServerTest(kUsers, std::move(extra)) {}
-  McbpClient loggedIn(const char* user, const char* password) {
-    McbpClient c = newClient();
-    EXPECT_EQ(cb::saslPlain(c, user, password).status, status::kSuccess);
-    EXPECT_EQ(cb::selectBucket(c, "default").status, status::kSuccess);
-    return c;
-  }
   static std::string keyIn(uint16_t vb, int* from) {
     for (;; ++*from) {
       std::string k = "follow" + std::to_string(*from);

@@ -56,13 +56,6 @@ const TestUser kUsers[] = {
 class DcpSessionTest : public UsersServerTest {
  protected:
   DcpSessionTest() : UsersServerTest(kUsers) {}
-  // A connection logged in as `user`, with the default bucket selected.
-  McbpClient loggedIn(const char* user, const char* password) {
-    McbpClient c = newClient();
-    EXPECT_EQ(cb::saslPlain(c, user, password).status, status::kSuccess);
-    EXPECT_EQ(cb::selectBucket(c, "default").status, status::kSuccess);
-    return c;
-  }
 };
 
 TEST_F(DcpSessionTest, AProducerOpensOnceWithTheDcpPrivilege) {

@@ -33,12 +33,6 @@ constexpr uint32_t kWindow = 8192;
 class DcpStallTest : public UsersServerTest {
  protected:
   DcpStallTest() : UsersServerTest(kUsers, {"-t", "1", "-m", "64"}) {}
-  McbpClient loggedIn(const char* user, const char* password) {
-    McbpClient c = newClient();
-    EXPECT_EQ(cb::saslPlain(c, user, password).status, status::kSuccess);
-    EXPECT_EQ(cb::selectBucket(c, "default").status, status::kSuccess);
-    return c;
-  }
   // n SETQs of 1 KiB values on keys prefix0..prefix(n-1), then a NOOP to wait for them.
   static void fill(McbpClient& app, const std::string& prefix, int n) {
     std::string batch;

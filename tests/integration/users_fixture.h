@@ -34,6 +34,14 @@ class UsersServerTest : public ServerTest {
     ServerTest::SetUp();
   }
 
+  // A new connection authenticated (SASL PLAIN) as `user`, on the default bucket.
+  McbpClient loggedIn(const char* user, const char* password) {
+    McbpClient c = newClient();
+    EXPECT_EQ(couchbase::saslPlain(c, user, password).status, status::kSuccess);
+    EXPECT_EQ(couchbase::selectBucket(c, "default").status, status::kSuccess);
+    return c;
+  }
+
  private:
   static std::vector<std::string> args(std::span<const couchbase::TestUser> users,
                                        std::vector<std::string> extra) {
