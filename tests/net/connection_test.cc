@@ -20,6 +20,7 @@
 #include "common/byte_order.h"
 #include "echo_handler.h"
 #include "net/worker.h"
+#include "support/test_env.h"
 
 namespace memkv::net {
 namespace {
@@ -85,8 +86,10 @@ class ConnectionTest : public ::testing::Test {
     return out;
   }
   template <typename Pred>
+  // timeout_ms is scaled as every time bound (test_env.h: 5x under sanitizers).
   bool eventually(Pred pred, int timeout_ms = 3000) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    const auto deadline =
+        std::chrono::steady_clock::now() + test::scaled(std::chrono::milliseconds(timeout_ms));
     while (std::chrono::steady_clock::now() < deadline) {
       if (pred()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
