@@ -64,8 +64,8 @@ void Bucket::logChangeLocked(VBucket& vb, uint64_t seqno, uint64_t cas, uint32_t
                              bool removed, std::string_view key) noexcept {
   size_t dropped = 0;
   try {
-    dropped = vb.changes->append({seqno, cas, time, why, removed, std::string(key)},
-                                 vbucketIndex(vb), changeLogTotals());
+    dropped = vb.changes->append({seqno, cas, time, why, removed, ShortKey(key)}, vbucketIndex(vb),
+                                 changeLogTotals());
   } catch (const std::bad_alloc&) {
     dropped = vb.changes->size();
     vb.changes->restart(seqno, vbucketIndex(vb), changeLogTotals());

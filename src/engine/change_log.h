@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/short_key.h"
 #include "engine/tombstones.h"
 
 namespace memkv::engine {
@@ -48,7 +49,7 @@ struct LoggedChange {
   uint32_t time;  // a removal's
   Removal why;
   bool removed;
-  std::string key;
+  ShortKey key;
 };
 
 class ChangeLog final {
@@ -58,7 +59,7 @@ class ChangeLog final {
   explicit ChangeLog(uint64_t start) : start_(start) {}
 
   static size_t footprint(const LoggedChange& c) {
-    return sizeof(LoggedChange) + (c.key.size() > kInlineKey ? c.key.capacity() + 1 : 0);
+    return sizeof(LoggedChange) + c.key.heapBytes();
   }
 
   // The bucket's counts every log adds to and takes from.
@@ -135,8 +136,6 @@ class ChangeLog final {
   size_t size() const { return entries_.size(); }
 
  private:
-  static constexpr size_t kInlineKey = 15;  // libstdc++'s short-string buffer
-
   // Sets bytes_, and moves the bucket's totals by the change.
   void resize(size_t bytes, const Totals& t) {
     const size_t over_before = bytes_ > t.share ? bytes_ - t.share : 0;

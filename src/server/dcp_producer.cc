@@ -347,10 +347,11 @@ void startSnapshot(McbpSession& session, DcpProducer& p, DcpStream& s) {
       for (engine::Change& c : taken.changes) {
         if (c.item) {
           snapshot->changes.push_back(
-              {c.seqno, 0, 0, engine::Removal::kDeleted, false, std::string(c.item->key())});
+              {c.seqno, 0, 0, engine::Removal::kDeleted, false, engine::ShortKey(c.item->key())});
           c.item = {};
         } else {
-          snapshot->changes.push_back({c.seqno, c.cas, c.time, c.why, true, std::move(c.key)});
+          snapshot->changes.push_back(
+              {c.seqno, c.cas, c.time, c.why, true, engine::ShortKey(c.key)});
         }
       }
       postToSession(loop, anchor, [snapshot, vbucket, generation](McbpSession& owner) {

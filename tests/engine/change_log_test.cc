@@ -36,7 +36,8 @@ class ChangeLogTest : public BucketFixture {
   static std::vector<std::string> describe(const ChangeRead& read) {
     std::vector<std::string> out;
     for (const LoggedChange& c : read.changes) {
-      out.push_back((c.removed ? "-" : "") + c.key + "@" + std::to_string(c.seqno));
+      out.push_back((c.removed ? "-" : "") + std::string(c.key.view()) + "@" +
+                    std::to_string(c.seqno));
     }
     return out;
   }
