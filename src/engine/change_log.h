@@ -106,7 +106,7 @@ class ChangeLog final {
     if (after < start_) return false;
     // The log holds every seqno after start() in order (each one the
     // vbucket hands out is appended), so the first change after `after` is
-    // at after - start(); the search is for should that ever not hold.
+    // at after - start(); the search is there should that ever not hold.
     auto from = entries_.begin() +
                 static_cast<std::ptrdiff_t>(std::min<uint64_t>(after - start_, entries_.size()));
     const bool found = from == entries_.end() ? entries_.empty() || entries_.back().seqno <= after

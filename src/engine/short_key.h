@@ -5,9 +5,11 @@
 // a follower's copy), longer ones on the heap. The same 32 bytes as a
 // std::string. Hand-written: it is the engine's own bookkeeping, on the
 // path every streamed change takes.
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 namespace memkv::engine {
 
