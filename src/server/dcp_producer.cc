@@ -305,10 +305,10 @@ void snapshotReady(McbpSession& session, uint16_t vbucket, uint64_t generation,
   DcpProducer* p = session.dcp();
   if (p == nullptr) return;
   p->snapshot_in_flight = false;
-  const auto it = p->streams.find(vbucket);
-  if (it != p->streams.end() && it->second.generation == generation &&
-      it->second.state() == State::kSnapshotting) {
-    DcpStream& s = it->second;
+  DcpStream* const found = p->find(vbucket);
+  if (found != nullptr && found->generation == generation &&
+      found->state() == State::kSnapshotting) {
+    DcpStream& s = *found;
     if (snapshot.uuid != s.vb_uuid) {
       // A FLUSH or a cluster map emptied the vbucket without deletions: the
       // consumer's copy is another history now.
@@ -397,8 +397,7 @@ bool dcpProduce(McbpSession& session) {
     return false;
   }
   const int waiting = p->need_snapshot.firstFrom(0);
-  if (waiting >= 0)
-    startSnapshot(session, *p, p->streams.find(static_cast<uint16_t>(waiting))->second);
+  if (waiting >= 0) startSnapshot(session, *p, p->at(static_cast<uint16_t>(waiting)));
   return false;
 }
 
